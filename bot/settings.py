@@ -1,0 +1,242 @@
+"""The operations contract: settings.toml plus YQT_<SECTION>__<KEY> environment overrides.
+
+One frozen `Settings` object is built at startup and passed explicitly to everything that needs
+it; nothing reads the environment at import time. A bad value fails at startup with one line that
+names the key, and secrets are `SecretStr` so they never show up in logs, reprs or errors.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path("settings.toml")
+ENV_PREFIX = "YQT_"
+
+_AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+# Which TOML file the settings sources read; set only inside load_settings().
+_toml_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar("yqt_toml", default=None)
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WeComSettings(_Section):
+    corp_id: str = ""
+    agent_id: int = Field(default=0, ge=0)
+    secret: SecretStr = SecretStr("")
+    token: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+    api_base: str = "https://qyapi.weixin.qq.com"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw and not _TOKEN_RE.match(raw):
+            raise ValueError("must be at most 32 letters or digits")
+        return value
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _aes_key_shape(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw and not _AES_KEY_RE.match(raw):
+            raise ValueError("must be exactly 43 characters from [A-Za-z0-9]")
+        return value
+
+    @field_validator("corp_id")
+    @classmethod
+    def _corp_id_shape(cls, value: str) -> str:
+        if value and not re.match(r"^[A-Za-z0-9_-]{1,64}$", value):
+            raise ValueError("must be the corp id shown in the admin console (letters, digits)")
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base_shape(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+(:\d+)?/?$", value):
+            raise ValueError("must be a base URL such as https://qyapi.weixin.qq.com")
+        return value.rstrip("/")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    callback_path: str = "/wecom/callback"
+    max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
+    timestamp_window_seconds: int = Field(default=300, ge=0)
+
+    @field_validator("callback_path")
+    @classmethod
+    def _path_shape(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///yiqingtong.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("must be sqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return value
+
+
+class BotSettings(_Section):
+    default_language: Literal["zh", "en"] = "zh"
+    default_rendering: Literal["text", "cards"] = "text"
+    form_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    location_fresh_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    fever_threshold: float = Field(default=37.3, ge=36.0, le=39.0)
+
+
+class OutboxSettings(_Section):
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    poll_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+    per_member_per_minute: int = Field(default=20, ge=1, le=30)
+    per_member_per_hour: int = Field(default=600, ge=1, le=1000)
+
+
+class ScheduleSettings(_Section):
+    enabled: bool = True
+    timezone: str = "Asia/Shanghai"
+    morning_reminder: str = "07:30"
+    second_reminder: str = "11:00"
+    reviewer_digest: str = "12:00"
+    admin_summary: str = "20:00"
+    basic_info_reminder: str = "19:00"
+    skip_weekends: bool = False
+    holidays: tuple[date, ...] = ()
+    misfire_grace_minutes: int = Field(default=60, ge=1, le=12 * 60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA time zone such as Asia/Shanghai") from exc
+        return value
+
+    @field_validator(
+        "morning_reminder", "second_reminder", "reviewer_digest", "admin_summary",
+        "basic_info_reminder",
+    )
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM_RE.match(value):
+            raise ValueError("must be a time of day as HH:MM")
+        return value
+
+    def job_time(self, name: str) -> time:
+        hours, minutes = getattr(self, name).split(":")
+        return time(int(hours), int(minutes))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Build it with `load_settings`; tests may construct it directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="ignore",
+        case_sensitive=False,
+    )
+
+    wecom: WeComSettings = WeComSettings()
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    bot: BotSettings = BotSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _toml_path.get()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def require_wecom(self) -> None:
+        """Fail unless everything needed to talk to a real WeCom corp is set."""
+        missing = [
+            key for key, present in (
+                ("wecom.corp_id", bool(self.wecom.corp_id)),
+                ("wecom.agent_id", self.wecom.agent_id > 0),
+                ("wecom.secret", bool(self.wecom.secret.get_secret_value())),
+                ("wecom.token", bool(self.wecom.token.get_secret_value())),
+                ("wecom.encoding_aes_key", bool(self.wecom.encoding_aes_key.get_secret_value())),
+            ) if not present
+        ]
+        if missing:
+            key = missing[0]
+            raise ConfigError(
+                f"config error: {key} is required (set it in settings.toml or "
+                f"{env_name(key)})"
+                + (f"; also missing: {', '.join(missing[1:])}" if missing[1:] else "")
+            )
+
+
+def env_name(dotted_key: str) -> str:
+    section, _, key = dotted_key.partition(".")
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    # Never echo the offending input: it may be a secret.
+    key = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"config error: {key}: {message} (env {env_name(key)})"
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read the TOML file (``--config``, then ``$YQT_CONFIG``, then ./settings.toml) plus env."""
+    chosen = Path(path or os.environ.get("YQT_CONFIG") or DEFAULT_CONFIG)
+    if (path or os.environ.get("YQT_CONFIG")) and not chosen.is_file():
+        raise ConfigError(f"config error: config file {chosen} does not exist")
+    token = _toml_path.set(chosen if chosen.is_file() else None)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0])) from None
+    except ValueError as exc:  # broken TOML, or an env value that is not valid JSON
+        raise ConfigError(f"config error: {chosen}: {exc}") from None
+    finally:
+        _toml_path.reset(token)

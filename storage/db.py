@@ -1,0 +1,104 @@
+"""One async engine for SQLite (single instance) and PostgreSQL (several instances)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import SCHEMA_VERSION, SchemaInfo, metadata
+
+
+def async_url(url: str) -> str:
+    """Accept the plain URLs operators write and pick the async driver."""
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    url = async_url(url)
+    if url.startswith("sqlite"):
+        # SQLite has one writer: a single pooled connection serialises our transactions in
+        # process instead of failing with "database is locked", and WAL lets a CLI read beside.
+        if ":memory:" in url or url.endswith("://"):
+            engine = create_async_engine(url, poolclass=StaticPool, **kwargs)
+        else:
+            engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1,
+                                         max_overflow=0, pool_timeout=60, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+
+
+def is_postgres(engine_or_session: Any) -> bool:
+    bind = getattr(engine_or_session, "bind", engine_or_session)
+    return bind.dialect.name == "postgresql"
+
+
+def insert_ignore(session_or_engine: Any, table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for whichever dialect we are on."""
+    dialect = getattr(session_or_engine, "bind", session_or_engine).dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return stmt.on_conflict_do_nothing()
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create or upgrade every table; every command that touches the database calls this."""
+    async with engine.begin() as conn:
+        if is_postgres(engine):
+            # Several instances may start together; serialise schema creation between them.
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(74737001)"))
+        await conn.run_sync(metadata.create_all)
+        row = (await conn.execute(sa.select(SchemaInfo.version))).first()
+        if row is None:
+            await conn.execute(sa.insert(SchemaInfo).values(id=1, version=SCHEMA_VERSION))
+
+
+class Database:
+    """The engine plus a session factory; one per process."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.engine = make_engine(url, **engine_kwargs)
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession,
+                                            expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return is_postgres(self.engine)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work is committed on success and rolled back on any error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def create_schema(self) -> None:
+        await create_schema(self.engine)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
