@@ -192,6 +192,7 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     not_before: datetime = utc_column()
     claimed_until: datetime | None = utc_column(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = utc_column()
     sent_at: datetime | None = utc_column(nullable=True)

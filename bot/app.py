@@ -1,0 +1,78 @@
+"""The application factory: every resource is created in a cleanup context, none is global."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from bot import geo
+from bot.clock import Clock, SystemClock
+from bot.keys import CLOCK, CRYPTO, DATABASE, PROCESSOR, READY, SENDER, SETTINGS
+from bot.outbox import OutboxSender
+from bot.settings import Settings
+from bot.wecom.client import WeComClient
+from bot.wecom.crypto import WeComCrypto
+from handlers.callback import receive, verify_url
+from handlers.context import Deps
+from handlers.processor import InboundProcessor
+from handlers.router import dispatch
+from storage.db import Database
+from storage.tokens import DbTokenStore
+
+log = logging.getLogger("bot.app")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    if not request.app[READY]:
+        return web.json_response({"status": "starting"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None,
+               run_sender: bool = True) -> web.Application:
+    """Build the callback server; `run_sender=False` leaves delivery to the caller (tests)."""
+    clock = clock or SystemClock(settings.schedule.tz)
+    app = web.Application(client_max_size=settings.server.max_body_bytes)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[READY] = False
+    app[CRYPTO] = WeComCrypto(settings.wecom.token.get_secret_value(),
+                              settings.wecom.encoding_aes_key.get_secret_value(),
+                              settings.wecom.corp_id)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        db = Database(settings.database.url)
+        await db.create_schema()
+        http = aiohttp.ClientSession()
+        client = WeComClient(http, settings.wecom, DbTokenStore(db), clock)
+        sender = OutboxSender(db, client, settings.outbox, clock)
+        deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
+        app[DATABASE] = db
+        app[SENDER] = sender
+        app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
+        warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
+        task = asyncio.create_task(sender.run(), name="outbox") if run_sender else None
+        await warm
+        app[READY] = True
+        log.info("yiqingtong ready on %s", settings.server.callback_path)
+        try:
+            yield
+        finally:
+            app[READY] = False
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await http.close()
+            await db.dispose()
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_get(settings.server.callback_path, verify_url)
+    app.router.add_post(settings.server.callback_path, receive)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,210 @@
+"""Callback XML -> our own frozen values. The only module that knows wechatpy's message classes.
+
+wechatpy 1.8 parses the standard messages and events; it has no class for
+`template_card_event`, so we register one and normalise `SelectedItems` (xmltodict gives a dict
+for one child and a list for several). xmltodict >= 0.13 refuses entity declarations, which
+defuses entity-expansion bombs and external entities.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import xmltodict
+from wechatpy.enterprise import parse_message
+from wechatpy.enterprise.events import register_event
+from wechatpy.fields import IntegerField, StringField
+from wechatpy.messages import BaseMessage, UnknownMessage
+
+from bot.wecom.crypto import CallbackRejected
+
+log = logging.getLogger("bot.callback")
+
+
+@register_event("template_card_event")
+class TemplateCardEvent(BaseMessage):
+    """模板卡片事件推送. https://developer.work.weixin.qq.com/document/path/90240"""
+
+    type = "event"
+    event = "template_card_event"
+    agent = IntegerField("AgentID", 0)
+    key = StringField("EventKey")
+    task_id = StringField("TaskId")
+    card_type = StringField("CardType")
+    response_code = StringField("ResponseCode")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def selected_items(raw: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """{question_key: (option_id, ...)} from a template_card_event's SelectedItems."""
+    items = (raw.get("SelectedItems") or {})
+    result: dict[str, tuple[str, ...]] = {}
+    if not isinstance(items, dict):
+        return result
+    for item in _as_list(items.get("SelectedItem")):
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("QuestionKey") or "")
+        option_ids = item.get("OptionIds") or {}
+        ids = _as_list(option_ids.get("OptionId")) if isinstance(option_ids, dict) else []
+        result[key] = tuple(str(i) for i in ids if i is not None)
+    return result
+
+
+@dataclass(frozen=True)
+class Inbound:
+    userid: str
+    create_time: int
+    dedupe_key: str
+    kind: str = field(default="", init=False)
+
+
+@dataclass(frozen=True)
+class TextIn(Inbound):
+    content: str = ""
+    kind: str = field(default="text", init=False)
+
+
+@dataclass(frozen=True)
+class LocationMessageIn(Inbound):
+    lat: float = 0.0
+    lng: float = 0.0
+    label: str = ""
+    kind: str = field(default="location", init=False)
+
+
+@dataclass(frozen=True)
+class LocationEventIn(Inbound):
+    lat: float = 0.0
+    lng: float = 0.0
+    precision: float = 0.0
+    kind: str = field(default="LOCATION", init=False)
+
+
+@dataclass(frozen=True)
+class SubscribeIn(Inbound):
+    kind: str = field(default="subscribe", init=False)
+
+
+@dataclass(frozen=True)
+class UnsubscribeIn(Inbound):
+    kind: str = field(default="unsubscribe", init=False)
+
+
+@dataclass(frozen=True)
+class EnterAgentIn(Inbound):
+    kind: str = field(default="enter_agent", init=False)
+
+
+@dataclass(frozen=True)
+class MenuClickIn(Inbound):
+    key: str = ""
+    kind: str = field(default="click", init=False)
+
+
+@dataclass(frozen=True)
+class CardEventIn(Inbound):
+    task_id: str = ""
+    event_key: str = ""
+    card_type: str = ""
+    response_code: str = ""
+    selected: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    kind: str = field(default="template_card_event", init=False)
+
+
+@dataclass(frozen=True)
+class OtherIn(Inbound):
+    """Anything we do not handle: answered 200 and logged."""
+
+    msg_type: str = ""
+    event: str = ""
+    kind: str = field(default="other", init=False)
+
+
+def parse_envelope(body: bytes) -> tuple[str, str]:
+    """(Encrypt, ToUserName) from the outer POST body."""
+    try:
+        doc = xmltodict.parse(body, disable_entities=True)
+    except Exception:  # ExpatError, ValueError("entities are disabled"), UnicodeError
+        raise CallbackRejected("body is not acceptable XML") from None
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise CallbackRejected("body has no <xml> root")
+    encrypted = root.get("Encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise CallbackRejected("body has no Encrypt element")
+    to_user = root.get("ToUserName")
+    return encrypted, to_user if isinstance(to_user, str) else ""
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise CallbackRejected("coordinate is not a number") from None
+
+
+def parse_plaintext(plaintext: str) -> Inbound:
+    """Decrypted XML -> an Inbound value; malformed content raises CallbackRejected(400)."""
+    try:
+        message = parse_message(plaintext)
+    except Exception:
+        raise CallbackRejected("message is not acceptable XML") from None
+    if message is None:
+        raise CallbackRejected("empty message")
+    raw: dict[str, Any] = message._data  # wechatpy keeps the parsed dict here
+    if not isinstance(raw, dict):
+        raise CallbackRejected("message is not a mapping")
+    userid = raw.get("FromUserName")
+    if not isinstance(userid, str) or not userid or len(userid) > 64:
+        raise CallbackRejected("message has no valid FromUserName")
+    try:
+        create_time = int(raw.get("CreateTime") or 0)
+    except (TypeError, ValueError):
+        raise CallbackRejected("CreateTime is not a number") from None
+    msg_type = str(raw.get("MsgType") or "").lower()
+    if msg_type != "event":
+        msg_id = str(raw.get("MsgId") or "")
+        key = f"msg:{msg_id}" if msg_id else f"msg:{userid}|{create_time}|{msg_type}"
+        if msg_type == "text":
+            content = raw.get("Content")
+            return TextIn(userid, create_time, key, content=content if isinstance(content, str)
+                          else "")
+        if msg_type == "location":
+            return LocationMessageIn(userid, create_time, key, lat=_float(raw.get("Location_X")),
+                                     lng=_float(raw.get("Location_Y")),
+                                     label=str(raw.get("Label") or ""))
+        return OtherIn(userid, create_time, key, msg_type=msg_type)
+
+    event = str(raw.get("Event") or "")
+    event_key = raw.get("EventKey") if isinstance(raw.get("EventKey"), str) else ""
+    task_id = raw.get("TaskId") if isinstance(raw.get("TaskId"), str) else ""
+    key = f"evt:{userid}|{create_time}|{event}|{event_key}|{task_id}"
+    if isinstance(message, TemplateCardEvent):
+        return CardEventIn(userid, create_time, key, task_id=task_id, event_key=event_key,
+                           card_type=str(raw.get("CardType") or ""),
+                           response_code=str(raw.get("ResponseCode") or ""),
+                           selected=selected_items(raw))
+    name = event.lower()
+    if name == "subscribe":
+        return SubscribeIn(userid, create_time, key)
+    if name == "unsubscribe":
+        return UnsubscribeIn(userid, create_time, key)
+    if name == "enter_agent":
+        return EnterAgentIn(userid, create_time, key)
+    if name == "click":
+        return MenuClickIn(userid, create_time, key, key=event_key)
+    if name == "location":
+        return LocationEventIn(userid, create_time, key, lat=_float(raw.get("Latitude")),
+                               lng=_float(raw.get("Longitude")),
+                               precision=_float(raw.get("Precision") or 0))
+    if isinstance(message, UnknownMessage):
+        log.info("unhandled event type %r", event)
+    return OtherIn(userid, create_time, key, msg_type=msg_type, event=event)

@@ -1,0 +1,73 @@
+"""The WeCom callback endpoint: verify, decrypt, parse, process, commit, then answer 200.
+
+Everything before `process` is pure and cheap; a bad request is answered with a 4xx and leaves
+no trace. WeCom re-sends anything not answered 200 within 5 s, so the effect of a callback is
+committed before we answer and a re-sent callback is recognised by its dedupe key.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
+from bot.wecom.crypto import CallbackRejected
+from bot.wecom.inbound import parse_envelope, parse_plaintext
+
+log = logging.getLogger("bot.callback")
+
+
+def _query(request: web.Request, *names: str) -> list[str]:
+    values = []
+    for name in names:
+        value = request.query.get(name)
+        if not value or len(value) > 4096:
+            raise CallbackRejected(f"missing or oversize query parameter {name}")
+        values.append(value)
+    return values
+
+
+def _check_fresh(timestamp: str, window: int, clock: Clock) -> None:
+    """Refuse replays of old callbacks (WeCom's docs leave the window to us)."""
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise CallbackRejected("timestamp is not a number") from None
+    if window > 0 and abs(clock.now().timestamp() - sent) > window:
+        raise CallbackRejected("timestamp outside the freshness window", status=403)
+
+
+async def verify_url(request: web.Request) -> web.Response:
+    """GET: WeCom checks the URL; answer the decrypted echostr exactly (within 1 s)."""
+    try:
+        signature, timestamp, nonce, echostr = _query(
+            request, "msg_signature", "timestamp", "nonce", "echostr")
+        plaintext = request.app[CRYPTO].decrypt(signature, timestamp, nonce, echostr)
+    except CallbackRejected as exc:
+        log.warning("URL verification refused: %s", exc.reason)
+        return web.Response(status=exc.status, text=exc.reason)
+    return web.Response(body=plaintext.encode("utf-8"), content_type="text/plain")
+
+
+async def receive(request: web.Request) -> web.Response:
+    """POST: one message or event from WeCom."""
+    settings = request.app[SETTINGS]
+    limit = settings.server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return web.Response(status=413, text="body too large")
+    try:
+        signature, timestamp, nonce = _query(request, "msg_signature", "timestamp", "nonce")
+        _check_fresh(timestamp, settings.server.timestamp_window_seconds, request.app[CLOCK])
+        body = await request.content.read(limit + 1)
+        if len(body) > limit:
+            return web.Response(status=413, text="body too large")
+        encrypted, _to_user = parse_envelope(body)
+        plaintext = request.app[CRYPTO].decrypt(signature, timestamp, nonce, encrypted)
+        inbound = parse_plaintext(plaintext)
+    except CallbackRejected as exc:
+        log.warning("callback refused (%d): %s", exc.status, exc.reason)
+        return web.Response(status=exc.status, text=exc.reason)
+    await request.app[PROCESSOR].process(inbound)
+    return web.Response(status=200, text="")

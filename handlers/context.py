@@ -1,0 +1,113 @@
+"""What a handler works with: long-lived `Deps` and the per-callback `Turn`.
+
+Handlers never talk to WeCom: every reply is an outbox row written in the callback's own
+transaction (`Turn.send`), so the reply exists if and only if the state change does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import catalog
+from bot.clock import Clock, local_date
+from bot.settings import Settings
+from bot.wecom.inbound import Inbound
+from storage.db import Database
+from storage.models import CardTask, Member
+from storage.outbox import enqueue
+
+_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+
+
+def new_id(length: int = 10) -> str:
+    """A short random id of lowercase letters and digits (safe in task ids and receipts)."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    db: Database
+    clock: Clock
+    geocode: Callable[[float, float], Any]
+    new_id: Callable[[], str] = field(default=new_id)
+
+
+@dataclass
+class Turn:
+    """One inbound callback being applied inside one transaction."""
+
+    deps: Deps
+    session: AsyncSession
+    inbound: Inbound
+    now: datetime
+    member: Member | None
+    _sequence: int = 0
+
+    @classmethod
+    async def open(cls, deps: Deps, session: AsyncSession, inbound: Inbound, now: datetime
+                   ) -> Turn:
+        query = sa.select(Member).where(Member.userid == inbound.userid)
+        if deps.db.is_postgres:
+            query = query.with_for_update()
+        member = (await session.execute(query)).scalars().first()
+        return cls(deps=deps, session=session, inbound=inbound, now=now, member=member)
+
+    @property
+    def settings(self) -> Settings:
+        return self.deps.settings
+
+    @property
+    def today(self) -> date:
+        return local_date(self.deps.clock, self.now)
+
+    @property
+    def lang(self) -> str:
+        return lang_of(self.member, self.settings)
+
+    @property
+    def rendering(self) -> str:
+        return rendering_of(self.member, self.settings)
+
+    def _next_key(self) -> str:
+        self._sequence += 1
+        return f"{self.inbound.dedupe_key}#{self._sequence}"
+
+    async def send(self, message: dict[str, Any], *, touser: str | None = None,
+                   kind: str = "send", task: tuple[str, str, str] | None = None) -> None:
+        """Queue one WeCom call; `task` = (task_id, purpose, ref) records an interactive card."""
+        recipient = touser or self.inbound.userid
+        await enqueue(self.session, dedupe_key=self._next_key(), touser=recipient,
+                      message=message, kind=kind, now=self.now)
+        if task is not None:
+            task_id, purpose, ref = task
+            self.session.add(CardTask(task_id=task_id, userid=recipient, purpose=purpose,
+                                      ref=ref, live=True, created_at=self.now))
+
+    async def say(self, key: str, *, touser: Member | None = None, **params: Any) -> None:
+        """Queue a catalog text for this member (or another member, in their language)."""
+        lang = lang_of(touser, self.settings) if touser is not None else self.lang
+        await self.send(text_message(catalog.text(key, lang, **params)),
+                        touser=touser.userid if touser is not None else None)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+def text_message(content: str) -> dict[str, Any]:
+    return {"msgtype": "text", "text": {"content": content}}
+
+
+def lang_of(member: Member | None, settings: Settings) -> str:
+    return (member.language if member and member.language else settings.bot.default_language)
+
+
+def rendering_of(member: Member | None, settings: Settings) -> str:
+    return (member.rendering if member and member.rendering else settings.bot.default_rendering)

@@ -1,0 +1,287 @@
+"""Driving the pure form engine from a callback: load state, build context, apply the step.
+
+The engine decides; this module only does the I/O around it: it reads what the engine's
+context needs, persists the new state at every step, stores completed records (the database
+enforces once-only), and turns the engine's output into outbox rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bot.clock import local_time_text
+from bot.conversation import engine
+from bot.conversation.basic_info import BASIC_INFO
+from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
+from bot.conversation.forms import Form, QuestionKind
+from handlers.context import Turn
+from handlers.reviewers import notify_abnormal, notify_proxy_request
+from storage.models import BasicInfo, CardTask, Conversation, DailyReport, Member
+
+log = logging.getLogger("handlers.forms")
+
+FORMS: dict[str, Form] = {form.id: form for form in (BASIC_INFO, DAILY_REPORT)}
+
+
+async def load_conversation(turn: Turn) -> Conversation | None:
+    return await turn.session.get(Conversation, turn.inbound.userid)
+
+
+def conversation_expired(turn: Turn, conv: Conversation) -> bool:
+    return conv.expires_at <= turn.now
+
+
+async def subject_of(turn: Turn, conv: Conversation | None) -> Member:
+    """Whom the form is about: the member themself, or the member a reviewer reports for."""
+    subject_id = (conv.state.get("meta") or {}).get("subject") if conv else None
+    if subject_id and subject_id != turn.inbound.userid:
+        subject = await turn.session.get(Member, subject_id)
+        if subject is not None:
+            return subject
+    assert turn.member is not None
+    return turn.member
+
+
+async def report_today(turn: Turn, userid: str) -> DailyReport | None:
+    return (await turn.session.execute(
+        sa.select(DailyReport).where(DailyReport.userid == userid,
+                                     DailyReport.report_date == turn.today))).scalars().first()
+
+
+async def build_context(turn: Turn, form: Form, subject: Member, *,
+                        proxy_for: str | None = None) -> engine.Context:
+    settings = turn.settings
+    member = turn.member
+    assert member is not None
+    yesterday: dict[str, Any] | None = None
+    previous_city: str | None = None
+    if form.id == DAILY_REPORT.id:
+        last = (await turn.session.execute(
+            sa.select(DailyReport).where(DailyReport.userid == subject.userid,
+                                         DailyReport.report_date < turn.today)
+            .order_by(DailyReport.report_date.desc()).limit(1))).scalars().first()
+        if last is not None:
+            previous_city = last.city or last.country
+            if last.report_date == turn.today - timedelta(days=1):
+                yesterday = dict(last.answers)
+    last_location = None
+    if proxy_for is None and member.last_lat is not None and member.last_location_at:
+        last_location = engine.LocationInput(lat=member.last_lat, lng=member.last_lng or 0.0,
+                                             label="", source="event",
+                                             at=member.last_location_at)
+    prefill = {"name": subject.name, "staff_no": subject.userid}
+    return engine.Context(
+        userid=member.userid, lang=turn.lang, rendering=turn.rendering, now=turn.now,
+        today=turn.today, new_id=turn.deps.new_id(), prefill=prefill, yesterday=yesterday,
+        remembered_country=subject.abroad_country, last_location=last_location,
+        location_fresh_seconds=settings.bot.location_fresh_minutes * 60,
+        previous_city=previous_city, geocode=turn.deps.geocode,
+        fever_threshold=settings.bot.fever_threshold, proxy_for=proxy_for,
+        form_timeout_seconds=settings.bot.form_timeout_minutes * 60,
+    )
+
+
+async def start_form(turn: Turn, form: Form, *, subject: Member | None = None) -> None:
+    subject = subject or turn.member
+    assert subject is not None
+    proxy_for = subject.userid if subject.userid != turn.inbound.userid else None
+    ctx = await build_context(turn, form, subject, proxy_for=proxy_for)
+    step = engine.start(form, ctx)
+    if step.state is not None and proxy_for:
+        step.state.meta["subject"] = subject.userid
+    await apply_step(turn, form, None, step, ctx)
+
+
+async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> None:
+    form = FORMS.get(conv.form_id)
+    if form is None or conv.form_version != form.version:
+        # The form changed under the member: say so and start again rather than guess.
+        await turn.session.delete(conv)
+        await turn.say("form_changed")
+        if form is not None:
+            await start_form(turn, form, subject=await subject_of(turn, conv))
+        return
+    subject = await subject_of(turn, conv)
+    proxy_for = subject.userid if subject.userid != turn.inbound.userid else None
+    ctx = await build_context(turn, form, subject, proxy_for=proxy_for)
+    state = engine.ConvState.from_json(conv.state)
+    step = engine.advance(form, state, inp, ctx)
+    await apply_step(turn, form, conv, step, ctx)
+
+
+async def reprompt_form(turn: Turn, conv: Conversation) -> None:
+    form = FORMS.get(conv.form_id)
+    if form is None or conv.form_version != form.version:
+        await advance_form(turn, conv, engine.TextInput(""))
+        return
+    subject = await subject_of(turn, conv)
+    proxy_for = subject.userid if subject.userid != turn.inbound.userid else None
+    ctx = await build_context(turn, form, subject, proxy_for=proxy_for)
+    step = engine.reprompt(form, engine.ConvState.from_json(conv.state), ctx)
+    await apply_step(turn, form, conv, step, ctx)
+
+
+def current_kind(conv: Conversation) -> QuestionKind | None:
+    form = FORMS.get(conv.form_id)
+    if form is None:
+        return None
+    step = conv.state.get("step")
+    for question in form.questions:
+        if question.key == step:
+            return question.kind
+    return None
+
+
+async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: engine.Step,
+                     ctx: engine.Context) -> None:
+    """Persist the step's state, store a completed record, queue its messages and effects."""
+    subject_id = (step.state.meta.get("subject") if step.state is not None else None) or (
+        (conv.state.get("meta") or {}).get("subject") if conv is not None else None
+    ) or turn.inbound.userid
+    if step.completed is not None:
+        stored = await _store_completed(turn, form, dict(step.completed), ctx, subject_id)
+        if not stored:
+            # Already stored today (or basic info exists): the engine's outputs do not apply.
+            if conv is not None:
+                await turn.session.delete(conv)
+            return
+    for out in step.outgoing:
+        task = (out.task_id, f"form:{form.id}", step.state.conv_id if step.state else "") \
+            if out.task_id else None
+        await turn.send(dict(out.message), kind=out.kind, task=task)
+    for effect in step.effects:
+        await _apply_effect(turn, effect.name, dict(effect.data), subject_id)
+    if step.state is None:
+        if conv is not None:
+            await turn.session.delete(conv)
+        await _retire_cards(turn, form)
+        return
+    expires = turn.now + timedelta(minutes=turn.settings.bot.form_timeout_minutes)
+    if conv is None:
+        conv = await turn.session.get(Conversation, turn.inbound.userid)
+    if conv is None:
+        conv = Conversation(userid=turn.inbound.userid, form_id=form.id,
+                            form_version=form.version, state={}, started_at=turn.now,
+                            updated_at=turn.now, expires_at=expires)
+    conv.form_id, conv.form_version = form.id, form.version
+    conv.state = step.state.to_json()
+    conv.updated_at, conv.expires_at = turn.now, expires
+    turn.session.add(conv)
+
+
+async def _retire_cards(turn: Turn, form: Form) -> None:
+    await turn.session.execute(
+        sa.update(CardTask).where(CardTask.userid == turn.inbound.userid,
+                                  CardTask.purpose == f"form:{form.id}", CardTask.live.is_(True))
+        .values(live=False))
+
+
+async def _store_completed(turn: Turn, form: Form, answers: dict[str, Any], ctx: engine.Context,
+                           subject_id: str) -> bool:
+    if form.id == BASIC_INFO.id:
+        return await _store_basic_info(turn, answers, subject_id)
+    return await _store_daily_report(turn, answers, ctx, subject_id)
+
+
+async def _store_basic_info(turn: Turn, answers: dict[str, Any], subject_id: str) -> bool:
+    if await turn.session.get(BasicInfo, subject_id) is not None:
+        await turn.say("basic_info_already_submitted")
+        return False
+    record = BasicInfo(
+        userid=subject_id, name=str(answers.get("name", "")),
+        staff_no=str(answers.get("staff_no", "")), mobile=str(answers.get("mobile", "")),
+        beijing_hukou=bool(answers.get("beijing_hukou") in (True, "yes")),
+        hukou_address=answers.get("hukou_address") or None,
+        member_type=str(answers.get("member_type", "")),
+        form_version=int(answers.get("form_version", BASIC_INFO.version)), answers=answers,
+        submitted_at=turn.now)
+    try:
+        async with turn.session.begin_nested():
+            turn.session.add(record)
+    except IntegrityError:
+        await turn.say("basic_info_already_submitted")
+        return False
+    return True
+
+
+async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.Context,
+                              subject_id: str) -> bool:
+    existing = await report_today(turn, subject_id)
+    if existing is not None:
+        await say_already_reported(turn, existing)
+        return False
+    location = answers.get("location") or {}
+    reasons = abnormal_reasons(answers, ctx)
+    temperature = answers.get("temperature")
+    report = DailyReport(
+        receipt=turn.deps.new_id()[:8].upper(), userid=subject_id, report_date=turn.today,
+        form_version=int(answers.get("form_version", DAILY_REPORT.version)), answers=answers,
+        temperature=float(temperature) if isinstance(temperature, int | float) else None,
+        abnormal=bool(reasons), abnormal_reasons=list(reasons),
+        location_kind=str(location.get("kind") or ""), province=location.get("province"),
+        city=location.get("city"), district=location.get("district"),
+        country=location.get("country"), filled_by=turn.inbound.userid,
+        proxy_reason=location.get("proxy_reason") if subject_id != turn.inbound.userid else None,
+        submitted_at=turn.now)
+    try:
+        async with turn.session.begin_nested():
+            turn.session.add(report)
+    except IntegrityError:
+        existing = await report_today(turn, subject_id)
+        if existing is not None:
+            await say_already_reported(turn, existing)
+        return False
+    subject = await turn.session.get(Member, subject_id)
+    summary = "\n".join(engine.summary_lines(DAILY_REPORT, answers, turn.lang))
+    await turn.say("receipt", date=turn.today.isoformat(),
+                   time=local_time_text(turn.deps.clock, turn.now), receipt=report.receipt,
+                   summary=summary)
+    if subject is not None and subject_id != turn.inbound.userid:
+        assert turn.member is not None
+        await turn.say("proxy_filed_for_you", touser=subject, reviewer=turn.member.name,
+                       time=local_time_text(turn.deps.clock, turn.now), receipt=report.receipt)
+    if subject is not None and country_changed(subject, location):
+        subject.abroad_country = location.get("country") if location.get("kind") == "abroad" \
+            else None
+        turn.session.add(subject)
+    if reasons and subject is not None:
+        await notify_abnormal(turn, subject, report)
+    return True
+
+
+def country_changed(subject: Member, location: dict[str, Any]) -> bool:
+    remembered = subject.abroad_country
+    current = location.get("country") if location.get("kind") == "abroad" else None
+    return remembered != current
+
+
+async def say_already_reported(turn: Turn, report: DailyReport) -> None:
+    filler = report.filled_by
+    if filler != report.userid:
+        reviewer = await turn.session.get(Member, filler)
+        filler = reviewer.name if reviewer else filler
+    else:
+        filler = ""
+    await turn.say("already_reported", time=local_time_text(turn.deps.clock, report.submitted_at),
+                   receipt=report.receipt, by=filler)
+
+
+async def _apply_effect(turn: Turn, name: str, data: dict[str, Any], subject_id: str) -> None:
+    if name == "remember_country":
+        subject = await turn.session.get(Member, subject_id)
+        if subject is not None:
+            subject.abroad_country = data.get("country") or None
+            turn.session.add(subject)
+    elif name == "request_proxy":
+        subject = await turn.session.get(Member, subject_id)
+        if subject is not None:
+            await notify_proxy_request(turn, subject, data)
+    elif name == "cancelled":
+        pass
+    else:
+        log.debug("engine effect %s has no handler", name)

@@ -1,0 +1,81 @@
+"""Apply one inbound callback: dedupe, serialise per member, dispatch, commit — in one transaction.
+
+Per-member ordering: an asyncio.Lock per member in this process (FIFO, so callbacks are applied
+in arrival order) and, on PostgreSQL, a row lock on the member so instances serialise too.
+State is loaded only after the lock is taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import OperationalError
+
+from bot.wecom.inbound import Inbound
+from handlers.context import Deps, Turn
+from storage.db import insert_ignore
+from storage.models import InboundEvent
+
+log = logging.getLogger("bot.callback")
+
+Dispatch = Callable[[Turn], Awaitable[None]]
+
+
+class InboundProcessor:
+    def __init__(self, deps: Deps, dispatch: Dispatch,
+                 on_commit: Callable[[], None] | None = None) -> None:
+        self._deps = deps
+        self._dispatch = dispatch
+        self._on_commit = on_commit or (lambda: None)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiters: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def _member_lock(self, userid: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(userid, asyncio.Lock())
+        self._waiters[userid] = self._waiters.get(userid, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiters[userid] -= 1
+            if not self._waiters[userid]:
+                del self._waiters[userid]
+                del self._locks[userid]
+
+    async def process(self, inbound: Inbound) -> bool:
+        """True if applied, False if it was a re-sent duplicate. Raises if nothing was stored."""
+        async with self._member_lock(inbound.userid):
+            for attempt in range(3):
+                try:
+                    applied = await self._apply(inbound)
+                except OperationalError:
+                    # A deadlock or serialisation failure between instances: try again.
+                    if attempt == 2:
+                        raise
+                    log.warning("retrying callback after a database conflict")
+                    await asyncio.sleep(0.05 * (attempt + 1))
+                    continue
+                if applied:
+                    self._on_commit()
+                return applied
+        return False
+
+    async def _apply(self, inbound: Inbound) -> bool:
+        deps = self._deps
+        now = deps.clock.now()
+        async with deps.db.transaction() as session:
+            inserted = await session.execute(
+                insert_ignore(session, InboundEvent).values(
+                    dedupe_key=inbound.dedupe_key[:255], userid=inbound.userid,
+                    kind=inbound.kind, received_at=now))
+            if not inserted.rowcount:
+                log.info("duplicate callback %s ignored", inbound.kind)
+                return False
+            turn = await Turn.open(deps, session, inbound, now)
+            await self._dispatch(turn)
+            await turn.flush()
+        return True

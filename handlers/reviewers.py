@@ -1,0 +1,111 @@
+"""Reviewers' side of a member's report: abnormal-report alerts and proxy requests.
+
+An alert is a row with a unique report id, so a re-sent callback or a second code path cannot
+alert twice. Reviewers on the WeCom client get a card with an acknowledge button; the others
+get text and acknowledge by replying `确认 <number>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot import catalog
+from bot.clock import local_time_text
+from handlers.context import Turn, lang_of, rendering_of, text_message
+from storage.db import insert_ignore
+from storage.models import Alert, AuditLog, CardTask, DailyReport, Member, Unit
+from storage.units import reviewers_of
+
+ACK_KEY = "ack"
+
+
+def reasons_text(reasons: list[str], lang: str) -> str:
+    return "、".join(catalog.text(f"reason_{reason}", lang) for reason in reasons)
+
+
+def _alert_card(alert_id: int, task_id: str, title: str, body: str, button: str
+                ) -> dict[str, Any]:
+    return {"msgtype": "template_card", "template_card": {
+        "card_type": "button_interaction", "task_id": task_id,
+        "main_title": {"title": title[:36]}, "sub_title_text": body[:160],
+        "button_list": [{"text": button[:10], "style": 1, "key": f"{ACK_KEY}:{alert_id}"}],
+    }}
+
+
+async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> None:
+    """Push one alert for an abnormal report to the reviewers of the member's unit."""
+    await turn.session.flush()
+    inserted = await turn.session.execute(
+        insert_ignore(turn.session, Alert).values(report_id=report.id,
+                                                  reasons=report.abnormal_reasons,
+                                                  created_at=turn.now))
+    if not inserted.rowcount:
+        return
+    alert = (await turn.session.execute(
+        sa.select(Alert).where(Alert.report_id == report.id))).scalars().one()
+    unit = await turn.session.get(Unit, subject.unit_id) if subject.unit_id else None
+    for reviewer in await reviewers_of(turn.session, subject.unit_id):
+        lang = lang_of(reviewer, turn.settings)
+        params = dict(name=subject.name, userid=subject.userid,
+                      unit=unit.name if unit else "-", reasons=reasons_text(
+                          report.abnormal_reasons, lang),
+                      time=local_time_text(turn.deps.clock, report.submitted_at),
+                      number=alert.id, temperature=report.temperature or "-")
+        if rendering_of(reviewer, turn.settings) == "cards":
+            task_id = f"alert_{alert.id}_{turn.deps.new_id()}"
+            card = _alert_card(alert.id or 0, task_id, catalog.text("alert_title", lang),
+                               catalog.text("alert_card_body", lang, **params),
+                               catalog.text("alert_ack_button", lang))
+            await turn.send(card, touser=reviewer.userid,
+                            task=(task_id, "alert:ack", str(alert.id)))
+        else:
+            await turn.send(text_message(catalog.text("alert_text", lang, **params)),
+                            touser=reviewer.userid)
+
+
+async def notify_proxy_request(turn: Turn, subject: Member, data: dict[str, Any]) -> None:
+    """The member cannot locate: tell their reviewers, and tell the member who was told."""
+    reviewers = await reviewers_of(turn.session, subject.unit_id)
+    for reviewer in reviewers:
+        await turn.say("proxy_requested", touser=reviewer, name=subject.name,
+                       userid=subject.userid, reason=str(data.get("reason") or ""))
+    if reviewers:
+        await turn.say("reviewer_notified",
+                       reviewers="、".join(r.name for r in reviewers[:3]))
+    else:
+        await turn.say("no_reviewer")
+
+
+async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = None) -> None:
+    """Record who acknowledged an alert; only a reviewer of the member's units may."""
+    reviewer = turn.member
+    assert reviewer is not None
+    alert = await turn.session.get(Alert, alert_id)
+    report = await turn.session.get(DailyReport, alert.report_id) if alert else None
+    subject = await turn.session.get(Member, report.userid) if report else None
+    allowed = subject is not None and reviewer.userid in {
+        r.userid for r in await reviewers_of(turn.session, subject.unit_id)}
+    if alert is None or not allowed:
+        await turn.say("alert_unknown", number=alert_id)
+        return
+    if alert.acknowledged_by is None:
+        alert.acknowledged_by, alert.acknowledged_at = reviewer.userid, turn.now
+        turn.session.add(alert)
+        turn.session.add(AuditLog(at=turn.now, actor=reviewer.userid, action="alert.ack",
+                                  target=str(alert_id), detail={"report": alert.report_id}))
+        await turn.say("alert_acknowledged", number=alert_id, name=subject.name)
+    else:
+        by = await turn.session.get(Member, alert.acknowledged_by)
+        await turn.say("alert_already_acknowledged", number=alert_id,
+                       by=by.name if by else alert.acknowledged_by,
+                       time=local_time_text(turn.deps.clock, alert.acknowledged_at or turn.now))
+    if response_code:
+        await turn.send({"response_code": response_code, "button": {
+            "replace_name": catalog.text("alert_ack_done_button", turn.lang)[:10]}},
+            kind="update_card")
+        await turn.session.execute(
+            sa.update(CardTask).where(CardTask.purpose == "alert:ack",
+                                      CardTask.userid == reviewer.userid,
+                                      CardTask.ref == str(alert_id)).values(live=False))

@@ -1,0 +1,413 @@
+"""Route one inbound callback to what it means for the member, by type and then by command."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+import sqlalchemy as sa
+
+from bot.conversation import engine
+from bot.conversation.basic_info import BASIC_INFO
+from bot.conversation.daily_report import DAILY_REPORT
+from bot.conversation.forms import QuestionKind
+from bot.clock import local_time_text
+from bot.wecom.inbound import (
+    CardEventIn,
+    EnterAgentIn,
+    LocationEventIn,
+    LocationMessageIn,
+    MenuClickIn,
+    OtherIn,
+    SubscribeIn,
+    TextIn,
+    UnsubscribeIn,
+)
+from handlers import forms
+from handlers.commands import Command, parse_command
+from handlers.context import Turn
+from handlers.reviewers import ACK_KEY, acknowledge
+from handlers.stats import send_unit_summary
+from storage.models import BasicInfo, CardTask, Conversation, Member
+from storage.units import may_act_on
+
+log = logging.getLogger("handlers.router")
+
+MAX_TEXT_CHARS = 500
+USERID_ARG = re.compile(r"^[a-z0-9._@-]{1,64}$")
+
+
+async def dispatch(turn: Turn) -> None:
+    inbound = turn.inbound
+    if turn.member is None:
+        if isinstance(inbound, TextIn | SubscribeIn | MenuClickIn | CardEventIn):
+            await turn.say("not_in_roster")
+        log.info("callback from a userid not in the roster (%s)", inbound.kind)
+        return
+    handler = _HANDLERS.get(type(inbound))
+    if handler is None:
+        log.info("unhandled callback %s (%s)", inbound.kind,
+                 getattr(inbound, "event", "") or getattr(inbound, "msg_type", ""))
+        return
+    await handler(turn)
+
+
+# ---------------------------------------------------------------- text and menu
+
+
+async def on_text(turn: Turn) -> None:
+    assert isinstance(turn.inbound, TextIn)
+    text = turn.inbound.content
+    if len(text) > MAX_TEXT_CHARS:
+        await turn.say("text_too_long", limit=MAX_TEXT_CHARS)
+        return
+    conv = await forms.load_conversation(turn)
+    command = parse_command(text)
+    if conv is not None and forms.conversation_expired(turn, conv):
+        await _on_expired(turn, conv, command)
+        return
+    if command is not None and not (conv is not None and command.name in _ENGINE_OWNED):
+        await run_command(turn, command, conv)
+        return
+    if conv is not None:
+        await forms.advance_form(turn, conv, engine.TextInput(text))
+        return
+    await turn.say("unknown_input")
+
+
+async def on_menu_click(turn: Turn) -> None:
+    assert isinstance(turn.inbound, MenuClickIn)
+    command = parse_command(turn.inbound.key)
+    conv = await forms.load_conversation(turn)
+    if command is None:
+        log.info("unknown menu key")
+        await turn.say("unknown_input")
+        return
+    await run_command(turn, command, conv)
+
+
+# Inside a form these words are answers for the engine (it knows cancel/back/help per step).
+_ENGINE_OWNED = {"cancel", "help"}
+
+
+async def _on_expired(turn: Turn, conv: Conversation, command: Command | None) -> None:
+    """An abandoned form: offer to continue where the member left off."""
+    if command is not None and command.name == "resume":
+        await forms.reprompt_form(turn, conv)
+    elif command is not None and command.name in ("restart", "report", "info"):
+        await turn.session.delete(conv)
+        await turn.session.flush()
+        if command.name == "info" and conv.form_id != BASIC_INFO.id:
+            await run_command(turn, command, None)
+        else:
+            form = forms.FORMS.get(conv.form_id, DAILY_REPORT)
+            await forms.start_form(turn, form, subject=await forms.subject_of(turn, conv))
+    elif command is not None and command.name == "cancel":
+        await turn.session.delete(conv)
+        await turn.say("cancelled")
+    elif command is not None and command.name not in _ENGINE_OWNED:
+        await run_command(turn, command, None)
+    else:
+        # Keep the form; push its expiry so "继续" still finds it.
+        conv.expires_at = turn.now
+        turn.session.add(conv)
+        await turn.say("form_timed_out")
+
+
+async def run_command(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    action = _COMMANDS[command.name]
+    await action(turn, command, conv)
+
+
+async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    if conv is not None:
+        await forms.reprompt_form(turn, conv)
+        return
+    await start_daily_report(turn)
+
+
+async def start_daily_report(turn: Turn) -> None:
+    assert turn.member is not None
+    if await turn.session.get(BasicInfo, turn.member.userid) is None:
+        await turn.say("basic_info_first")
+        await forms.start_form(turn, BASIC_INFO)
+        return
+    existing = await forms.report_today(turn, turn.member.userid)
+    if existing is not None:
+        await forms.say_already_reported(turn, existing)
+        return
+    await forms.start_form(turn, DAILY_REPORT)
+
+
+async def cmd_info(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    assert turn.member is not None
+    info = await turn.session.get(BasicInfo, turn.member.userid)
+    if info is not None:
+        await turn.say("basic_info_show", name=info.name, staff_no=info.staff_no,
+                       mobile=info.mobile, hukou=_yes_no(info.beijing_hukou, turn.lang),
+                       address=info.hukou_address or "-", member_type=info.member_type,
+                       submitted=local_time_text(turn.deps.clock, info.submitted_at))
+        if conv is not None:
+            await forms.reprompt_form(turn, conv)
+        return
+    if conv is not None:
+        await forms.reprompt_form(turn, conv)
+        return
+    await forms.start_form(turn, BASIC_INFO)
+
+
+def _yes_no(value: bool, lang: str) -> str:
+    from bot import catalog
+
+    return catalog.text("yes" if value else "no", lang)
+
+
+async def cmd_status(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    assert turn.member is not None
+    report = await forms.report_today(turn, turn.member.userid)
+    if report is None:
+        await turn.say("status_not_yet", date=turn.today.isoformat())
+    else:
+        by = ""
+        if report.filled_by != report.userid:
+            filler = await turn.session.get(Member, report.filled_by)
+            by = filler.name if filler else report.filled_by
+        await turn.say("status_reported", date=turn.today.isoformat(),
+                       time=local_time_text(turn.deps.clock, report.submitted_at),
+                       receipt=report.receipt, by=by)
+    if conv is not None:
+        await forms.reprompt_form(turn, conv)
+
+
+async def cmd_help(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    await turn.say("help")
+
+
+async def cmd_cancel(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    await turn.say("nothing_to_cancel")
+
+
+async def _set_member(turn: Turn, conv: Conversation | None, key: str, **changes: str) -> None:
+    assert turn.member is not None
+    for name, value in changes.items():
+        setattr(turn.member, name, value)
+    turn.member.updated_at = turn.now
+    turn.session.add(turn.member)
+    await turn.say(key)
+    if conv is not None:
+        # Re-send the current question in the new rendering/language.
+        await forms.reprompt_form(turn, conv)
+
+
+async def cmd_text(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    await _set_member(turn, conv, "rendering_text", rendering="text")
+
+
+async def cmd_cards(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    await _set_member(turn, conv, "rendering_cards", rendering="cards")
+
+
+async def cmd_lang_en(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    await _set_member(turn, conv, "language_switched", language="en")
+
+
+async def cmd_lang_zh(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    await _set_member(turn, conv, "language_switched", language="zh")
+
+
+async def cmd_resume(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    if conv is None:
+        await turn.say("nothing_to_resume")
+    else:
+        await forms.reprompt_form(turn, conv)
+
+
+async def cmd_restart(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    if conv is None:
+        await start_daily_report(turn)
+        return
+    form = forms.FORMS.get(conv.form_id, DAILY_REPORT)
+    subject = await forms.subject_of(turn, conv)
+    await turn.session.delete(conv)
+    await turn.session.flush()
+    await forms.start_form(turn, form, subject=subject)
+
+
+async def cmd_stats(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    await send_unit_summary(turn)
+    if conv is not None:
+        await forms.reprompt_form(turn, conv)
+
+
+async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    """代报 <userid>: a reviewer fills today's report for a member of their units."""
+    reviewer = turn.member
+    assert reviewer is not None
+    if reviewer.role not in ("reviewer", "admin"):
+        await turn.say("proxy_not_reviewer")
+        return
+    target = command.argument
+    if not target:
+        await turn.say("proxy_usage")
+        return
+    if not USERID_ARG.match(target):
+        await turn.say("proxy_bad_userid")
+        return
+    if conv is not None:
+        await turn.say("proxy_finish_current_first")
+        await forms.reprompt_form(turn, conv)
+        return
+    subject = (await turn.session.execute(
+        sa.select(Member).where(sa.func.lower(Member.userid) == target))).scalars().first()
+    if subject is None or not subject.active:
+        await turn.say("proxy_unknown_member", userid=target)
+        return
+    if subject.userid == reviewer.userid:
+        await start_daily_report(turn)
+        return
+    if not await may_act_on(turn.session, reviewer, subject):
+        await turn.say("proxy_not_your_unit", userid=subject.userid)
+        return
+    existing = await forms.report_today(turn, subject.userid)
+    if existing is not None:
+        by = existing.filled_by
+        if by != existing.userid:
+            filler = await turn.session.get(Member, by)
+            by = filler.name if filler else by
+        else:
+            by = subject.name
+        await turn.say("proxy_already_reported", name=subject.name, by=by,
+                       time=local_time_text(turn.deps.clock, existing.submitted_at),
+                       receipt=existing.receipt)
+        return
+    await turn.say("proxy_started", name=subject.name, userid=subject.userid)
+    await forms.start_form(turn, DAILY_REPORT, subject=subject)
+
+
+async def cmd_ack(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    number = command.argument.lstrip("#")
+    if not number.isdigit():
+        await turn.say("alert_unknown", number=command.argument or "-")
+        return
+    await acknowledge(turn, int(number))
+    if conv is not None:
+        await forms.reprompt_form(turn, conv)
+
+
+_COMMANDS: dict[str, Callable[[Turn, Command, Conversation | None], Awaitable[None]]] = {
+    "report": cmd_report, "info": cmd_info, "status": cmd_status, "help": cmd_help,
+    "cancel": cmd_cancel, "text": cmd_text, "cards": cmd_cards, "lang_en": cmd_lang_en,
+    "lang_zh": cmd_lang_zh, "resume": cmd_resume, "restart": cmd_restart, "stats": cmd_stats,
+    "proxy": cmd_proxy, "ack": cmd_ack,
+}
+
+
+# ---------------------------------------------------------------- location
+
+
+async def on_location_event(turn: Turn) -> None:
+    """LOCATION comes each time a member enters the app: remember it; answer a waiting
+    location question with it; otherwise say nothing (it would be noise)."""
+    inbound = turn.inbound
+    assert isinstance(inbound, LocationEventIn) and turn.member is not None
+    turn.member.last_lat, turn.member.last_lng = inbound.lat, inbound.lng
+    turn.member.last_location_at = turn.now
+    turn.session.add(turn.member)
+    conv = await forms.load_conversation(turn)
+    if conv is None or forms.conversation_expired(turn, conv):
+        return
+    if forms.current_kind(conv) is QuestionKind.LOCATION:
+        await forms.advance_form(turn, conv, engine.LocationInput(
+            lat=inbound.lat, lng=inbound.lng, label="", source="event", at=turn.now))
+
+
+async def on_location_message(turn: Turn) -> None:
+    inbound = turn.inbound
+    assert isinstance(inbound, LocationMessageIn)
+    conv = await forms.load_conversation(turn)
+    if conv is not None and forms.conversation_expired(turn, conv):
+        await _on_expired(turn, conv, None)
+        return
+    if conv is None:
+        await turn.say("location_without_form")
+        return
+    await forms.advance_form(turn, conv, engine.LocationInput(
+        lat=inbound.lat, lng=inbound.lng, label=inbound.label, source="message", at=turn.now))
+
+
+# ---------------------------------------------------------------- cards
+
+
+async def on_card(turn: Turn) -> None:
+    inbound = turn.inbound
+    assert isinstance(inbound, CardEventIn)
+    task = await turn.session.get(CardTask, inbound.task_id) if inbound.task_id else None
+    if task is None or task.userid.lower() != inbound.userid.lower():
+        await turn.say("card_not_yours")
+        return
+    if task.purpose == "alert:ack":
+        key = inbound.event_key
+        if not key.startswith(f"{ACK_KEY}:") or not key.split(":", 1)[1].isdigit():
+            await turn.say("stale_card")
+            return
+        await acknowledge(turn, int(key.split(":", 1)[1]),
+                          response_code=inbound.response_code or None)
+        return
+    conv = await forms.load_conversation(turn)
+    if not task.live or conv is None or f"form:{conv.form_id}" != task.purpose:
+        await turn.say("stale_card")
+        return
+    if forms.conversation_expired(turn, conv):
+        await _on_expired(turn, conv, None)
+        return
+    await forms.advance_form(turn, conv, engine.CardInput(
+        task_id=inbound.task_id, event_key=inbound.event_key, selected=inbound.selected,
+        response_code=inbound.response_code or None))
+
+
+# ---------------------------------------------------------------- follow / unfollow
+
+
+async def on_subscribe(turn: Turn) -> None:
+    member = turn.member
+    assert member is not None
+    returning = not member.following
+    member.following, member.updated_at = True, turn.now
+    turn.session.add(member)
+    await turn.say("welcome_back" if returning else "greeting", name=member.name)
+    conv = await forms.load_conversation(turn)
+    if conv is not None:
+        await forms.reprompt_form(turn, conv)
+    elif await turn.session.get(BasicInfo, member.userid) is None:
+        await forms.start_form(turn, BASIC_INFO)
+    elif await forms.report_today(turn, member.userid) is None:
+        await turn.say("offer_report")
+
+
+async def on_unsubscribe(turn: Turn) -> None:
+    """Mark not following; keep everything, including a form in progress."""
+    member = turn.member
+    assert member is not None
+    member.following, member.updated_at = False, turn.now
+    turn.session.add(member)
+
+
+async def on_enter_agent(turn: Turn) -> None:
+    """Entering the app says nothing by itself; the LOCATION event that follows may."""
+
+
+async def on_other(turn: Turn) -> None:
+    inbound = turn.inbound
+    assert isinstance(inbound, OtherIn)
+    if inbound.msg_type in ("image", "voice", "video", "link", "file"):
+        await turn.say("unsupported_message")
+    else:
+        log.info("unhandled event %r", inbound.event or inbound.msg_type)
+
+
+_HANDLERS: dict[type, Callable[[Turn], Awaitable[None]]] = {
+    TextIn: on_text, MenuClickIn: on_menu_click, LocationEventIn: on_location_event,
+    LocationMessageIn: on_location_message, CardEventIn: on_card, SubscribeIn: on_subscribe,
+    UnsubscribeIn: on_unsubscribe, EnterAgentIn: on_enter_agent, OtherIn: on_other,
+}

@@ -1,0 +1,55 @@
+"""Adding to the outbox: handlers and jobs call `enqueue` inside their own transaction.
+
+A row's `dedupe_key` is unique, so enqueueing the same logical message twice (a retried
+callback, a job that fires twice) adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import insert_ignore
+from storage.models import Outbox
+
+
+def payload_hash(kind: str, message: dict[str, Any]) -> str:
+    """Rows with the same hash carry the same message and can share one message/send."""
+    canonical = json.dumps([kind, message], sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def outbox_values(*, dedupe_key: str, touser: str, message: dict[str, Any], now: datetime,
+                  kind: str = "send", not_before: datetime | None = None,
+                  skip_if_reported: date | None = None) -> dict[str, Any]:
+    return {
+        "dedupe_key": dedupe_key[:255], "kind": kind, "touser": touser, "payload": message,
+        "payload_hash": payload_hash(kind, message), "skip_if_reported": skip_if_reported,
+        "status": "pending", "attempts": 0, "not_before": not_before or now, "created_at": now,
+    }
+
+
+async def enqueue(session: AsyncSession, **values: Any) -> bool:
+    """Add one outbound call; False when a row with this dedupe_key already exists."""
+    result = await session.execute(insert_ignore(session, Outbox).values(outbox_values(**values)))
+    return bool(result.rowcount)
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Bulk form of `enqueue` for fan-outs; rows are `outbox_values(...)` dicts."""
+    if not rows:
+        return 0
+    result = await session.execute(insert_ignore(session, Outbox), rows)
+    return int(result.rowcount or 0) if result.rowcount is not None else len(rows)
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return int((await session.execute(
+        sa.select(sa.func.count()).select_from(Outbox).where(Outbox.status == "pending")
+    )).scalar_one())

@@ -1,0 +1,90 @@
+"""The unit tree and who may act on whom: authorisation lives here and nowhere else.
+
+A reviewer sees the units they review and every unit below them; an admin sees everything;
+a member sees only themself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Member, ReviewerAssignment, Unit
+
+
+async def unit_tree(session: AsyncSession) -> dict[str, str | None]:
+    """{unit_id: parent_id} for every unit (a university has at most a few thousand)."""
+    rows = await session.execute(sa.select(Unit.id, Unit.parent_id))
+    return {unit_id: parent for unit_id, parent in rows}
+
+
+def ancestors(tree: dict[str, str | None], unit_id: str | None) -> list[str]:
+    """The unit itself and every unit above it, nearest first."""
+    chain: list[str] = []
+    node = unit_id
+    while node is not None and node not in chain:
+        chain.append(node)
+        node = tree.get(node)
+    return chain
+
+
+def descendants(tree: dict[str, str | None], roots: set[str]) -> set[str]:
+    children: dict[str, list[str]] = defaultdict(list)
+    for unit_id, parent in tree.items():
+        if parent is not None:
+            children[parent].append(unit_id)
+    found: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in found:
+            continue
+        found.add(node)
+        stack.extend(children.get(node, ()))
+    return found
+
+
+async def reviewed_units(session: AsyncSession, actor: Member) -> set[str] | None:
+    """Units the actor may see: None means every unit (admin); empty means none."""
+    if actor.role == "admin":
+        return None
+    if actor.role != "reviewer" or not actor.active:
+        return set()
+    assigned = set((await session.execute(
+        sa.select(ReviewerAssignment.unit_id).where(ReviewerAssignment.userid == actor.userid)
+    )).scalars())
+    if not assigned:
+        return set()
+    return descendants(await unit_tree(session), assigned)
+
+
+async def may_act_on(session: AsyncSession, actor: Member, subject: Member) -> bool:
+    """Can `actor` report on behalf of, or see the records of, `subject`?"""
+    if actor.userid == subject.userid:
+        return True
+    units = await reviewed_units(session, actor)
+    if units is None:
+        return True
+    return subject.unit_id is not None and subject.unit_id in units
+
+
+async def reviewers_of(session: AsyncSession, unit_id: str | None) -> list[Member]:
+    """Active reviewers of the unit or of any unit above it (nearest unit's reviewers first)."""
+    if unit_id is None:
+        return []
+    chain = ancestors(await unit_tree(session), unit_id)
+    rows = await session.execute(
+        sa.select(Member, ReviewerAssignment.unit_id)
+        .join(ReviewerAssignment, ReviewerAssignment.userid == Member.userid)
+        .where(ReviewerAssignment.unit_id.in_(chain), Member.active.is_(True),
+               Member.role.in_(("reviewer", "admin"))))
+    ranked = sorted(rows, key=lambda pair: chain.index(pair[1]))
+    seen: set[str] = set()
+    result = []
+    for member, _unit in ranked:
+        if member.userid not in seen:
+            seen.add(member.userid)
+            result.append(member)
+    return result
