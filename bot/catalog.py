@@ -1,0 +1,771 @@
+"""The message catalog: every user-facing string of the bot, in Chinese and English.
+
+Why one plain dict: the original 疫情通 showed Chinese first with English alongside ("姓名(Name)"),
+and members choose a language. Keeping each text as a (zh, en) pair in one place makes it easy to
+review the two versions side by side, to test every entry (placeholders agree, messages fit in
+WeCom's 2048-byte text limit) and to change wording without touching code. No gettext: the
+catalog is small, both languages ship together, and a pair cannot drift out of sync unnoticed.
+
+Rendering rules (per member language):
+* ``lang == "en"`` → English only.
+* any other language (normally ``"zh"``) → Chinese, then English on the following line(s); a blank
+  line separates the two when an entry spans several lines.
+
+A receipt, the basic info and alerts are followed by the answers: append
+``engine.summary_lines(form, answers, lang)`` (already "体温 Temperature：36.5℃" per line) to the
+catalog text rather than passing it as a parameter, so that it is shown once, not per language.
+
+Parameters are ``str.format`` fields. A parameter may be a `Bi` pair when its value itself
+depends on the language (an option label, a form title); each half is used for its language.
+
+`COMMANDS` lists the words members type for commands; `command_of` recognises them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from string import Formatter
+from typing import Any, NamedTuple
+
+__all__ = [
+    "CATALOG",
+    "COMMANDS",
+    "Bi",
+    "bi",
+    "both",
+    "command_of",
+    "inline",
+    "join",
+    "label",
+    "one",
+    "pair",
+    "params_of",
+    "text",
+]
+
+
+class Bi(NamedTuple):
+    """A parameter value that differs by language."""
+
+    zh: str
+    en: str
+
+
+CATALOG: dict[str, tuple[str, str]] = {
+    # ---- product ---------------------------------------------------------------------------
+    "app.name": ("疫情通", "Yiqingtong"),
+    # ---- handlers: subscription, help ----------------------------------------------------------
+    "greet.subscribe": (
+        "{name}，您好！欢迎使用疫情通。\n"
+        "首次使用请先填写基础信息（只需填写一次），之后每天回复“上报”完成健康上报。"
+        "回复“帮助”查看说明。",
+        "Hello {name}, welcome to Yiqingtong.\n"
+        "First, please fill in your basic information (once only). After that, reply "
+        "\"report\" every day to file your health report. Reply \"help\" for instructions.",
+    ),
+    "greet.refollow": (
+        "{name}，欢迎回来！您的信息都还在，回复“上报”即可继续每日上报。",
+        "Welcome back, {name}! Your information is still here; reply \"report\" to continue "
+        "your daily reports.",
+    ),
+    "help": (
+        "疫情通使用说明\n"
+        "· 每日上报：回复“上报”，按提示逐项回答，最后点“提交”。每天只能提交一次，提交后不可修改。"
+        "如与昨天相同，可一键“与昨日相同”。\n"
+        "· 基础信息：首次使用时填写，只能填写一次，提交后不可修改，请仔细核对。\n"
+        "· 位置：请点输入框旁的“+”→“位置”发送当前位置；身在国外无需定位。\n"
+        "· 填写中可随时回复：上一步、取消、帮助。\n"
+        "命令：上报｜信息（基础信息）｜状态（今天是否已报）｜帮助｜取消｜文字（纯文字提问）｜"
+        "卡片（卡片提问）｜English｜中文",
+        "How to use Yiqingtong\n"
+        "- Daily report: reply \"report\", answer each question, then tap \"Submit\". "
+        "One report a day; it cannot be changed after submission. If nothing changed since "
+        "yesterday, tap \"Same as yesterday\".\n"
+        "- Basic info: filled in once, the first time; it cannot be changed afterwards.\n"
+        "- Location: tap \"+\" next to the input box, then \"Location\". No location is needed "
+        "while you are abroad.\n"
+        "- While answering you can reply: back, cancel, help.\n"
+        "Commands: report | info | status | help | cancel | text (plain-text questions) | "
+        "cards | English | 中文",
+    ),
+    "help.faq": (
+        "常见问题\n"
+        "· 无需安装“企业微信”App，直接在微信里使用即可；安装后消息会推送到企业微信 App，"
+        "微信里可能收不到提醒。微信里看不到卡片时，回复“文字”改用纯文字提问。\n"
+        "· 误点了“退出企业”无法使用：请先解绑并退出，再重新扫码关注。\n"
+        "· 定位失败：请逐项检查微信/企业微信的定位权限、手机定位（GPS）是否打开、网络是否正常、"
+        "系统版本是否过旧。仍不行可换一部手机（如家人的），或输入地址（标记为未核验），"
+        "或请本单位负责审核的老师代为填报。\n"
+        "· 身在国外无需定位，只需告诉我们所在国家，之后会记住。",
+        "FAQ\n"
+        "- You don't need the WeCom app: use the bot inside WeChat. With the app installed, "
+        "messages go to the app and WeChat may miss reminders. If you can't see cards in "
+        "WeChat, reply \"text\" to get plain-text questions.\n"
+        "- Left the enterprise by mistake: unbind and log out, then scan the QR code and "
+        "follow again.\n"
+        "- Location failed: check the location permission of WeChat/WeCom, that GPS is on, "
+        "your network, and that your system is not too old. Otherwise use another phone "
+        "(a family member's), type your address (marked unverified), or ask your unit's "
+        "reviewer to report on your behalf.\n"
+        "- Abroad: no location needed; just tell us the country once and we'll remember it.",
+    ),
+    "cmd.unknown": (
+        "没有看懂这条消息。回复“上报”开始今日上报，回复“帮助”查看全部命令。",
+        "Sorry, I didn't understand that. Reply \"report\" to file today's report, or "
+        "\"help\" for all commands.",
+    ),
+    "error.retry": (
+        "抱歉，系统暂时出了点问题，请稍后再试。",
+        "Sorry, something went wrong on our side. Please try again in a moment.",
+    ),
+    "rendering.text": (
+        "已切换为纯文字提问：回复选项前的序号即可作答。回复“卡片”可换回卡片。",
+        "Switched to plain-text questions: reply with the option number. Reply \"cards\" to "
+        "switch back.",
+    ),
+    "rendering.cards": (
+        "已切换为卡片提问（需在企业微信中查看）。微信里看不到卡片时请回复“文字”。",
+        "Switched to card questions (shown in the WeCom client). If you can't see them in "
+        "WeChat, reply \"text\".",
+    ),
+    "lang.zh": ("已切换为中文（附英文）。", "Switched to Chinese (with English)."),
+    "lang.en": ("已切换为英文。", "Switched to English."),
+    # ---- handlers: roster, basic info ------------------------------------------------------
+    "roster.not_found": (
+        "在学校花名册中没有找到您的账号（{userid}），暂时无法上报。请联系本单位负责老师。",
+        "Your account ({userid}) is not in the university roster, so you can't report yet. "
+        "Please contact your unit's administrator.",
+    ),
+    "info.required": (
+        "请先填写基础信息（只需填写一次），之后即可每日上报。",
+        "Please fill in your basic information first (once only); then you can report daily.",
+    ),
+    "info.saved": (
+        "基础信息已提交（{time}）。以后每天回复“上报”即可完成健康上报。",
+        "Basic information submitted ({time}). From now on, reply \"report\" each day to file "
+        "your health report.",
+    ),
+    "info.shown": (
+        "您的基础信息（{date} 提交）：",
+        "Your basic information (submitted {date}):",
+    ),
+    "info.already": (
+        "您已于 {date} 提交基础信息，基础信息只能填写一次，不能修改。"
+        "如确需更正，请联系本单位负责老师。",
+        "You submitted your basic information on {date}. It can be filled in only once and "
+        "cannot be changed; if a correction is needed, contact your unit's administrator.",
+    ),
+    # ---- handlers: reports, receipts, status -------------------------------------------------
+    "report.already": (
+        "今日已上报 {time}（回执号 {receipt}），每天只能提交一次。",
+        "Already reported today at {time} (receipt {receipt}). One report a day.",
+    ),
+    "report.receipt": (
+        "上报成功！日期：{date}，时间：{time}，回执号：{receipt}",
+        "Report received. Date: {date}, time: {time}, receipt: {receipt}",
+    ),
+    "status.reported": (
+        "{date} 已上报：{time}，由 {by} 提交，回执号 {receipt}。",
+        "Reported for {date} at {time} by {by}, receipt {receipt}.",
+    ),
+    "status.not_yet": (
+        "{date} 还没有上报。回复“上报”开始。",
+        "Not reported yet for {date}. Reply \"report\" to start.",
+    ),
+    "card.stale": (
+        "这张卡片已失效，没有做任何更改。请按最新的消息作答。",
+        "This card is no longer active; nothing was changed. Please answer the latest message.",
+    ),
+    "card.not_yours": (
+        "这张卡片不是发给您的，没有做任何更改。",
+        "This card was not sent to you; nothing was changed.",
+    ),
+    "card.chosen": ("已选择：{choice}", "Chosen: {choice}"),
+    "card.submitted": ("已提交", "Submitted"),
+    # ---- handlers: proxy reporting (代填) ------------------------------------------------------
+    "proxy.notified": (
+        "已通知本单位审核老师 {reviewer} 为您代填今日上报。",
+        "Your unit's reviewer {reviewer} has been asked to file today's report for you.",
+    ),
+    "proxy.no_reviewer": (
+        "您所在单位暂未设置审核老师，无法代填。请换一部手机发送位置，或输入地址上报。",
+        "Your unit has no reviewer yet, so nobody can report for you. Please send your "
+        "location from another phone, or type your address.",
+    ),
+    "proxy.request_to_reviewer": (
+        "{name}（{userid}）无法获取定位，请求您代为填报 {date} 的每日上报。",
+        "{name} ({userid}) cannot get a location fix and asks you to file the daily report "
+        "for {date} on their behalf.",
+    ),
+    "proxy.filed_for_you": (
+        "{by} 老师已为您代填 {date} 的每日上报（{time}，回执号 {receipt}）。"
+        "如有错误，请联系该老师。",
+        "{by} filed your daily report for {date} on your behalf ({time}, receipt {receipt}). "
+        "If anything is wrong, please contact them.",
+    ),
+    # ---- handlers: reminders and alerts (scheduler) -------------------------------------------
+    "remind.daily": (
+        "您今天（{date}）还没有健康上报，回复“上报”即可开始。",
+        "You haven't filed today's ({date}) health report yet. Reply \"report\" to start.",
+    ),
+    "remind.basic_info": (
+        "您还没有填写基础信息，回复“信息”开始填写（只需一次）。",
+        "You haven't filled in your basic information yet. Reply \"info\" to start (once only).",
+    ),
+    "alert.abnormal": (
+        "异常提醒：{name}（{userid}）{date} 的上报有异常：{reasons}。",
+        "Alert: the report of {name} ({userid}) for {date} needs attention: {reasons}.",
+    ),
+    "reason.fever": ("发热", "fever"),
+    "reason.symptoms": ("有症状", "symptoms"),
+    "reason.contact": ("接触确诊/疑似病例", "contact with cases"),
+    "reason.quarantine": ("隔离中", "in quarantine"),
+    "reason.city_changed": ("所在城市变化", "city changed"),
+    "reason.abroad_return": ("从国外返回", "returned from abroad"),
+    # ---- forms --------------------------------------------------------------------------------
+    "form.basic_info.title": ("基础信息", "Basic information"),
+    "form.basic_info.intro": (
+        "开始填写基础信息。基础信息只需填写一次，提交后不可修改，请认真核对。"
+        "填写中可随时回复“上一步”“取消”“帮助”。",
+        "Let's fill in your basic information. It is filled in only once and cannot be "
+        "changed after submission, so please check it carefully. You can reply \"back\", "
+        "\"cancel\" or \"help\" at any time.",
+    ),
+    "form.basic_info.note": (
+        "注意：基础信息仅能填写一次，提交后不可修改。",
+        "Note: basic information can be filled in only once and cannot be changed after "
+        "submission.",
+    ),
+    "form.daily_report.title": ("每日上报", "Daily report"),
+    "form.daily_report.intro": (
+        "开始 {date} 的健康上报。填写中可随时回复“上一步”“取消”“帮助”。",
+        "Starting your health report for {date}. You can reply \"back\", \"cancel\" or "
+        "\"help\" at any time.",
+    ),
+    "form.daily_report.note": (
+        "每天只能提交一次，提交后不可修改，请如实填写。",
+        "One report a day; it cannot be changed after submission. Please answer truthfully.",
+    ),
+    # ---- questions: basic info ------------------------------------------------------------
+    "q.name": ("请输入您的姓名。", "Please enter your name."),
+    "q.name.prefilled": (
+        "花名册中您的姓名：{value}\n无误请确认；有误请直接输入正确的姓名。",
+        "Your name in the roster: {value}\nConfirm it, or type the correct name if it's wrong.",
+    ),
+    "q.staff_no": ("请输入您的学工号。", "Please enter your student/staff ID."),
+    "q.staff_no.prefilled": (
+        "花名册中您的学工号：{value}\n无误请确认；有误请直接输入正确的学工号。",
+        "Your student/staff ID in the roster: {value}\nConfirm it, or type the correct ID if "
+        "it's wrong.",
+    ),
+    "q.mobile": (
+        "请输入您的手机号（11 位大陆手机号）。",
+        "Please enter your mobile number (11-digit mainland China number).",
+    ),
+    "q.beijing_hukou": (
+        "您是否为北京户籍（京籍）？",
+        "Are you a Beijing citizen (Beijing hukou)?",
+    ),
+    "q.hukou_address": (
+        "请输入您的户籍地址（省、市、区县）。",
+        "Please enter your household registration address (province, city, district).",
+    ),
+    "q.member_type": ("您的身份是？", "Are you a student, faculty or staff?"),
+    # ---- questions: daily report ------------------------------------------------------------
+    "q.on_campus": ("您今天是否在校？", "Are you on campus today?"),
+    "q.temperature": (
+        "请输入您今天的体温（℃），例如 36.5。",
+        "Please enter today's body temperature in °C, e.g. 36.5.",
+    ),
+    "q.symptoms": (
+        "您今天是否有以下症状？（可多选）",
+        "Do you have any of these symptoms today? (choose all that apply)",
+    ),
+    "q.symptom_other": (
+        "请简要描述其他症状（50 字以内）。",
+        "Please briefly describe the other symptoms (up to 50 characters).",
+    ),
+    "q.contact": (
+        "您是否接触过确诊或疑似病例？",
+        "Have you been in contact with confirmed or suspected cases?",
+    ),
+    "q.quarantine": ("您目前是否在隔离？", "Are you in quarantine at the moment?"),
+    "q.quarantine_start": (
+        "隔离从哪天开始？如 2022-03-05、3-5、3月5日，或“今天”“昨天”。",
+        "When did the quarantine start? E.g. 2022-03-05, 3-5, \"today\" or \"yesterday\".",
+    ),
+    "q.city_changed_reason": (
+        "您所在的城市与上次上报不同（{previous} → {current}），请简要说明原因。",
+        "Your city differs from your last report ({previous} → {current}). Please briefly "
+        "give the reason.",
+    ),
+    "q.remarks": (
+        "还有其他需要说明的吗？没有请回复“无”。",
+        "Anything else to add? Reply \"none\" if not.",
+    ),
+    # ---- options ---------------------------------------------------------------------------
+    "opt.yes": ("是", "Yes"),
+    "opt.no": ("否", "No"),
+    "opt.confirm": ("确认", "Confirm"),
+    "opt.student": ("学生", "Student"),
+    "opt.faculty": ("教师", "Faculty"),
+    "opt.staff": ("职工", "Staff"),
+    "opt.on_campus": ("在校", "On campus"),
+    "opt.off_campus": ("不在校", "Off campus"),
+    "opt.symptom.none": ("无", "None"),
+    "opt.symptom.fever": ("发热", "Fever"),
+    "opt.symptom.cough": ("咳嗽", "Cough"),
+    "opt.symptom.fatigue": ("乏力", "Fatigue"),
+    "opt.symptom.sore_throat": ("咽痛", "Sore throat"),
+    "opt.symptom.other": ("其他", "Other"),
+    "opt.quarantine.none": ("未隔离", "None"),
+    "opt.quarantine.home": ("居家隔离", "Home"),
+    "opt.quarantine.centralised": ("集中隔离", "Centralised"),
+    "opt.submit": ("提交", "Submit"),
+    "opt.edit": ("修改", "Edit"),
+    "opt.same": ("与昨日相同", "Same as yesterday"),
+    "opt.again": ("重新填写", "Fill in again"),
+    "opt.continue": ("继续", "Continue"),
+    "opt.restart": ("重新开始", "Start over"),
+    "opt.loc.failed": ("定位失败", "Location failed"),
+    "opt.loc.abroad": ("在国外", "I'm abroad"),
+    "opt.loc.retry": ("重新定位", "Send again"),
+    "opt.loc.type": ("输入地址", "Type address"),
+    "opt.loc.proxy": ("请老师代填", "Ask reviewer"),
+    "opt.loc.still": ("仍在该国", "Still there"),
+    "opt.loc.change": ("更改", "Change"),
+    "opt.loc.unknown": ("不详", "Unknown"),
+    # ---- field labels (summaries, receipts, the edit list) ----------------------------------
+    "field.name": ("姓名", "Name"),
+    "field.staff_no": ("学工号", "Student/Staff ID"),
+    "field.mobile": ("手机号", "Mobile"),
+    "field.beijing_hukou": ("是否京籍", "Beijing hukou"),
+    "field.hukou_address": ("户籍地址", "Registered address"),
+    "field.member_type": ("身份", "Member type"),
+    "field.location": ("位置", "Location"),
+    "field.on_campus": ("是否在校", "On campus"),
+    "field.temperature": ("体温", "Temperature"),
+    "field.symptoms": ("症状", "Symptoms"),
+    "field.symptom_other": ("其他症状", "Other symptoms"),
+    "field.contact": ("接触病例", "Contact"),
+    "field.quarantine": ("隔离", "Quarantine"),
+    "field.quarantine_start": ("隔离开始", "Quarantine since"),
+    "field.city_changed_reason": ("城市变动原因", "City change reason"),
+    "field.remarks": ("备注", "Remarks"),
+    "value.empty": ("无", "none"),
+    "value.unverified": ("{place}（未核验）", "{place} (unverified)"),
+    "value.abroad": ("在国外：{country}", "Abroad: {country}"),
+    "value.unknown": ("不详：{reason}", "Unknown: {reason}"),
+    "unit.celsius": ("℃", "°C"),
+    # ---- the conversation engine ------------------------------------------------------------
+    "conv.cancelled": (
+        "已取消本次填写，没有保存任何内容。",
+        "Cancelled. Nothing was saved.",
+    ),
+    "conv.at_start": ("已经是第一题了。", "This is already the first question."),
+    "conv.location_not_now": (
+        "现在还不需要位置，请先回答当前问题。",
+        "No location is needed right now; please answer the current question.",
+    ),
+    "conv.timed_out": (
+        "您的“{form}”还没填完，要从上次停下的地方继续吗？",
+        "You haven't finished \"{form}\". Continue where you left off?",
+    ),
+    "conv.new_day": (
+        "已经是新的一天，今天的上报重新开始。",
+        "It's a new day, so today's report starts afresh.",
+    ),
+    "conv.form_updated": (
+        "问卷内容已更新，请重新填写。",
+        "The questions have been updated; please start again.",
+    ),
+    "conv.summary": ("请核对您的{form}：", "Please check your answers ({form}):"),
+    "conv.confirm": (
+        "确认无误请提交；需要更改请选“修改”。",
+        "Submit if everything is correct, or choose \"Edit\" to change something.",
+    ),
+    "conv.repeat_summary": ("您昨天的上报：", "Your report yesterday:"),
+    "conv.repeat": (
+        "今天的情况与昨天相同吗？位置按今天的为准。",
+        "Is everything the same as yesterday? Today's location is used.",
+    ),
+    "conv.edit": ("请选择要修改的项目。", "Which item do you want to change?"),
+    "conv.proxy_intro": (
+        "您正在为 {member} 代填每日上报。",
+        "You are filing the daily report on behalf of {member}.",
+    ),
+    "hint.reply_options": ("回复 {options}", "Reply {options}"),
+    "hint.reply_number": ("请回复序号。", "Reply with the number."),
+    "hint.reply_numbers": (
+        "请回复序号，可多选，如：2 3",
+        "Reply with the numbers; several are allowed, e.g. 2 3",
+    ),
+    "hint.commands": (
+        "可随时回复：上一步、取消、帮助",
+        "You can reply at any time: back, cancel, help",
+    ),
+    "advice.fever": (
+        "您的体温偏高（{temperature}℃）。请注意休息，必要时及时就医，并告知本单位负责老师。",
+        "Your temperature is high ({temperature} °C). Please rest, see a doctor if needed, and "
+        "tell your unit's contact person.",
+    ),
+    # ---- help for each question -------------------------------------------------------------
+    "help.generic": (
+        "请按提示作答。回复“上一步”回到上一题，回复“取消”放弃本次填写。",
+        "Answer as prompted. Reply \"back\" for the previous question, or \"cancel\" to stop.",
+    ),
+    "help.q.name": (
+        "姓名来自学校花名册。无误请确认，有误可直接输入正确的姓名（不含数字）。",
+        "Your name comes from the university roster. Confirm it, or type the correct name "
+        "(no digits).",
+    ),
+    "help.q.staff_no": (
+        "学工号即学号或工号，来自学校花名册，3–20 位字母或数字。",
+        "Your student or staff ID, from the university roster: 3–20 letters or digits.",
+    ),
+    "help.q.mobile": (
+        "请输入 11 位大陆手机号，如 13812345678；可带 +86，可含空格或短横线。",
+        "Enter an 11-digit mainland mobile number such as 13812345678; +86, spaces and "
+        "dashes are fine.",
+    ),
+    "help.q.beijing_hukou": (
+        "户口登记在北京市的选“是”，否则选“否”。",
+        "Choose \"Yes\" if your household registration (hukou) is in Beijing, otherwise \"No\".",
+    ),
+    "help.q.hukou_address": (
+        "户口本上登记的地址，写到区县即可，如：河北省保定市竞秀区。",
+        "The address in your household register, down to the district, e.g. 河北省保定市竞秀区.",
+    ),
+    "help.q.member_type": (
+        "学生选“学生”，教学科研人员选“教师”，其他教职工选“职工”。",
+        "Students choose \"Student\", teaching and research staff \"Faculty\", other employees "
+        "\"Staff\".",
+    ),
+    "help.q.location": (
+        "点输入框旁的“+”→“位置”，发送当前位置即可；进入应用时也会自动获取位置。"
+        "身在国外选“在国外”，无需定位；无法定位选“定位失败”，会有排查方法和其他办法。",
+        "Tap \"+\" next to the input box, then \"Location\", and send your current location; "
+        "entering the app also shares it. Abroad? Choose \"I'm abroad\": no location needed. "
+        "Can't get a fix? Choose \"Location failed\" for a checklist and other options.",
+    ),
+    "help.q.on_campus": (
+        "今天在学校校园内（含校内宿舍）选“在校”。",
+        "Choose \"On campus\" if you are on the university campus today (including dorms).",
+    ),
+    "help.q.temperature": (
+        "用体温计测量后输入摄氏度数字，范围 35.0–42.0，如 36.5。",
+        "Measure with a thermometer and enter the number in °C, between 35.0 and 42.0, "
+        "e.g. 36.5.",
+    ),
+    "help.q.symptoms": (
+        "可多选，用空格或逗号分隔序号，如 2 3；没有症状请选“无”（不能与其他项同选）。",
+        "Choose all that apply, separating numbers with spaces or commas, e.g. 2 3. With no "
+        "symptoms choose \"None\" (on its own).",
+    ),
+    "help.q.symptom_other": (
+        "简单写明症状即可，如：流鼻涕。",
+        "A few words are enough, e.g. runny nose.",
+    ),
+    "help.q.contact": (
+        "与确诊或疑似病例有过近距离接触的选“是”。",
+        "Choose \"Yes\" if you have been in close contact with a confirmed or suspected case.",
+    ),
+    "help.q.quarantine": (
+        "未隔离选“未隔离”；在家隔离选“居家隔离”；在指定场所隔离选“集中隔离”。",
+        "Choose \"None\", \"Home\" (quarantine at home) or \"Centralised\" (at a designated "
+        "facility).",
+    ),
+    "help.q.quarantine_start": (
+        "可回复 2022-03-05、3-5、3月5日、今天、昨天；不能晚于今天，也不能早于 60 天前。",
+        "Reply 2022-03-05, 3-5, today or yesterday; not in the future and not more than 60 "
+        "days ago.",
+    ),
+    "help.q.city_changed_reason": (
+        "简要说明即可，如：放假回家、出差。",
+        "A few words are enough, e.g. went home for the holidays, business trip.",
+    ),
+    "help.q.remarks": (
+        "可写其他需要说明的情况；没有请回复“无”或“跳过”。",
+        "Anything else worth mentioning; reply \"none\" or \"skip\" if not.",
+    ),
+    "help.confirm": (
+        "选“提交”完成填写；选“修改”可更改任意一项，改完会回到这里。",
+        "Choose \"Submit\" to finish, or \"Edit\" to change any item; you'll come back here "
+        "afterwards.",
+    ),
+    "help.repeat": (
+        "选“与昨日相同”会沿用昨天除位置外的全部回答，提交前还会给您核对；选“重新填写”逐项作答。",
+        "\"Same as yesterday\" copies all of yesterday's answers except the location; you "
+        "still check them before submitting. \"Fill in again\" asks each question.",
+    ),
+    "help.resume": (
+        "选“继续”从上次停下的题目接着填；选“重新开始”从头填写。",
+        "\"Continue\" picks up at the question where you stopped; \"Start over\" begins again.",
+    ),
+    "help.edit": (
+        "回复要修改项目的序号，改完后会回到核对页面。",
+        "Reply with the number of the item to change; you'll return to the summary afterwards.",
+    ),
+    # ---- the location step -------------------------------------------------------------------
+    "loc.ask": (
+        "请发送您当前的位置：点输入框旁的“+”，选“位置”并发送。身在国外无需定位。",
+        "Please send your current location: tap \"+\" next to the input box, choose "
+        "\"Location\" and send it. No location is needed if you are abroad.",
+    ),
+    "loc.confirm": (
+        "您当前的位置：{place}\n是否正确？",
+        "Your current location: {place}\nIs this correct?",
+    ),
+    "loc.checklist": (
+        "获取位置失败时，请逐项检查：\n"
+        "· 手机设置中已允许微信/企业微信使用位置信息；\n"
+        "· 手机的定位服务（GPS）已打开；\n"
+        "· 网络正常（可切换 Wi-Fi 或移动数据再试）；\n"
+        "· 手机系统和微信/企业微信不是太旧的版本。\n"
+        "仍无法定位，可以换一部手机（如家人的）发送位置。",
+        "If your location can't be obtained, please check:\n"
+        "- WeChat/WeCom is allowed to use location in your phone's settings;\n"
+        "- location services (GPS) are on;\n"
+        "- your network works (try switching between Wi-Fi and mobile data);\n"
+        "- your phone system and WeChat/WeCom are not too old.\n"
+        "If it still fails, you can send your location from another phone (e.g. a family "
+        "member's).",
+    ),
+    "loc.failed": (
+        "您也可以：重新定位、输入地址（标记为未核验），或请本单位审核老师代您填报。",
+        "You can also: try again, type your address (marked unverified), or ask your unit's "
+        "reviewer to report for you.",
+    ),
+    "loc.address": (
+        "请输入您当前所在的地址（省、市、区县、街道），该地址将标记为“未核验”。",
+        "Please type your current address (province, city, district, street). It will be "
+        "marked as unverified.",
+    ),
+    "loc.abroad_again": (
+        "您仍在{country}吗？身在国外无需定位。",
+        "Are you still in {country}? No location is needed abroad.",
+    ),
+    "loc.country": (
+        "身在国外无需定位。请输入您所在的国家或地区，如：日本。如已回国，请直接发送位置。",
+        "No location is needed abroad. Please type the country or region you are in, e.g. "
+        "Japan. If you are back in China, just send your location.",
+    ),
+    "loc.proxy_ask": (
+        "请输入 {member} 当前所在的地址；在国外请选“在国外”，不清楚请选“不详”。",
+        "Type the current address of {member}; choose \"I'm abroad\" if they are abroad, or "
+        "\"Unknown\" if you don't know.",
+    ),
+    "loc.unknown_reason": (
+        "请简要说明为什么不清楚其位置。",
+        "Please briefly explain why the location is unknown.",
+    ),
+    "loc.proxy_requested": (
+        "好的，将请本单位负责审核的老师为您代填今日上报，代填后您会收到通知。",
+        "OK. Your unit's reviewer will be asked to file today's report for you; you'll be "
+        "notified when it's done.",
+    ),
+    # ---- validation errors -------------------------------------------------------------------
+    "err.empty": ("没有收到内容，请重新回复。", "The answer was empty. Please reply again."),
+    "err.too_long": (
+        "内容太长了，请控制在 {max} 字以内。",
+        "That's too long. Please keep it within {max} characters.",
+    ),
+    "err.control_chars": (
+        "内容里有无法识别的字符，请重新输入。",
+        "The answer contains characters that can't be used. Please type it again.",
+    ),
+    "err.choice": (
+        "没有看懂您的选择，请回复选项前的序号。",
+        "Sorry, I didn't understand that choice. Please reply with the option number.",
+    ),
+    "err.choice_emoji": (
+        "请回复序号或选项文字，只发表情无法识别。",
+        "Please reply with a number or the option's words; an emoji alone can't be read.",
+    ),
+    "err.choice_single": (
+        "这一题只能选一项，请回复一个序号。",
+        "Only one option can be chosen here. Please reply with one number.",
+    ),
+    "err.exclusive": (
+        "“{option}”不能和其他选项同时选择。",
+        "\"{option}\" can't be combined with other options.",
+    ),
+    "err.card_mismatch": (
+        "这次点击和当前问题对不上，请重新选择。",
+        "That click doesn't match the current question. Please choose again.",
+    ),
+    "err.temperature_format": (
+        "请用数字输入体温，例如 36.5。",
+        "Please enter the temperature as a number, e.g. 36.5.",
+    ),
+    "err.temperature_range": (
+        "体温应在 {low}–{high}℃ 之间，请核对后重新输入，例如 36.5。",
+        "The temperature must be between {low} and {high} °C. Please check and enter it "
+        "again, e.g. 36.5.",
+    ),
+    "err.temperature_fahrenheit": (
+        "{value} 像是华氏度，请输入摄氏度，例如 36.5。",
+        "{value} looks like Fahrenheit. Please enter °C, e.g. 36.5.",
+    ),
+    "err.mobile": (
+        "手机号格式不对：应为 13–19 开头的 11 位数字，如 13812345678（可带 +86）。",
+        "That mobile number isn't valid: it should be 11 digits starting with 13–19, e.g. "
+        "13812345678 (+86 allowed).",
+    ),
+    "err.date_format": (
+        "没有看懂这个日期，请回复如 2022-03-05、3-5、3月5日，或“今天”“昨天”。",
+        "Sorry, I couldn't read that date. Reply e.g. 2022-03-05, 3-5, \"today\" or "
+        "\"yesterday\".",
+    ),
+    "err.date_future": (
+        "日期不能晚于今天（{today}）。",
+        "The date can't be after today ({today}).",
+    ),
+    "err.date_too_old": (
+        "日期不能早于 {earliest}（{days} 天前）。",
+        "The date can't be before {earliest} ({days} days ago).",
+    ),
+    "err.name": (
+        "姓名应为 1–40 个字，不含数字，请重新输入。",
+        "A name should be 1–40 characters without digits. Please type it again.",
+    ),
+    "err.staff_no": (
+        "学工号应为 3–20 位字母或数字，请重新输入。",
+        "The student/staff ID should be 3–20 letters or digits. Please type it again.",
+    ),
+    "err.address": (
+        "地址太简单了，请写明省、市、区县。",
+        "That address is too short. Please include the province, city and district.",
+    ),
+    "err.country": (
+        "请输入国家或地区的名称，如：日本。",
+        "Please type the name of a country or region, e.g. Japan.",
+    ),
+    "err.country_is_china": (
+        "在国内请发送位置，而不是输入国家。",
+        "You're in China: please send your location instead of a country.",
+    ),
+    "err.location_expected": (
+        "请发送位置（“+”→“位置”），或选择“定位失败”或“在国外”。",
+        "Please send your location (\"+\" → \"Location\"), or choose \"Location failed\" or "
+        "\"I'm abroad\".",
+    ),
+    "err.location_impossible": (
+        "无法识别这个位置，请重新发送当前位置。",
+        "That location can't be recognised. Please send your current location again.",
+    ),
+    "err.location_stale": (
+        "这个位置信息已经过时，请重新发送当前位置。",
+        "That location is out of date. Please send your current location again.",
+    ),
+    "err.proxy_typed_only": (
+        "代填时请输入对方的地址，不使用您本人的位置。",
+        "When reporting for someone else, type their address; your own location isn't used.",
+    ),
+}
+
+
+# Words members type for commands (matched after `_command_key`: NFKC, case-folded, trailing
+# punctuation and a leading "/" removed). The engine handles cancel/back/help inside a form;
+# handlers own the rest.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "cancel": ("取消", "cancel", "退出", "quit", "exit"),
+    "back": ("上一步", "back", "返回", "上一题", "previous"),
+    "help": ("帮助", "help", "?", "说明"),
+    "report": ("上报", "report", "每日上报", "打卡"),
+    "info": ("信息", "info", "基础信息", "基本信息"),
+    "status": ("状态", "status"),
+    "text": ("文字", "text", "文本"),
+    "cards": ("卡片", "cards", "card"),
+    "en": ("english", "英文"),
+    "zh": ("中文", "chinese"),
+}
+
+_COMMAND_INDEX: dict[str, str] = {
+    word.casefold(): name for name, words in COMMANDS.items() for word in words
+}
+
+
+def _command_key(raw: str) -> str:
+    folded = unicodedata.normalize("NFKC", raw).strip().casefold()
+    folded = folded.lstrip("/")
+    return re.sub(r"[\s.!。!~～]+$", "", folded)
+
+
+def command_of(raw: str) -> str | None:
+    """The command a member's text names ("取消" → "cancel"), or None."""
+    return _COMMAND_INDEX.get(_command_key(raw))
+
+
+# ---- rendering -------------------------------------------------------------------------------
+
+
+def _is_en(lang: str) -> bool:
+    return lang == "en"
+
+
+def pair(key: str) -> tuple[str, str]:
+    """The raw (zh, en) templates of a key; KeyError for an unknown key."""
+    return CATALOG[key]
+
+
+def _format(template: str, index: int, params: Mapping[str, Any]) -> str:
+    values = {k: (v[index] if isinstance(v, Bi) else v) for k, v in params.items()}
+    return template.format_map(values)
+
+
+def one(key: str, lang: str, **params: Any) -> str:
+    """Only the member's language (Chinese for "zh"): for building composite texts."""
+    zh, en = CATALOG[key]
+    return _format(en, 1, params) if _is_en(lang) else _format(zh, 0, params)
+
+
+def join(lang: str, zh: str, en: str) -> str:
+    """Combine already-rendered halves by the catalog's rule (see the module docstring)."""
+    if _is_en(lang):
+        return en
+    if zh == en:
+        return zh
+    separator = "\n\n" if "\n" in zh or "\n" in en else "\n"
+    return f"{zh}{separator}{en}"
+
+
+def text(key: str, lang: str, **params: Any) -> str:
+    """A message: English for "en"; otherwise Chinese with English on the following line(s)."""
+    zh, en = CATALOG[key]
+    return join(lang, _format(zh, 0, params), _format(en, 1, params))
+
+
+def both(key: str, **params: Any) -> str:
+    """Chinese and English, whatever the member's language (e.g. before a language is known)."""
+    return text(key, "zh", **params)
+
+
+def inline(key: str, lang: str, **params: Any) -> str:
+    """One line: "中文 / English" (or English only), for button captions and card notes."""
+    zh, en = CATALOG[key]
+    if _is_en(lang):
+        return _format(en, 1, params)
+    return f"{_format(zh, 0, params)} / {_format(en, 1, params)}"
+
+
+def label(key: str, lang: str) -> str:
+    """A short label: "是 Yes" (or "Yes"), as the original app's "是 (Yes)"."""
+    zh, en = CATALOG[key]
+    return en if _is_en(lang) else f"{zh} {en}"
+
+
+def bi(key: str, **params: Any) -> Bi:
+    """Both halves rendered, to pass on as a parameter of another entry."""
+    zh, en = CATALOG[key]
+    return Bi(_format(zh, 0, params), _format(en, 1, params))
+
+
+def params_of(key: str) -> frozenset[str]:
+    """The placeholder names an entry uses (the same in both languages; tested)."""
+    names: set[str] = set()
+    for template in CATALOG[key]:
+        names.update(field for _, field, _, _ in Formatter().parse(template) if field)
+    return frozenset(names)

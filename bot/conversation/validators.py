@@ -1,0 +1,363 @@
+"""Turn what a member typed into an answer, or say kindly why it cannot be used.
+
+Why: members type on phones, in Chinese and English input methods, so the same answer arrives
+as "36.5", "36.5度", "36,5" or "３６.５". Every parser here takes the raw text and returns a
+JSON-safe value, or raises `InvalidAnswer(catalog_key, **params)`; the engine then re-prompts
+with that catalog text and leaves the conversation where it was.
+
+Text hygiene, decided once for every free-text answer (`clean_text`):
+* full-width letters, digits and the ideographic space are folded to ASCII (Chinese
+  punctuation is kept: it is meaningful in addresses and remarks);
+* invisible format characters (category Cf: zero-width joiners, bidi overrides) are removed —
+  this also splits emoji sequences into their visible parts, which is harmless;
+* other control characters (category Cc, e.g. NUL, ESC) make the answer invalid: they never
+  come from a keyboard, and silently dropping them could change what was meant; tabs and line
+  breaks become spaces;
+* length is capped per question (`max_len` characters) and the answer is rejected, not cut.
+Choice answers must contain a letter or digit: an emoji alone is rejected with its own hint.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot import catalog
+
+if TYPE_CHECKING:
+    from bot.conversation.forms import Option
+
+__all__ = [
+    "SKIP_WORDS",
+    "InvalidAnswer",
+    "Parser",
+    "address",
+    "clean_text",
+    "country",
+    "free_text",
+    "match_option",
+    "mobile",
+    "normalize",
+    "optional_text",
+    "parse_choices",
+    "person_name",
+    "recent_date",
+    "staff_no",
+    "temperature",
+]
+
+
+class InvalidAnswer(ValueError):
+    """An answer that cannot be used; `key` names the catalog text that explains why."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+class ParseEnv(Protocol):
+    """What parsers may know about the moment (the engine's Context satisfies it)."""
+
+    @property
+    def today(self) -> date: ...
+
+
+Parser = Callable[[str, ParseEnv], Any]
+
+TEMPERATURE_LOW = 35.0
+TEMPERATURE_HIGH = 42.0
+
+SKIP_WORDS = frozenset({"无", "没有", "没", "none", "no", "nothing", "skip", "跳过", "n/a", "na",
+                        "-", "—", "/"})
+
+_CHINA = frozenset({"中国", "中华人民共和国", "中国大陆", "china", "prc", "mainland china",
+                    "people's republic of china"})
+
+# ---- text hygiene ----------------------------------------------------------------------------
+
+_FULLWIDTH_ALNUM = {
+    **{cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)},  # ０-９
+    **{cp: cp - 0xFEE0 for cp in range(0xFF21, 0xFF3B)},  # Ａ-Ｚ
+    **{cp: cp - 0xFEE0 for cp in range(0xFF41, 0xFF5B)},  # ａ-ｚ
+    0x3000: 0x20,  # ideographic space
+}
+_LINE_BREAKS = {"\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85"}
+
+
+def _check_controls(raw: str) -> str:
+    """Drop format characters, turn line breaks into spaces, refuse other control characters."""
+    kept: list[str] = []
+    for ch in raw:
+        if ch in _LINE_BREAKS or ch in "\u2028\u2029":
+            kept.append(" ")
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            raise InvalidAnswer("err.control_chars")
+        if category == "Cf":
+            continue
+        kept.append(ch)
+    return "".join(kept)
+
+
+def _collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def normalize(raw: str) -> str:
+    """For parsing structured answers: NFKC (full-width → ASCII), no controls, single spaces."""
+    return _collapse(unicodedata.normalize("NFKC", _check_controls(raw)))
+
+
+def clean_text(raw: str, *, max_len: int) -> str:
+    """For free text: fold full-width letters/digits, refuse controls, cap the length."""
+    text = _collapse(_check_controls(raw).translate(_FULLWIDTH_ALNUM))
+    if not text:
+        raise InvalidAnswer("err.empty")
+    if len(text) > max_len:
+        raise InvalidAnswer("err.too_long", max=max_len)
+    return text
+
+
+def _has_word_char(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def _count_letters(text: str) -> int:
+    return sum(1 for ch in text if unicodedata.category(ch)[0] == "L")
+
+
+# ---- free-text parsers -------------------------------------------------------------------------
+
+
+def free_text(max_len: int = 200) -> Parser:
+    """Any non-empty text up to `max_len` characters (emoji allowed)."""
+
+    def parse(raw: str, env: ParseEnv) -> str:
+        return clean_text(raw, max_len=max_len)
+
+    return parse
+
+
+def optional_text(max_len: int = 200) -> Parser:
+    """Like free_text, but "无 / none / 跳过 / skip" (or nothing) means an empty answer."""
+
+    def parse(raw: str, env: ParseEnv) -> str:
+        word = normalize(raw).casefold().rstrip("。.!！")
+        if not word or word in SKIP_WORDS:
+            return ""
+        return clean_text(raw, max_len=max_len)
+
+    return parse
+
+
+def person_name(raw: str, env: ParseEnv) -> str:
+    name = clean_text(raw, max_len=40)
+    if any(unicodedata.category(ch) == "Nd" for ch in name) or not _count_letters(name):
+        raise InvalidAnswer("err.name")
+    return name
+
+
+def staff_no(raw: str, env: ParseEnv) -> str:
+    value = re.sub(r"[\s-]", "", normalize(raw))
+    if not value:
+        raise InvalidAnswer("err.empty")
+    if not re.fullmatch(r"[A-Za-z0-9]{3,20}", value):
+        raise InvalidAnswer("err.staff_no")
+    return value
+
+
+def address(raw: str, env: ParseEnv) -> str:
+    text = clean_text(raw, max_len=100)
+    if _count_letters(text) < 2:
+        raise InvalidAnswer("err.address")
+    return text
+
+
+def country(raw: str, env: ParseEnv) -> str:
+    text = clean_text(raw, max_len=40)
+    if normalize(text).casefold() in _CHINA:
+        raise InvalidAnswer("err.country_is_china")
+    if not _count_letters(text) or any(unicodedata.category(ch) == "Nd" for ch in text):
+        raise InvalidAnswer("err.country")
+    return text
+
+
+# ---- numbers, phones, dates ---------------------------------------------------------------------
+
+_TEMPERATURE_UNITS = ("摄氏度", "°c", "度", "°", "c")
+
+
+def temperature(raw: str, env: ParseEnv) -> float:
+    """Body temperature in °C, 35.0–42.0, one decimal: "36.5", "36.5度", "36,5", "３６.５"."""
+    text = normalize(raw).casefold().replace(" ", "")
+    if not text:
+        raise InvalidAnswer("err.empty")
+    for unit in _TEMPERATURE_UNITS:
+        if text.endswith(unit):
+            text = text[: -len(unit)]
+            break
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    text = text.replace("。", ".")
+    if not re.fullmatch(r"\d{2,3}(\.\d{1,2})?", text):
+        raise InvalidAnswer("err.temperature_format")
+    # Half-up to one decimal, as people round a thermometer reading (float round() gives
+    # 36.55 → 36.5).
+    value = float(Decimal(text).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    if 93.0 <= value <= 108.0:
+        raise InvalidAnswer("err.temperature_fahrenheit", value=text)
+    if not TEMPERATURE_LOW <= value <= TEMPERATURE_HIGH:
+        raise InvalidAnswer("err.temperature_range", low=TEMPERATURE_LOW, high=TEMPERATURE_HIGH)
+    return value
+
+
+def mobile(raw: str, env: ParseEnv) -> str:
+    """A mainland mobile number as 11 digits; accepts +86/0086/86, spaces, dashes, brackets."""
+    digits = re.sub(r"[\s\-()（）.]", "", normalize(raw))
+    if not digits:
+        raise InvalidAnswer("err.empty")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix):]
+            break
+    else:
+        if digits.startswith("86") and len(digits) == 13:
+            digits = digits[2:]
+    if not re.fullmatch(r"1[3-9]\d{9}", digits):
+        raise InvalidAnswer("err.mobile")
+    return digits
+
+
+_RELATIVE_DAYS = {"今天": 0, "今日": 0, "today": 0, "昨天": 1, "昨日": 1, "yesterday": 1,
+                  "前天": 2}
+_FULL_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
+_SHORT_DATE = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
+
+
+def _read_date(text: str, today: date) -> date:
+    if text in _RELATIVE_DAYS:
+        return today - timedelta(days=_RELATIVE_DAYS[text])
+    try:
+        if match := _FULL_DATE.fullmatch(text):
+            year, month, day = (int(g) for g in match.groups())
+            return date(year, month, day)
+        if match := _SHORT_DATE.fullmatch(text):
+            month, day = (int(g) for g in match.groups())
+            candidate = date(today.year, month, day)
+            if (candidate - today).days > 183:  # "12-30" typed on 2 January: last December
+                candidate = date(today.year - 1, month, day)
+            return candidate
+    except ValueError as exc:
+        raise InvalidAnswer("err.date_format") from exc
+    raise InvalidAnswer("err.date_format")
+
+
+def recent_date(max_days_back: int = 60) -> Parser:
+    """A past date, at most `max_days_back` days ago, as ISO "YYYY-MM-DD"."""
+
+    def parse(raw: str, env: ParseEnv) -> str:
+        text = normalize(raw).casefold()
+        if not text:
+            raise InvalidAnswer("err.empty")
+        today = env.today
+        value = _read_date(text, today)
+        if value > today:
+            raise InvalidAnswer("err.date_future", today=today.isoformat())
+        earliest = today - timedelta(days=max_days_back)
+        if value < earliest:
+            raise InvalidAnswer("err.date_too_old", earliest=earliest.isoformat(),
+                                days=max_days_back)
+        return value.isoformat()
+
+    return parse
+
+
+# ---- choices --------------------------------------------------------------------------------
+
+
+def _match_words(option: Option) -> set[str]:
+    zh, en = catalog.pair(option.label)
+    return {w.casefold() for w in (option.id, zh, en, *option.aliases)}
+
+
+def match_option(options: Sequence[Option], token: str, *, numbered: bool = True
+                 ) -> Option | None:
+    """The option a token names: its number (1-based), id, zh or en label, or an alias."""
+    word = unicodedata.normalize("NFKC", token).strip().casefold().rstrip(".、)")
+    if not word:
+        return None
+    if numbered and word.isdigit() and word.isascii():
+        index = int(word) - 1
+        return options[index] if 0 <= index < len(options) else None
+    for option in options:
+        if word in _match_words(option):
+            return option
+    return None
+
+
+_SEPARATORS = re.compile(r"[,，、;；/|]+|\s+(?:and|和)\s+")
+
+
+def _split_digits(word: str, count: int) -> list[str] | None:
+    """"23" → ["2", "3"] when options are single-digit and 23 is not an option number."""
+    if word.isdigit() and word.isascii() and len(word) > 1 and count <= 9 and int(word) > count:
+        return list(word)
+    return None
+
+
+def _tokens(options: Sequence[Option], text: str) -> list[Option]:
+    chosen: list[Option] = []
+    for part in filter(None, (p.strip() for p in _SEPARATORS.split(text))):
+        if option := match_option(options, part):
+            chosen.append(option)
+            continue
+        words = part.split()
+        i = 0
+        while i < len(words):
+            for j in range(len(words), i, -1):  # longest span first: "sore throat"
+                option = match_option(options, " ".join(words[i:j]))
+                if option is not None:
+                    chosen.append(option)
+                    i = j
+                    break
+            else:
+                digits = _split_digits(words[i], len(options))
+                if digits is None:
+                    raise InvalidAnswer("err.choice")
+                chosen.extend(match_option(options, d) for d in digits)  # type: ignore[misc]
+                i += 1
+    return chosen
+
+
+def check_choices(options: Sequence[Option], chosen: Sequence[Option], *, multi: bool
+                  ) -> tuple[Option, ...]:
+    """Order as declared, drop repeats, enforce single choice and exclusive options."""
+    picked = tuple(o for o in options if any(o.id == c.id for c in chosen))
+    if not picked:
+        raise InvalidAnswer("err.choice")
+    if not multi and len(picked) > 1:
+        raise InvalidAnswer("err.choice_single")
+    if len(picked) > 1:
+        for option in picked:
+            if option.exclusive:
+                raise InvalidAnswer("err.exclusive", option=catalog.bi(option.label))
+    return picked
+
+
+def parse_choices(options: Sequence[Option], raw: str, *, multi: bool) -> tuple[Option, ...]:
+    """What a typed reply chooses among `options` ("2 3", "发热，咳嗽", "fever, sore throat")."""
+    text = normalize(raw)
+    if not text:
+        raise InvalidAnswer("err.empty")
+    if not _has_word_char(text):
+        symbols = any(unicodedata.category(ch) in ("So", "Sk", "Cs") for ch in text)
+        raise InvalidAnswer("err.choice_emoji" if symbols else "err.choice")
+    whole = match_option(options, text)
+    chosen = [whole] if whole is not None else _tokens(options, text)
+    return check_choices(options, chosen, multi=multi)

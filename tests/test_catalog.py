@@ -1,0 +1,200 @@
+"""The message catalog: every entry renders in both languages with realistic parameters and fits
+WeCom's limits; the words members type for commands are recognised."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from string import Formatter
+from typing import Any
+
+import pytest
+
+from bot import catalog
+from bot.catalog import Bi
+from bot.conversation import render
+from bot.conversation.basic_info import BASIC_INFO
+from bot.conversation.daily_report import DAILY_REPORT, reason_labels
+from bot.conversation.engine import summary_lines
+from bot.conversation.forms import LOCATION_STEPS, REPEAT, RESUME, SUBMIT, Question
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+# The longest realistic values (long names, the longest ids, a maximal report summary).
+LONGEST_REPORT = {
+    "location": {"kind": "typed", "label": "新疆维吾尔自治区伊犁哈萨克自治州" * 4,
+                 "verified": False},
+    "city_changed_reason": "因家中有事需要返回老家处理，" * 7,
+    "on_campus": False, "temperature": 37.5,
+    "symptoms": ["fever", "cough", "fatigue", "sore_throat", "other"],
+    "symptom_other": "流鼻涕" * 16, "contact": True, "quarantine": "centralised",
+    "quarantine_start": "2022-03-01", "remarks": "😷" * 150,
+}
+SAMPLES: dict[str, Any] = {
+    "name": "Maximilian Alexander Müller-Lüdenscheidt",
+    "userid": "u" * 64,
+    "time": "23:59",
+    "date": "2022-03-10",
+    "receipt": "R7XK2M9QPA",
+    "by": "欧阳娜娜娜娜娜娜",
+    "reviewer": "欧阳娜娜娜娜娜娜、司马相如相如、Maximilian Müller",
+    "reasons": reason_labels(["fever", "symptoms", "contact", "quarantine", "city_changed",
+                              "abroad_return"]),
+    "form": catalog.bi("form.daily_report.title"),
+    "member": "Maximilian Alexander Müller-Lüdenscheidt",
+    "value": "Maximilian Alexander Müller-Lüdenscheidt",
+    "previous": "克孜勒苏柯尔克孜自治州",
+    "current": "黔西南布依族苗族自治州",
+    "place": Bi("新疆维吾尔自治区 伊犁哈萨克自治州 察布查尔锡伯自治县",
+                "新疆维吾尔自治区 伊犁哈萨克自治州 察布查尔锡伯自治县"),
+    "country": "United Kingdom of Great Britain and Northern Ireland",
+    "temperature": 42.0,
+    "options": Bi("1 重新定位 / 2 输入地址 / 3 请老师代填",
+                  "1 Send again / 2 Type address / 3 Ask reviewer"),
+    "max": 200,
+    "low": 35.0,
+    "high": 42.0,
+    "today": "2022-03-10",
+    "earliest": "2022-01-09",
+    "days": 60,
+    "choice": Bi("发热、咳嗽、乏力、咽痛、其他", "Fever, Cough, Fatigue, Sore throat, Other"),
+    "option": catalog.bi("opt.symptom.none"),
+    "reason": "电话一直没有人接听，" * 10,
+}
+# Entries followed by summary lines (see the catalog docstring).
+WITH_SUMMARY = {"report.receipt", "info.shown", "proxy.filed_for_you", "alert.abnormal",
+                "conv.summary", "conv.repeat_summary"}
+# English templates that quote Chinese on purpose.
+ENGLISH_WITH_CHINESE = {"help.q.hukou_address", "cmd.unknown", "help", "lang.zh"}
+# Entries that are the same symbol in both languages.
+SYMBOLS = {"unit.celsius"}
+LANGS = ("zh", "en")
+
+
+def sample(key: str) -> dict[str, Any]:
+    return {name: SAMPLES[name] for name in catalog.params_of(key)}
+
+
+@pytest.mark.parametrize("key", sorted(catalog.CATALOG))
+def test_both_languages_use_the_same_parameters(key: str) -> None:
+    zh, en = catalog.pair(key)
+    names = [{f for _, f, _, _ in Formatter().parse(t) if f} for t in (zh, en)]
+    assert names[0] == names[1]
+    assert zh.strip() and en.strip()
+    assert CJK.search(zh) or key in SYMBOLS, f"{key}: no Chinese in the Chinese text"
+    if key not in ENGLISH_WITH_CHINESE:
+        assert not CJK.search(en), f"{key}: Chinese in the English text"
+
+
+def test_every_parameter_has_a_realistic_sample() -> None:
+    used = set().union(*(catalog.params_of(k) for k in catalog.CATALOG))
+    assert used == set(SAMPLES)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("key", sorted(catalog.CATALOG))
+def test_every_entry_renders_and_fits_a_text_message(key: str, lang: str) -> None:
+    rendered = catalog.text(key, lang, **sample(key))
+    if key in WITH_SUMMARY:
+        form = DAILY_REPORT
+        rendered += "\n" + "\n".join(summary_lines(form, LONGEST_REPORT, lang))
+    assert rendered.strip() and "{" not in rendered.replace(str(SAMPLES["reason"]), "")
+    assert len(rendered.encode("utf-8")) <= render.TEXT_LIMIT_BYTES, (
+        f"{key} ({lang}) is {len(rendered.encode())} bytes")
+
+
+def test_help_and_faq_fit_together_with_room_to_spare() -> None:
+    for key in ("help", "help.faq"):
+        assert len(catalog.both(key).encode()) <= 2000
+
+
+def test_text_joins_chinese_then_english() -> None:
+    assert catalog.text("opt.yes", "zh") == "是\nYes"
+    assert catalog.text("opt.yes", "en") == "Yes"
+    assert catalog.text("loc.confirm", "zh", place=Bi("北京", "Beijing")).startswith(
+        "您当前的位置：北京\n是否正确？\n\nYour current location: Beijing")
+    assert catalog.both("opt.no") == catalog.text("opt.no", "zh")
+    assert catalog.inline("card.chosen", "zh", choice=Bi("是", "Yes")) == \
+        "已选择：是 / Chosen: Yes"
+    assert catalog.label("opt.yes", "zh") == "是 Yes" and catalog.label("opt.yes", "en") == "Yes"
+    assert catalog.one("opt.yes", "zh") == "是"
+
+
+def test_missing_parameter_is_an_error() -> None:
+    with pytest.raises(KeyError):
+        catalog.text("report.already", "zh", time="08:00")
+
+
+@pytest.mark.parametrize(("typed", "command"), [
+    ("取消", "cancel"), ("Cancel", "cancel"), ("/cancel", "cancel"), ("取消。", "cancel"),
+    ("上一步", "back"), ("BACK", "back"), ("帮助", "help"), ("?", "help"), ("？", "help"),
+    ("上报", "report"), ("report", "report"), ("信息", "info"), ("状态", "status"),
+    ("文字", "text"), ("卡片", "cards"), ("English", "en"), ("中文", "zh"),
+    ("取消吧", None), ("36.5", None), ("", None),
+])
+def test_commands(typed: str, command: str | None) -> None:
+    assert catalog.command_of(typed) == command
+
+
+def test_command_words_are_unique() -> None:
+    words = [w.casefold() for ws in catalog.COMMANDS.values() for w in ws]
+    assert len(words) == len(set(words))
+
+
+# ---- what the forms put on screen fits the card limits without clipping -----------------------
+
+def all_questions() -> list[Question]:
+    return [*BASIC_INFO.questions, *DAILY_REPORT.questions, SUBMIT, REPEAT, RESUME,
+            *(s.question for s in LOCATION_STEPS.values())]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_option_labels_fit_buttons_and_vote_options(lang: str) -> None:
+    for q in all_questions():
+        for option in q.options:
+            assert render.display_width(catalog.one(option.label, lang)) <= render.BUTTON_WIDTH
+            assert render.display_width(catalog.label(option.label, lang)) <= render.OPTION_WIDTH
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_prompts_fit_a_card_subtitle(lang: str) -> None:
+    params = {"value": "欧阳娜娜娜娜娜娜", "country": "United Kingdom", "member": "欧阳娜娜娜娜",
+              "place": SAMPLES["place"], "previous": SAMPLES["previous"],
+              "current": SAMPLES["current"], "form": SAMPLES["form"]}
+    for q in all_questions():
+        for prompt in filter(None, (q.prompt, q.prefill_prompt)):
+            shown = catalog.text(prompt, lang, **params)
+            assert render.display_width(shown) <= render.SUBTITLE_WIDTH, prompt
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_field_labels_and_titles_fit(lang: str) -> None:
+    for form in (BASIC_INFO, DAILY_REPORT):
+        assert render.display_width(catalog.label(form.title, lang)) <= render.TITLE_WIDTH
+        for q in form.questions:
+            assert render.display_width(catalog.label(q.label, lang)) <= render.OPTION_WIDTH
+    for key in ("card.submitted", "app.name"):
+        assert render.display_width(catalog.inline(key, lang)) <= render.SOURCE_WIDTH
+
+
+def test_render_helpers_respect_limits() -> None:
+    assert render.fit_bytes("字" * 1000).encode().__len__() <= 2048
+    assert render.fit_bytes("short") == "short"
+    assert render.clip("一二三四五六七八九十一", 20) == "一二三四五六七八九…"
+    assert render.display_width("ab一") == 4
+    assert render.make_task_id("abc", 7) == "abc_7"
+    with pytest.raises(ValueError):
+        render.make_task_id("a b", 1)
+    with pytest.raises(ValueError):
+        render.button_card(task_id="t_1", title="t", subtitle="s", lang="zh",
+                           buttons=[(str(i), "x", 1) for i in range(7)])
+    card = render.multiple_card(
+        task_id="t_2", title="title", subtitle="sub", lang="zh",
+        selects=[("a", "A", [("1", "one"), ("2", "two")], "1")], disabled=True)
+    assert card["select_list"][0]["disable"] is True and card["replace_text"]
+    many = render.texts(["字" * 600, "字" * 600])
+    assert len(many) == 2 and all(len(m["text"]["content"].encode()) <= 2048 for m in many)
+
+
+def test_dates_in_samples_are_iso() -> None:  # the handlers format dates the same way
+    assert date.fromisoformat(SAMPLES["date"]) and datetime(2022, 3, 10, tzinfo=UTC)

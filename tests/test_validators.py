@@ -1,0 +1,219 @@
+"""Parsers for typed answers: what members really type, and the hint they get when it fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+
+from bot import catalog
+from bot.conversation import validators as v
+from bot.conversation.daily_report import DAILY_REPORT
+from bot.conversation.forms import Option
+
+
+@dataclass(frozen=True)
+class Env:
+    today: date = date(2022, 3, 10)
+
+
+ENV = Env()
+
+
+def rejects(parser: v.Parser, raw: str) -> str:
+    with pytest.raises(v.InvalidAnswer) as info:
+        parser(raw, ENV)
+    assert info.value.key in catalog.CATALOG
+    catalog.text(info.value.key, "zh", **info.value.params)  # the hint renders
+    return info.value.key
+
+
+# ---- temperature ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ("36.5", 36.5), ("36.5度", 36.5), ("36,5", 36.5), ("３６.５", 36.5), ("36.5℃", 36.5),
+    ("36.5°C", 36.5), (" 36.5 ", 36.5), ("37", 37.0), ("36.55", 36.6), ("35.0", 35.0),
+    ("42", 42.0), ("36。5", 36.5), ("36.5 摄氏度", 36.5), ("３６，５", 36.5), ("36.5c", 36.5),
+])
+def test_temperature_accepts(raw: str, value: float) -> None:
+    assert v.temperature(raw, ENV) == value
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ("三十七", "err.temperature_format"), ("99", "err.temperature_fahrenheit"),
+    ("", "err.empty"), ("   ", "err.empty"), ("🙂", "err.temperature_format"),
+    ("34.9", "err.temperature_range"), ("42.1", "err.temperature_range"),
+    ("365", "err.temperature_range"), ("36.5.1", "err.temperature_format"),
+    ("abc", "err.temperature_format"), ("-36", "err.temperature_format"),
+    ("3", "err.temperature_format"), ("36.5\x00", "err.control_chars"),
+])
+def test_temperature_rejects_with_a_hint(raw: str, key: str) -> None:
+    assert rejects(v.temperature, raw) == key
+
+
+# ---- mobile -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [
+    "13812345678", "+8613812345678", "+86 138 1234 5678", "86 138-1234-5678",
+    "0086 13812345678", "１３８１２３４５６７８", "(+86) 138 1234 5678", "199 0000 1111",
+])
+def test_mobile_accepts(raw: str) -> None:
+    assert len(v.mobile(raw, ENV)) == 11
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ("1381234567", "err.mobile"), ("12812345678", "err.mobile"), ("23812345678", "err.mobile"),
+    ("138123456789", "err.mobile"), ("+85291234567", "err.mobile"), ("", "err.empty"),
+    ("电话", "err.mobile"), ("8613812345678 9", "err.mobile"),
+])
+def test_mobile_rejects(raw: str, key: str) -> None:
+    assert rejects(v.mobile, raw) == key
+
+
+# ---- dates --------------------------------------------------------------------------------
+
+RECENT = v.recent_date(60)
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ("今天", "2022-03-10"), ("today", "2022-03-10"), ("Yesterday", "2022-03-09"),
+    ("昨天", "2022-03-09"), ("前天", "2022-03-08"), ("2022-03-05", "2022-03-05"),
+    ("2022/3/5", "2022-03-05"), ("2022年3月5日", "2022-03-05"), ("3-5", "2022-03-05"),
+    ("3/5", "2022-03-05"), ("3月5日", "2022-03-05"), ("3月5号", "2022-03-05"),
+    ("０３－０５", "2022-03-05"), ("1-9", "2022-01-09"),
+])
+def test_dates_accepted(raw: str, value: str) -> None:
+    assert RECENT(raw, ENV) == value
+
+
+def test_a_december_date_typed_in_january_is_last_year() -> None:
+    assert RECENT("12-30", Env(date(2022, 1, 2))) == "2021-12-30"
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ("明天", "err.date_format"), ("3-11", "err.date_future"), ("2022-03-11", "err.date_future"),
+    ("1-8", "err.date_too_old"), ("2021-12-01", "err.date_too_old"),
+    ("2-30", "err.date_format"), ("13-1", "err.date_format"), ("", "err.empty"),
+    ("上周", "err.date_format"),
+])
+def test_dates_rejected(raw: str, key: str) -> None:
+    assert rejects(RECENT, raw) == key
+
+
+# ---- text hygiene ---------------------------------------------------------------------------
+
+
+def test_clean_text_folds_full_width_and_keeps_chinese_punctuation() -> None:
+    assert v.clean_text("ＡＢＣ１２３　北京，海淀", max_len=50) == "ABC123 北京，海淀"
+
+
+def test_clean_text_collapses_line_breaks() -> None:
+    assert v.clean_text("  第一行\n第二行\t结束  ", max_len=50) == "第一行 第二行 结束"
+
+
+def test_clean_text_strips_format_characters_but_keeps_emoji() -> None:
+    assert v.clean_text("好\u200b的\u202e 👍🏽", max_len=50) == "好的 👍🏽"
+    assert v.clean_text("👨\u200d👩\u200d👧", max_len=50) == "👨👩👧"
+
+
+@pytest.mark.parametrize("raw", ["ok\x00", "\x1b[31mred", "a\x07b", "x\x7f"])
+def test_clean_text_refuses_control_characters(raw: str) -> None:
+    with pytest.raises(v.InvalidAnswer) as info:
+        v.clean_text(raw, max_len=50)
+    assert info.value.key == "err.control_chars"
+
+
+def test_clean_text_caps_the_length() -> None:
+    assert v.clean_text("字" * 200, max_len=200) == "字" * 200
+    with pytest.raises(v.InvalidAnswer) as info:
+        v.clean_text("字" * 201, max_len=200)
+    assert info.value.key == "err.too_long" and info.value.params == {"max": 200}
+
+
+@pytest.mark.parametrize("raw", ["无", "没有", "none", "None", "skip", "跳过", "", "  ", "无。"])
+def test_optional_text_skip_words_mean_empty(raw: str) -> None:
+    assert v.optional_text(150)(raw, ENV) == ""
+
+
+def test_optional_text_keeps_real_remarks() -> None:
+    assert v.optional_text(150)("无症状，已返校 😊", ENV) == "无症状，已返校 😊"
+
+
+def test_free_text_allows_emoji_only() -> None:
+    assert v.free_text(50)("🤧", ENV) == "🤧"
+
+
+@pytest.mark.parametrize(("parser", "raw", "ok"), [
+    (v.person_name, "张三", True), (v.person_name, "Anna Müller", True),
+    (v.person_name, "张三1", False), (v.person_name, "🙂", False), (v.person_name, "", False),
+    (v.staff_no, "2020123", True), (v.staff_no, "ab-12 34", True), (v.staff_no, "12", False),
+    (v.staff_no, "学号123", False), (v.address, "北京市海淀区", True), (v.address, "京", False),
+    (v.address, "12 3", False), (v.country, "日本", True), (v.country, "United Kingdom", True),
+    (v.country, "China", False), (v.country, "中国", False), (v.country, "123", False),
+])
+def test_named_text_parsers(parser: v.Parser, raw: str, ok: bool) -> None:
+    if ok:
+        assert parser(raw, ENV)
+    else:
+        rejects(parser, raw)
+
+
+# ---- choices --------------------------------------------------------------------------------
+
+SYMPTOMS = DAILY_REPORT.question("symptoms").options
+ON_CAMPUS = DAILY_REPORT.question("on_campus").options
+
+
+def ids(options: tuple[Option, ...]) -> list[str]:
+    return [o.id for o in options]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("1", ["yes"]), ("2", ["no"]), ("是", ["yes"]), ("否", ["no"]), ("Yes", ["yes"]),
+    ("y", ["yes"]), ("N", ["no"]), ("在校", ["yes"]), ("不在校", ["no"]), ("off campus", ["no"]),
+    ("１", ["yes"]), ("1.", ["yes"]), ("yes ", ["yes"]),
+])
+def test_single_choice(raw: str, expected: list[str]) -> None:
+    assert ids(v.parse_choices(ON_CAMPUS, raw, multi=False)) == expected
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ("👍", "err.choice_emoji"), ("🙂🙂", "err.choice_emoji"), ("3", "err.choice"),
+    ("也许", "err.choice"), ("1 2", "err.choice_single"), ("", "err.empty"),
+    ("。。", "err.choice"),
+])
+def test_single_choice_rejects(raw: str, key: str) -> None:
+    with pytest.raises(v.InvalidAnswer) as info:
+        v.parse_choices(ON_CAMPUS, raw, multi=False)
+    assert info.value.key == key
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2 3", ["fever", "cough"]), ("3,2", ["fever", "cough"]), ("2、3、5", ["fever", "cough",
+                                                                        "sore_throat"]),
+    ("23", ["fever", "cough"]), ("发热 咳嗽", ["fever", "cough"]),
+    ("fever and cough", ["fever", "cough"]), ("Sore Throat", ["sore_throat"]),
+    ("fever sore throat", ["fever", "sore_throat"]), ("发烧", ["fever"]), ("1", ["none"]),
+    ("none", ["none"]), ("６", ["other"]), ("2；6", ["fever", "other"]),
+])
+def test_multi_choice(raw: str, expected: list[str]) -> None:
+    assert ids(v.parse_choices(SYMPTOMS, raw, multi=True)) == expected
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ("1 2", "err.exclusive"), ("无，发热", "err.exclusive"), ("2 9", "err.choice"),
+    ("头疼", "err.choice"), ("🤒", "err.choice_emoji"),
+])
+def test_multi_choice_rejects(raw: str, key: str) -> None:
+    with pytest.raises(v.InvalidAnswer) as info:
+        v.parse_choices(SYMPTOMS, raw, multi=True)
+    assert info.value.key == key
+    catalog.text(key, "en", **info.value.params)
+
+
+def test_match_option_without_numbers() -> None:
+    assert v.match_option(SYMPTOMS, "2", numbered=False) is None
+    assert v.match_option(SYMPTOMS, "cough", numbered=False) is SYMPTOMS[2]
