@@ -21,6 +21,8 @@ from handlers.callback import receive, verify_url
 from handlers.context import Deps
 from handlers.processor import InboundProcessor
 from handlers.router import dispatch
+from scheduler.jobs import JobDeps
+from scheduler.setup import SchedulerLeader
 from storage.db import Database
 from storage.tokens import DbTokenStore
 
@@ -28,19 +30,22 @@ log = logging.getLogger("bot.app")
 
 
 async def healthz(request: web.Request) -> web.Response:
-    if not request.app[READY]:
+    if not request.app[READY].is_set():
         return web.json_response({"status": "starting"}, status=503)
     return web.json_response({"status": "ok"})
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
                run_sender: bool = True) -> web.Application:
-    """Build the callback server; `run_sender=False` leaves delivery to the caller (tests)."""
+    """Build the callback server; `run_sender=False` leaves delivery to the caller (tests).
+
+    The scheduler runs when `[schedule] enabled` is true, on the one instance that wins the
+    election (scheduler/setup.py)."""
     clock = clock or SystemClock(settings.schedule.tz)
     app = web.Application(client_max_size=settings.server.max_body_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock
-    app[READY] = False
+    app[READY] = asyncio.Event()
     app[CRYPTO] = WeComCrypto(settings.wecom.token.get_secret_value(),
                               settings.wecom.encoding_aes_key.get_secret_value(),
                               settings.wecom.corp_id)
@@ -56,15 +61,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         app[SENDER] = sender
         app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
         warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
-        task = asyncio.create_task(sender.run(), name="outbox") if run_sender else None
+        tasks = []
+        if run_sender:
+            tasks.append(asyncio.create_task(sender.run(), name="outbox"))
+        if settings.schedule.enabled:
+            leader = SchedulerLeader(JobDeps(settings, db, clock, wake=sender.wake))
+            tasks.append(asyncio.create_task(leader.run(), name="scheduler"))
         await warm
-        app[READY] = True
+        app[READY].set()
         log.info("yiqingtong ready on %s", settings.server.callback_path)
         try:
             yield
         finally:
-            app[READY] = False
-            if task is not None:
+            app[READY].clear()
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -35,6 +35,7 @@ __all__ = [
     "Bi",
     "bi",
     "both",
+    "command_key",
     "command_of",
     "inline",
     "join",
@@ -217,6 +218,124 @@ CATALOG: dict[str, tuple[str, str]] = {
     "alert.abnormal": (
         "异常提醒：{name}（{userid}）{date} 的上报有异常：{reasons}。",
         "Alert: the report of {name} ({userid}) for {date} needs attention: {reasons}.",
+    ),
+    "alert.text_ack": (
+        "异常编号 #{number}。处理后请回复“确认 {number}”。",
+        "Alert #{number}. Reply \"ack {number}\" once you have followed up.",
+    ),
+    "alert.title": ("异常上报提醒", "Abnormal report"),
+    "alert.card_body": (
+        "{name}（{userid}）· {unit} · 异常：{reasons} · {time}",
+        "{name} ({userid}) · {unit} · {reasons} · {time}",
+    ),
+    "alert.ack_button": ("已知悉", "Acknowledge"),
+    "alert.ack_done_button": ("已确认", "Acknowledged"),
+    "alert.acknowledged": (
+        "已确认异常 #{number}（{name}），已记录。",
+        "Alert #{number} ({name}) acknowledged and recorded.",
+    ),
+    "alert.already_acknowledged": (
+        "异常 #{number} 已由 {by} 于 {time} 确认。",
+        "Alert #{number} was already acknowledged by {by} at {time}.",
+    ),
+    "alert.unknown": (
+        "没有找到您可处理的异常 #{number}，没有做任何更改。",
+        "No alert #{number} that you can acknowledge; nothing was changed.",
+    ),
+    "remind.again": (
+        "再次提醒：您今天（{date}）还没有健康上报，请尽快完成。",
+        "Second reminder: today's ({date}) health report is still missing. Please file it "
+        "soon.",
+    ),
+    "remind.card_title": ("今日健康上报", "Today's health report"),
+    "remind.button_report": ("立即上报", "Report now"),
+    "remind.button_same": ("与昨日相同", "Same as yesterday"),
+    "remind.text_report": ("回复“上报”立即上报。", "Reply \"report\" to report now."),
+    "remind.text_same": (
+        "回复“上报”立即上报；与昨天相同时，填写中可一键选择“与昨日相同”。",
+        "Reply \"report\" to report now; if nothing changed, you can choose \"Same as "
+        "yesterday\" on the way.",
+    ),
+    "report.offer": (
+        "您今天还没有上报，回复“上报”开始。",
+        "You haven't reported today. Reply \"report\" to start.",
+    ),
+    "cmd.nothing_to_cancel": (
+        "当前没有正在填写的表单。",
+        "There is no form in progress.",
+    ),
+    "input.too_long": (
+        "消息太长（超过 {limit} 字），没有做任何更改。",
+        "That message is too long (over {limit} characters); nothing was changed.",
+    ),
+    "msg.unsupported": (
+        "暂不支持图片、语音、视频和文件，请用文字回复。",
+        "Images, voice, video and files aren't supported; please reply with text.",
+    ),
+    "loc.no_form": (
+        "已收到位置。需要上报时回复“上报”，上报中发送的位置才会被使用。",
+        "Location received. Reply \"report\" to start your report; locations are used "
+        "while you are reporting.",
+    ),
+    # ---- handlers: reviewers --------------------------------------------------------------
+    "proxy.not_reviewer": (
+        "只有本单位的审核老师可以代填报。",
+        "Only a unit's reviewer can report on behalf of a member.",
+    ),
+    "proxy.usage": (
+        "请回复“代报 学工号”，例如：代报 20210001",
+        "Reply \"proxy USERID\", e.g. proxy 20210001",
+    ),
+    "proxy.bad_userid": (
+        "学工号只能包含字母、数字和 . _ @ -，没有做任何更改。",
+        "A userid has only letters, digits and . _ @ -; nothing was changed.",
+    ),
+    "proxy.finish_current_first": (
+        "请先完成或取消当前正在填写的表单。",
+        "Please finish or cancel the form you are filling in first.",
+    ),
+    "proxy.unknown_member": (
+        "花名册中没有 {userid}。",
+        "There is no {userid} in the roster.",
+    ),
+    "proxy.not_your_unit": (
+        "{userid} 不在您负责审核的单位，不能代填。",
+        "{userid} is not in a unit you review, so you can't report for them.",
+    ),
+    "proxy.already_reported": (
+        "{name} 今天已上报：{time}，由 {by} 提交（回执号 {receipt}）。",
+        "{name} already reported today at {time}, filed by {by} (receipt {receipt}).",
+    ),
+    "proxy.started": (
+        "开始为 {name}（{userid}）代填今日上报。",
+        "Starting today's report on behalf of {name} ({userid}).",
+    ),
+    "stats.not_reviewer": (
+        "统计只对审核老师和管理员开放。",
+        "Statistics are for reviewers and administrators.",
+    ),
+    "stats.empty": ("您负责的单位暂无成员。", "The units you review have no members yet."),
+    "stats.header": ("{date} 上报统计", "Reports for {date}"),
+    "stats.unit": (
+        "【{unit}】共 {total} 人，已报 {reported}（本人 {self_count}，代填 {proxy_count}），"
+        "未报 {missing}，异常 {abnormal}，未关注 {unfollowed}，未填基础信息 {no_info}",
+        "[{unit}] {total} members, {reported} reported ({self_count} self, {proxy_count} on "
+        "behalf), {missing} missing, {abnormal} abnormal, {unfollowed} not following, "
+        "{no_info} without basic info",
+    ),
+    # Labels for name lists: the names follow once, not once per language.
+    "stats.missing_names": ("未报", "Missing"),
+    "stats.abnormal_names": ("异常", "Abnormal"),
+    "stats.unfollowed_names": ("未关注", "Not following"),
+    "stats.no_info_names": ("未填基础信息", "No basic info"),
+    "admin.summary_header": (
+        "{date} 全校汇总：共 {total} 人，已报 {reported}，未报 {missing}，异常 {abnormal}",
+        "{date} university summary: {total} members, {reported} reported, {missing} missing, "
+        "{abnormal} abnormal",
+    ),
+    "admin.summary_unit": (
+        "【{unit}】{reported}/{total}，异常 {abnormal}",
+        "[{unit}] {reported}/{total}, {abnormal} abnormal",
     ),
     "reason.fever": ("发热", "fever"),
     "reason.symptoms": ("有症状", "symptoms"),
@@ -667,7 +786,7 @@ CATALOG: dict[str, tuple[str, str]] = {
 }
 
 
-# Words members type for commands (matched after `_command_key`: NFKC, case-folded, trailing
+# Words members type for commands (matched after `command_key`: NFKC, case-folded, trailing
 # punctuation and a leading "/" removed). The engine handles cancel/back/help inside a form;
 # handlers own the rest.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -681,6 +800,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "cards": ("卡片", "cards", "card"),
     "en": ("english", "英文"),
     "zh": ("中文", "chinese"),
+    "stats": ("统计", "stats"),
+    "proxy": ("代报", "proxy", "代填报", "代填"),
+    "ack": ("确认", "ack"),
 }
 
 _COMMAND_INDEX: dict[str, str] = {
@@ -688,7 +810,7 @@ _COMMAND_INDEX: dict[str, str] = {
 }
 
 
-def _command_key(raw: str) -> str:
+def command_key(raw: str) -> str:
     folded = unicodedata.normalize("NFKC", raw).strip().casefold()
     folded = folded.lstrip("/")
     return re.sub(r"[\s.!。!~～]+$", "", folded)
@@ -696,7 +818,7 @@ def _command_key(raw: str) -> str:
 
 def command_of(raw: str) -> str | None:
     """The command a member's text names ("取消" → "cancel"), or None."""
-    return _COMMAND_INDEX.get(_command_key(raw))
+    return _COMMAND_INDEX.get(command_key(raw))
 
 
 # ---- rendering -------------------------------------------------------------------------------

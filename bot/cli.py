@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     rimport = roster_sub.add_parser("import", help="import a CSV roster (UTF-8 or GBK)")
     rimport.add_argument("file")
     rimport.set_defaults(run=cmd_roster_import)
+
+    from bot import ops
+    from scheduler import cli as jobs_cli
+
+    ops.register(sub, roster_sub)
+    jobs_cli.register(sub)
     return parser
 
 

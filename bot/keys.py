@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -20,4 +21,4 @@ DATABASE = web.AppKey("database", "Database")
 CRYPTO = web.AppKey("crypto", "WeComCrypto")
 PROCESSOR = web.AppKey("processor", "InboundProcessor")
 SENDER = web.AppKey("sender", "OutboxSender")
-READY = web.AppKey("ready", bool)
+READY = web.AppKey("ready", asyncio.Event)

@@ -129,6 +129,8 @@ class OutboxSender:
                 stats.deferred += 1
                 await self._release(row.id, not_before=allowed)
             else:
+                # Count it now, so that later rows of this round see it.
+                self._pacer.record(row.touser, now)
                 ready.append(row)
         sends = [r for r in ready if r.kind == "send"]
         for group in _group_sends(sends):
@@ -203,8 +205,6 @@ class OutboxSender:
         rejected = set(result.invalid_users) | set(result.unlicensed_users)
         ok = [r for r in group if r.touser.lower() not in rejected and r.touser not in rejected]
         bad = [r for r in group if r not in ok]
-        for row in ok:
-            self._pacer.record(row.touser, now)
         async with self._db.transaction() as session:
             if ok:
                 await session.execute(

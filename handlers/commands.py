@@ -1,37 +1,21 @@
-"""The text commands of the operations contract, in one table.
+"""Recognising the text commands of the operations contract.
 
-Menu click EventKeys use the English word, so a menu click and a typed command share a path.
-Commands the form engine owns (取消/cancel, 上一步/back, 帮助/help inside a form) are not here.
+The words themselves live in the catalog (`catalog.COMMANDS`, one table for the engine and the
+handlers); this module adds what only handlers need: commands that carry an argument
+(`代报 20210001`, `确认 12`). Menu click EventKeys use the English word, so a menu click and a
+typed command share a path.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "report": ("上报", "report", "填报", "每日上报", "打卡"),
-    "info": ("信息", "info", "基础信息", "基本信息"),
-    "status": ("状态", "status", "查询"),
-    "help": ("帮助", "help", "?", "？", "菜单", "menu"),
-    "cancel": ("取消", "cancel"),
-    "text": ("文字", "text", "文字模式"),
-    "cards": ("卡片", "cards", "card", "卡片模式"),
-    "lang_en": ("english", "英文"),
-    "lang_zh": ("中文", "chinese"),
-    "resume": ("继续", "continue", "resume"),
-    "restart": ("重新开始", "restart", "重填"),
-    "stats": ("统计", "stats"),
-    "proxy": ("代报", "proxy", "代填报", "代填"),
-    "ack": ("确认", "ack"),
-}
+from bot import catalog
 
-_LOOKUP = {word: name for name, words in COMMANDS.items() for word in words}
-# Commands that take one argument: "代报 20210001" / "proxy 20210001".
+# Commands that take one argument: "代报 20210001" / "proxy 20210001" / "确认 12".
 _WITH_ARGUMENT = {"proxy", "ack"}
 # Commands that mean nothing without their argument; alone, the word is an ordinary answer
-# ("确认" alone confirms a form's summary).
+# ("确认" alone confirms a prefilled name).
 _ARGUMENT_REQUIRED = {"ack"}
 
 
@@ -41,24 +25,18 @@ class Command:
     argument: str = ""
 
 
-def normalise(text: str) -> str:
-    """Full-width to half-width, trimmed, lower-cased, inner whitespace collapsed."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
-
-
 def parse_command(text: str) -> Command | None:
-    words = normalise(text)
-    if not words:
-        return None
-    if words in _LOOKUP:
-        if _LOOKUP[words] in _ARGUMENT_REQUIRED:
-            return None
-        return Command(_LOOKUP[words])
+    name = catalog.command_of(text)
+    if name is not None:
+        return None if name in _ARGUMENT_REQUIRED else Command(name)
+    words = catalog.command_key(text)
     head, _, rest = words.partition(" ")
-    if _LOOKUP.get(head) in _WITH_ARGUMENT:
-        return Command(_LOOKUP[head], rest.strip())
-    # "代报20210001" without a space
-    for word, name in _LOOKUP.items():
-        if name in _WITH_ARGUMENT and words.startswith(word) and len(words) > len(word):
-            return Command(name, words[len(word):].strip())
+    name = catalog.command_of(head)
+    if name in _WITH_ARGUMENT and rest.strip():
+        return Command(name, rest.strip())
+    for word in (w for n in _WITH_ARGUMENT for w in catalog.COMMANDS[n]):
+        # "代报20210001", without a space
+        key = catalog.command_key(word)
+        if words.startswith(key) and len(words) > len(key) and not key.isascii():
+            return Command(catalog.command_of(word) or "", words[len(key):].strip())
     return None

@@ -8,7 +8,7 @@ enforces once-only), and turns the engine's output into outbox rows.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,8 +18,8 @@ from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
 from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
-from bot.conversation.forms import Form, QuestionKind
-from handlers.context import Turn
+from bot.conversation.forms import Form
+from handlers.context import Turn, lang_of
 from handlers.reviewers import notify_abnormal, notify_proxy_request
 from storage.models import BasicInfo, CardTask, Conversation, DailyReport, Member
 
@@ -30,10 +30,6 @@ FORMS: dict[str, Form] = {form.id: form for form in (BASIC_INFO, DAILY_REPORT)}
 
 async def load_conversation(turn: Turn) -> Conversation | None:
     return await turn.session.get(Conversation, turn.inbound.userid)
-
-
-def conversation_expired(turn: Turn, conv: Conversation) -> bool:
-    return conv.expires_at <= turn.now
 
 
 async def subject_of(turn: Turn, conv: Conversation | None) -> Member:
@@ -89,7 +85,7 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
 async def start_form(turn: Turn, form: Form, *, subject: Member | None = None) -> None:
     subject = subject or turn.member
     assert subject is not None
-    proxy_for = subject.userid if subject.userid != turn.inbound.userid else None
+    proxy_for = _proxy_for(turn, subject)
     ctx = await build_context(turn, form, subject, proxy_for=proxy_for)
     step = engine.start(form, ctx)
     if step.state is not None and proxy_for:
@@ -99,42 +95,30 @@ async def start_form(turn: Turn, form: Form, *, subject: Member | None = None) -
 
 async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> None:
     form = FORMS.get(conv.form_id)
-    if form is None or conv.form_version != form.version:
-        # The form changed under the member: say so and start again rather than guess.
+    if form is None:  # a form that no longer exists: drop it rather than guess
         await turn.session.delete(conv)
-        await turn.say("form_changed")
-        if form is not None:
-            await start_form(turn, form, subject=await subject_of(turn, conv))
+        await turn.say("cmd.unknown")
         return
     subject = await subject_of(turn, conv)
-    proxy_for = subject.userid if subject.userid != turn.inbound.userid else None
-    ctx = await build_context(turn, form, subject, proxy_for=proxy_for)
-    state = engine.ConvState.from_json(conv.state)
-    step = engine.advance(form, state, inp, ctx)
+    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
+    step = engine.advance(form, engine.ConvState.from_json(conv.state), inp, ctx)
     await apply_step(turn, form, conv, step, ctx)
 
 
 async def reprompt_form(turn: Turn, conv: Conversation) -> None:
+    """Ask the current question again (the engine offers to continue an abandoned form)."""
     form = FORMS.get(conv.form_id)
-    if form is None or conv.form_version != form.version:
-        await advance_form(turn, conv, engine.TextInput(""))
+    if form is None:
+        await turn.session.delete(conv)
         return
     subject = await subject_of(turn, conv)
-    proxy_for = subject.userid if subject.userid != turn.inbound.userid else None
-    ctx = await build_context(turn, form, subject, proxy_for=proxy_for)
+    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
     step = engine.reprompt(form, engine.ConvState.from_json(conv.state), ctx)
     await apply_step(turn, form, conv, step, ctx)
 
 
-def current_kind(conv: Conversation) -> QuestionKind | None:
-    form = FORMS.get(conv.form_id)
-    if form is None:
-        return None
-    step = conv.state.get("step")
-    for question in form.questions:
-        if question.key == step:
-            return question.kind
-    return None
+def _proxy_for(turn: Turn, subject: Member) -> str | None:
+    return subject.userid if subject.userid != turn.inbound.userid else None
 
 
 async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: engine.Step,
@@ -189,8 +173,9 @@ async def _store_completed(turn: Turn, form: Form, answers: dict[str, Any], ctx:
 
 
 async def _store_basic_info(turn: Turn, answers: dict[str, Any], subject_id: str) -> bool:
-    if await turn.session.get(BasicInfo, subject_id) is not None:
-        await turn.say("basic_info_already_submitted")
+    existing = await turn.session.get(BasicInfo, subject_id)
+    if existing is not None:
+        await _say_basic_info_exists(turn, existing)
         return False
     record = BasicInfo(
         userid=subject_id, name=str(answers.get("name", "")),
@@ -204,9 +189,25 @@ async def _store_basic_info(turn: Turn, answers: dict[str, Any], subject_id: str
         async with turn.session.begin_nested():
             turn.session.add(record)
     except IntegrityError:
-        await turn.say("basic_info_already_submitted")
+        existing = await turn.session.get(BasicInfo, subject_id)
+        if existing is not None:
+            await _say_basic_info_exists(turn, existing)
         return False
+    await turn.say("info.saved", time=local_time_text(turn.deps.clock, turn.now))
     return True
+
+
+async def _say_basic_info_exists(turn: Turn, info: BasicInfo) -> None:
+    await turn.say("info.already", date=_local_day(turn, info.submitted_at))
+
+
+def _local_day(turn: Turn, at: datetime) -> str:
+    return at.astimezone(turn.deps.clock.tz).date().isoformat()
+
+
+async def show_basic_info(turn: Turn, info: BasicInfo) -> None:
+    await turn.say_lines("info.shown", engine.summary_lines(BASIC_INFO, info.answers, turn.lang),
+                         date=_local_day(turn, info.submitted_at))
 
 
 async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.Context,
@@ -237,42 +238,28 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
             await say_already_reported(turn, existing)
         return False
     subject = await turn.session.get(Member, subject_id)
-    summary = "\n".join(engine.summary_lines(DAILY_REPORT, answers, turn.lang))
-    await turn.say("receipt", date=turn.today.isoformat(),
-                   time=local_time_text(turn.deps.clock, turn.now), receipt=report.receipt,
-                   summary=summary)
+    time = local_time_text(turn.deps.clock, turn.now)
+    await turn.say_lines("report.receipt", engine.summary_lines(DAILY_REPORT, answers, turn.lang),
+                         date=turn.today.isoformat(), time=time, receipt=report.receipt)
     if subject is not None and subject_id != turn.inbound.userid:
         assert turn.member is not None
-        await turn.say("proxy_filed_for_you", touser=subject, reviewer=turn.member.name,
-                       time=local_time_text(turn.deps.clock, turn.now), receipt=report.receipt)
-    if subject is not None and country_changed(subject, location):
-        subject.abroad_country = location.get("country") if location.get("kind") == "abroad" \
-            else None
-        turn.session.add(subject)
+        await turn.say_lines(
+            "proxy.filed_for_you",
+            engine.summary_lines(DAILY_REPORT, answers, lang_of(subject, turn.settings)),
+            touser=subject, by=turn.member.name, date=turn.today.isoformat(), time=time,
+            receipt=report.receipt)
     if reasons and subject is not None:
         await notify_abnormal(turn, subject, report)
     return True
 
 
-def country_changed(subject: Member, location: dict[str, Any]) -> bool:
-    remembered = subject.abroad_country
-    current = location.get("country") if location.get("kind") == "abroad" else None
-    return remembered != current
-
-
 async def say_already_reported(turn: Turn, report: DailyReport) -> None:
-    filler = report.filled_by
-    if filler != report.userid:
-        reviewer = await turn.session.get(Member, filler)
-        filler = reviewer.name if reviewer else filler
-    else:
-        filler = ""
-    await turn.say("already_reported", time=local_time_text(turn.deps.clock, report.submitted_at),
-                   receipt=report.receipt, by=filler)
+    await turn.say("report.already", time=local_time_text(turn.deps.clock, report.submitted_at),
+                   receipt=report.receipt)
 
 
 async def _apply_effect(turn: Turn, name: str, data: dict[str, Any], subject_id: str) -> None:
-    if name == "remember_country":
+    if name in ("remember_country", "forget_country"):
         subject = await turn.session.get(Member, subject_id)
         if subject is not None:
             subject.abroad_country = data.get("country") or None

@@ -13,16 +13,14 @@ import sqlalchemy as sa
 
 from bot import catalog
 from bot.clock import local_time_text
-from handlers.context import Turn, lang_of, rendering_of, text_message
+from bot.conversation import engine
+from bot.conversation.daily_report import DAILY_REPORT, reason_labels
+from handlers.context import Turn, lang_of, rendering_of
 from storage.db import insert_ignore
 from storage.models import Alert, AuditLog, CardTask, DailyReport, Member, Unit
 from storage.units import reviewers_of
 
 ACK_KEY = "ack"
-
-
-def reasons_text(reasons: list[str], lang: str) -> str:
-    return "、".join(catalog.text(f"reason_{reason}", lang) for reason in reasons)
 
 
 def _alert_card(alert_id: int, task_id: str, title: str, body: str, button: str
@@ -46,36 +44,37 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
     alert = (await turn.session.execute(
         sa.select(Alert).where(Alert.report_id == report.id))).scalars().one()
     unit = await turn.session.get(Unit, subject.unit_id) if subject.unit_id else None
+    reasons = reason_labels(list(report.abnormal_reasons))
     for reviewer in await reviewers_of(turn.session, subject.unit_id):
         lang = lang_of(reviewer, turn.settings)
-        params = dict(name=subject.name, userid=subject.userid,
-                      unit=unit.name if unit else "-", reasons=reasons_text(
-                          report.abnormal_reasons, lang),
-                      time=local_time_text(turn.deps.clock, report.submitted_at),
-                      number=alert.id, temperature=report.temperature or "-")
         if rendering_of(reviewer, turn.settings) == "cards":
             task_id = f"alert_{alert.id}_{turn.deps.new_id()}"
-            card = _alert_card(alert.id or 0, task_id, catalog.text("alert_title", lang),
-                               catalog.text("alert_card_body", lang, **params),
-                               catalog.text("alert_ack_button", lang))
+            body = catalog.one("alert.card_body", lang, name=subject.name,
+                               userid=subject.userid, unit=unit.name if unit else "-",
+                               reasons=reasons,
+                               time=local_time_text(turn.deps.clock, report.submitted_at))
+            card = _alert_card(alert.id or 0, task_id, catalog.one("alert.title", lang), body,
+                               catalog.one("alert.ack_button", lang))
             await turn.send(card, touser=reviewer.userid,
                             task=(task_id, "alert:ack", str(alert.id)))
         else:
-            await turn.send(text_message(catalog.text("alert_text", lang, **params)),
-                            touser=reviewer.userid)
+            lines = engine.summary_lines(DAILY_REPORT, report.answers, lang)
+            lines.append(catalog.text("alert.text_ack", lang, number=alert.id))
+            await turn.say_lines("alert.abnormal", lines, touser=reviewer, name=subject.name,
+                                 userid=subject.userid, date=report.report_date.isoformat(),
+                                 reasons=reasons)
 
 
 async def notify_proxy_request(turn: Turn, subject: Member, data: dict[str, Any]) -> None:
     """The member cannot locate: tell their reviewers, and tell the member who was told."""
     reviewers = await reviewers_of(turn.session, subject.unit_id)
     for reviewer in reviewers:
-        await turn.say("proxy_requested", touser=reviewer, name=subject.name,
-                       userid=subject.userid, reason=str(data.get("reason") or ""))
+        await turn.say("proxy.request_to_reviewer", touser=reviewer, name=subject.name,
+                       userid=subject.userid, date=str(data.get("date") or turn.today))
     if reviewers:
-        await turn.say("reviewer_notified",
-                       reviewers="、".join(r.name for r in reviewers[:3]))
+        await turn.say("proxy.notified", reviewer="、".join(r.name for r in reviewers[:3]))
     else:
-        await turn.say("no_reviewer")
+        await turn.say("proxy.no_reviewer")
 
 
 async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = None) -> None:
@@ -88,22 +87,22 @@ async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = 
     allowed = subject is not None and reviewer.userid in {
         r.userid for r in await reviewers_of(turn.session, subject.unit_id)}
     if alert is None or not allowed:
-        await turn.say("alert_unknown", number=alert_id)
+        await turn.say("alert.unknown", number=alert_id)
         return
     if alert.acknowledged_by is None:
         alert.acknowledged_by, alert.acknowledged_at = reviewer.userid, turn.now
         turn.session.add(alert)
         turn.session.add(AuditLog(at=turn.now, actor=reviewer.userid, action="alert.ack",
                                   target=str(alert_id), detail={"report": alert.report_id}))
-        await turn.say("alert_acknowledged", number=alert_id, name=subject.name)
+        await turn.say("alert.acknowledged", number=alert_id, name=subject.name)
     else:
         by = await turn.session.get(Member, alert.acknowledged_by)
-        await turn.say("alert_already_acknowledged", number=alert_id,
+        await turn.say("alert.already_acknowledged", number=alert_id,
                        by=by.name if by else alert.acknowledged_by,
                        time=local_time_text(turn.deps.clock, alert.acknowledged_at or turn.now))
     if response_code:
         await turn.send({"response_code": response_code, "button": {
-            "replace_name": catalog.text("alert_ack_done_button", turn.lang)[:10]}},
+            "replace_name": catalog.one("alert.ack_done_button", turn.lang)[:10]}},
             kind="update_card")
         await turn.session.execute(
             sa.update(CardTask).where(CardTask.purpose == "alert:ack",

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
 from bot.conversation.daily_report import DAILY_REPORT
-from bot.conversation.forms import QuestionKind
 from bot.clock import local_time_text
 from bot.wecom.inbound import (
     CardEventIn,
@@ -29,6 +28,7 @@ from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
+from scheduler.jobs import REMIND_PURPOSE
 from storage.models import BasicInfo, CardTask, Conversation, Member
 from storage.units import may_act_on
 
@@ -42,7 +42,7 @@ async def dispatch(turn: Turn) -> None:
     inbound = turn.inbound
     if turn.member is None:
         if isinstance(inbound, TextIn | SubscribeIn | MenuClickIn | CardEventIn):
-            await turn.say("not_in_roster")
+            await turn.say("roster.not_found", userid=inbound.userid)
         log.info("callback from a userid not in the roster (%s)", inbound.kind)
         return
     handler = _HANDLERS.get(type(inbound))
@@ -60,20 +60,17 @@ async def on_text(turn: Turn) -> None:
     assert isinstance(turn.inbound, TextIn)
     text = turn.inbound.content
     if len(text) > MAX_TEXT_CHARS:
-        await turn.say("text_too_long", limit=MAX_TEXT_CHARS)
+        await turn.say("input.too_long", limit=MAX_TEXT_CHARS)
         return
     conv = await forms.load_conversation(turn)
     command = parse_command(text)
-    if conv is not None and forms.conversation_expired(turn, conv):
-        await _on_expired(turn, conv, command)
-        return
     if command is not None and not (conv is not None and command.name in _ENGINE_OWNED):
         await run_command(turn, command, conv)
         return
     if conv is not None:
         await forms.advance_form(turn, conv, engine.TextInput(text))
         return
-    await turn.say("unknown_input")
+    await turn.say("cmd.unknown")
 
 
 async def on_menu_click(turn: Turn) -> None:
@@ -82,37 +79,13 @@ async def on_menu_click(turn: Turn) -> None:
     conv = await forms.load_conversation(turn)
     if command is None:
         log.info("unknown menu key")
-        await turn.say("unknown_input")
+        await turn.say("cmd.unknown")
         return
     await run_command(turn, command, conv)
 
 
-# Inside a form these words are answers for the engine (it knows cancel/back/help per step).
-_ENGINE_OWNED = {"cancel", "help"}
-
-
-async def _on_expired(turn: Turn, conv: Conversation, command: Command | None) -> None:
-    """An abandoned form: offer to continue where the member left off."""
-    if command is not None and command.name == "resume":
-        await forms.reprompt_form(turn, conv)
-    elif command is not None and command.name in ("restart", "report", "info"):
-        await turn.session.delete(conv)
-        await turn.session.flush()
-        if command.name == "info" and conv.form_id != BASIC_INFO.id:
-            await run_command(turn, command, None)
-        else:
-            form = forms.FORMS.get(conv.form_id, DAILY_REPORT)
-            await forms.start_form(turn, form, subject=await forms.subject_of(turn, conv))
-    elif command is not None and command.name == "cancel":
-        await turn.session.delete(conv)
-        await turn.say("cancelled")
-    elif command is not None and command.name not in _ENGINE_OWNED:
-        await run_command(turn, command, None)
-    else:
-        # Keep the form; push its expiry so "继续" still finds it.
-        conv.expires_at = turn.now
-        turn.session.add(conv)
-        await turn.say("form_timed_out")
+# Inside a form these words belong to the engine (it knows cancel/back/help per step).
+_ENGINE_OWNED = {"cancel", "back", "help"}
 
 
 async def run_command(turn: Turn, command: Command, conv: Conversation | None) -> None:
@@ -130,7 +103,7 @@ async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) ->
 async def start_daily_report(turn: Turn) -> None:
     assert turn.member is not None
     if await turn.session.get(BasicInfo, turn.member.userid) is None:
-        await turn.say("basic_info_first")
+        await turn.say("info.required")
         await forms.start_form(turn, BASIC_INFO)
         return
     existing = await forms.report_today(turn, turn.member.userid)
@@ -144,36 +117,22 @@ async def cmd_info(turn: Turn, command: Command, conv: Conversation | None) -> N
     assert turn.member is not None
     info = await turn.session.get(BasicInfo, turn.member.userid)
     if info is not None:
-        await turn.say("basic_info_show", name=info.name, staff_no=info.staff_no,
-                       mobile=info.mobile, hukou=_yes_no(info.beijing_hukou, turn.lang),
-                       address=info.hukou_address or "-", member_type=info.member_type,
-                       submitted=local_time_text(turn.deps.clock, info.submitted_at))
-        if conv is not None:
-            await forms.reprompt_form(turn, conv)
-        return
+        await forms.show_basic_info(turn, info)
     if conv is not None:
         await forms.reprompt_form(turn, conv)
-        return
-    await forms.start_form(turn, BASIC_INFO)
-
-
-def _yes_no(value: bool, lang: str) -> str:
-    from bot import catalog
-
-    return catalog.text("yes" if value else "no", lang)
+    elif info is None:
+        await forms.start_form(turn, BASIC_INFO)
 
 
 async def cmd_status(turn: Turn, command: Command, conv: Conversation | None) -> None:
     assert turn.member is not None
     report = await forms.report_today(turn, turn.member.userid)
     if report is None:
-        await turn.say("status_not_yet", date=turn.today.isoformat())
+        await turn.say("status.not_yet", date=turn.today.isoformat())
     else:
-        by = ""
-        if report.filled_by != report.userid:
-            filler = await turn.session.get(Member, report.filled_by)
-            by = filler.name if filler else report.filled_by
-        await turn.say("status_reported", date=turn.today.isoformat(),
+        filler = await turn.session.get(Member, report.filled_by)
+        by = filler.name if filler else report.filled_by
+        await turn.say("status.reported", date=turn.today.isoformat(),
                        time=local_time_text(turn.deps.clock, report.submitted_at),
                        receipt=report.receipt, by=by)
     if conv is not None:
@@ -182,10 +141,12 @@ async def cmd_status(turn: Turn, command: Command, conv: Conversation | None) ->
 
 async def cmd_help(turn: Turn, command: Command, conv: Conversation | None) -> None:
     await turn.say("help")
+    await turn.say("help.faq")
 
 
 async def cmd_cancel(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    await turn.say("nothing_to_cancel")
+    """cancel/back outside a form."""
+    await turn.say("cmd.nothing_to_cancel")
 
 
 async def _set_member(turn: Turn, conv: Conversation | None, key: str, **changes: str) -> None:
@@ -201,37 +162,19 @@ async def _set_member(turn: Turn, conv: Conversation | None, key: str, **changes
 
 
 async def cmd_text(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    await _set_member(turn, conv, "rendering_text", rendering="text")
+    await _set_member(turn, conv, "rendering.text", rendering="text")
 
 
 async def cmd_cards(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    await _set_member(turn, conv, "rendering_cards", rendering="cards")
+    await _set_member(turn, conv, "rendering.cards", rendering="cards")
 
 
 async def cmd_lang_en(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    await _set_member(turn, conv, "language_switched", language="en")
+    await _set_member(turn, conv, "lang.en", language="en")
 
 
 async def cmd_lang_zh(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    await _set_member(turn, conv, "language_switched", language="zh")
-
-
-async def cmd_resume(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    if conv is None:
-        await turn.say("nothing_to_resume")
-    else:
-        await forms.reprompt_form(turn, conv)
-
-
-async def cmd_restart(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    if conv is None:
-        await start_daily_report(turn)
-        return
-    form = forms.FORMS.get(conv.form_id, DAILY_REPORT)
-    subject = await forms.subject_of(turn, conv)
-    await turn.session.delete(conv)
-    await turn.session.flush()
-    await forms.start_form(turn, form, subject=subject)
+    await _set_member(turn, conv, "lang.zh", language="zh")
 
 
 async def cmd_stats(turn: Turn, command: Command, conv: Conversation | None) -> None:
@@ -245,29 +188,29 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
     reviewer = turn.member
     assert reviewer is not None
     if reviewer.role not in ("reviewer", "admin"):
-        await turn.say("proxy_not_reviewer")
+        await turn.say("proxy.not_reviewer")
         return
     target = command.argument
     if not target:
-        await turn.say("proxy_usage")
+        await turn.say("proxy.usage")
         return
     if not USERID_ARG.match(target):
-        await turn.say("proxy_bad_userid")
+        await turn.say("proxy.bad_userid")
         return
     if conv is not None:
-        await turn.say("proxy_finish_current_first")
+        await turn.say("proxy.finish_current_first")
         await forms.reprompt_form(turn, conv)
         return
     subject = (await turn.session.execute(
         sa.select(Member).where(sa.func.lower(Member.userid) == target))).scalars().first()
     if subject is None or not subject.active:
-        await turn.say("proxy_unknown_member", userid=target)
+        await turn.say("proxy.unknown_member", userid=target)
         return
     if subject.userid == reviewer.userid:
         await start_daily_report(turn)
         return
     if not await may_act_on(turn.session, reviewer, subject):
-        await turn.say("proxy_not_your_unit", userid=subject.userid)
+        await turn.say("proxy.not_your_unit", userid=subject.userid)
         return
     existing = await forms.report_today(turn, subject.userid)
     if existing is not None:
@@ -277,18 +220,18 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
             by = filler.name if filler else by
         else:
             by = subject.name
-        await turn.say("proxy_already_reported", name=subject.name, by=by,
+        await turn.say("proxy.already_reported", name=subject.name, by=by,
                        time=local_time_text(turn.deps.clock, existing.submitted_at),
                        receipt=existing.receipt)
         return
-    await turn.say("proxy_started", name=subject.name, userid=subject.userid)
+    await turn.say("proxy.started", name=subject.name, userid=subject.userid)
     await forms.start_form(turn, DAILY_REPORT, subject=subject)
 
 
 async def cmd_ack(turn: Turn, command: Command, conv: Conversation | None) -> None:
     number = command.argument.lstrip("#")
     if not number.isdigit():
-        await turn.say("alert_unknown", number=command.argument or "-")
+        await turn.say("alert.unknown", number=command.argument or "-")
         return
     await acknowledge(turn, int(number))
     if conv is not None:
@@ -297,9 +240,9 @@ async def cmd_ack(turn: Turn, command: Command, conv: Conversation | None) -> No
 
 _COMMANDS: dict[str, Callable[[Turn, Command, Conversation | None], Awaitable[None]]] = {
     "report": cmd_report, "info": cmd_info, "status": cmd_status, "help": cmd_help,
-    "cancel": cmd_cancel, "text": cmd_text, "cards": cmd_cards, "lang_en": cmd_lang_en,
-    "lang_zh": cmd_lang_zh, "resume": cmd_resume, "restart": cmd_restart, "stats": cmd_stats,
-    "proxy": cmd_proxy, "ack": cmd_ack,
+    "cancel": cmd_cancel, "back": cmd_cancel, "text": cmd_text, "cards": cmd_cards,
+    "en": cmd_lang_en, "zh": cmd_lang_zh, "stats": cmd_stats, "proxy": cmd_proxy,
+    "ack": cmd_ack,
 }
 
 
@@ -315,9 +258,8 @@ async def on_location_event(turn: Turn) -> None:
     turn.member.last_location_at = turn.now
     turn.session.add(turn.member)
     conv = await forms.load_conversation(turn)
-    if conv is None or forms.conversation_expired(turn, conv):
-        return
-    if forms.current_kind(conv) is QuestionKind.LOCATION:
+    if conv is not None:
+        # The engine uses it if a location question is waiting and ignores it otherwise.
         await forms.advance_form(turn, conv, engine.LocationInput(
             lat=inbound.lat, lng=inbound.lng, label="", source="event", at=turn.now))
 
@@ -326,11 +268,8 @@ async def on_location_message(turn: Turn) -> None:
     inbound = turn.inbound
     assert isinstance(inbound, LocationMessageIn)
     conv = await forms.load_conversation(turn)
-    if conv is not None and forms.conversation_expired(turn, conv):
-        await _on_expired(turn, conv, None)
-        return
     if conv is None:
-        await turn.say("location_without_form")
+        await turn.say("loc.no_form")
         return
     await forms.advance_form(turn, conv, engine.LocationInput(
         lat=inbound.lat, lng=inbound.lng, label=inbound.label, source="message", at=turn.now))
@@ -343,23 +282,27 @@ async def on_card(turn: Turn) -> None:
     inbound = turn.inbound
     assert isinstance(inbound, CardEventIn)
     task = await turn.session.get(CardTask, inbound.task_id) if inbound.task_id else None
-    if task is None or task.userid.lower() != inbound.userid.lower():
-        await turn.say("card_not_yours")
+    if task is None or task.userid not in ("*", inbound.userid) and (
+            task.userid.lower() != inbound.userid.lower()):
+        await turn.say("card.not_yours")
+        return
+    if task.purpose == REMIND_PURPOSE:
+        if inbound.event_key not in ("report", "same"):
+            await turn.say("card.stale")
+            return
+        await cmd_report(turn, Command("report"), await forms.load_conversation(turn))
         return
     if task.purpose == "alert:ack":
         key = inbound.event_key
         if not key.startswith(f"{ACK_KEY}:") or not key.split(":", 1)[1].isdigit():
-            await turn.say("stale_card")
+            await turn.say("card.stale")
             return
         await acknowledge(turn, int(key.split(":", 1)[1]),
                           response_code=inbound.response_code or None)
         return
     conv = await forms.load_conversation(turn)
     if not task.live or conv is None or f"form:{conv.form_id}" != task.purpose:
-        await turn.say("stale_card")
-        return
-    if forms.conversation_expired(turn, conv):
-        await _on_expired(turn, conv, None)
+        await turn.say("card.stale")
         return
     await forms.advance_form(turn, conv, engine.CardInput(
         task_id=inbound.task_id, event_key=inbound.event_key, selected=inbound.selected,
@@ -375,14 +318,14 @@ async def on_subscribe(turn: Turn) -> None:
     returning = not member.following
     member.following, member.updated_at = True, turn.now
     turn.session.add(member)
-    await turn.say("welcome_back" if returning else "greeting", name=member.name)
+    await turn.say("greet.refollow" if returning else "greet.subscribe", name=member.name)
     conv = await forms.load_conversation(turn)
     if conv is not None:
         await forms.reprompt_form(turn, conv)
     elif await turn.session.get(BasicInfo, member.userid) is None:
         await forms.start_form(turn, BASIC_INFO)
     elif await forms.report_today(turn, member.userid) is None:
-        await turn.say("offer_report")
+        await turn.say("report.offer")
 
 
 async def on_unsubscribe(turn: Turn) -> None:
@@ -401,7 +344,7 @@ async def on_other(turn: Turn) -> None:
     inbound = turn.inbound
     assert isinstance(inbound, OtherIn)
     if inbound.msg_type in ("image", "voice", "video", "link", "file"):
-        await turn.say("unsupported_message")
+        await turn.say("msg.unsupported")
     else:
         log.info("unhandled event %r", inbound.event or inbound.msg_type)
 

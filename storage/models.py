@@ -199,6 +199,19 @@ class Outbox(SQLModel, table=True):
     msgid: str | None = Field(default=None, max_length=128)
 
 
+class JobRun(SQLModel, table=True):
+    """One row per scheduled job and reporting day: what ran, so a restart can catch up a
+    missed job inside its grace window and never run it twice for the same day."""
+
+    __tablename__ = "job_run"
+    job: str = Field(primary_key=True, max_length=64)
+    day: date = Field(primary_key=True)
+    started_at: datetime = utc_column()
+    finished_at: datetime | None = utc_column(nullable=True)
+    enqueued: int = 0
+    instance: str = Field(default="", max_length=64)
+
+
 class TokenCache(SQLModel, table=True):
     """The access token, shared by every instance so they do not each call gettoken."""
 

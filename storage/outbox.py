@@ -42,11 +42,24 @@ async def enqueue(session: AsyncSession, **values: Any) -> bool:
 
 
 async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Bulk form of `enqueue` for fan-outs; rows are `outbox_values(...)` dicts."""
-    if not rows:
-        return 0
-    result = await session.execute(insert_ignore(session, Outbox), rows)
-    return int(result.rowcount or 0) if result.rowcount is not None else len(rows)
+    """Bulk form of `enqueue` for fan-outs; rows are `outbox_values(...)` dicts.
+
+    Returns how many rows were new (rows whose dedupe_key exists are skipped)."""
+    inserted = 0
+    for start in range(0, len(rows), 5000):
+        chunk = rows[start:start + 5000]
+        keys = [row["dedupe_key"] for row in chunk]
+        existing: set[str] = set()
+        for part in range(0, len(keys), 900):
+            existing.update((await session.execute(
+                sa.select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(keys[part:part + 900]))
+            )).scalars())
+        fresh = [row for row in chunk if row["dedupe_key"] not in existing]
+        if fresh:
+            # ON CONFLICT DO NOTHING still guards against a concurrent enqueue of the same key.
+            await session.execute(insert_ignore(session, Outbox), fresh)
+        inserted += len(fresh)
+    return inserted
 
 
 async def pending_count(session: AsyncSession) -> int:

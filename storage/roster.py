@@ -17,7 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation.validators import normalise_mobile
+from bot.conversation.validators import InvalidAnswer
+from bot.conversation.validators import mobile as parse_mobile
 from storage.models import AuditLog, Member, ReviewerAssignment, Unit
 
 REQUIRED = ("userid", "name", "unit", "role")
@@ -119,10 +120,10 @@ def parse_roster(data: bytes) -> list[RosterRow]:
             row_problems.append(f"unknown role {cells['role']!r} (use member, reviewer or admin)")
         mobile = cells.get("mobile") or None
         if mobile:
-            normalised = normalise_mobile(mobile)
-            if normalised is None:
+            try:
+                mobile = parse_mobile(mobile, None)  # the same rule as the basic-info form
+            except InvalidAnswer:
                 row_problems.append(f"mobile {mobile!r} is not a mainland mobile number")
-            mobile = normalised
         reviews = tuple(u.strip() for u in (cells.get("reviews") or "").split(";") if u.strip())
         if reviews and role not in ("reviewer", "admin"):
             row_problems.append("only reviewers and admins can review units")

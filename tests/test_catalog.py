@@ -60,6 +60,17 @@ SAMPLES: dict[str, Any] = {
     "choice": Bi("发热、咳嗽、乏力、咽痛、其他", "Fever, Cough, Fatigue, Sore throat, Other"),
     "option": catalog.bi("opt.symptom.none"),
     "reason": "电话一直没有人接听，" * 10,
+    "unit": "中国少数民族语言文学学院（中国少数民族语言文学研究所）2021级汉语言文学1班",
+    "number": 123456789,
+    "limit": 500,
+    "total": 100000,
+    "reported": 99999,
+    "missing": 99999,
+    "abnormal": 99999,
+    "self_count": 99999,
+    "proxy_count": 99999,
+    "unfollowed": 99999,
+    "no_info": 99999,
 }
 # Entries followed by summary lines (see the catalog docstring).
 WITH_SUMMARY = {"report.receipt", "info.shown", "proxy.filed_for_you", "alert.abnormal",

@@ -1,0 +1,241 @@
+"""Callback benchmark: the real bot against a bare decrypt-and-answer handler, in one run.
+
+Each server runs in its own process (so its peak RSS is its own); this process runs the WeCom
+emulator, which encrypts and signs every callback exactly as WeCom does, and the load. Printed:
+callbacks/s, p50/p99 latency of the HTTP answer, peak RSS, and for the bot the chat latency —
+from a member's answer to the next message reaching the emulator's inbox.
+
+    python bench/callback_bench.py [--requests 2000] [--concurrency 16] [--members 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.emulator.api import WeComEmulator  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+def serve_bare(port: int) -> None:
+    """The floor: verify the signature, decrypt, parse the envelope, answer 200."""
+    from aiohttp import web
+
+    from bot.wecom.crypto import CallbackRejected, WeComCrypto
+    from bot.wecom.inbound import parse_envelope, parse_plaintext
+
+    emu = WeComEmulator()
+    crypto = WeComCrypto(emu.token, emu.encoding_aes_key, emu.corp_id)
+
+    async def receive(request: web.Request) -> web.Response:
+        q = request.query
+        try:
+            encrypted, _ = parse_envelope(await request.read())
+            parse_plaintext(crypto.decrypt(q["msg_signature"], q["timestamp"], q["nonce"],
+                                           encrypted))
+        except CallbackRejected as exc:
+            return web.Response(status=exc.status)
+        return web.Response(text="")
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/wecom/callback", receive)
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def serve_bot(port: int, api_base: str, db_path: str, members: int) -> None:
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.settings import (
+        DatabaseSettings,
+        ScheduleSettings,
+        ServerSettings,
+        Settings,
+    )
+    from storage.db import Database
+    from storage.roster import import_roster, parse_roster
+
+    emu = WeComEmulator()
+    emu.base_url = api_base
+    settings = Settings(wecom=emu.wecom_settings(), server=ServerSettings(port=port),
+                        database=DatabaseSettings(url=f"sqlite:///{db_path}"),
+                        schedule=ScheduleSettings(enabled=False))
+
+    async def load_roster() -> None:
+        db = Database(settings.database.url)
+        await db.create_schema()
+        csv = "userid,name,unit,role\n" + "".join(
+            f"m{i},Member {i},Unit {i % 10},member\n" for i in range(members))
+        async with db.transaction() as session:
+            await import_roster(session, parse_roster(csv.encode()),
+                                now=__import__("datetime").datetime.now().astimezone())
+        await db.dispose()
+
+    asyncio.run(load_roster())
+    web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None,
+                access_log=None)
+
+
+# ----------------------------------------------------------------------------- load
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    url = f"http://127.0.0.1:{port}/healthz"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError("server exited during startup")
+            try:
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("server did not become ready")
+
+
+async def sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
+    process = psutil.Process(pid)
+    while not stop.is_set():
+        try:
+            peak[0] = max(peak[0], process.memory_info().rss)
+        except psutil.Error:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def load(emu: WeComEmulator, requests: int, concurrency: int, members: int
+               ) -> tuple[float, list[float]]:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(requests):
+        queue.put_nowait(i)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            started = time.perf_counter()
+            result = await emu.send_text(f"m{i % members}", "状态")
+            if result.status != 200:
+                raise RuntimeError(f"callback answered {result.status}")
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+async def chat_latency(emu: WeComEmulator, rounds: int) -> list[float]:
+    """From a member's message to the bot's reply arriving in the member's inbox."""
+    samples = []
+    for i in range(rounds):
+        user = f"m{i}"
+        before = len(emu.inbox(user))
+        started = time.perf_counter()
+        await emu.send_text(user, "状态")
+        while len(emu.inbox(user)) == before:
+            if time.perf_counter() - started > 10:
+                raise RuntimeError("no reply within 10 s")
+            await asyncio.sleep(0.0005)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def run(args: argparse.Namespace) -> None:
+    emu = WeComEmulator()
+    await emu.start()
+    for i in range(args.members):
+        emu.add_member(f"m{i}", f"Member {i}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("bare", "bot"):
+            port = free_port()
+            cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port),
+                   "--api-base", emu.base_url or "", "--db", os.path.join(tmp, "bench.db"),
+                   "--members", str(args.members)]
+            proc = subprocess.Popen(cmd, cwd=ROOT)
+            try:
+                await wait_ready(port, proc)
+                emu.callback_url = f"http://127.0.0.1:{port}/wecom/callback"
+                peak = [0]
+                stop = asyncio.Event()
+                sampler = asyncio.create_task(sample_rss(proc.pid, peak, stop))
+                await load(emu, 100, args.concurrency, args.members)  # warm-up
+                elapsed, latencies = await load(emu, args.requests, args.concurrency,
+                                                args.members)
+                chat = await chat_latency(emu, 50) if kind == "bot" else []
+                stop.set()
+                await sampler
+                rows.append((kind, args.requests / elapsed, pct(latencies, 0.5),
+                             pct(latencies, 0.99), peak[0] / 2**20,
+                             statistics.median(chat) * 1000 if chat else None,
+                             pct(chat, 0.99) if chat else None))
+            finally:
+                proc.terminate()
+                proc.wait(10)
+    await emu.close()
+    print(f"callbacks: {args.requests}, concurrency {args.concurrency}, "  # noqa: T201
+          f"{args.members} members, {os.cpu_count()} cores")
+    print(f"{'server':6} {'callbacks/s':>12} {'p50 ms':>8} {'p99 ms':>8} "  # noqa: T201
+          f"{'peak RSS MB':>12} {'chat p50 ms':>12} {'chat p99 ms':>12}")
+    for kind, rate, p50, p99, rss, chat50, chat99 in rows:
+        chat = (f"{chat50:12.1f} {chat99:12.1f}" if chat50 is not None
+                else f"{'-':>12} {'-':>12}")
+        print(f"{kind:6} {rate:12.0f} {p50:8.1f} {p99:8.1f} {rss:12.0f} {chat}")  # noqa: T201
+    bare, bot = rows
+    print(f"bot/bare: throughput {bot[1] / bare[1]:.2f}x, p50 latency "  # noqa: T201
+          f"{bot[2] / bare[2]:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--serve", choices=("bare", "bot"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api-base", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve == "bare":
+        serve_bare(args.port)
+    elif args.serve == "bot":
+        serve_bot(args.port, args.api_base, args.db, args.members)
+    else:
+        asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

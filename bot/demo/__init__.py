@@ -1,0 +1,192 @@
+"""`yiqingtong demo`: the real bot and the WeCom emulator in one process, chatted with from a
+terminal. No WeCom corp is needed: the emulator encrypts callbacks exactly as WeCom does and
+shows what each member would see (cards as numbered choices for WeCom-client members, plain
+text only for WeChat-plugin members).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.app import create_app
+from bot.clock import SystemClock
+from bot.emulator.api import WeComEmulator
+from bot.keys import DATABASE, SENDER
+from bot.settings import DatabaseSettings, ServerSettings, Settings
+from storage.roster import import_roster, parse_roster
+
+DEMO_DB = "sqlite:///yiqingtong-demo.db"
+# Which client each demo member uses: most members use the WeChat plugin, as in the original.
+DEMO_CLIENTS = {"lisi": "wecom", "wanglaoshi": "wecom"}
+BEIJING_CAMPUS = (39.9523, 116.3235)  # GCJ-02, Minzu University of China
+
+HELP = """Demo commands (everything else is sent to the bot as a chat message):
+  /as USERID          chat as another member ({members})
+  /enter [LAT LNG]    enter the app (WeCom sends enter_agent + LOCATION; default: campus)
+  /loc LAT LNG [TEXT] send a location message (WeChat's location picker)
+  /click N            press button N of the newest card (WeCom-client members)
+  /pick N[,M…]        tick options N, M… of the newest vote card and submit
+  /follow /unfollow   follow or leave the app
+  /who                list members and their clients
+  /help               this text;  /quit  leave"""
+
+
+def _print(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def demo_settings(base: Settings, emulator: WeComEmulator) -> Settings:
+    database = base.database
+    if database.url == DatabaseSettings().url:
+        database = DatabaseSettings(url=DEMO_DB)
+    return Settings(wecom=emulator.wecom_settings(), server=ServerSettings(port=0),
+                    database=database, bot=base.bot, outbox=base.outbox,
+                    schedule=base.schedule.model_copy(update={"enabled": False}))
+
+
+class DemoSession:
+    def __init__(self, emulator: WeComEmulator, app: web.Application, user: str) -> None:
+        self.emulator = emulator
+        self.app = app
+        self.user = user
+        self.seen: dict[str, int] = {}
+
+    async def settle(self) -> None:
+        await self.app[SENDER].drain(until_empty_timeout=10)
+
+    def show_new(self) -> None:
+        for userid in [self.user] + [m.userid for m in self.emulator.members()
+                                      if m.userid != self.user]:
+            inbox = self.emulator.inbox(userid)
+            start = self.seen.get(userid, 0)
+            fresh = inbox[start:]
+            self.seen[userid] = len(inbox)
+            if userid != self.user:
+                if fresh:
+                    _print(f"  ({len(fresh)} new message(s) for {userid}; /as {userid} to read)")
+                continue
+            for delivered in fresh:
+                if not delivered.visible:
+                    _print("  [a card was sent; the WeChat plugin does not show cards]")
+                    continue
+                _print("bot> " + delivered.text.replace("\n", "\n     "))
+
+    def newest_card(self) -> tuple[str, dict] | None:
+        for delivered in reversed(self.emulator.inbox(self.user)):
+            if delivered.msgtype == "template_card" and delivered.visible and delivered.task_id:
+                return delivered.task_id, delivered.body.get("template_card", delivered.body)
+        return None
+
+    async def handle(self, line: str) -> bool:
+        words = line.split()
+        command = words[0].lower() if words else ""
+        emu = self.emulator
+        if command in ("/quit", "/exit"):
+            return False
+        if command == "/help":
+            _print(HELP.format(members=", ".join(m.userid for m in emu.members())))
+        elif command == "/who":
+            for m in emu.members():
+                _print(f"  {m.userid:12} {m.name}  ({m.client})")
+        elif command == "/as" and len(words) == 2:
+            if emu.member(words[1]) is None:
+                _print(f"  no member {words[1]!r}")
+            else:
+                self.user = words[1]
+                self.seen[self.user] = max(0, len(emu.inbox(self.user)) - 3)
+                self.show_new()
+        elif command == "/enter":
+            lat, lng = (float(words[1]), float(words[2])) if len(words) >= 3 else BEIJING_CAMPUS
+            await emu.enter_app(self.user, lat, lng)
+        elif command == "/loc" and len(words) >= 3:
+            await emu.send_location(self.user, float(words[1]), float(words[2]),
+                                    " ".join(words[3:]))
+        elif command == "/click" and len(words) == 2 and words[1].isdigit():
+            newest = self.newest_card()
+            buttons = (newest[1].get("button_list") or []) if newest else []
+            index = int(words[1]) - 1
+            if not newest or not 0 <= index < len(buttons):
+                _print("  no such button on the newest card")
+            else:
+                await emu.click_button(self.user, newest[0], buttons[index]["key"])
+        elif command == "/pick" and len(words) == 2:
+            newest = self.newest_card()
+            box = newest[1].get("checkbox") if newest else None
+            try:
+                picks = [int(n) - 1 for n in words[1].split(",")]
+                options = box["option_list"] if box else []
+                ids = [options[i]["id"] for i in picks]
+            except (ValueError, IndexError, KeyError, TypeError):
+                _print("  /pick needs option numbers of the newest vote card")
+                return True
+            assert newest is not None and box is not None
+            await emu.submit_card(self.user, newest[0], {box["question_key"]: ids})
+        elif command == "/follow":
+            await emu.send_event(self.user, "subscribe")
+        elif command == "/unfollow":
+            await emu.send_event(self.user, "unsubscribe")
+        elif command.startswith("/"):
+            _print("  unknown demo command; /help lists them")
+        elif line.strip():
+            await emu.send_text(self.user, line)
+        await self.settle()
+        self.show_new()
+        return True
+
+
+async def run_demo(base: Settings, *, as_user: str | None = None,
+                   script: str | None = None) -> int:
+    emulator = WeComEmulator()
+    await emulator.start()
+    settings = demo_settings(base, emulator)
+    app = create_app(settings, clock=SystemClock(settings.schedule.tz), run_sender=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    emulator.callback_url = f"http://127.0.0.1:{port}{settings.server.callback_path}"
+    try:
+        roster = resources.files("bot.demo").joinpath("roster.csv").read_bytes()
+        rows = parse_roster(roster)
+        async with app[DATABASE].transaction() as session:
+            await import_roster(session, rows, now=datetime.now().astimezone(), actor="demo")
+        for row in rows:
+            emulator.add_member(row.userid, row.name, client=DEMO_CLIENTS.get(
+                row.userid, "wechat_plugin"))
+        user = as_user or "zhangsan"
+        if emulator.member(user) is None:
+            _print(f"no demo member {user!r}; members: "
+                   + ", ".join(m.userid for m in emulator.members()))
+            return 2
+        _print(f"yiqingtong demo — bot at {emulator.callback_url}, WeCom emulator at "
+               f"{emulator.base_url}, database {settings.database.url}")
+        _print(HELP.format(members=", ".join(m.userid for m in emulator.members())))
+        session = DemoSession(emulator, app, user)
+        _print(f"\nYou are {user}. Try: 上报  (or: report, 帮助, English)")
+        lines = Path(script).read_text(encoding="utf-8").splitlines() if script else None
+        loop = asyncio.get_running_loop()
+        while True:
+            if lines is not None:
+                if not lines:
+                    break
+                line = lines.pop(0)
+                _print(f"[{session.user}]> {line}")
+            else:
+                try:
+                    line = await loop.run_in_executor(None, input, f"[{session.user}]> ")
+                except EOFError:
+                    break
+            if not await session.handle(line.strip()):
+                break
+    finally:
+        await runner.cleanup()
+        await emulator.close()
+    return 0

@@ -1,0 +1,248 @@
+"""The scheduled jobs: each computes its targets with one query and enqueues outbox rows keyed
+by (job, day, member), so firing twice sends nothing twice; reminders carry `skip_if_reported`,
+so a member who reports after being queued is not reminded.
+
+Jobs never talk to WeCom; the outbox sender delivers, paced and batched (one `message/send`
+per 1000 members of the same message).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import catalog
+from bot.clock import Clock, local_date
+from bot.paging import paginate
+from bot.settings import Settings
+from handlers.context import lang_of, new_id, rendering_of, text_message
+from handlers.stats import summary_lines
+from storage.db import Database, insert_ignore
+from storage.models import BasicInfo, CardTask, DailyReport, JobRun, Member
+from storage.outbox import enqueue_many, outbox_values
+from storage.summary import unit_summaries
+from storage.units import reviewed_units
+
+log = logging.getLogger("scheduler.jobs")
+
+BATCH = 1000  # members per message/send
+REMIND_PURPOSE = "remind"
+
+
+@dataclass(frozen=True)
+class JobDeps:
+    settings: Settings
+    db: Database
+    clock: Clock
+    wake: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    day: date
+    enqueued: int
+    skipped_day: bool = False
+
+
+JobFn = Callable[[JobDeps, str, date], Awaitable[int]]
+
+
+def is_skip_day(settings: Settings, day: date) -> bool:
+    schedule = settings.schedule
+    return (schedule.skip_weekends and day.weekday() >= 5) or day in schedule.holidays
+
+
+async def run_job(deps: JobDeps, name: str, *, day: date | None = None,
+                  instance: str = "") -> JobResult:
+    """Run one job for one reporting day (default: today in the configured zone)."""
+    fn = JOBS[name]
+    now = deps.clock.now()
+    day = day or local_date(deps.clock, now)
+    if is_skip_day(deps.settings, day):
+        log.info("job %s: %s is a skip day", name, day)
+        return JobResult(name, day, 0, skipped_day=True)
+    async with deps.db.transaction() as session:
+        await session.execute(insert_ignore(session, JobRun).values(
+            job=name, day=day, started_at=now, instance=instance[:64]))
+    enqueued = await fn(deps, name, day)
+    async with deps.db.transaction() as session:
+        await session.execute(sa.update(JobRun).where(JobRun.job == name, JobRun.day == day)
+                              .values(finished_at=deps.clock.now(),
+                                      enqueued=JobRun.enqueued + enqueued))
+    deps.wake()
+    log.info("job %s for %s enqueued %d messages", name, day, enqueued)
+    return JobResult(name, day, enqueued)
+
+
+# ------------------------------------------------------------------ reminders
+
+
+def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
+                      task_id: str | None) -> dict[str, Any]:
+    lang, rendering, has_yesterday = variant
+    key = "remind.again" if job == "second_reminder" else "remind.daily"
+    body = catalog.text(key, lang, date=day.isoformat())
+    if rendering == "cards" and task_id is not None:
+        buttons = [{"text": catalog.one("remind.button_report", lang)[:10], "style": 1,
+                    "key": "report"}]
+        if has_yesterday:
+            buttons.append({"text": catalog.one("remind.button_same", lang)[:10], "style": 2,
+                            "key": "same"})
+        return {"msgtype": "template_card", "template_card": {
+            "card_type": "button_interaction", "task_id": task_id,
+            "main_title": {"title": catalog.one("remind.card_title", lang)[:36]},
+            "sub_title_text": catalog.one(key, lang, date=day.isoformat())[:160],
+            "button_list": buttons}}
+    hint = "remind.text_same" if has_yesterday else "remind.text_report"
+    return text_message(body + "\n" + catalog.text(hint, lang))
+
+
+async def _unreported(session: AsyncSession, day: date) -> list[Member]:
+    reported = sa.select(DailyReport.userid).where(DailyReport.report_date == day)
+    with_info = sa.select(BasicInfo.userid)
+    rows = await session.execute(
+        sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
+                                Member.userid.not_in(reported), Member.userid.in_(with_info))
+        .order_by(Member.userid))
+    return list(rows.scalars())
+
+
+async def remind_unreported(deps: JobDeps, job: str, day: date) -> int:
+    """Every following member with basic information and no report for `day`."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        members = await _unreported(session, day)
+        yesterday = set((await session.execute(
+            sa.select(DailyReport.userid).where(DailyReport.report_date == day - timedelta(1))
+        )).scalars())
+        groups: dict[tuple[str, str, bool], list[Member]] = defaultdict(list)
+        for member in members:
+            variant = (lang_of(member, deps.settings), rendering_of(member, deps.settings),
+                       member.userid in yesterday)
+            groups[variant].append(member)
+        rows = []
+        for variant, group in sorted(groups.items()):
+            for start in range(0, len(group), BATCH):
+                chunk = group[start:start + BATCH]
+                task_id = None
+                if variant[1] == "cards":
+                    # One card per chunk: a task_id may be used by one send only, and the
+                    # outbox sends one chunk per call. Anyone who received it may click it.
+                    task_id = f"remind_{day:%Y%m%d}_{job}_{new_id(12)}"
+                    session.add(CardTask(task_id=task_id, userid="*", purpose=REMIND_PURPOSE,
+                                         ref=f"{job}:{day}", created_at=now))
+                message = _reminder_message(variant, job, day, task_id)
+                rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{m.userid}",
+                                          touser=m.userid, message=message, now=now,
+                                          skip_if_reported=day) for m in chunk)
+        return await enqueue_many(session, rows)
+
+
+async def remind_basic_info(deps: JobDeps, job: str, day: date) -> int:
+    """Members who follow the app but never completed basic information."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        members = list((await session.execute(
+            sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
+                                    Member.userid.not_in(sa.select(BasicInfo.userid)))
+            .order_by(Member.userid))).scalars())
+        rows = [outbox_values(dedupe_key=f"job:{job}:{day}:{m.userid}", touser=m.userid,
+                              message=text_message(catalog.text(
+                                  "remind.basic_info", lang_of(m, deps.settings))), now=now)
+                for m in members]
+        return await enqueue_many(session, rows)
+
+
+# ------------------------------------------------------------------ digests
+
+
+async def reviewer_digest(deps: JobDeps, job: str, day: date) -> int:
+    """Each reviewer: their units' counts, non-reporters, unfollowed, basic info missing."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        reviewers = list((await session.execute(
+            sa.select(Member).where(Member.active.is_(True), Member.role == "reviewer")
+            .order_by(Member.userid))).scalars())
+        rows = []
+        for reviewer in reviewers:
+            units = await reviewed_units(session, reviewer)
+            if not units:
+                continue
+            summaries = await unit_summaries(session, day, units)
+            if not summaries:
+                continue
+            lang = lang_of(reviewer, deps.settings)
+            pages = paginate(summary_lines(summaries, lang, day.isoformat()))
+            rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{reviewer.userid}:{i}",
+                                      touser=reviewer.userid, message=text_message(page),
+                                      now=now) for i, page in enumerate(pages))
+        return await enqueue_many(session, rows)
+
+
+async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
+    """The day's totals per unit to every admin."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        admins = list((await session.execute(
+            sa.select(Member).where(Member.active.is_(True), Member.role == "admin")
+            .order_by(Member.userid))).scalars())
+        if not admins:
+            return 0
+        summaries = await unit_summaries(session, day, None)
+        rows = []
+        for admin in admins:
+            lang = lang_of(admin, deps.settings)
+            total = sum(s.total for s in summaries)
+            reported = sum(s.reported for s in summaries)
+            lines = [catalog.text("admin.summary_header", lang, date=day.isoformat(),
+                                  total=total, reported=reported, missing=total - reported,
+                                  abnormal=sum(len(s.abnormal) for s in summaries))]
+            lines += [catalog.text("admin.summary_unit", lang, unit=s.unit_name, total=s.total,
+                                   reported=s.reported, abnormal=len(s.abnormal))
+                      for s in summaries]
+            rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{admin.userid}:{i}",
+                                      touser=admin.userid, message=text_message(page), now=now)
+                        for i, page in enumerate(paginate(lines)))
+        return await enqueue_many(session, rows)
+
+
+JOBS: dict[str, JobFn] = {
+    "morning_reminder": remind_unreported,
+    "second_reminder": remind_unreported,
+    "reviewer_digest": reviewer_digest,
+    "admin_summary": admin_summary,
+    "basic_info_reminder": remind_basic_info,
+}
+
+# `yiqingtong jobs run remind|summary` names from the operations contract.
+ALIASES = {"remind": "morning_reminder", "summary": "reviewer_digest"}
+
+
+def scheduled_time(settings: Settings, job: str, day: date) -> datetime:
+    """When `job` is due on `day`, as an aware datetime in the configured zone."""
+    return datetime.combine(day, settings.schedule.job_time(job), tzinfo=settings.schedule.tz)
+
+
+def missed_jobs(settings: Settings, now: datetime, done: set[tuple[str, date]]
+                ) -> list[tuple[str, date]]:
+    """Jobs whose time today has passed, inside the grace window, and that have not run.
+
+    A job missed by more than the grace window is dropped: a morning reminder is never sent in
+    the evening.
+    """
+    grace = timedelta(minutes=settings.schedule.misfire_grace_minutes)
+    today = now.astimezone(settings.schedule.tz).date()
+    due = []
+    for job in JOBS:
+        at = scheduled_time(settings, job, today)
+        if at <= now <= at + grace and (job, today) not in done:
+            due.append((job, today))
+    return due

@@ -1,0 +1,148 @@
+"""Exactly one scheduler across instances: a PostgreSQL advisory lock elects it.
+
+APScheduler's job store cannot be shared between processes (two schedulers on one store fire
+every job twice), so each instance keeps an in-memory scheduler but only the instance holding
+the session-level advisory lock runs it. The lock lives as long as the leader's connection: if
+the leader dies, PostgreSQL releases it and a standby takes over at its next attempt. SQLite
+means a single instance, which is always the leader.
+
+The in-memory store forgets what was missed while nobody led, so a new leader catches up the
+jobs whose time today has passed within the grace window and that the `job_run` table says
+have not run; jobs are idempotent anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+import sqlalchemy as sa
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduler.jobs import JOBS, JobDeps, is_skip_day, missed_jobs, run_job
+from storage.models import JobRun
+
+log = logging.getLogger("scheduler")
+
+LOCK_KEY = 74737002  # pg advisory lock id for "yiqingtong scheduler"
+
+
+def build_scheduler(deps: JobDeps, instance: str) -> AsyncIOScheduler:
+    """An AsyncIOScheduler with one cron job per configured time, fixed ids, coalescing."""
+    schedule = deps.settings.schedule
+    scheduler = AsyncIOScheduler(timezone=schedule.tz)
+    for name in JOBS:
+        at = schedule.job_time(name)
+        scheduler.add_job(
+            run_job, CronTrigger(hour=at.hour, minute=at.minute, timezone=schedule.tz),
+            args=(deps, name), kwargs={"instance": instance}, id=name, name=name,
+            replace_existing=True, coalesce=True, max_instances=1,
+            misfire_grace_time=schedule.misfire_grace_minutes * 60)
+    return scheduler
+
+
+async def catch_up(deps: JobDeps, instance: str) -> list[str]:
+    """Run jobs missed while no instance led, if still inside their grace window."""
+    now = deps.clock.now()
+    async with deps.db.session() as session:
+        done = {(job, day) for job, day in (await session.execute(
+            sa.select(JobRun.job, JobRun.day))).all()}
+    ran = []
+    for job, day in missed_jobs(deps.settings, now, done):
+        if is_skip_day(deps.settings, day):
+            continue
+        log.info("catching up job %s missed at its time today", job)
+        await run_job(deps, job, day=day, instance=instance)
+        ran.append(job)
+    return ran
+
+
+class SchedulerLeader:
+    """Tries to become the leader every `retry_seconds`; runs the scheduler while it is."""
+
+    def __init__(self, deps: JobDeps, *, retry_seconds: float = 5.0,
+                 start_scheduler: bool = True) -> None:
+        self.deps = deps
+        self.retry_seconds = retry_seconds
+        self.start_scheduler = start_scheduler
+        self.instance = secrets.token_hex(6)
+        self.is_leader = False
+        self.became_leader = asyncio.Event()
+        self._conn: AsyncConnection | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def _try_lock(self) -> bool:
+        if not self.deps.db.is_postgres:
+            return True
+        conn = await self.deps.db.engine.connect()
+        try:
+            got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
+                                      {"k": LOCK_KEY})).scalar_one()
+            await conn.commit()
+        except Exception:
+            await conn.close()
+            raise
+        if got:
+            self._conn = conn
+            return True
+        await conn.close()
+        return False
+
+    async def _still_holding(self) -> bool:
+        if self._conn is None:
+            return True
+        try:
+            await self._conn.execute(sa.text("SELECT 1"))
+            await self._conn.commit()
+            return True
+        except Exception:
+            log.warning("lost the scheduler lock connection; standing down")
+            return False
+
+    async def _lead(self) -> None:
+        self.is_leader = True
+        self.became_leader.set()
+        log.info("instance %s leads the scheduler", self.instance)
+        await catch_up(self.deps, self.instance)
+        if self.start_scheduler:
+            self.scheduler = build_scheduler(self.deps, self.instance)
+            self.scheduler.start()
+
+    async def _stand_down(self) -> None:
+        self.is_leader = False
+        self.became_leader.clear()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                # A closed connection goes back to the pool with its session alive, so the
+                # lock must be released first; if that fails, drop the connection for good.
+                await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                await conn.commit()
+                await conn.close()
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    if not self.is_leader and await self._try_lock():
+                        await self._lead()
+                    elif self.is_leader and not await self._still_holding():
+                        await self._stand_down()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("scheduler election round failed")
+                    await self._stand_down()
+                await asyncio.sleep(self.retry_seconds)
+        finally:
+            await self._stand_down()

@@ -1,0 +1,70 @@
+"""Shared fixtures: a controllable clock, the emulator, and the bot on SQLite or PostgreSQL.
+
+Tests that take `db_url` run on SQLite always and on PostgreSQL when YQT_TEST_POSTGRES_URL
+names a server (CI sets it; `.ci/run` runs `pytest -m postgres`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.emulator.api import WeComEmulator
+from storage.db import Database
+from storage.models import metadata
+from tests.harness import Bot, new_emulator, postgres_url, sqlite_url, start_bot
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+_skipped_postgres: list[str] = []
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI), SHANGHAI)
+
+
+@pytest.fixture
+async def emulator(clock: FixedClock) -> AsyncIterator[WeComEmulator]:
+    emu = await new_emulator(clock)
+    yield emu
+    await emu.close()
+
+
+async def reset_postgres(url: str) -> None:
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    url = postgres_url()
+    if url is None:
+        _skipped_postgres.append(request.node.nodeid)
+        pytest.skip("PostgreSQL tests need YQT_TEST_POSTGRES_URL (CI sets it)")
+    await reset_postgres(url)
+    yield url
+
+
+@pytest.fixture
+async def bot(emulator: WeComEmulator, db_url: str, clock: FixedClock) -> AsyncIterator[Bot]:
+    b = await start_bot(emulator, db_url, clock=clock)
+    yield b
+    await b.stop()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    if _skipped_postgres:
+        terminalreporter.write_line(
+            f"PostgreSQL tests skipped ({len(_skipped_postgres)}): set YQT_TEST_POSTGRES_URL "
+            "to run them; .ci/run does.")

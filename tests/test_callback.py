@@ -1,0 +1,200 @@
+"""The callback endpoint end to end: URL verification, round trips, bad input, duplicates, order."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+
+import sqlalchemy as sa
+
+from bot.wecom.crypto import WeComCrypto
+from storage.models import Conversation, InboundEvent, Outbox
+from tests.harness import Bot
+
+
+async def counts(bot: Bot) -> tuple[int, int, int]:
+    async with bot.db.session() as session:
+        inbound = (await session.execute(sa.select(sa.func.count()).select_from(InboundEvent))
+                   ).scalar_one()
+        outbox = (await session.execute(sa.select(sa.func.count()).select_from(Outbox))
+                  ).scalar_one()
+        convs = (await session.execute(sa.select(sa.func.count()).select_from(Conversation))
+                 ).scalar_one()
+    return inbound, outbox, convs
+
+
+def text_xml(userid: str, content: str, msg_id: int = 1234567890123456789,
+             corp: str = "ww_emulated_corp") -> str:
+    return (f"<xml><ToUserName><![CDATA[{corp}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{userid}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
+            f"<AgentID>1000002</AgentID></xml>")
+
+
+async def test_url_verification_answers_the_echostr_exactly(bot: Bot) -> None:
+    body = await bot.emulator.verify_url("1288432023552776189")
+    assert body == "1288432023552776189"
+
+
+async def test_url_verification_with_a_forged_signature_is_refused(bot: Bot) -> None:
+    crypto = WeComCrypto(bot.emulator.token, bot.emulator.encoding_aes_key, bot.emulator.corp_id)
+    encrypted, _sig, timestamp, nonce = crypto.encrypt("12345")
+    params = {"msg_signature": "0" * 40, "timestamp": timestamp, "nonce": nonce,
+              "echostr": encrypted}
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(bot.url, params=params) as response:
+        assert response.status == 403
+        assert "12345" not in await response.text()
+
+
+async def test_a_text_round_trip_is_stored_and_answered(bot: Bot) -> None:
+    result = await bot.emulator.send_text("zhangsan", "帮助")
+    assert result.status == 200 and result.body == ""
+    inbound, outbox, _ = await counts(bot)
+    assert (inbound, outbox) == (1, 2)  # the help text and the FAQ
+    await bot.settle()
+    seen = bot.new_messages("zhangsan")
+    assert len(seen) == 2 and "上报" in seen[0] and "微信" in seen[1]
+
+
+async def test_the_same_callback_four_times_is_processed_once(bot: Bot) -> None:
+    result = await bot.emulator.send_text("zhangsan", "状态", repeat=4)
+    assert [status for status, _ in result.deliveries] == [200, 200, 200, 200]
+    inbound, outbox, _ = await counts(bot)
+    assert (inbound, outbox) == (1, 1)
+    await bot.settle()
+    assert len(bot.new_messages("zhangsan")) == 1
+
+
+async def test_events_are_deduplicated_by_user_time_event_and_key(bot: Bot) -> None:
+    await bot.emulator.send_event("zhangsan", "click", EventKey="status", repeat=3)
+    await bot.emulator.send_event("zhangsan", "click", EventKey="report")
+    inbound, outbox, _ = await counts(bot)
+    assert inbound == 2 and outbox == 1 + 2  # status; "basic info first" + its first question
+
+
+async def _assert_refused(bot: Bot, params: dict[str, str], body: bytes | str,
+                          status: int | tuple[int, ...]) -> None:
+    result = await bot.emulator.post_raw(params, body)
+    expected = status if isinstance(status, tuple) else (status,)
+    assert result.status in expected, result
+    assert await counts(bot) == (0, 0, 0)
+
+
+async def test_forged_signature_is_refused_and_leaves_no_trace(bot: Bot) -> None:
+    params, body = bot.emulator.build_callback(text_xml("zhangsan", "上报"))
+    params = dict(params, msg_signature="f" * 40)
+    await _assert_refused(bot, params, body, 403)
+
+
+async def test_undecryptable_payload_is_a_4xx_not_a_500(bot: Bot) -> None:
+    # A correctly signed Encrypt that is not valid ciphertext (wechatpy leaks ValueError).
+    crypto = WeComCrypto(bot.emulator.token, bot.emulator.encoding_aes_key, "x")
+    garbage = base64.b64encode(b"not a multiple of the block size").decode()
+    from bot.wecom.crypto import signature
+
+    timestamp, nonce = str(int(bot.clock.now().timestamp())), "123"
+    sig = signature(bot.emulator.token, timestamp, nonce, garbage)
+    body = f"<xml><ToUserName>c</ToUserName><Encrypt><![CDATA[{garbage}]]></Encrypt></xml>"
+    await _assert_refused(bot, {"msg_signature": sig, "timestamp": timestamp, "nonce": nonce},
+                          body, 400)
+    assert crypto is not None
+
+
+async def test_a_wrong_aes_key_is_a_4xx_not_a_500(bot: Bot) -> None:
+    # Signed with the right token but encrypted with another key (wechatpy leaks
+    # UnicodeDecodeError here).
+    other = WeComCrypto(bot.emulator.token, "B" * 43, bot.emulator.corp_id)
+    encrypted, sig, timestamp, nonce = other.encrypt(text_xml("zhangsan", "上报"),
+                                                     timestamp=str(int(bot.clock.now().timestamp())))
+    body = f"<xml><ToUserName>c</ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    await _assert_refused(bot, {"msg_signature": sig, "timestamp": timestamp, "nonce": nonce},
+                          body, (400, 403))
+
+
+async def test_a_wrong_receiveid_is_refused(bot: Bot) -> None:
+    other = WeComCrypto(bot.emulator.token, bot.emulator.encoding_aes_key, "ww_another_corp")
+    encrypted, sig, timestamp, nonce = other.encrypt(text_xml("zhangsan", "上报"),
+                                                     timestamp=str(int(bot.clock.now().timestamp())))
+    body = f"<xml><ToUserName>c</ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    await _assert_refused(bot, {"msg_signature": sig, "timestamp": timestamp, "nonce": nonce},
+                          body, 403)
+
+
+async def test_malformed_envelope_xml_is_refused(bot: Bot) -> None:
+    params, _body = bot.emulator.build_callback(text_xml("zhangsan", "上报"))
+    await _assert_refused(bot, params, b"<xml><Encrypt>unterminated", 400)
+    await _assert_refused(bot, params, b"\xff\xfe not xml at all", 400)
+
+
+async def test_malformed_inner_xml_is_refused(bot: Bot) -> None:
+    params, body = bot.emulator.build_callback("<xml><FromUserName>zhangsan</xml>")
+    await _assert_refused(bot, params, body, 400)
+    params, body = bot.emulator.build_callback("<xml><MsgType>text</MsgType></xml>")
+    await _assert_refused(bot, params, body, 400)
+
+
+BOMB = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>')
+
+
+async def test_entity_expansion_bombs_are_refused(bot: Bot) -> None:
+    params, body = bot.emulator.build_callback(text_xml("zhangsan", "上报"))
+    outer = BOMB.encode() + b"<xml><Encrypt>&lol3;</Encrypt></xml>"
+    await _assert_refused(bot, params, outer, 400)
+    inner = BOMB + text_xml("zhangsan", "&lol3;")
+    params, body = bot.emulator.build_callback(inner)
+    await _assert_refused(bot, params, body, 400)
+    external = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                + text_xml("zhangsan", "&e;"))
+    params, body = bot.emulator.build_callback(external)
+    await _assert_refused(bot, params, body, 400)
+
+
+async def test_an_oversize_body_is_413(bot: Bot) -> None:
+    params, body = bot.emulator.build_callback(text_xml("zhangsan", "x" * 100))
+    huge = body[:-len(b"</xml>")] + b"<Pad>" + b"a" * (bot.settings.server.max_body_bytes + 1) \
+        + b"</Pad></xml>"
+    await _assert_refused(bot, params, huge, 413)
+
+
+async def test_a_stale_timestamp_is_refused(bot: Bot) -> None:
+    stale = str(int(bot.clock.now().timestamp()) - 3600)
+    params, body = bot.emulator.build_callback(text_xml("zhangsan", "上报"), timestamp=stale)
+    await _assert_refused(bot, params, body, 403)
+
+
+async def test_unknown_events_get_200_and_change_nothing_visible(bot: Bot) -> None:
+    result = await bot.emulator.send_event("zhangsan", "some_future_event")
+    assert result.status == 200 and result.body == ""
+    inbound, outbox, convs = await counts(bot)
+    assert (inbound, outbox, convs) == (1, 0, 0)
+
+
+async def test_a_stranger_is_told_they_are_not_in_the_roster(bot: Bot) -> None:
+    bot.emulator.add_member("stranger", "Stranger")
+    assert await bot.say("stranger", "上报") and "花名册" in bot.emulator.last_text("stranger")
+
+
+async def test_fifty_concurrent_callbacks_from_one_member_apply_once_each_in_turn(
+        bot: Bot) -> None:
+    results = await asyncio.gather(*(bot.emulator.send_text("zhangsan", "状态")
+                                     for _ in range(50)))
+    assert all(r.status == 200 for r in results)
+    async with bot.db.session() as session:
+        rows = list((await session.execute(sa.select(Outbox).order_by(Outbox.id))).scalars())
+        inbound = (await session.execute(sa.select(sa.func.count()).select_from(InboundEvent))
+                   ).scalar_one()
+    assert inbound == 50 and len(rows) == 50
+    # Every reply belongs to a distinct callback: none applied twice, none lost.
+    assert len({row.dedupe_key.split("#")[0] for row in rows}) == 50
+    await bot.settle()
+    assert len(bot.new_messages("zhangsan")) == 20  # paced: 20 a minute to one member
+    for _ in range(2):
+        bot.clock.advance(seconds=61)
+        await bot.settle()
+    assert len(bot.new_messages("zhangsan")) == 30

@@ -1,0 +1,115 @@
+"""`yiqingtong roster import`: Excel's encodings, every row validated first, idempotent upserts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.cli import main
+from storage.db import Database
+from storage.models import AuditLog, Member, ReviewerAssignment, Unit
+
+SETTINGS_TOML = Path(__file__).parent.parent / "settings.toml"
+GOOD = ("userid,name,unit,role,mobile,parent_unit\n"
+        "t1,王老师,民族学院,reviewer,13800000001,中央民族大学\n"
+        "s1,张三,民族学院,member,138 0000 0002,中央民族大学\n"
+        "s2,李四,民族学院,member,,中央民族大学\n"
+        "root,管理员,中央民族大学,admin,,\n")
+
+
+def run(tmp_path: Path, content: bytes, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("YQT_DATABASE__URL", f"sqlite:///{tmp_path / 'roster.db'}")
+    path = tmp_path / "roster.csv"
+    path.write_bytes(content)
+    return main(["--config", str(SETTINGS_TOML), "roster", "import", str(path)])
+
+
+async def members(tmp_path: Path) -> dict[str, Member]:
+    db = Database(f"sqlite:///{tmp_path / 'roster.db'}")
+    await db.create_schema()
+    try:
+        async with db.session() as session:
+            return {m.userid: m for m in (await session.execute(sa.select(Member))).scalars()}
+    finally:
+        await db.dispose()
+
+
+async def table_count(tmp_path: Path, model: type) -> int:
+    db = Database(f"sqlite:///{tmp_path / 'roster.db'}")
+    await db.create_schema()
+    try:
+        async with db.session() as session:
+            return (await session.execute(sa.select(sa.func.count()).select_from(model))
+                    ).scalar_one()
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_excel_encodings_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str], encoding: str) -> None:
+    assert run(tmp_path, GOOD.encode(encoding), monkeypatch) == 0
+    assert "4 members added" in capsys.readouterr().out
+    found = asyncio.run(members(tmp_path))
+    assert found["s1"].name == "张三" and found["s1"].mobile == "13800000002"
+    assert found["t1"].role == "reviewer" and found["s1"].following is True
+
+
+def test_import_is_idempotent_and_builds_the_unit_tree(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(tmp_path, GOOD.encode(), monkeypatch) == 0
+    assert run(tmp_path, GOOD.encode(), monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "0 members added, 0 updated, 0 units added, 0 reviewer" in out
+    assert asyncio.run(table_count(tmp_path, Member)) == 4
+    assert asyncio.run(table_count(tmp_path, Unit)) == 2
+    assert asyncio.run(table_count(tmp_path, ReviewerAssignment)) == 1
+    assert asyncio.run(table_count(tmp_path, AuditLog)) == 2
+
+
+def test_a_changed_row_updates_the_member(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(tmp_path, GOOD.encode(), monkeypatch) == 0
+    assert run(tmp_path, GOOD.replace("李四", "李四四").encode(), monkeypatch) == 0
+    assert asyncio.run(members(tmp_path))["s2"].name == "李四四"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"", "empty"),
+    (b"userid,name,unit\ns1,A,U\n", "bad header"),
+    (b"userid,name,unit,role,shoe_size\ns1,A,U,member,42\n", "unknown 'shoe_size'"),
+    (b"userid,name,unit,role\n", "no members"),
+    ("userid,name,unit,role\ns1,张三,U,member\ns2,李四,U,boss\n".encode(), "line 3: unknown role"),
+    (b"userid,name,unit,role\ns1,A,U,member\nS1,B,U,member\n", "line 3: duplicate userid"),
+    (b"userid,name,unit,role\nbad id!,A,U,member\n", "line 2: userid"),
+    (b"userid,name,unit,role,mobile\ns1,A,U,member,12345\n", "line 2: mobile"),
+    (b"userid,name,unit,role,parent_unit\ns1,A,U,member,Nowhere\n", "unknown parent unit"),
+    (b"userid,name,unit,role\ns1,A,U\n", "line 2: expected 4 fields"),
+    ("userid,name,unit,role\ns1,张三,U,member\n".encode("utf-16"), "neither UTF-8 nor GBK"),
+])
+def test_a_bad_file_is_reported_and_nothing_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        content: bytes, expected: str) -> None:
+    assert run(tmp_path, content, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "nothing was imported" in err
+    assert asyncio.run(table_count(tmp_path, Member)) == 0
+
+
+def test_one_bad_row_among_good_ones_writes_nothing(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = GOOD + "s9,Someone,民族学院,superuser,,中央民族大学\n"
+    assert run(tmp_path, bad.encode(), monkeypatch) == 2
+    assert asyncio.run(table_count(tmp_path, Member)) == 0
+    assert asyncio.run(table_count(tmp_path, Unit)) == 0
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("YQT_DATABASE__URL", f"sqlite:///{tmp_path / 'roster.db'}")
+    assert main(["roster", "import", str(tmp_path / "missing.csv")]) == 2
+    assert "cannot read" in capsys.readouterr().err
