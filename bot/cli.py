@@ -84,6 +84,9 @@ async def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import run_demo
 
+    if not args.verbose:  # the terminal is the chat: keep the server's log lines out of it
+        logging.getLogger().setLevel(logging.WARNING)
+
     return await run_demo(settings, as_user=args.as_user, script=args.script)
 
 

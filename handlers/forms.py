@@ -135,8 +135,9 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
                 await turn.session.delete(conv)
             return
     for out in step.outgoing:
+        new_card = out.task_id and out.kind == "send"
         task = (out.task_id, f"form:{form.id}", step.state.conv_id if step.state else "") \
-            if out.task_id else None
+            if new_card else None
         await turn.send(dict(out.message), kind=out.kind, task=task)
     for effect in step.effects:
         await _apply_effect(turn, effect.name, dict(effect.data), subject_id)

@@ -12,13 +12,16 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from bot.app import create_app
 from bot.clock import SystemClock
 from bot.emulator.api import WeComEmulator
+from bot.emulator.member import CardNotInteractive
 from bot.keys import DATABASE, SENDER
 from bot.settings import DatabaseSettings, ServerSettings, Settings
+from storage.models import Member
 from storage.roster import import_roster, parse_roster
 
 DEMO_DB = "sqlite:///yiqingtong-demo.db"
@@ -62,7 +65,7 @@ class DemoSession:
         await self.app[SENDER].drain(until_empty_timeout=10)
 
     def show_new(self) -> None:
-        for userid in [self.user] + [m.userid for m in self.emulator.members()
+        for userid in [self.user] + [m.userid for m in self.emulator.members
                                       if m.userid != self.user]:
             inbox = self.emulator.inbox(userid)
             start = self.seen.get(userid, 0)
@@ -80,20 +83,21 @@ class DemoSession:
 
     def newest_card(self) -> tuple[str, dict] | None:
         for delivered in reversed(self.emulator.inbox(self.user)):
-            if delivered.msgtype == "template_card" and delivered.visible and delivered.task_id:
+            if (delivered.msgtype == "template_card" and delivered.visible
+                    and delivered.task_id and not (delivered.card and delivered.card.disabled)):
                 return delivered.task_id, delivered.body.get("template_card", delivered.body)
         return None
 
-    async def handle(self, line: str) -> bool:
+    async def _handle(self, line: str) -> bool:
         words = line.split()
         command = words[0].lower() if words else ""
         emu = self.emulator
         if command in ("/quit", "/exit"):
             return False
         if command == "/help":
-            _print(HELP.format(members=", ".join(m.userid for m in emu.members())))
+            _print(HELP.format(members=", ".join(m.userid for m in emu.members)))
         elif command == "/who":
-            for m in emu.members():
+            for m in emu.members:
                 _print(f"  {m.userid:12} {m.name}  ({m.client})")
         elif command == "/as" and len(words) == 2:
             if emu.member(words[1]) is None:
@@ -140,6 +144,13 @@ class DemoSession:
         self.show_new()
         return True
 
+    async def handle(self, line: str) -> bool:
+        try:
+            return await self._handle(line)
+        except CardNotInteractive as exc:
+            _print(f"  cannot click: {exc}")
+            return True
+
 
 async def run_demo(base: Settings, *, as_user: str | None = None,
                    script: str | None = None) -> int:
@@ -158,17 +169,22 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
         rows = parse_roster(roster)
         async with app[DATABASE].transaction() as session:
             await import_roster(session, rows, now=datetime.now().astimezone(), actor="demo")
+        async with app[DATABASE].transaction() as session:
+            # WeCom-client members see cards; the WeChat-plugin members keep plain text.
+            await session.execute(sa.update(Member).where(Member.userid.in_(
+                [u for u, client in DEMO_CLIENTS.items() if client == "wecom"]))
+                .values(rendering="cards"))
         for row in rows:
             emulator.add_member(row.userid, row.name, client=DEMO_CLIENTS.get(
                 row.userid, "wechat_plugin"))
         user = as_user or "zhangsan"
         if emulator.member(user) is None:
             _print(f"no demo member {user!r}; members: "
-                   + ", ".join(m.userid for m in emulator.members()))
+                   + ", ".join(m.userid for m in emulator.members))
             return 2
         _print(f"yiqingtong demo — bot at {emulator.callback_url}, WeCom emulator at "
                f"{emulator.base_url}, database {settings.database.url}")
-        _print(HELP.format(members=", ".join(m.userid for m in emulator.members())))
+        _print(HELP.format(members=", ".join(m.userid for m in emulator.members)))
         session = DemoSession(emulator, app, user)
         _print(f"\nYou are {user}. Try: 上报  (or: report, 帮助, English)")
         lines = Path(script).read_text(encoding="utf-8").splitlines() if script else None
