@@ -6,6 +6,7 @@ callbacks/s, p50/p99 latency of the HTTP answer, peak RSS, and for the bot the c
 from a member's answer to the next message reaching the emulator's inbox.
 
     python bench/callback_bench.py [--requests 2000] [--concurrency 16] [--members 200]
+                                   [--database postgresql+asyncpg://user@host/db]
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def serve_bare(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def serve_bot(port: int, api_base: str, db_path: str, members: int) -> None:
+def serve_bot(port: int, api_base: str, db_url: str, members: int) -> None:
     from aiohttp import web
 
     from bot.app import create_app
@@ -84,11 +85,16 @@ def serve_bot(port: int, api_base: str, db_path: str, members: int) -> None:
     emu = WeComEmulator()
     emu.base_url = api_base
     settings = Settings(wecom=emu.wecom_settings(), server=ServerSettings(port=port),
-                        database=DatabaseSettings(url=f"sqlite:///{db_path}"),
+                        database=DatabaseSettings(url=db_url),
                         schedule=ScheduleSettings(enabled=False))
 
     async def load_roster() -> None:
         db = Database(settings.database.url)
+        if db.is_postgres:  # a fresh schema for every run
+            from storage.models import metadata
+
+            async with db.engine.begin() as conn:
+                await conn.run_sync(metadata.drop_all)
         await db.create_schema()
         csv = "userid,name,unit,role\n" + "".join(
             f"m{i},Member {i},Unit {i % 10},member\n" for i in range(members))
@@ -183,7 +189,8 @@ async def run(args: argparse.Namespace) -> None:
         for kind in ("bare", "bot"):
             port = free_port()
             cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port),
-                   "--api-base", emu.base_url or "", "--db", os.path.join(tmp, "bench.db"),
+                   "--api-base", emu.base_url or "",
+                   "--db", args.database or f"sqlite:///{os.path.join(tmp, 'bench.db')}",
                    "--members", str(args.members)]
             proc = subprocess.Popen(cmd, cwd=ROOT)
             try:
@@ -207,7 +214,8 @@ async def run(args: argparse.Namespace) -> None:
                 proc.wait(10)
     await emu.close()
     print(f"callbacks: {args.requests}, concurrency {args.concurrency}, "  # noqa: T201
-          f"{args.members} members, {os.cpu_count()} cores")
+          f"{args.members} members, {os.cpu_count()} cores, bot database "
+          f"{(args.database or 'sqlite').split('://')[0]}")
     print(f"{'server':6} {'callbacks/s':>12} {'p50 ms':>8} {'p99 ms':>8} "  # noqa: T201
           f"{'peak RSS MB':>12} {'chat p50 ms':>12} {'chat p99 ms':>12}")
     for kind, rate, p50, p99, rss, chat50, chat99 in rows:
@@ -224,10 +232,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--database", default=None,
+                        help="the bot's database URL (default: a fresh SQLite file)")
     parser.add_argument("--serve", choices=("bare", "bot"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
-    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)  # the URL handed to the child
     args = parser.parse_args()
     if args.serve == "bare":
         serve_bare(args.port)

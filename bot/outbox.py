@@ -185,7 +185,8 @@ class OutboxSender:
                     .values(status="cancelled", last_error="member reported before delivery",
                             claimed_until=None))
         stats.skipped += len(skip)
-        return [r for r in rows if r.id not in set(skip)]
+        skipped = set(skip)
+        return [r for r in rows if r.id not in skipped]
 
     async def _deliver_send(self, group: list[Outbox], stats: DrainStats) -> None:
         message = dict(group[0].payload)
@@ -204,7 +205,7 @@ class OutboxSender:
         now = self._clock.now()
         rejected = set(result.invalid_users) | set(result.unlicensed_users)
         ok = [r for r in group if r.touser.lower() not in rejected and r.touser not in rejected]
-        bad = [r for r in group if r not in ok]
+        bad = [r for r in group if r.touser.lower() in rejected or r.touser in rejected]
         async with self._db.transaction() as session:
             if ok:
                 await session.execute(
@@ -286,21 +287,20 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
 
 
 def _group_sends(rows: list[Outbox]) -> Iterable[list[Outbox]]:
+    """Rows carrying the same message, in calls of up to 1000 distinct members."""
     by_payload: dict[str, list[Outbox]] = defaultdict(list)
     for row in rows:
         by_payload[row.payload_hash].append(row)
     for group in by_payload.values():
         seen: set[str] = set()
         unique: list[Outbox] = []
+        repeats: list[Outbox] = []
         for row in group:
             # Two rows for the same member in one call would reach them once: keep them apart.
-            if row.touser in seen:
-                continue
+            (repeats if row.touser in seen else unique).append(row)
             seen.add(row.touser)
-            unique.append(row)
         yield from _chunks(unique, MAX_RECIPIENTS)
-        rest = [r for r in group if r not in unique]
-        for row in rest:
+        for row in repeats:
             yield [row]
 
 
