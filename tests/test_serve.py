@@ -1,0 +1,124 @@
+"""The commands as an operator runs them: `python -m bot serve` answers WeCom's URL verification
+and a callback; `yiqingtong jobs run remind` delivers before exiting; `jobs list` shows times."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.cli import main
+from bot.emulator.api import WeComEmulator
+from storage.db import Database
+from storage.models import BasicInfo
+from storage.roster import import_roster, parse_roster
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def operator_env(emulator: WeComEmulator, db_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
+    env.update({
+        "YQT_WECOM__CORP_ID": emulator.corp_id, "YQT_WECOM__AGENT_ID": str(emulator.agent_id),
+        "YQT_WECOM__SECRET": emulator.secret, "YQT_WECOM__TOKEN": emulator.token,
+        "YQT_WECOM__ENCODING_AES_KEY": emulator.encoding_aes_key,
+        "YQT_WECOM__API_BASE": emulator.base_url or "", "YQT_DATABASE__URL": db_url,
+        "YQT_SCHEDULE__ENABLED": "false", **extra})
+    return env
+
+
+@pytest.fixture
+async def live_emulator():
+    emu = WeComEmulator()  # wall-clock time, like the real WeCom
+    await emu.start()
+    yield emu
+    await emu.close()
+
+
+async def test_serve_answers_url_verification_and_callbacks(live_emulator: WeComEmulator,
+                                                            tmp_path: Path) -> None:
+    port = free_port()
+    env = operator_env(live_emulator, f"sqlite:///{tmp_path / 'serve.db'}",
+                       YQT_SERVER__PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(150):
+                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        live_emulator.callback_url = f"http://127.0.0.1:{port}/wecom/callback"
+        assert await live_emulator.verify_url("7429934023") == "7429934023"
+        live_emulator.add_member("nobody", "Nobody")
+        result = await live_emulator.send_text("nobody", "上报")
+        assert result.status == 200 and result.body == ""
+        for _ in range(100):  # the running sender delivers the answer
+            if live_emulator.inbox("nobody"):
+                break
+            await asyncio.sleep(0.05)
+        assert "花名册" in live_emulator.inbox("nobody")[0].text
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_jobs_run_remind_delivers_before_exiting(live_emulator: WeComEmulator,
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    db_url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = Database(db_url)
+    await db.create_schema()
+    roster = "userid,name,unit,role\n" + "".join(f"s{i},S{i},U,member\n" for i in range(30))
+    async with db.transaction() as session:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        await import_roster(session, parse_roster(roster.encode()), now=now)
+        for i in range(25):
+            session.add(BasicInfo(userid=f"s{i}", name=f"S{i}", staff_no=str(i),
+                                  mobile="13800000000", beijing_hukou=True, member_type="student",
+                                  form_version=1, answers={}, submitted_at=now))
+    await db.dispose()
+    for i in range(30):
+        live_emulator.add_member(f"s{i}", f"S{i}")
+    for key, value in operator_env(live_emulator, db_url).items():
+        monkeypatch.setenv(key, value)
+    code = await asyncio.to_thread(main, ["jobs", "run", "remind"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "25 messages queued" in out and "delivered 25" in out
+    assert all(len(live_emulator.inbox(f"s{i}")) == 1 for i in range(25))
+    assert all(live_emulator.inbox(f"s{i}") == [] for i in range(25, 30))  # no basic info
+    assert live_emulator.api_call_count("message/send") == 1
+
+
+def test_jobs_list_shows_every_job(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["jobs", "list"]) == 0
+    out = capsys.readouterr().out
+    for job in ("morning_reminder", "second_reminder", "reviewer_digest", "admin_summary",
+                "basic_info_reminder"):
+        assert job in out and "next run" in out
+
+
+def test_jobs_run_unknown_name_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["jobs", "run", "everything"]) == 2
+    assert "unknown job" in capsys.readouterr().err
