@@ -5,26 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.console import err as _err
+from bot.console import out as _out
 from bot.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("bot.cli")
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
-
-
-def _out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

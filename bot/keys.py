@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from handlers.processor import InboundProcessor
     from storage.db import Database
 
-SETTINGS = web.AppKey("settings", "Settings")
-CLOCK = web.AppKey("clock", "Clock")
-DATABASE = web.AppKey("database", "Database")
-CRYPTO = web.AppKey("crypto", "WeComCrypto")
-PROCESSOR = web.AppKey("processor", "InboundProcessor")
-SENDER = web.AppKey("sender", "OutboxSender")
-READY = web.AppKey("ready", asyncio.Event)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+DATABASE: web.AppKey[Database] = web.AppKey("database")
+CRYPTO: web.AppKey[WeComCrypto] = web.AppKey("crypto")
+PROCESSOR: web.AppKey[InboundProcessor] = web.AppKey("processor")
+SENDER: web.AppKey[OutboxSender] = web.AppKey("sender")
+READY: web.AppKey[asyncio.Event] = web.AppKey("ready")

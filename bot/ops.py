@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot.clock import Clock, SystemClock, local_date
+from bot.console import err as _err
+from bot.console import out as _out
 from bot.settings import ConfigError, Settings
 
 #: Directories smaller than this sync without a progress display.
@@ -46,16 +48,6 @@ FIXES: dict[int, str] = {
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PUBLIC_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s?#]*)?$")
 _PROBE_USERID = "yiqingtong-check-probe"
-
-
-def _out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def _clock(args: argparse.Namespace, settings: Settings) -> Clock:

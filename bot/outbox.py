@@ -217,7 +217,8 @@ class OutboxSender:
                 await session.execute(
                     sa.update(Outbox).where(Outbox.id.in_([r.id for r in bad]))
                     .values(status="dead", claimed_until=None, attempts=Outbox.attempts + 1,
-                            last_error="WeCom rejected the recipient (invaliduser/unlicenseduser)"))
+                            last_error="WeCom rejected the recipient "
+                                       "(invaliduser/unlicenseduser)"))
         stats.sent += len(ok)
         stats.dead += len(bad)
         if bad:

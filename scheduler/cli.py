@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.console import err, out
 from bot.settings import Settings
 
 
@@ -18,11 +18,6 @@ def register(sub: Any) -> None:
     run = jobs_sub.add_parser("run", help="run one job now and deliver its messages")
     run.add_argument("name", help="remind, summary, or a job name from `jobs list`")
     run.set_defaults(run=cmd_run)
-
-
-def _write(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def next_run(settings: Settings, job: str, now: datetime) -> datetime:
@@ -43,10 +38,10 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     now = SystemClock(settings.schedule.tz).now()
     state = "enabled" if settings.schedule.enabled else "disabled ([schedule] enabled = false)"
-    _write(f"scheduler {state}; time zone {settings.schedule.timezone}")
+    out(f"scheduler {state}; time zone {settings.schedule.timezone}")
     for job in JOBS:
         at = next_run(settings, job, now).strftime("%Y-%m-%d %H:%M %Z")
-        _write(f"{job:22} next run {at}")
+        out(f"{job:22} next run {at}")
     return 0
 
 
@@ -63,8 +58,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     name = ALIASES.get(args.name, args.name)
     if name not in JOBS:
-        sys.stderr.write(f"unknown job {args.name!r}; known: remind, summary, "
-                         f"{', '.join(JOBS)}\n")
+        err(f"unknown job {args.name!r}; known: remind, summary, {', '.join(JOBS)}")
         return 2
     settings.require_wecom()
     clock = SystemClock(settings.schedule.tz)
@@ -73,9 +67,9 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         await db.create_schema()
         result = await run_job(JobDeps(settings, db, clock), name, instance="cli")
         if result.skipped_day:
-            _write(f"{result.day} is a skip day; nothing to do")
+            out(f"{result.day} is a skip day; nothing to do")
             return 0
-        _write(f"{name}: {result.enqueued} messages queued for {result.day}")
+        out(f"{name}: {result.enqueued} messages queued for {result.day}")
         async with aiohttp.ClientSession() as http:
             client = WeComClient(http, settings.wecom, DbTokenStore(db), clock)
             sender = OutboxSender(db, client, settings.outbox, clock)
@@ -85,13 +79,13 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 async with db.session() as session:
                     left = await pending_count(session)
                 done = sender.totals.sent + sender.totals.dead + sender.totals.skipped
-                _write(f"  delivered {sender.totals.sent}, skipped {sender.totals.skipped}, "
+                out(f"  delivered {sender.totals.sent}, skipped {sender.totals.skipped}, "
                        f"dead {sender.totals.dead}, {sender.totals.api_calls} API calls "
                        f"({min(100, 100 * done // total)}%)")
                 if left == 0 or not (stats.api_calls or stats.skipped or stats.dead):
                     break
         if left:
-            _write(f"{left} messages are waiting (paced or retrying); `serve` delivers them")
+            out(f"{left} messages are waiting (paced or retrying); `serve` delivers them")
         return 0
     finally:
         await db.dispose()

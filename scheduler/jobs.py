@@ -164,13 +164,17 @@ async def remind_basic_info(deps: JobDeps, job: str, day: date) -> int:
 # ------------------------------------------------------------------ digests
 
 
+async def _active_with_role(session: AsyncSession, role: str) -> list[Member]:
+    return list((await session.execute(
+        sa.select(Member).where(Member.active.is_(True), Member.role == role)
+        .order_by(Member.userid))).scalars())
+
+
 async def reviewer_digest(deps: JobDeps, job: str, day: date) -> int:
     """Each reviewer: their units' counts, non-reporters, unfollowed, basic info missing."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        reviewers = list((await session.execute(
-            sa.select(Member).where(Member.active.is_(True), Member.role == "reviewer")
-            .order_by(Member.userid))).scalars())
+        reviewers = await _active_with_role(session, "reviewer")
         rows = []
         for reviewer in reviewers:
             units = await reviewed_units(session, reviewer)
@@ -191,9 +195,7 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
     """The day's totals per unit to every admin."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        admins = list((await session.execute(
-            sa.select(Member).where(Member.active.is_(True), Member.role == "admin")
-            .order_by(Member.userid))).scalars())
+        admins = await _active_with_role(session, "admin")
         if not admins:
             return 0
         summaries = await unit_summaries(session, day, None)

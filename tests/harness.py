@@ -15,7 +15,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from pydantic import SecretStr
 
 from bot.app import create_app
 from bot.clock import Clock, FixedClock

@@ -1,4 +1,5 @@
-"""The callback endpoint end to end: URL verification, round trips, bad input, duplicates, order."""
+"""The callback endpoint end to end: URL verification, round trips, bad input, duplicates,
+order."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from bot.wecom.client import WeComClient
 from handlers.context import text_message
 from storage.db import Database
 from storage.models import Outbox
-from storage.outbox import enqueue, outbox_values, enqueue_many
+from storage.outbox import enqueue, enqueue_many, outbox_values
 from storage.tokens import DbTokenStore
 from tests.harness import Bot, start_bot
 

@@ -7,7 +7,6 @@ text only for WeChat-plugin members).
 from __future__ import annotations
 
 import asyncio
-import sys
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.clock import SystemClock
+from bot.console import out
 from bot.emulator.api import WeComEmulator
 from bot.emulator.member import CardNotInteractive
 from bot.keys import DATABASE, SENDER
@@ -38,11 +38,6 @@ HELP = """Demo commands (everything else is sent to the bot as a chat message):
   /follow /unfollow   follow or leave the app
   /who                list members and their clients
   /help               this text;  /quit  leave"""
-
-
-def _print(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def demo_settings(base: Settings, emulator: WeComEmulator) -> Settings:
@@ -73,13 +68,13 @@ class DemoSession:
             self.seen[userid] = len(inbox)
             if userid != self.user:
                 if fresh:
-                    _print(f"  ({len(fresh)} new message(s) for {userid}; /as {userid} to read)")
+                    out(f"  ({len(fresh)} new message(s) for {userid}; /as {userid} to read)")
                 continue
             for delivered in fresh:
                 if not delivered.visible:
-                    _print("  [a card was sent; the WeChat plugin does not show cards]")
+                    out("  [a card was sent; the WeChat plugin does not show cards]")
                     continue
-                _print("bot> " + delivered.text.replace("\n", "\n     "))
+                out("bot> " + delivered.text.replace("\n", "\n     "))
 
     def newest_card(self) -> tuple[str, dict] | None:
         for delivered in reversed(self.emulator.inbox(self.user)):
@@ -95,13 +90,13 @@ class DemoSession:
         if command in ("/quit", "/exit"):
             return False
         if command == "/help":
-            _print(HELP.format(members=", ".join(m.userid for m in emu.members)))
+            out(HELP.format(members=", ".join(m.userid for m in emu.members)))
         elif command == "/who":
             for m in emu.members:
-                _print(f"  {m.userid:12} {m.name}  ({m.client})")
+                out(f"  {m.userid:12} {m.name}  ({m.client})")
         elif command == "/as" and len(words) == 2:
             if emu.member(words[1]) is None:
-                _print(f"  no member {words[1]!r}")
+                out(f"  no member {words[1]!r}")
             else:
                 self.user = words[1]
                 self.seen[self.user] = max(0, len(emu.inbox(self.user)) - 3)
@@ -117,7 +112,7 @@ class DemoSession:
             buttons = (newest[1].get("button_list") or []) if newest else []
             index = int(words[1]) - 1
             if not newest or not 0 <= index < len(buttons):
-                _print("  no such button on the newest card")
+                out("  no such button on the newest card")
             else:
                 await emu.click_button(self.user, newest[0], buttons[index]["key"])
         elif command == "/pick" and len(words) == 2:
@@ -128,7 +123,7 @@ class DemoSession:
                 options = box["option_list"] if box else []
                 ids = [options[i]["id"] for i in picks]
             except (ValueError, IndexError, KeyError, TypeError):
-                _print("  /pick needs option numbers of the newest vote card")
+                out("  /pick needs option numbers of the newest vote card")
                 return True
             assert newest is not None and box is not None
             await emu.submit_card(self.user, newest[0], {box["question_key"]: ids})
@@ -137,7 +132,7 @@ class DemoSession:
         elif command == "/unfollow":
             await emu.send_event(self.user, "unsubscribe")
         elif command.startswith("/"):
-            _print("  unknown demo command; /help lists them")
+            out("  unknown demo command; /help lists them")
         elif line.strip():
             await emu.send_text(self.user, line)
         await self.settle()
@@ -148,7 +143,7 @@ class DemoSession:
         try:
             return await self._handle(line)
         except CardNotInteractive as exc:
-            _print(f"  cannot click: {exc}")
+            out(f"  cannot click: {exc}")
             return True
 
 
@@ -179,14 +174,14 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
                 row.userid, "wechat_plugin"))
         user = as_user or "zhangsan"
         if emulator.member(user) is None:
-            _print(f"no demo member {user!r}; members: "
+            out(f"no demo member {user!r}; members: "
                    + ", ".join(m.userid for m in emulator.members))
             return 2
-        _print(f"yiqingtong demo — bot at {emulator.callback_url}, WeCom emulator at "
+        out(f"yiqingtong demo — bot at {emulator.callback_url}, WeCom emulator at "
                f"{emulator.base_url}, database {settings.database.url}")
-        _print(HELP.format(members=", ".join(m.userid for m in emulator.members)))
+        out(HELP.format(members=", ".join(m.userid for m in emulator.members)))
         session = DemoSession(emulator, app, user)
-        _print(f"\nYou are {user}. Try: 上报  (or: report, 帮助, English)")
+        out(f"\nYou are {user}. Try: 上报  (or: report, 帮助, English)")
         lines = Path(script).read_text(encoding="utf-8").splitlines() if script else None
         loop = asyncio.get_running_loop()
         while True:
@@ -194,7 +189,7 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
                 if not lines:
                     break
                 line = lines.pop(0)
-                _print(f"[{session.user}]> {line}")
+                out(f"[{session.user}]> {line}")
             else:
                 try:
                     line = await loop.run_in_executor(None, input, f"[{session.user}]> ")

@@ -65,7 +65,7 @@ MENU_TYPES = frozenset({"click", "view", "scancode_push", "scancode_waitmsg", "p
                         "pic_photo_or_album", "pic_weixin", "location_select",
                         "view_miniprogram"})
 
-_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈"
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈"  # noqa: E501
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力鹏宇浩然子涵欣怡梓轩雨"
 
 

@@ -11,7 +11,6 @@ applied (text appears in the inbox, update_button greys the clicked card).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
@@ -151,7 +150,7 @@ class MemberSide:
                         timeout=aiohttp.ClientTimeout(total=self.callback_timeout)) as resp:
                     text = await resp.text(errors="replace")
                     result = CallbackResult(resp.status, text)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 # WeCom drops the connection after 5 s and counts it as a failure.
                 result = CallbackResult(0, "", error=type(exc).__name__)
             deliveries.append((result.status, result.body))

@@ -171,7 +171,7 @@ class WeComClient:
                                           timeout=self._timeout) as resp:
                 status = resp.status
                 raw = await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             # str(exc) may quote the URL, which carries the token or the secret: name the type.
             log.warning("WeCom %s failed: %s", api, type(exc).__name__)
             raise TransientError(-1, f"network error: {type(exc).__name__}",
