@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
 from bot.wecom.inbound import Inbound
 from handlers.context import Deps, Turn
@@ -51,20 +51,31 @@ class InboundProcessor:
         async with self._member_lock(inbound.userid):
             for attempt in range(3):
                 try:
-                    applied = await self._apply(inbound)
-                except OperationalError:
-                    # A deadlock or serialisation failure between instances: try again.
-                    if attempt == 2:
-                        raise
-                    log.warning("retrying callback after a database conflict")
-                    await asyncio.sleep(0.05 * (attempt + 1))
-                    continue
+                    applied = await self._apply(inbound, self._dispatch)
+                except DBAPIError as exc:
+                    if not _transient(exc):
+                        applied = await self._recover(inbound)
+                    elif attempt < 2:
+                        # A deadlock or serialisation failure between instances: try again.
+                        log.warning("retrying callback after a database error")
+                        await asyncio.sleep(0.05 * (attempt + 1))
+                        continue
+                    else:
+                        raise  # the database stays away: the 500 makes WeCom re-send later
+                except Exception:
+                    applied = await self._recover(inbound)
                 if applied:
                     self._on_commit()
                 return applied
         return False
 
-    async def _apply(self, inbound: Inbound) -> bool:
+    async def _recover(self, inbound: Inbound) -> bool:
+        """A bug, not the database: a re-send would fail the same way. Roll back, record the
+        callback and tell the member to try again — never leave them in silence."""
+        log.exception("callback %s failed; the member is asked to try again", inbound.kind)
+        return await self._apply(inbound, _apologise)
+
+    async def _apply(self, inbound: Inbound, dispatch: Dispatch) -> bool:
         deps = self._deps
         now = deps.clock.now()
         async with deps.db.transaction() as session:
@@ -76,6 +87,15 @@ class InboundProcessor:
                 log.info("duplicate callback %s ignored", inbound.kind)
                 return False
             turn = await Turn.open(deps, session, inbound, now)
-            await self._dispatch(turn)
+            await dispatch(turn)
             await turn.flush()
         return True
+
+
+def _transient(exc: DBAPIError) -> bool:
+    return not isinstance(exc, IntegrityError | ProgrammingError)
+
+
+async def _apologise(turn: Turn) -> None:
+    if turn.member is not None:
+        await turn.say("error.retry")

@@ -199,3 +199,29 @@ async def test_fifty_concurrent_callbacks_from_one_member_apply_once_each_in_tur
         bot.clock.advance(seconds=61)
         await bot.settle()
     assert len(bot.new_messages("zhangsan")) == 30
+
+
+async def test_a_failing_handler_rolls_back_and_the_member_is_asked_to_retry(bot: Bot) -> None:
+    """A bug in a handler must not leave the member in silence nor half-apply the callback."""
+    from bot.keys import PROCESSOR
+    from handlers.context import Turn
+    from handlers.processor import InboundProcessor
+
+    async def broken(turn: Turn) -> None:
+        await turn.say("help")  # written, then rolled back with the rest
+        raise RuntimeError("a bug")
+
+    processor = bot.app[PROCESSOR]
+    assert isinstance(processor, InboundProcessor)
+    original = processor._dispatch
+    processor._dispatch = broken  # fault injection: only the routing table is swapped
+    try:
+        result = await bot.emulator.send_text("zhangsan", "状态", repeat=2)
+        assert [s for s, _ in result.deliveries] == [200, 200]
+    finally:
+        processor._dispatch = original
+    inbound, outbox, _ = await counts(bot)
+    assert (inbound, outbox) == (1, 1)  # recorded once; only the apology is queued
+    await bot.settle()
+    (text,) = bot.new_messages("zhangsan")
+    assert "稍后再试" in text
