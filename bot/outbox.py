@@ -41,11 +41,17 @@ LEASE = timedelta(seconds=120)
 
 
 class MemberPacer:
-    """Sliding windows per member: at most N a minute and M an hour from this process."""
+    """Sliding windows per member: at most N messages a minute and M an hour.
 
-    def __init__(self, per_minute: int, per_hour: int) -> None:
+    Seeded each round from what the outbox table says was sent in the last hour (by any
+    instance), so several instances together still stay under WeCom's limits."""
+
+    def __init__(self, per_minute: int, per_hour: int,
+                 history: dict[str, list[datetime]] | None = None) -> None:
         self._limits = ((timedelta(minutes=1), per_minute), (timedelta(hours=1), per_hour))
         self._sent: dict[str, deque[datetime]] = defaultdict(deque)
+        for member, times in (history or {}).items():
+            self._sent[member].extend(sorted(times))
 
     def next_allowed(self, member: str, now: datetime) -> datetime:
         """`now` if the member may receive one more message now, else when they may."""
@@ -83,7 +89,6 @@ class OutboxSender:
         self._settings = settings
         self._clock = clock
         self._wakeup = asyncio.Event()
-        self._pacer = MemberPacer(settings.per_member_per_minute, settings.per_member_per_hour)
         self._worker = secrets.token_hex(8)
         self.totals = DrainStats()
 
@@ -122,15 +127,17 @@ class OutboxSender:
             return stats
         rows = await self._drop_already_reported(rows, stats)
         now = self._clock.now()
+        pacer = await self._pacer_for(rows, now)
         ready: list[Outbox] = []
         for row in rows:
-            allowed = self._pacer.next_allowed(row.touser, now) if row.touser else now
+            paced = row.kind == "send" and bool(row.touser)
+            allowed = pacer.next_allowed(row.touser, now) if paced else now
             if allowed > now:
                 stats.deferred += 1
                 await self._release(row.id, not_before=allowed)
             else:
-                # Count it now, so that later rows of this round see it.
-                self._pacer.record(row.touser, now)
+                if paced:  # count it now, so that later rows of this round see it
+                    pacer.record(row.touser, now)
                 ready.append(row)
         sends = [r for r in ready if r.kind == "send"]
         for group in _group_sends(sends):
@@ -162,6 +169,21 @@ class OutboxSender:
                 .values(claimed_until=now + LEASE, claimed_by=self._worker)
             )
         return rows
+
+    async def _pacer_for(self, rows: list[Outbox], now: datetime) -> MemberPacer:
+        """A pacer holding what these members were sent in the last hour, by any instance."""
+        members = sorted({r.touser for r in rows if r.kind == "send" and r.touser})
+        history: dict[str, list[datetime]] = defaultdict(list)
+        async with self._db.session() as session:
+            for chunk in _chunks(members, 900):
+                result = await session.execute(
+                    sa.select(Outbox.touser, Outbox.sent_at).where(
+                        Outbox.touser.in_(chunk), Outbox.kind == "send",
+                        Outbox.status == "sent", Outbox.sent_at > now - timedelta(hours=1)))
+                for member, sent_at in result:
+                    history[member].append(sent_at)
+        return MemberPacer(self._settings.per_member_per_minute,
+                           self._settings.per_member_per_hour, history)
 
     async def _drop_already_reported(self, rows: list[Outbox], stats: DrainStats
                                      ) -> list[Outbox]:

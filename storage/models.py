@@ -180,11 +180,12 @@ class Outbox(SQLModel, table=True):
     """Every outbound WeCom call, written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_due", "status", "not_before"),)
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "not_before"),
+                      sa.Index("ix_outbox_member_sent", "touser", "sent_at"))
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=255, unique=True)
     kind: str = Field(default="send", max_length=24)  # send | update_card
-    touser: str = Field(default="", max_length=64, index=True)
+    touser: str = Field(default="", max_length=64)
     payload: dict[str, Any] = json_field()
     payload_hash: str = Field(default="", max_length=64)
     skip_if_reported: date | None = None  # reminders: drop if the member reported that day

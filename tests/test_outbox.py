@@ -246,3 +246,29 @@ async def test_two_sender_workers_deliver_each_message_exactly_once(
     assert sum(s.sent for s in stats) == 600
     assert all(s.sent > 0 for s in stats), "both workers should have shared the work"
     assert all(len(emulator.inbox(f"w{i}")) == 1 for i in range(600))
+
+
+async def test_pacing_counts_what_other_instances_sent(emulator: WeComEmulator, db_url: str,
+                                                        clock: FixedClock) -> None:
+    """Two senders (two instances) on one database stay under the per-member limit together."""
+    bot = await start_bot(emulator, db_url, clock=clock,
+                          outbox=OutboxSettings(per_member_per_minute=4,
+                                                poll_interval_seconds=0.05))
+    try:
+        async with bot.db.transaction() as session:
+            for i in range(6):
+                await enqueue(session, dedupe_key=f"a{i}", touser="zhangsan",
+                              message=text_message(f"A {i}"), now=clock.now())
+        await bot.settle()  # this instance sends 4
+        other_db = Database(db_url)
+        async with aiohttp.ClientSession() as http:
+            other = OutboxSender(other_db, WeComClient(http, emulator.wecom_settings(),
+                                                       DbTokenStore(other_db), clock),
+                                 bot.settings.outbox, clock)
+            assert (await other.drain()).sent == 0  # the other instance sees those 4
+            clock.advance(seconds=61)
+            assert (await other.drain()).sent == 2
+        await other_db.dispose()
+        assert len(emulator.inbox("zhangsan")) == 6
+    finally:
+        await bot.stop()
