@@ -18,7 +18,7 @@ from bot.conversation.daily_report import DAILY_REPORT, reason_labels
 from handlers.context import Turn, lang_of, rendering_of
 from storage.db import insert_ignore
 from storage.models import Alert, AuditLog, CardTask, DailyReport, Member, Unit
-from storage.units import reviewers_of
+from storage.units import may_act_on, responsible_for
 
 ACK_KEY = "ack"
 
@@ -33,7 +33,8 @@ def _alert_card(alert_id: int, task_id: str, title: str, body: str, button: str
 
 
 async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> None:
-    """Push one alert for an abnormal report to the reviewers of the member's unit."""
+    """Push one alert for an abnormal report to the reviewers of the member's unit and of the
+    units above it, or the admins where there are none (never to the member themself)."""
     await turn.session.flush()
     inserted = await turn.session.execute(
         insert_ignore(turn.session, Alert).values(report_id=report.id,
@@ -45,7 +46,9 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
         sa.select(Alert).where(Alert.report_id == report.id))).scalars().one()
     unit = await turn.session.get(Unit, subject.unit_id) if subject.unit_id else None
     reasons = reason_labels(list(report.abnormal_reasons))
-    for reviewer in await reviewers_of(turn.session, subject.unit_id):
+    for reviewer in await responsible_for(turn.session, subject.unit_id):
+        if reviewer.userid == subject.userid:
+            continue  # a reviewer's own report goes to the reviewers above, who may acknowledge
         lang = lang_of(reviewer, turn.settings)
         if rendering_of(reviewer, turn.settings) == "cards":
             task_id = f"alert_{alert.id}_{turn.deps.new_id()}"
@@ -67,7 +70,7 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
 
 async def notify_proxy_request(turn: Turn, subject: Member, data: dict[str, Any]) -> None:
     """The member cannot locate: tell their reviewers, and tell the member who was told."""
-    reviewers = await reviewers_of(turn.session, subject.unit_id)
+    reviewers = await responsible_for(turn.session, subject.unit_id)
     for reviewer in reviewers:
         await turn.say("proxy.request_to_reviewer", touser=reviewer, name=subject.name,
                        userid=subject.userid, date=str(data.get("date") or turn.today))
@@ -78,14 +81,15 @@ async def notify_proxy_request(turn: Turn, subject: Member, data: dict[str, Any]
 
 
 async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = None) -> None:
-    """Record who acknowledged an alert; only a reviewer of the member's units may."""
+    """Record who acknowledged an alert: a reviewer of the member's units (or of a unit above
+    them) or an admin, never the member themself."""
     reviewer = turn.member
     assert reviewer is not None
     alert = await turn.session.get(Alert, alert_id)
     report = await turn.session.get(DailyReport, alert.report_id) if alert else None
     subject = await turn.session.get(Member, report.userid) if report else None
-    allowed = subject is not None and reviewer.userid in {
-        r.userid for r in await reviewers_of(turn.session, subject.unit_id)}
+    allowed = (subject is not None and subject.userid != reviewer.userid
+               and await may_act_on(turn.session, reviewer, subject))
     if alert is None or not allowed:
         await turn.say("alert.unknown", number=alert_id)
         return

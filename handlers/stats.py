@@ -3,37 +3,72 @@
 from __future__ import annotations
 
 from bot import catalog
-from bot.paging import paginate
+from bot.paging import PAGE_BYTES, byte_len
 from handlers.context import Turn, text_message
 from storage.models import AuditLog
 from storage.summary import UnitDay, unit_summaries
 from storage.units import reviewed_units
 
-MAX_NAMES = 200
+# A list of names is cut, between two names, into lines of about this many bytes, so a page
+# break never falls inside a name and every name is shown.
+NAME_LINE_BYTES = 600
+_SEPARATOR = "、"
 
 
-def _names(key: str, lang: str, names: list[str]) -> str:
-    shown = "、".join(names[:MAX_NAMES])
-    more = f" …(+{len(names) - MAX_NAMES})" if len(names) > MAX_NAMES else ""
-    return f"{catalog.label(key, lang)}：{shown}{more}"
-
-
-def summary_lines(summaries: list[UnitDay], lang: str, day: str) -> list[str]:
-    """The lines of a unit summary; also used by the scheduled reviewer digest."""
-    lines = [catalog.text("stats.header", lang, date=day)]
-    for s in summaries:
-        lines.append(catalog.text(
-            "stats.unit", lang, unit=s.unit_name, total=s.total, reported=s.reported,
-            self_count=s.reported_self, proxy_count=s.reported_proxy,
-            missing=len(s.missing), abnormal=len(s.abnormal), unfollowed=len(s.unfollowed),
-            no_info=len(s.no_basic_info)))
-        for key, names in (("stats.missing_names", [name for _uid, name in s.missing]),
-                           ("stats.abnormal_names", [name for name, _r in s.abnormal]),
-                           ("stats.unfollowed_names", s.unfollowed),
-                           ("stats.no_info_names", s.no_basic_info)):
-            if names:
-                lines.append(_names(key, lang, names))
+def _names(key: str, lang: str, names: list[str]) -> list[str]:
+    label = f"{catalog.label(key, lang)}："
+    lines: list[str] = []
+    current: list[str] = []
+    size = byte_len(label)
+    for name in names:
+        extra = byte_len(name) + (byte_len(_SEPARATOR) if current else 0)
+        if current and size + extra > NAME_LINE_BYTES:
+            lines.append(label + _SEPARATOR.join(current))
+            current, size = [], byte_len(label)
+            extra = byte_len(name)
+        current.append(name)
+        size += extra
+    if current:
+        lines.append(label + _SEPARATOR.join(current))
     return lines
+
+
+def unit_lines(s: UnitDay, lang: str) -> list[str]:
+    """One unit: its counts, then the names of who is missing, abnormal, ..."""
+    lines = [catalog.text(
+        "stats.unit", lang, unit=s.unit_name, total=s.total, reported=s.reported,
+        self_count=s.reported_self, proxy_count=s.reported_proxy,
+        missing=len(s.missing), abnormal=len(s.abnormal), unfollowed=len(s.unfollowed),
+        no_info=len(s.no_basic_info))]
+    for key, names in (("stats.missing_names", [name for _uid, name in s.missing]),
+                       ("stats.abnormal_names", [name for name, _r in s.abnormal]),
+                       ("stats.unfollowed_names", s.unfollowed),
+                       ("stats.no_info_names", s.no_basic_info)):
+        lines.extend(_names(key, lang, names))
+    return lines
+
+
+def summary_pages(summaries: list[UnitDay], lang: str, day: str, *, limit: int = PAGE_BYTES
+                  ) -> list[str]:
+    """The summary (`统计` and the scheduled reviewer digest) as text messages of whole
+    lines, grouped by unit: a unit that runs on to the next page is named again at its top;
+    several pages are numbered "(i/n)"."""
+    pages: list[str] = []
+    current = [catalog.text("stats.header", lang, date=day)]
+    size = byte_len(current[0])
+    for s in summaries:
+        for n, line in enumerate(unit_lines(s, lang)):
+            if size + 1 + byte_len(line) > limit:
+                pages.append("\n".join(current))
+                current = [catalog.text("stats.unit_continued", lang, unit=s.unit_name)] \
+                    if n else []
+                size = byte_len("\n".join(current)) - (0 if current else 1)
+            current.append(line)
+            size += 1 + byte_len(line)
+    pages.append("\n".join(current))
+    if len(pages) > 1:
+        pages = [f"{page}\n({i}/{len(pages)})" for i, page in enumerate(pages, start=1)]
+    return pages
 
 
 async def send_unit_summary(turn: Turn) -> None:
@@ -50,5 +85,5 @@ async def send_unit_summary(turn: Turn) -> None:
     if not summaries:
         await turn.say("stats.empty")
         return
-    for page in paginate(summary_lines(summaries, turn.lang, turn.today.isoformat())):
+    for page in summary_pages(summaries, turn.lang, turn.today.isoformat()):
         await turn.send(text_message(page))

@@ -23,7 +23,7 @@ from bot.clock import Clock, local_date
 from bot.paging import paginate
 from bot.settings import Settings
 from handlers.context import lang_of, new_id, rendering_of, text_message
-from handlers.stats import summary_lines
+from handlers.stats import summary_pages
 from storage.db import Database, insert_ignore
 from storage.models import BasicInfo, CardTask, DailyReport, JobRun, Member
 from storage.outbox import enqueue_many, outbox_values
@@ -184,7 +184,7 @@ async def reviewer_digest(deps: JobDeps, job: str, day: date) -> int:
             if not summaries:
                 continue
             lang = lang_of(reviewer, deps.settings)
-            pages = paginate(summary_lines(summaries, lang, day.isoformat()))
+            pages = summary_pages(summaries, lang, day.isoformat())
             rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{reviewer.userid}:{i}",
                                       touser=reviewer.userid, message=text_message(page),
                                       now=now) for i, page in enumerate(pages))

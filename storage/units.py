@@ -88,3 +88,14 @@ async def reviewers_of(session: AsyncSession, unit_id: str | None) -> list[Membe
             seen.add(member.userid)
             result.append(member)
     return result
+
+
+async def responsible_for(session: AsyncSession, unit_id: str | None) -> list[Member]:
+    """Who is told about a member's alerts and proxy requests: the reviewers of the unit and
+    the units above it, or, where no unit up the tree has one, the admins — never nobody."""
+    reviewers = await reviewers_of(session, unit_id)
+    if reviewers:
+        return reviewers
+    return list((await session.execute(
+        sa.select(Member).where(Member.role == "admin", Member.active.is_(True))
+        .order_by(Member.userid))).scalars())

@@ -1,0 +1,719 @@
+"""Reviewers end to end: reporting on behalf (代报), abnormal-report alerts and their
+acknowledgement, and the unit summary (统计), against a unit tree.
+
+Everything is real: the emulator encrypts each callback as WeCom does and POSTs it to the real
+server; replies go through the real outbox sender and client back to the emulator, and we
+assert on what each member saw there and on what the database holds.
+
+The tree: 中央民族大学 ← 民族学院 ← 民族学院2021级1班, and 中央民族大学 ← 外国语学院.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from bot import catalog
+from bot.clock import FixedClock
+from bot.conversation.daily_report import reason_labels
+from bot.emulator.api import WeComEmulator
+from bot.paging import TEXT_LIMIT_BYTES, byte_len
+from storage.models import (
+    Alert,
+    AuditLog,
+    CardTask,
+    Conversation,
+    DailyReport,
+    Member,
+    Outbox,
+)
+from tests.harness import CLIENT, Bot, start_bot
+from tests.test_scheduler import add_report, give_basic_info, set_member
+
+TODAY = date(2026, 11, 30)
+UNIVERSITY, COLLEGE, CLASS, FOREIGN = "中央民族大学", "民族学院", "民族学院2021级1班", "外国语学院"
+
+TREE = f"""userid,name,unit,role,mobile,parent_unit,reviews
+admin,管理员,{UNIVERSITY},admin,,,
+dean,赵院长,{COLLEGE},reviewer,13800000011,{UNIVERSITY},
+classrev,钱老师,{CLASS},reviewer,13800000012,{COLLEGE},
+stu1,孙一,{CLASS},member,,{COLLEGE},
+stu2,李二,{CLASS},member,,{COLLEGE},
+colmem,张院生,{COLLEGE},member,,{UNIVERSITY},
+forrev,吴老师,{FOREIGN},reviewer,,{UNIVERSITY},
+formem,周外,{FOREIGN},member,,{UNIVERSITY},
+"""
+EVERYONE = ("admin", "dean", "classrev", "stu1", "stu2", "colmem", "forrev", "formem")
+
+ADDRESS = "北京市海淀区中关村南大街27号"
+# A reviewer filling for a member in the text rendering: typed address, then the questions.
+NORMAL_AFTER_LOCATION = ["在", "36.5", "没有", "无接触", "无", "无", "提交"]
+FEVER_AFTER_LOCATION = ["不在", "38.2", "没有", "无接触", "无", "无", "提交"]
+
+
+def zh(key: str, **params: object) -> str:
+    """A catalog text as a member with the default language (Chinese + English) sees it."""
+    return catalog.text(key, "zh", **params)
+
+
+@pytest.fixture
+async def tree(emulator: WeComEmulator, db_url: str, clock: FixedClock) -> AsyncIterator[Bot]:
+    b = await start_bot(emulator, db_url, clock=clock, roster=TREE)
+    yield b
+    await b.stop()
+
+
+async def walk(bot: Bot, userid: str, answers: list[str], *, last_repeat: int = 1
+               ) -> list[str]:
+    """Type each answer in turn; the last one may be re-sent by WeCom (`last_repeat`)."""
+    seen: list[str] = []
+    for n, answer in enumerate(answers, start=1):
+        repeat = last_repeat if n == len(answers) else 1
+        result = await bot.emulator.send_text(userid, answer, repeat=repeat)
+        assert result.status == 200, result
+        assert all(status == 200 for status, _ in result.deliveries), result
+        await bot.settle()
+        seen += bot.new_messages(userid)
+    return seen
+
+
+async def proxy_report(bot: Bot, reviewer: str, subject: str, location: list[str],
+                       rest: list[str] = NORMAL_AFTER_LOCATION, *, last_repeat: int = 1
+                       ) -> list[str]:
+    return await walk(bot, reviewer, [f"代报 {subject}", *location, *rest],
+                      last_repeat=last_repeat)
+
+
+async def rows(bot: Bot, model: type, *where: object) -> list:
+    async with bot.db.session() as session:
+        return list((await session.execute(sa.select(model).where(*where))).scalars())
+
+
+async def reports(bot: Bot) -> list[DailyReport]:
+    return await rows(bot, DailyReport)
+
+
+async def audit(bot: Bot, action: str) -> list[AuditLog]:
+    return await rows(bot, AuditLog, AuditLog.action == action)
+
+
+def drain(bot: Bot, *userids: str) -> None:
+    for userid in userids or EVERYONE:
+        bot.new_messages(userid)
+
+
+def nothing_new(bot: Bot, *userids: str) -> None:
+    for userid in userids:
+        assert bot.new_messages(userid) == [], userid
+
+
+# ============================================================ reporting on behalf (代报)
+
+
+async def test_a_class_reviewer_files_a_report_for_a_member_by_typed_address(
+        tree: Bot) -> None:
+    bot = tree
+    # The reviewer's own phone has a fresh position: it must not become the member's location.
+    await bot.emulator.enter_app("classrev", 39.95, 116.32)
+    await bot.settle()
+    drain(bot)
+    started = await bot.say("classrev", "代报 stu1")
+    assert started[0] == zh("proxy.started", name="孙一", userid="stu1")
+    assert zh("conv.proxy_intro", member="孙一") in started[1]
+    assert zh("loc.proxy_ask", member="孙一") in started[1]
+    seen = await walk(bot, "classrev", [ADDRESS, *NORMAL_AFTER_LOCATION])
+    (report,) = await reports(bot)
+    assert (report.userid, report.filled_by, report.report_date) == ("stu1", "classrev", TODAY)
+    assert report.location_kind == "typed" and report.answers["location"]["lat"] is None
+    assert report.answers["location"]["label"] == ADDRESS
+    assert not report.abnormal
+    receipt = zh("report.receipt", date="2026-11-30", time="08:00", receipt=report.receipt)
+    assert seen[-1].startswith(receipt) and ADDRESS in seen[-1]
+    # The member is told, once, that a report was filed for them and by whom.
+    (told,) = bot.new_messages("stu1")
+    assert told.startswith(zh("proxy.filed_for_you", by="钱老师", date="2026-11-30",
+                              time="08:00", receipt=report.receipt))
+    assert ADDRESS in told
+    # Nobody else hears about a normal report; the reviewer has no report of their own.
+    nothing_new(bot, "dean", "admin", "stu2", "forrev")
+    assert not await rows(bot, Alert)
+    assert not await rows(bot, Conversation)
+    # The member's status names the filler.
+    (status,) = await bot.say("stu1", "状态")
+    assert status == zh("status.reported", date="2026-11-30", time="08:00",
+                        receipt=report.receipt, by="钱老师")
+    # Audit: who, what, when.
+    (entry,) = await audit(bot, "proxy.report")
+    assert (entry.actor, entry.target) == ("classrev", "stu1")
+    assert entry.at == bot.clock.now()
+    assert entry.detail.get("receipt") == report.receipt
+
+
+async def test_unknown_location_with_a_reason_stores_who_filled_and_why(tree: Bot) -> None:
+    bot = tree
+    reason = "学生手机坏了，无法定位"
+    seen = await proxy_report(bot, "dean", "stu2", ["不详", reason])
+    (report,) = await reports(bot)
+    assert (report.userid, report.filled_by) == ("stu2", "dean")
+    assert report.location_kind == "unknown"
+    assert report.proxy_reason == reason
+    assert zh("loc.unknown_reason") in seen[2]
+    assert f"不详：{reason}" in seen[-1]
+    (told,) = bot.new_messages("stu2")
+    assert "赵院长 已为您代填" in told and f"不详：{reason}" in told
+    (entry,) = await audit(bot, "proxy.report")
+    assert (entry.actor, entry.target, entry.detail.get("reason")) == ("dean", "stu2", reason)
+
+
+async def test_the_reviewers_own_location_is_never_used_for_the_member(tree: Bot) -> None:
+    bot = tree
+    await bot.say("classrev", "代报 stu1")
+    result = await bot.emulator.send_location("classrev", 39.95, 116.32, "中央民族大学")
+    assert result.status == 200
+    await bot.settle()
+    refused = bot.new_messages("classrev")
+    assert refused and refused[0].startswith(zh("err.proxy_typed_only"))
+    # A LOCATION event from entering the app is ignored, too: the question stays.
+    await bot.emulator.enter_app("classrev", 39.95, 116.32)
+    await bot.settle()
+    await walk(bot, "classrev", [ADDRESS, *NORMAL_AFTER_LOCATION])
+    (report,) = await reports(bot)
+    assert report.location_kind == "typed" and report.answers["location"]["lat"] is None
+
+
+async def test_refusals_say_why_and_change_nothing(tree: Bot) -> None:
+    bot = tree
+    await give_basic_info(bot, "stu2")
+    await add_report(bot, "stu2")  # stu2 reported themself at 08:00
+    drain(bot)
+    cases = [
+        ("classrev", "代报", zh("proxy.usage")),
+        ("classrev", "proxy", zh("proxy.usage")),
+        ("classrev", "代报 a'; drop table member;--", zh("proxy.bad_userid")),
+        ("classrev", "代报 <script>alert(1)</script>", zh("proxy.bad_userid")),
+        ("classrev", "代报 <script>", zh("proxy.bad_userid")),
+        ("classrev", "代报 stu 1", zh("proxy.bad_userid")),
+        ("classrev", "proxy stu1 OR 1=1", zh("proxy.bad_userid")),
+        ("classrev", "代报 nobody", zh("proxy.unknown_member", userid="nobody")),
+        ("classrev", "代报 formem", zh("proxy.not_your_unit", userid="formem")),
+        ("classrev", "代报 colmem", zh("proxy.not_your_unit", userid="colmem")),  # parent unit
+        ("forrev", "代报 stu1", zh("proxy.not_your_unit", userid="stu1")),
+        ("stu1", "代报 stu2", zh("proxy.not_reviewer")),
+        ("stu1", "proxy stu1", zh("proxy.not_reviewer")),
+        ("classrev", "代报 stu2", zh("proxy.already_reported", name="李二", by="李二",
+                                      time="08:00", receipt="Rstu230")),
+    ]
+    for userid, text, expected in cases:
+        assert await bot.say(userid, text) == [expected], text
+    # Nothing happened: no form, no report, nobody else told; the member table is intact.
+    assert not await rows(bot, Conversation)
+    assert [(r.userid, r.filled_by) for r in await reports(bot)] == [("stu2", "stu2")]
+    assert len(await rows(bot, Member)) == len(EVERYONE)
+    nothing_new(bot, "stu1", "stu2", "colmem", "formem", "dean", "admin")
+    assert not await audit(bot, "proxy.report")
+
+
+async def test_already_reported_on_behalf_says_by_whom_and_when(tree: Bot, clock: FixedClock
+                                                                ) -> None:
+    bot = tree
+    await proxy_report(bot, "classrev", "stu1", [ADDRESS])
+    (report,) = await reports(bot)
+    clock.advance(hours=2)
+    drain(bot)
+    assert await bot.say("dean", "代报 stu1") == [zh(
+        "proxy.already_reported", name="孙一", by="钱老师", time="08:00",
+        receipt=report.receipt)]
+
+
+async def test_a_reviewer_must_finish_their_own_form_first(tree: Bot) -> None:
+    bot = tree
+    await give_basic_info(bot, "classrev")
+    await bot.say("classrev", "上报")
+    seen = await bot.say("classrev", "代报 stu1")
+    assert seen[0] == zh("proxy.finish_current_first")
+    assert zh("loc.ask") in seen[1]  # the reviewer's own question again
+    async with bot.db.session() as session:
+        conv = await session.get(Conversation, "classrev")
+    assert conv is not None and not (conv.state.get("meta") or {}).get("subject")
+    nothing_new(bot, "stu1")
+
+
+async def test_the_userid_may_follow_without_a_space_and_in_capitals(tree: Bot) -> None:
+    bot = tree
+    seen = await bot.say("classrev", "代报STU1")
+    assert seen[0] == zh("proxy.started", name="孙一", userid="stu1")
+    await walk(bot, "classrev", [ADDRESS, *NORMAL_AFTER_LOCATION])
+    (report,) = await reports(bot)
+    assert (report.userid, report.filled_by) == ("stu1", "classrev")
+
+
+async def test_proxy_for_oneself_is_the_ordinary_report(tree: Bot) -> None:
+    bot = tree
+    await give_basic_info(bot, "classrev")
+    seen = await bot.say("classrev", "代报 classrev")
+    assert zh("loc.ask") in seen[0] and "代填" not in seen[0]
+
+
+async def test_a_member_who_cannot_locate_asks_and_the_reviewer_reports_for_them(
+        tree: Bot) -> None:
+    bot = tree
+    await give_basic_info(bot, "stu1")
+    await walk(bot, "stu1", ["上报", "定位失败"])
+    seen = await bot.say("stu1", "请老师代填")
+    assert zh("proxy.notified", reviewer="钱老师、赵院长") in seen
+    request = zh("proxy.request_to_reviewer", name="孙一", userid="stu1", date="2026-11-30")
+    assert bot.new_messages("classrev") == [request]
+    assert bot.new_messages("dean") == [request]  # the parent unit's reviewer too
+    nothing_new(bot, "forrev", "admin", "stu2")
+    assert not await rows(bot, Conversation)
+    await proxy_report(bot, "classrev", "stu1", ["不详", "定位失败，学生请求代填"])
+    (report,) = await reports(bot)
+    assert (report.userid, report.filled_by) == ("stu1", "classrev")
+    assert report.proxy_reason == "定位失败，学生请求代填"
+    (told,) = bot.new_messages("stu1")
+    assert "钱老师 已为您代填" in told
+
+
+async def test_a_member_reporting_while_the_reviewer_fills_keeps_their_own_report(
+        tree: Bot) -> None:
+    bot = tree
+    await give_basic_info(bot, "stu1")
+    await walk(bot, "classrev", ["代报 stu1", ADDRESS, "在", "36.5"])
+    # Meanwhile the member files their own report.
+    await walk(bot, "stu1", ["上报", "定位失败", "输入地址", "北京市朝阳区", "在", "36.4",
+                             "没有", "无接触", "无", "无", "提交"])
+    (own,) = await reports(bot)
+    assert own.filled_by == "stu1"
+    seen = await walk(bot, "classrev", ["没有", "无接触", "无", "无", "提交"])
+    # The reviewer learns whose report it is, who filed it and when.
+    assert seen[-1] == zh("proxy.already_reported", name="孙一", by="孙一", time="08:00",
+                          receipt=own.receipt)
+    (report,) = await reports(bot)
+    assert report.filled_by == "stu1" and report.receipt == own.receipt
+    assert not await audit(bot, "proxy.report")
+    assert not await rows(bot, Conversation)
+    assert not any("代填" in text for text in bot.new_messages("stu1"))
+
+
+# ============================================================ abnormal-report alerts
+
+
+def alert_texts(bot: Bot, userid: str) -> list[str]:
+    return [t for t in bot.new_messages(userid) if "异常提醒" in t]
+
+
+async def test_one_alert_per_abnormal_report_even_when_the_submit_is_resent(tree: Bot) -> None:
+    bot = tree
+    drain(bot)
+    await proxy_report(bot, "admin", "stu1", [ADDRESS], FEVER_AFTER_LOCATION, last_repeat=4)
+    (report,) = await reports(bot)
+    assert report.abnormal and report.abnormal_reasons == ["fever"]
+    (alert,) = await rows(bot, Alert)
+    assert alert.report_id == report.id and alert.reasons == ["fever"]
+    assert alert.acknowledged_by is None
+    # Both the class's and the college's reviewers, once each; nobody else.
+    for reviewer in ("classrev", "dean"):
+        (text,) = alert_texts(bot, reviewer)
+        assert text.startswith(zh("alert.abnormal", name="孙一", userid="stu1",
+                                  date="2026-11-30", reasons=reason_labels(["fever"])))
+        assert "38.2℃" in text
+        assert text.endswith(zh("alert.text_ack", number=alert.id))
+    nothing_new(bot, "forrev", "formem", "stu2", "colmem")
+    assert len([t for t in bot.new_messages("stu1") if "代填" in t]) == 1
+    assert len(await rows(bot, Outbox, Outbox.touser.in_(("classrev", "dean")))) == 2
+
+
+async def test_a_members_own_abnormal_report_alerts_their_reviewers_once(tree: Bot) -> None:
+    bot = tree
+    await give_basic_info(bot, "stu2")
+    drain(bot)
+    # Cough (3) and contact with a case (1), submitted with WeCom re-sending the callback.
+    await walk(bot, "stu2", ["上报", "定位失败", "输入地址", ADDRESS, "在", "36.6", "3", "1",
+                             "无", "无", "提交"], last_repeat=4)
+    (report,) = await reports(bot)
+    assert report.filled_by == "stu2" and report.abnormal_reasons == ["symptoms", "contact"]
+    assert len(await rows(bot, Alert)) == 1
+    for reviewer in ("classrev", "dean"):
+        (text,) = alert_texts(bot, reviewer)
+        assert text.startswith(zh("alert.abnormal", name="李二", userid="stu2",
+                                  date="2026-11-30",
+                                  reasons=reason_labels(["symptoms", "contact"])))
+    nothing_new(bot, "forrev", "admin")
+    assert not await audit(bot, "proxy.report")  # a member's own report is no proxy action
+
+
+async def test_a_normal_report_alerts_nobody(tree: Bot) -> None:
+    bot = tree
+    drain(bot)
+    await proxy_report(bot, "dean", "colmem", [ADDRESS])
+    assert not await rows(bot, Alert)
+    nothing_new(bot, "classrev", "admin", "forrev")
+    assert not [t for t in bot.new_messages("dean") if "异常" in t]
+
+
+@pytest.mark.parametrize(("location", "rest", "reasons"), [
+    ([ADDRESS], ["在", "36.5", "没有", "无接触", "居家", "2026-11-28", "无", "提交"],
+     ["quarantine"]),
+    ([ADDRESS], ["在", "37.3", "没有", "无接触", "无", "无", "提交"], ["fever"]),
+    ([ADDRESS], ["在", "37.2", "没有", "无接触", "无", "无", "提交"], []),
+])
+async def test_what_counts_as_abnormal(tree: Bot, location: list[str], rest: list[str],
+                                       reasons: list[str]) -> None:
+    bot = tree
+    drain(bot)
+    await proxy_report(bot, "admin", "stu1", location, rest)
+    (report,) = await reports(bot)
+    assert report.abnormal_reasons == reasons
+    assert len(await rows(bot, Alert)) == (1 if reasons else 0)
+    assert len(alert_texts(bot, "classrev")) == (1 if reasons else 0)
+
+
+async def test_a_return_from_abroad_alerts(tree: Bot) -> None:
+    bot = tree
+    async with bot.db.transaction() as session:  # yesterday stu1 was in Japan
+        session.add(DailyReport(receipt="RJAPAN", userid="stu1", report_date=TODAY - timedelta(1),
+                                form_version=1, location_kind="abroad", country="日本",
+                                answers={"location": {"kind": "abroad", "country": "日本"}},
+                                filled_by="stu1", submitted_at=bot.clock.now()))
+    drain(bot)
+    await proxy_report(bot, "classrev", "stu1", [ADDRESS])
+    today = [r for r in await reports(bot) if r.report_date == TODAY]
+    assert today[0].abnormal_reasons == ["abroad_return"]
+    (text,) = alert_texts(bot, "dean")
+    assert text.startswith(zh("alert.abnormal", name="孙一", userid="stu1",
+                              date="2026-11-30", reasons=reason_labels(["abroad_return"])))
+
+
+async def card_reviewer(bot: Bot, userid: str) -> None:
+    """The reviewer uses the WeCom client and asked for cards."""
+    await set_member(bot, userid, rendering="cards")
+    member = bot.emulator.member(userid)
+    assert member is not None
+    member.client = CLIENT
+
+
+def alert_card(bot: Bot, userid: str) -> str:
+    (task_id,) = [d.task_id for d in bot.emulator.inbox(userid)
+                  if d.msgtype == "template_card" and d.task_id
+                  and d.task_id.startswith("alert_")]
+    return task_id
+
+
+async def test_a_card_reviewer_acknowledges_with_the_button(tree: Bot, clock: FixedClock
+                                                            ) -> None:
+    bot = tree
+    await card_reviewer(bot, "dean")
+    await proxy_report(bot, "admin", "stu1", [ADDRESS], FEVER_AFTER_LOCATION)
+    (alert,) = await rows(bot, Alert)
+    task_id = alert_card(bot, "dean")
+    card = bot.emulator.card(task_id, "dean")
+    assert not card.disabled
+    assert "孙一" in card.text and "发热" in card.text and CLASS in card.text
+    assert card.button_names == [catalog.one("alert.ack_button", "zh")]
+    drain(bot)
+    clock.advance(minutes=20)
+    result = await bot.emulator.click_button("dean", task_id, f"ack:{alert.id}", repeat=4)
+    assert result.status == 200
+    await bot.settle()
+    assert bot.new_messages("dean")[0] == zh("alert.acknowledged", number=alert.id,
+                                             name="孙一")
+    (alert,) = await rows(bot, Alert)
+    assert alert.acknowledged_by == "dean" and alert.acknowledged_at == clock.now()
+    card = bot.emulator.card(task_id, "dean")
+    assert card.disabled and card.button_names == [catalog.one("alert.ack_done_button", "zh")]
+    (task,) = await rows(bot, CardTask, CardTask.task_id == task_id)
+    assert not task.live
+    (entry,) = await audit(bot, "alert.ack")  # once, though the click came four times
+    assert (entry.actor, entry.target, entry.at) == ("dean", str(alert.id), clock.now())
+    # The class reviewer (text) now learns who acknowledged it and when.
+    clock.advance(minutes=5)
+    assert await bot.say("classrev", f"确认 {alert.id}") == [zh(
+        "alert.already_acknowledged", number=alert.id, by="赵院长", time="08:20")]
+    (alert,) = await rows(bot, Alert)
+    assert alert.acknowledged_by == "dean"
+    assert len(await audit(bot, "alert.ack")) == 1
+
+
+async def test_a_second_card_reviewer_sees_who_acknowledged_first(tree: Bot) -> None:
+    bot = tree
+    await card_reviewer(bot, "dean")
+    await card_reviewer(bot, "classrev")
+    await proxy_report(bot, "admin", "stu2", [ADDRESS], FEVER_AFTER_LOCATION)
+    (alert,) = await rows(bot, Alert)
+    first, second = alert_card(bot, "classrev"), alert_card(bot, "dean")
+    assert first != second
+    await bot.emulator.click_button("classrev", first, f"ack:{alert.id}")
+    await bot.settle()
+    drain(bot, "dean")
+    await bot.emulator.click_button("dean", second, f"ack:{alert.id}")
+    await bot.settle()
+    assert bot.new_messages("dean")[0] == zh(
+        "alert.already_acknowledged", number=alert.id, by="钱老师", time="08:00")
+    assert bot.emulator.card(second, "dean").disabled
+    (alert,) = await rows(bot, Alert)
+    assert alert.acknowledged_by == "classrev"
+
+
+async def test_a_text_reviewer_acknowledges_by_number(tree: Bot, clock: FixedClock) -> None:
+    bot = tree
+    await proxy_report(bot, "admin", "stu1", [ADDRESS], FEVER_AFTER_LOCATION)
+    (alert,) = await rows(bot, Alert)
+    drain(bot)
+    assert await bot.say("classrev", f"确认 #{alert.id}") == [zh(
+        "alert.acknowledged", number=alert.id, name="孙一")]
+    (alert,) = await rows(bot, Alert)
+    assert (alert.acknowledged_by, alert.acknowledged_at) == ("classrev", clock.now())
+    assert await bot.say("dean", f"ack {alert.id}") == [zh(
+        "alert.already_acknowledged", number=alert.id, by="钱老师", time="08:00")]
+
+
+async def test_members_and_other_units_cannot_acknowledge(tree: Bot) -> None:
+    bot = tree
+    await proxy_report(bot, "admin", "stu1", [ADDRESS], FEVER_AFTER_LOCATION)
+    (alert,) = await rows(bot, Alert)
+    drain(bot)
+    for userid, text in (("stu2", f"确认 {alert.id}"), ("stu1", f"确认 {alert.id}"),
+                         ("forrev", f"确认 {alert.id}"), ("formem", f"ack {alert.id}"),
+                         ("classrev", "确认 999"), ("classrev", "确认 abc")):
+        number = text.split()[1]
+        assert await bot.say(userid, text) == [zh("alert.unknown", number=number)], text
+    (alert,) = await rows(bot, Alert)
+    assert alert.acknowledged_by is None and alert.acknowledged_at is None
+    assert not await audit(bot, "alert.ack")
+
+
+async def test_ack_inside_a_form_answers_and_asks_the_question_again(tree: Bot) -> None:
+    bot = tree
+    await proxy_report(bot, "admin", "stu1", [ADDRESS], FEVER_AFTER_LOCATION)
+    (alert,) = await rows(bot, Alert)
+    drain(bot)
+    await bot.say("classrev", "代报 stu2")
+    seen = await bot.say("classrev", f"确认 {alert.id}")
+    assert seen[0] == zh("alert.acknowledged", number=alert.id, name="孙一")
+    assert zh("loc.proxy_ask", member="李二") in seen[1]
+
+
+# ============================================================ the authorisation matrix
+
+# What each actor may do: report for 孙一 (class member), 张院生 (member of the parent
+# college) or 周外 (another college); acknowledge the alert of 孙一's report; see units in 统计.
+MATRIX = {
+    #           proxy: stu1  colmem  formem  ack    units in 统计
+    "stu2":     (False,      False,  False,  False, None),
+    "classrev": (True,       False,  False,  True,  [CLASS]),
+    "dean":     (True,       True,   False,  True,  [COLLEGE, CLASS]),
+    "admin":    (True,       True,   True,   True,  [UNIVERSITY, FOREIGN, COLLEGE, CLASS]),
+    "forrev":   (False,      False,  True,   False, [FOREIGN]),
+}
+SUBJECTS = {"stu1": "孙一", "colmem": "张院生", "formem": "周外"}
+PROXY, ACK, STATS = 0, 3, 4
+
+
+@pytest.mark.parametrize("actor", list(MATRIX))
+@pytest.mark.parametrize("subject", list(SUBJECTS))
+async def test_matrix_proxy_report(tree: Bot, actor: str, subject: str) -> None:
+    bot = tree
+    allowed = MATRIX[actor][PROXY + list(SUBJECTS).index(subject)]
+    name = SUBJECTS[subject]
+    seen = await bot.say(actor, f"代报 {subject}")
+    if not allowed:
+        refusal = "proxy.not_reviewer" if actor == "stu2" else "proxy.not_your_unit"
+        assert seen == [zh(refusal, userid=subject)]
+        assert not await rows(bot, Conversation)
+        assert not await audit(bot, "proxy.report")
+        nothing_new(bot, subject)
+        return
+    assert seen[0].startswith(zh("proxy.started", name=name, userid=subject))
+    await walk(bot, actor, [ADDRESS, *NORMAL_AFTER_LOCATION])
+    (report,) = await reports(bot)
+    assert (report.userid, report.filled_by) == (subject, actor)
+    (entry,) = await audit(bot, "proxy.report")
+    assert (entry.actor, entry.target) == (actor, subject)
+    (told,) = bot.new_messages(subject)
+    assert told.startswith(zh("proxy.filed_for_you", by=(await member(bot, actor)).name,
+                              date="2026-11-30", time="08:00", receipt=report.receipt))
+
+
+@pytest.mark.parametrize("actor", list(MATRIX))
+async def test_matrix_stats(tree: Bot, actor: str) -> None:
+    bot = tree
+    expected = MATRIX[actor][STATS]
+    seen = await bot.say(actor, "统计")
+    if expected is None:
+        assert seen == [zh("stats.not_reviewer")]
+        assert not await audit(bot, "stats")
+        return
+    text = "\n".join(seen)
+    shown = [unit for unit in (UNIVERSITY, FOREIGN, COLLEGE, CLASS) if f"【{unit}】" in text]
+    assert sorted(shown) == sorted(expected)
+    (entry,) = await audit(bot, "stats")
+    assert (entry.actor, entry.target, entry.at) == (actor, "2026-11-30", bot.clock.now())
+
+
+@pytest.mark.parametrize("actor", list(MATRIX))
+async def test_matrix_alert_acknowledge(tree: Bot, actor: str, clock: FixedClock) -> None:
+    bot = tree
+    await give_basic_info(bot, "stu1")
+    await walk(bot, "stu1", ["上报", "定位失败", "输入地址", ADDRESS, "在", "38.5", "没有",
+                             "无接触", "无", "无", "提交"])
+    (alert,) = await rows(bot, Alert)
+    drain(bot)
+    clock.advance(minutes=3)
+    allowed = MATRIX[actor][ACK]
+    seen = await bot.say(actor, f"确认 {alert.id}")
+    (alert,) = await rows(bot, Alert)
+    if allowed:
+        assert seen == [zh("alert.acknowledged", number=alert.id, name="孙一")]
+        assert (alert.acknowledged_by, alert.acknowledged_at) == (actor, clock.now())
+        (entry,) = await audit(bot, "alert.ack")
+        assert (entry.actor, entry.target) == (actor, str(alert.id))
+    else:
+        assert seen == [zh("alert.unknown", number=alert.id)]
+        assert alert.acknowledged_by is None
+        assert not await audit(bot, "alert.ack")
+
+
+async def member(bot: Bot, userid: str) -> Member:
+    async with bot.db.session() as session:
+        found = await session.get(Member, userid)
+    assert found is not None
+    return found
+
+
+# ============================================================ 统计 / stats
+
+
+async def test_stats_counts_and_names_for_the_reviewers_units(tree: Bot) -> None:
+    bot = tree
+    await give_basic_info(bot, "stu1", "colmem", "classrev")
+    await add_report(bot, "stu1", abnormal=True, abnormal_reasons=["fever"])
+    await proxy_report(bot, "dean", "stu2", [ADDRESS])
+    await set_member(bot, "colmem", following=False)
+    drain(bot)
+    seen = await bot.say("dean", "统计")
+    assert len(seen) == 1
+    (text,) = seen
+    assert text.startswith(zh("stats.header", date="2026-11-30"))
+    college = zh("stats.unit", unit=COLLEGE, total=2, reported=0, self_count=0,
+                 proxy_count=0, missing=2, abnormal=0, unfollowed=1, no_info=1)
+    klass = zh("stats.unit", unit=CLASS, total=3, reported=2, self_count=1, proxy_count=1,
+               missing=1, abnormal=1, unfollowed=0, no_info=1)
+    assert college in text and klass in text
+    assert text.index(college) < text.index(klass)  # grouped, one unit after the other
+    college_part = text[text.index(college):text.index(klass)]
+    class_part = text[text.index(klass):]
+    assert "未报 Missing：张院生、赵院长" in college_part
+    assert "未关注 Not following：张院生" in college_part
+    assert "未填基础信息 No basic info：赵院长" in college_part
+    assert "未报 Missing：钱老师" in class_part
+    assert "异常 Abnormal：孙一" in class_part
+    assert "未填基础信息 No basic info：李二" in class_part
+    assert "周外" not in text and FOREIGN not in text
+    # English for an English-speaking reviewer.
+    await set_member(bot, "classrev", language="en")
+    (english,) = await bot.say("classrev", "stats")
+    assert english.startswith("Reports for 2026-11-30")
+    assert f"[{CLASS}] 3 members, 2 reported (1 self, 1 on behalf), 1 missing" in english
+    assert "Missing: 钱老师" in english or "Missing：钱老师" in english
+    assert COLLEGE + "]" not in english
+    assert [e.actor for e in await audit(bot, "stats")] == ["dean", "classrev"]
+
+
+async def test_stats_in_a_form_answers_and_asks_the_question_again(tree: Bot) -> None:
+    bot = tree
+    await bot.say("classrev", "代报 stu1")
+    seen = await bot.say("classrev", "统计")
+    assert seen[0].startswith(zh("stats.header", date="2026-11-30"))
+    assert zh("loc.proxy_ask", member="孙一") in seen[-1]
+
+
+async def test_a_long_summary_is_paged_under_the_limit_grouped_by_unit(tree: Bot) -> None:
+    bot = tree
+    now = bot.clock.now()
+    names = [f"学生{n:03d}号" for n in range(400)]
+    async with bot.db.transaction() as session:
+        session.add_all(Member(userid=f"s{n:03d}", name=name, unit_id=CLASS, created_at=now,
+                               updated_at=now) for n, name in enumerate(names))
+    await give_basic_info(bot, *[f"s{n:03d}" for n in range(0, 400, 2)])
+    drain(bot)
+    pages = await bot.say("dean", "统计")  # the WeChat plugin: text only
+    assert len(pages) > 1
+    for n, page in enumerate(pages, start=1):
+        assert byte_len(page) <= TEXT_LIMIT_BYTES, n
+        assert page.endswith(f"({n}/{len(pages)})")
+    deliveries = bot.emulator.inbox("dean")[-len(pages):]
+    assert all(d.msgtype == "text" and d.visible and not d.truncated for d in deliveries)
+    text = "\n".join(pages)
+    # Grouped by unit: the college, then the class with its 403 members.
+    assert text.index(f"【{COLLEGE}】") < text.index(f"【{CLASS}】")
+    assert zh("stats.unit", unit=CLASS, total=403, reported=0, self_count=0, proxy_count=0,
+              missing=403, abnormal=0, unfollowed=0, no_info=203) in text
+    # Every name is whole on some page (never cut across two messages).
+    for name in names:
+        assert any(name in page for page in pages), name
+    # A page that continues a unit's list says which unit it belongs to.
+    for page in pages[1:]:
+        first = page.split("\n", 1)[0]
+        assert first.startswith("【"), first
+
+
+async def test_a_reviewers_own_abnormal_report_goes_to_the_reviewers_above(tree: Bot) -> None:
+    bot = tree
+    await give_basic_info(bot, "classrev")
+    drain(bot)
+    seen = await walk(bot, "classrev", ["上报", "定位失败", "输入地址", ADDRESS, "在", "37.8",
+                                        "没有", "无接触", "无", "无", "提交"])
+    assert not [t for t in seen if "异常提醒" in t]  # not alerted about themself
+    (alert,) = await rows(bot, Alert)
+    (text,) = alert_texts(bot, "dean")
+    assert text.startswith(zh("alert.abnormal", name="钱老师", userid="classrev",
+                              date="2026-11-30", reasons=reason_labels(["fever"])))
+    # Nobody acknowledges their own alert; the college's reviewer does.
+    assert await bot.say("classrev", f"确认 {alert.id}") == [zh("alert.unknown",
+                                                                 number=alert.id)]
+    assert await bot.say("dean", f"确认 {alert.id}") == [zh("alert.acknowledged",
+                                                             number=alert.id, name="钱老师")]
+
+
+async def test_a_card_reviewer_on_the_wecom_client_reads_the_summary_too(tree: Bot) -> None:
+    bot = tree
+    await card_reviewer(bot, "dean")
+    await add_report(bot, "stu1")
+    drain(bot)
+    (text,) = await bot.say("dean", "统计")
+    (delivered,) = bot.emulator.inbox("dean")[-1:]
+    assert delivered.msgtype == "text" and delivered.visible
+    assert zh("stats.unit", unit=CLASS, total=3, reported=1, self_count=1, proxy_count=0,
+              missing=2, abnormal=0, unfollowed=0, no_info=3) in text
+
+
+async def test_a_unit_without_any_reviewer_alerts_the_admins(emulator, db_url, clock) -> None:
+    """Nobody reviews 无人学院: its abnormal reports and proxy requests reach the admin."""
+    from tests.harness import start_bot
+    from tests.test_scheduler import give_basic_info
+
+    roster = ("userid,name,unit,role,mobile,parent_unit,reviews\n"
+              "boss,校管理员,学校,admin,,,\n"
+              "alone,孤单,无人学院,member,,,\n")
+    bot = await start_bot(emulator, db_url, clock=clock, roster=roster)
+    try:
+        await give_basic_info(bot, "alone")
+        await bot.say("alone", "上报")
+        for answer in ("在国外", "日本"):
+            await bot.say("alone", answer)
+        await bot.say("alone", "1")  # on campus? -> whatever the first option is
+        await bot.say("alone", "38.5")
+        texts = []
+        for _ in range(12):  # answer the rest with the first option / "无" until submitted
+            seen = await bot.say("alone", "1")
+            texts += seen
+            if any("回执号" in t for t in seen):
+                break
+        assert any("回执号" in t for t in texts), texts
+        admin_seen = bot.new_messages("boss")
+        assert len(admin_seen) == 1 and "孤单" in admin_seen[0] and "确认" in admin_seen[0]
+    finally:
+        await bot.stop()
