@@ -201,7 +201,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "for {date} on their behalf.",
     ),
     "proxy.filed_for_you": (
-        "{by} 老师已为您代填 {date} 的每日上报（{time}，回执号 {receipt}）。"
+        "{by} 已为您代填 {date} 的每日上报（{time}，回执号 {receipt}）。"
         "如有错误，请联系该老师。",
         "{by} filed your daily report for {date} on your behalf ({time}, receipt {receipt}). "
         "If anything is wrong, please contact them.",
@@ -323,6 +323,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "behalf), {missing} missing, {abnormal} abnormal, {unfollowed} not following, "
         "{no_info} without basic info",
     ),
+    # Heads a page that carries on with a unit whose lines began on the previous page.
+    "stats.unit_continued": ("【{unit}】（续）", "[{unit}] (continued)"),
     # Labels for name lists: the names follow once, not once per language.
     "stats.missing_names": ("未报", "Missing"),
     "stats.abnormal_names": ("异常", "Abnormal"),

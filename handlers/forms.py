@@ -14,14 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
 from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
 from bot.conversation.forms import Form
+from bot.conversation.validators import match_option
 from handlers.context import Turn, lang_of
 from handlers.reviewers import notify_abnormal, notify_proxy_request
-from storage.models import BasicInfo, CardTask, Conversation, DailyReport, Member
+from storage.models import AuditLog, BasicInfo, CardTask, Conversation, DailyReport, Member
 
 log = logging.getLogger("handlers.forms")
 
@@ -117,6 +119,18 @@ async def reprompt_form(turn: Turn, conv: Conversation) -> None:
     await apply_step(turn, form, conv, step, ctx)
 
 
+async def names_an_option(turn: Turn, conv: Conversation, text: str) -> bool:
+    """True when `text` is a word of an option of the question the member is looking at: an
+    answer, even if it is also a command word (代填 at 定位失败 is the option, not 代报)."""
+    form = FORMS.get(conv.form_id)
+    if form is None or conv.form_version != form.version:
+        return False  # the engine starts such a form afresh; its old steps may not exist
+    subject = await subject_of(turn, conv)
+    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
+    question = engine.current_question(form, engine.ConvState.from_json(conv.state), ctx)
+    return match_option(question.options, text, numbered=False) is not None
+
+
 def _proxy_for(turn: Turn, subject: Member) -> str | None:
     return subject.userid if subject.userid != turn.inbound.userid else None
 
@@ -207,8 +221,10 @@ def _local_day(turn: Turn, at: datetime) -> str:
 
 
 async def show_basic_info(turn: Turn, info: BasicInfo) -> None:
-    await turn.say_lines("info.shown", engine.summary_lines(BASIC_INFO, info.answers, turn.lang),
-                         date=_local_day(turn, info.submitted_at))
+    """The stored basic info, with the reminder that it cannot be changed."""
+    lines = engine.summary_lines(BASIC_INFO, info.answers, turn.lang)
+    lines.append(catalog.text("form.basic_info.note", turn.lang))
+    await turn.say_lines("info.shown", lines, date=_local_day(turn, info.submitted_at))
 
 
 async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.Context,
@@ -228,7 +244,7 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         location_kind=str(location.get("kind") or ""), province=location.get("province"),
         city=location.get("city"), district=location.get("district"),
         country=location.get("country"), filled_by=turn.inbound.userid,
-        proxy_reason=location.get("proxy_reason") if subject_id != turn.inbound.userid else None,
+        proxy_reason=location.get("reason") if subject_id != turn.inbound.userid else None,
         submitted_at=turn.now)
     try:
         async with turn.session.begin_nested():
@@ -238,6 +254,12 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         if existing is not None:
             await say_already_reported(turn, existing)
         return False
+    if subject_id != turn.inbound.userid:
+        turn.session.add(AuditLog(at=turn.now, actor=turn.inbound.userid, action="proxy.report",
+                                  target=subject_id,
+                                  detail={"report": report.id, "receipt": report.receipt,
+                                          "location": report.location_kind,
+                                          "reason": report.proxy_reason}))
     subject = await turn.session.get(Member, subject_id)
     time = local_time_text(turn.deps.clock, turn.now)
     await turn.say_lines("report.receipt", engine.summary_lines(DAILY_REPORT, answers, turn.lang),
@@ -255,8 +277,16 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
 
 
 async def say_already_reported(turn: Turn, report: DailyReport) -> None:
-    await turn.say("report.already", time=local_time_text(turn.deps.clock, report.submitted_at),
-                   receipt=report.receipt)
+    time = local_time_text(turn.deps.clock, report.submitted_at)
+    if report.userid != turn.inbound.userid:
+        # A reviewer filling in for a member: say whose report it is and who filed it.
+        subject = await turn.session.get(Member, report.userid)
+        filler = await turn.session.get(Member, report.filled_by)
+        await turn.say("proxy.already_reported", name=subject.name if subject else report.userid,
+                       by=filler.name if filler else report.filled_by, time=time,
+                       receipt=report.receipt)
+        return
+    await turn.say("report.already", time=time, receipt=report.receipt)
 
 
 async def _apply_effect(turn: Turn, name: str, data: dict[str, Any], subject_id: str) -> None:

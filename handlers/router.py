@@ -64,7 +64,10 @@ async def on_text(turn: Turn) -> None:
         return
     conv = await forms.load_conversation(turn)
     command = parse_command(text)
-    if command is not None and not (conv is not None and command.name in _ENGINE_OWNED):
+    if command is not None and conv is not None and (
+            command.name in _ENGINE_OWNED or await forms.names_an_option(turn, conv, text)):
+        command = None  # the engine's own words, or an option's own word (代填 at 定位失败)
+    if command is not None:
         await run_command(turn, command, conv)
         return
     if conv is not None:
@@ -94,6 +97,15 @@ async def run_command(turn: Turn, command: Command, conv: Conversation | None) -
 
 
 async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    assert turn.member is not None
+    if conv is not None and conv.form_id == DAILY_REPORT.id and \
+            (conv.state.get("meta") or {}).get("subject") in (None, turn.member.userid):
+        existing = await forms.report_today(turn, turn.member.userid)
+        if existing is not None:
+            # The member's own form, left over (e.g. from yesterday) for a day filed since.
+            await turn.session.delete(conv)
+            await forms.say_already_reported(turn, existing)
+            return
     if conv is not None:
         await forms.reprompt_form(turn, conv)
         return
@@ -214,15 +226,7 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
         return
     existing = await forms.report_today(turn, subject.userid)
     if existing is not None:
-        by = existing.filled_by
-        if by != existing.userid:
-            filler = await turn.session.get(Member, by)
-            by = filler.name if filler else by
-        else:
-            by = subject.name
-        await turn.say("proxy.already_reported", name=subject.name, by=by,
-                       time=local_time_text(turn.deps.clock, existing.submitted_at),
-                       receipt=existing.receipt)
+        await forms.say_already_reported(turn, existing)  # says by whom and when
         return
     await turn.say("proxy.started", name=subject.name, userid=subject.userid)
     await forms.start_form(turn, DAILY_REPORT, subject=subject)
