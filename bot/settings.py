@@ -120,8 +120,10 @@ class OutboxSettings(_Section):
     batch_size: int = Field(default=200, ge=1, le=5000)
     max_attempts: int = Field(default=8, ge=1, le=100)
     poll_interval_seconds: float = Field(default=2.0, gt=0, le=60)
-    per_member_per_minute: int = Field(default=20, ge=1, le=30)
-    per_member_per_hour: int = Field(default=600, ge=1, le=1000)
+    # WeCom silently drops a member's 31st message in a minute and 1001st in an hour; the
+    # pacing counts every instance's sends (the outbox table), so a small margin suffices.
+    per_member_per_minute: int = Field(default=25, ge=1, le=30)
+    per_member_per_hour: int = Field(default=900, ge=1, le=1000)
 
 
 class ScheduleSettings(_Section):

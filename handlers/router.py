@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
 
+from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
 from bot.conversation.daily_report import DAILY_REPORT
-from bot.clock import local_time_text
 from bot.wecom.inbound import (
     CardEventIn,
     EnterAgentIn,
@@ -59,10 +59,12 @@ async def dispatch(turn: Turn) -> None:
 async def on_text(turn: Turn) -> None:
     assert isinstance(turn.inbound, TextIn)
     text = turn.inbound.content
+    conv = await forms.load_conversation(turn)
     if len(text) > MAX_TEXT_CHARS:
         await turn.say("input.too_long", limit=MAX_TEXT_CHARS)
+        if conv is not None:
+            await forms.reprompt_form(turn, conv)
         return
-    conv = await forms.load_conversation(turn)
     command = parse_command(text)
     if command is not None and conv is not None and (
             command.name in _ENGINE_OWNED or await forms.names_an_option(turn, conv, text)):
@@ -290,6 +292,7 @@ async def on_card(turn: Turn) -> None:
             task.userid.lower() != inbound.userid.lower()):
         await turn.say("card.not_yours")
         return
+    await _learn_rendering(turn)
     if task.purpose == REMIND_PURPOSE:
         if inbound.event_key not in ("report", "same"):
             await turn.say("card.stale")
@@ -311,6 +314,15 @@ async def on_card(turn: Turn) -> None:
     await forms.advance_form(turn, conv, engine.CardInput(
         task_id=inbound.task_id, event_key=inbound.event_key, selected=inbound.selected,
         response_code=inbound.response_code or None))
+
+
+async def _learn_rendering(turn: Turn) -> None:
+    """A card click proves the member sees cards (the WeChat plugin shows none): members who
+    have not chosen a rendering get cards from now on."""
+    member = turn.member
+    if member is not None and member.rendering is None:
+        member.rendering = "cards"
+        turn.session.add(member)
 
 
 # ---------------------------------------------------------------- follow / unfollow

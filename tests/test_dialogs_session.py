@@ -513,3 +513,32 @@ async def test_a_form_saved_by_an_older_form_version_starts_afresh(bot: Bot) -> 
     assert "还没有上报" in out
     assert "问卷内容已更新，请重新填写" in out and "开始 2026-11-30 的健康上报" in out
     assert (await conversation(bot, "zhangsan")).form_version == 1  # type: ignore[union-attr]
+
+
+async def test_an_overlong_message_changes_nothing_and_the_question_comes_back(bot: Bot) -> None:
+    await give_basic_info(bot, "zhangsan")
+    await say(bot, "zhangsan", "上报")
+    before = (await step_of(bot, "zhangsan"), await answers_of(bot, "zhangsan"))
+    replies = await say(bot, "zhangsan", "长" * 600)
+    assert "太长" in replies[0] and len(replies) >= 2  # refusal, then the question again
+    assert (await step_of(bot, "zhangsan"), await answers_of(bot, "zhangsan")) == before
+
+
+async def test_a_card_click_teaches_the_bot_that_the_member_sees_cards(
+        emulator, db_url, clock) -> None:
+    from bot.settings import BotSettings
+    from tests.harness import start_bot
+
+    bot = await start_bot(emulator, db_url, clock=clock, clients={"lisi": "wecom"},
+                          bot=BotSettings(default_rendering="cards"))
+    try:
+        await give_basic_info(bot, "lisi")
+        assert (await member(bot, "lisi")).rendering is None
+        await say(bot, "lisi", "上报")
+        card = last_card(bot, "lisi")
+        key = card.body.get("template_card", card.body)["button_list"][0]["key"]
+        await bot.emulator.click_button("lisi", card.task_id, key)
+        await bot.settle()
+        assert (await member(bot, "lisi")).rendering == "cards"
+    finally:
+        await bot.stop()
