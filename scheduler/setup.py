@@ -80,17 +80,18 @@ class SchedulerLeader:
             return True
         conn = await self.deps.db.engine.connect()
         try:
-            got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
-                                      {"k": LOCK_KEY})).scalar_one()
+            got = bool((await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
+                                           {"k": LOCK_KEY})).scalar_one())
             await conn.commit()
-        except Exception:
-            await conn.close()
+        except BaseException:  # also cancelled mid-query: drop the connection for good
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
             raise
         if got:
             self._conn = conn
-            return True
-        await conn.close()
-        return False
+        else:
+            await conn.close()
+        return got
 
     async def _still_holding(self) -> bool:
         if self._conn is None:
