@@ -95,28 +95,35 @@ async def start_form(turn: Turn, form: Form, *, subject: Member | None = None) -
     await apply_step(turn, form, None, step, ctx)
 
 
-async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> None:
+async def _resume(turn: Turn, conv: Conversation
+                  ) -> tuple[Form, engine.ConvState, engine.Context] | None:
+    """The form, state and context of a stored conversation; None if its form is gone."""
     form = FORMS.get(conv.form_id)
-    if form is None:  # a form that no longer exists: drop it rather than guess
+    if form is None:
+        return None
+    subject = await subject_of(turn, conv)
+    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
+    return form, engine.ConvState.from_json(conv.state), ctx
+
+
+async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> None:
+    resumed = await _resume(turn, conv)
+    if resumed is None:  # a form that no longer exists: drop it rather than guess
         await turn.session.delete(conv)
         await turn.say("cmd.unknown")
         return
-    subject = await subject_of(turn, conv)
-    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
-    step = engine.advance(form, engine.ConvState.from_json(conv.state), inp, ctx)
-    await apply_step(turn, form, conv, step, ctx)
+    form, state, ctx = resumed
+    await apply_step(turn, form, conv, engine.advance(form, state, inp, ctx), ctx)
 
 
 async def reprompt_form(turn: Turn, conv: Conversation) -> None:
     """Ask the current question again (the engine offers to continue an abandoned form)."""
-    form = FORMS.get(conv.form_id)
-    if form is None:
+    resumed = await _resume(turn, conv)
+    if resumed is None:
         await turn.session.delete(conv)
         return
-    subject = await subject_of(turn, conv)
-    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
-    step = engine.reprompt(form, engine.ConvState.from_json(conv.state), ctx)
-    await apply_step(turn, form, conv, step, ctx)
+    form, state, ctx = resumed
+    await apply_step(turn, form, conv, engine.reprompt(form, state, ctx), ctx)
 
 
 async def names_an_option(turn: Turn, conv: Conversation, text: str) -> bool:
@@ -125,9 +132,10 @@ async def names_an_option(turn: Turn, conv: Conversation, text: str) -> bool:
     form = FORMS.get(conv.form_id)
     if form is None or conv.form_version != form.version:
         return False  # the engine starts such a form afresh; its old steps may not exist
-    subject = await subject_of(turn, conv)
-    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
-    question = engine.current_question(form, engine.ConvState.from_json(conv.state), ctx)
+    resumed = await _resume(turn, conv)
+    assert resumed is not None
+    form, state, ctx = resumed
+    question = engine.current_question(form, state, ctx)
     return match_option(question.options, text, numbered=False) is not None
 
 
@@ -236,8 +244,8 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
     location = answers.get("location") or {}
     reasons = abnormal_reasons(answers, ctx)
     temperature = answers.get("temperature")
-    report = DailyReport(
-        receipt=turn.deps.new_id()[:8].upper(), userid=subject_id, report_date=turn.today,
+    values = dict(
+        userid=subject_id, report_date=turn.today,
         form_version=int(answers.get("form_version", DAILY_REPORT.version)), answers=answers,
         temperature=float(temperature) if isinstance(temperature, int | float) else None,
         abnormal=bool(reasons), abnormal_reasons=list(reasons),
@@ -246,14 +254,20 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         country=location.get("country"), filled_by=turn.inbound.userid,
         proxy_reason=location.get("reason") if subject_id != turn.inbound.userid else None,
         submitted_at=turn.now)
-    try:
-        async with turn.session.begin_nested():
-            turn.session.add(report)
-    except IntegrityError:
-        existing = await report_today(turn, subject_id)
-        if existing is not None:
-            await say_already_reported(turn, existing)
-        return False
+    for _attempt in range(3):
+        report = DailyReport(receipt=turn.deps.new_id()[:8].upper(), **values)
+        try:
+            async with turn.session.begin_nested():
+                turn.session.add(report)
+            break
+        except IntegrityError:
+            existing = await report_today(turn, subject_id)
+            if existing is not None:  # filed meanwhile (another instance, a reviewer)
+                await say_already_reported(turn, existing)
+                return False
+            # Otherwise the random receipt collided with an older one: draw another.
+    else:
+        raise RuntimeError("could not store the daily report")
     if subject_id != turn.inbound.userid:
         turn.session.add(AuditLog(at=turn.now, actor=turn.inbound.userid, action="proxy.report",
                                   target=subject_id,
