@@ -134,6 +134,7 @@ class ScheduleSettings(_Section):
     reviewer_digest: str = "12:00"
     admin_summary: str = "20:00"
     basic_info_reminder: str = "19:00"
+    housekeeping: str = "03:30"
     skip_weekends: bool = False
     holidays: tuple[date, ...] = ()
     misfire_grace_minutes: int = Field(default=60, ge=1, le=12 * 60)
@@ -149,7 +150,7 @@ class ScheduleSettings(_Section):
 
     @field_validator(
         "morning_reminder", "second_reminder", "reviewer_digest", "admin_summary",
-        "basic_info_reminder",
+        "basic_info_reminder", "housekeeping",
     )
     @classmethod
     def _hhmm(cls, value: str) -> str:

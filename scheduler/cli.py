@@ -27,7 +27,7 @@ def next_run(settings: Settings, job: str, now: datetime) -> datetime:
     for offset in range(0, 400):
         candidate = day + timedelta(days=offset)
         at = scheduled_time(settings, job, candidate)
-        if at > now and not is_skip_day(settings, candidate):
+        if at > now and not is_skip_day(settings, candidate, job):
             return at
     raise ValueError(f"job {job} never runs: every day is a skip day")
 

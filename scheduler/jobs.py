@@ -25,7 +25,16 @@ from bot.settings import Settings
 from handlers.context import lang_of, new_id, rendering_of, text_message
 from handlers.stats import summary_pages
 from storage.db import Database, insert_ignore
-from storage.models import BasicInfo, CardTask, DailyReport, JobRun, Member
+from storage.models import (
+    BasicInfo,
+    CardTask,
+    Conversation,
+    DailyReport,
+    InboundEvent,
+    JobRun,
+    Member,
+    Outbox,
+)
 from storage.outbox import enqueue_many, outbox_values
 from storage.summary import unit_summaries
 from storage.units import reviewed_units
@@ -55,7 +64,13 @@ class JobResult:
 JobFn = Callable[[JobDeps, str, date], Awaitable[int]]
 
 
-def is_skip_day(settings: Settings, day: date) -> bool:
+# Jobs that run every day, skip days included: they message nobody.
+EVERY_DAY = {"housekeeping"}
+
+
+def is_skip_day(settings: Settings, day: date, job: str | None = None) -> bool:
+    if job in EVERY_DAY:
+        return False
     schedule = settings.schedule
     return (schedule.skip_weekends and day.weekday() >= 5) or day in schedule.holidays
 
@@ -66,7 +81,7 @@ async def run_job(deps: JobDeps, name: str, *, day: date | None = None,
     fn = JOBS[name]
     now = deps.clock.now()
     day = day or local_date(deps.clock, now)
-    if is_skip_day(deps.settings, day):
+    if is_skip_day(deps.settings, day, name):
         log.info("job %s: %s is a skip day", name, day)
         return JobResult(name, day, 0, skipped_day=True)
     async with deps.db.transaction() as session:
@@ -216,12 +231,45 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
         return await enqueue_many(session, rows)
 
 
+# ------------------------------------------------------------------ housekeeping
+
+# WeCom re-sends a callback within seconds; a week of dedupe keys is ample.
+KEEP_INBOUND = timedelta(days=7)
+# Delivered, dead and cancelled messages stay a month for support questions ("was I reminded?").
+KEEP_OUTBOX = timedelta(days=30)
+# A card's response_code is valid 72 h; after that a click can only be refused.
+CARD_LIFETIME = timedelta(hours=72)
+# Forms left unfinished this long are dropped (a daily form restarts the next day anyway).
+KEEP_ABANDONED_FORMS = timedelta(days=7)
+
+
+async def housekeeping(deps: JobDeps, job: str, day: date) -> int:
+    """Prune what only matters for a while; reports, basic info and audit rows are kept."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        pruned = [
+            await session.execute(sa.delete(InboundEvent).where(
+                InboundEvent.received_at < now - KEEP_INBOUND)),
+            await session.execute(sa.delete(Outbox).where(
+                Outbox.status.in_(("sent", "dead", "cancelled")),
+                Outbox.created_at < now - KEEP_OUTBOX)),
+            await session.execute(sa.update(CardTask).where(
+                CardTask.live.is_(True), CardTask.created_at < now - CARD_LIFETIME)
+                .values(live=False)),
+            await session.execute(sa.delete(Conversation).where(
+                Conversation.updated_at < now - KEEP_ABANDONED_FORMS)),
+        ]
+    log.info("housekeeping: %s rows pruned or retired", [r.rowcount for r in pruned])
+    return 0
+
+
 JOBS: dict[str, JobFn] = {
     "morning_reminder": remind_unreported,
     "second_reminder": remind_unreported,
     "reviewer_digest": reviewer_digest,
     "admin_summary": admin_summary,
     "basic_info_reminder": remind_basic_info,
+    "housekeeping": housekeeping,
 }
 
 # `yiqingtong jobs run remind|summary` names from the operations contract.

@@ -53,7 +53,7 @@ async def catch_up(deps: JobDeps, instance: str) -> list[str]:
             sa.select(JobRun.job, JobRun.day))).all()}
     ran = []
     for job, day in missed_jobs(deps.settings, now, done):
-        if is_skip_day(deps.settings, day):
+        if is_skip_day(deps.settings, day, job):
             continue
         log.info("catching up job %s missed at its time today", job)
         await run_job(deps, job, day=day, instance=instance)

@@ -175,7 +175,7 @@ def test_jobs_are_registered_with_fixed_ids_and_grace(bot: Bot) -> None:
     scheduler = build_scheduler(deps(bot), "test")
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"morning_reminder", "second_reminder", "reviewer_digest",
-                         "admin_summary", "basic_info_reminder"}
+                         "admin_summary", "basic_info_reminder", "housekeeping"}
     assert jobs["morning_reminder"].misfire_grace_time == 3600
     assert jobs["morning_reminder"].coalesce is True
 
@@ -234,3 +234,37 @@ async def test_two_instances_elect_one_scheduler_and_the_standby_takes_over(
             await db.dispose()
     finally:
         await bot.stop()
+
+
+async def test_housekeeping_prunes_only_what_has_served_its_time(bot: Bot,
+                                                                 clock: FixedClock) -> None:
+    from storage.models import CardTask, Conversation, InboundEvent
+
+    await give_basic_info(bot, "zhangsan")
+    await set_member(bot, "zhangsan", rendering="cards")
+    bot.emulator.member("zhangsan").client = "wecom"
+    await bot.emulator.send_text("zhangsan", "上报")  # a live form and card, a dedupe row
+    await bot.settle()
+    await add_report(bot, "lisi")
+    clock.advance(days=8)
+    await bot.emulator.send_text("lisi", "状态")  # recent: must survive
+    await bot.settle()
+
+    async def count(model: type) -> int:
+        async with bot.db.session() as session:
+            return (await session.execute(sa.select(sa.func.count()).select_from(model))
+                    ).scalar_one()
+
+    assert await count(InboundEvent) == 2 and await count(CardTask) == 1
+    weekend = await run_job(deps(bot, skip_weekends=True), "housekeeping",
+                            day=date(2026, 12, 12))  # a Saturday: it runs anyway
+    assert not weekend.skipped_day
+    assert await count(InboundEvent) == 1  # the 8-day-old dedupe key is gone
+    assert await count(Conversation) == 0  # the abandoned form is gone
+    async with bot.db.session() as session:
+        live = (await session.execute(sa.select(sa.func.count()).select_from(CardTask)
+                                      .where(CardTask.live.is_(True)))).scalar_one()
+        reports = (await session.execute(sa.select(sa.func.count()).select_from(DailyReport))
+                   ).scalar_one()
+    assert live == 0 and reports == 1  # cards retired, reports kept
+    assert await count(Outbox) >= 2  # messages are kept for a month
