@@ -277,6 +277,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Location received. Reply \"report\" to start your report; locations are used "
         "while you are reporting.",
     ),
+    # ---- the app menu (names: 16 bytes at the top level, 40 below) -------------------------
+    "menu.report": ("上报", "Report"),
+    "menu.status": ("状态", "Status"),
+    "menu.more": ("更多", "More"),
+    "menu.info": ("基础信息", "Basic info"),
+    "menu.help": ("帮助", "Help"),
+    "menu.text": ("文字提问", "Plain text"),
+    "menu.cards": ("卡片提问", "Cards"),
     # ---- handlers: reviewers --------------------------------------------------------------
     "proxy.not_reviewer": (
         "只有本单位的审核老师可以代填报。",

@@ -81,6 +81,40 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return await run_demo(settings, as_user=args.as_user, script=args.script)
 
 
+def app_menu(lang: str) -> dict[str, Any]:
+    """The app menu: click keys are the English command words, so a click is a command."""
+    from bot import catalog
+
+    def click(key: str) -> dict[str, str]:
+        return {"type": "click", "name": catalog.label(f"menu.{key}", lang), "key": key}
+
+    return {"button": [
+        click("report"), click("status"),
+        {"name": catalog.label("menu.more", lang),
+         "sub_button": [click("info"), click("help"), click("text"), click("cards")]},
+    ]}
+
+
+async def cmd_menu(args: argparse.Namespace, settings: Settings) -> int:
+    import aiohttp
+
+    from bot.clock import SystemClock
+    from bot.wecom.client import MemoryTokenStore, WeComClient
+    from bot.wecom.errors import WeComError
+
+    settings.require_wecom()
+    async with aiohttp.ClientSession() as http:
+        client = WeComClient(http, settings.wecom, MemoryTokenStore(),
+                             SystemClock(settings.schedule.tz))
+        try:
+            await client.create_menu(app_menu(settings.bot.default_language))
+        except WeComError as exc:
+            _err(f"menu not created: WeCom errcode {exc.errcode} ({exc.errmsg})")
+            return 1
+    _out("app menu created: 上报 | 状态 | 更多 (基础信息, 帮助, 文字提问, 卡片提问)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yiqingtong", description=__doc__)
     parser.add_argument("--config", help="settings file (default: $YQT_CONFIG or settings.toml)")
@@ -95,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--script", default=None,
                       help="read lines from this file instead of the terminal")
     demo.set_defaults(run=cmd_demo)
+
+    menu = sub.add_parser("menu", help="create the app menu in WeCom (上报, 状态, 更多)")
+    menu.set_defaults(run=cmd_menu)
 
     roster = sub.add_parser("roster", help="roster management")
     roster_sub = roster.add_subparsers(dest="roster_command", required=True)

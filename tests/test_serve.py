@@ -122,3 +122,28 @@ def test_jobs_list_shows_every_job(capsys: pytest.CaptureFixture[str]) -> None:
 def test_jobs_run_unknown_name_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["jobs", "run", "everything"]) == 2
     assert "unknown job" in capsys.readouterr().err
+
+
+async def test_menu_creates_the_app_menu_whose_clicks_are_commands(
+        live_emulator: WeComEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers.commands import parse_command
+
+    for key, value in operator_env(live_emulator, f"sqlite:///{tmp_path / 'm.db'}").items():
+        monkeypatch.setenv(key, value)
+    assert await asyncio.to_thread(main, ["menu"]) == 0
+    menu = live_emulator.menu
+    assert menu is not None and len(menu["button"]) == 3  # WeCom allows at most three
+    keys = [b["key"] for b in menu["button"] if "key" in b]
+    keys += [s["key"] for b in menu["button"] for s in b.get("sub_button", [])]
+    assert keys == ["report", "status", "info", "help", "text", "cards"]
+    assert all(parse_command(key) is not None for key in keys)  # a click is a command
+
+
+async def test_menu_reports_a_wecom_refusal(live_emulator: WeComEmulator, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    for key, value in operator_env(live_emulator, f"sqlite:///{tmp_path / 'm.db'}").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("YQT_WECOM__AGENT_ID", "999")
+    assert await asyncio.to_thread(main, ["menu"]) == 1
+    assert "40056" in capsys.readouterr().err and live_emulator.menu is None
