@@ -168,16 +168,15 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
             await turn.session.delete(conv)
         await _retire_cards(turn, form)
         return
-    expires = turn.now + timedelta(minutes=turn.settings.bot.form_timeout_minutes)
     if conv is None:
         conv = await turn.session.get(Conversation, turn.inbound.userid)
     if conv is None:
         conv = Conversation(userid=turn.inbound.userid, form_id=form.id,
                             form_version=form.version, state={}, started_at=turn.now,
-                            updated_at=turn.now, expires_at=expires)
+                            updated_at=turn.now)
     conv.form_id, conv.form_version = form.id, form.version
     conv.state = step.state.to_json()
-    conv.updated_at, conv.expires_at = turn.now, expires
+    conv.updated_at = turn.now
     turn.session.add(conv)
 
 

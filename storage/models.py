@@ -107,8 +107,7 @@ class Conversation(SQLModel, table=True):
     form_version: int
     state: dict[str, Any] = json_field()
     started_at: datetime = utc_column()
-    updated_at: datetime = utc_column()
-    expires_at: datetime = utc_column(index=True)
+    updated_at: datetime = utc_column(index=True)  # the engine decides when a form is stale
 
 
 class CardTask(SQLModel, table=True):
