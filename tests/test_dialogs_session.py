@@ -542,3 +542,55 @@ async def test_a_card_click_teaches_the_bot_that_the_member_sees_cards(
         assert (await member(bot, "lisi")).rendering == "cards"
     finally:
         await bot.stop()
+
+
+@pytest.mark.postgres
+async def test_two_instances_take_concurrent_submissions_and_store_one_report(
+        emulator: WeComEmulator, clock: FixedClock) -> None:
+    """Several servers behind a proxy on one PostgreSQL: the submits of one member spread over
+    two instances still store one report and send one receipt (member row locks order them)."""
+    import aiohttp
+
+    from tests.conftest import reset_postgres
+    from tests.harness import postgres_url
+
+    url = postgres_url()
+    if url is None:
+        pytest.skip("needs YQT_TEST_POSTGRES_URL")
+    await reset_postgres(url)
+    first = await start_bot(emulator, url, clock=clock)
+    second = await start_bot(emulator, url, clock=clock, roster="userid,name,unit,role\n"
+                             "zhangsan,张三,民族学与社会学学院,member\n")
+    try:
+        emulator.callback_url = first.url
+        await at_temperature(first)
+        for answer in ("36.5", "1", "2", "1"):
+            await say(first, "zhangsan", answer)
+        assert "请核对您的每日上报" in joined(await say(first, "zhangsan", "无"))
+        requests = []
+        for i in range(10):
+            xml = (f"<xml><ToUserName><![CDATA[{emulator.corp_id}]]></ToUserName>"
+                   f"<FromUserName><![CDATA[zhangsan]]></FromUserName>"
+                   f"<CreateTime>{int(clock.now().timestamp())}</CreateTime>"
+                   f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[提交]]></Content>"
+                   f"<MsgId>{7_000_000_000 + i}</MsgId><AgentID>{emulator.agent_id}</AgentID>"
+                   f"</xml>")
+            params, body = emulator.build_callback(xml)
+            requests.append(((first if i % 2 else second).url, params, body))
+        async with aiohttp.ClientSession() as http:
+            async def post(target: str, params: dict[str, str], body: bytes) -> int:
+                async with http.post(target, params=params, data=body) as response:
+                    return response.status
+
+            statuses = await asyncio.gather(*(post(*r) for r in requests))
+        assert statuses == [200] * 10
+        await first.settle()
+        await second.settle()
+        async with first.db.session() as session:
+            rows = list((await session.execute(sa.select(DailyReport))).scalars())
+        assert len(rows) == 1
+        receipts = [d.text for d in emulator.inbox("zhangsan") if "上报成功" in d.text]
+        assert len(receipts) == 1 and rows[0].receipt in receipts[0]
+    finally:
+        await second.stop()
+        await first.stop()
