@@ -250,11 +250,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     "remind.card_title": ("今日健康上报", "Today's health report"),
     "remind.button_report": ("立即上报", "Report now"),
     "remind.button_same": ("与昨日相同", "Same as yesterday"),
-    "remind.text_report": ("回复“上报”立即上报。", "Reply \"report\" to report now."),
+    "remind.text_report": (
+        "回复 1 立即上报（或回复“上报”）。",
+        "Reply 1 to report now (or \"report\").",
+    ),
     "remind.text_same": (
-        "回复“上报”立即上报；与昨天相同时，填写中可一键选择“与昨日相同”。",
-        "Reply \"report\" to report now; if nothing changed, you can choose \"Same as "
-        "yesterday\" on the way.",
+        "回复 1 立即上报 / 2 与昨日相同（定位后一键提交）。",
+        "Reply 1 Report now / 2 Same as yesterday (one tap after your location).",
     ),
     "report.offer": (
         "您今天还没有上报，回复“上报”开始。",

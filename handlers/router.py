@@ -28,8 +28,8 @@ from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
-from scheduler.jobs import REMIND_PURPOSE
-from storage.models import BasicInfo, CardTask, Conversation, Member
+from scheduler.jobs import REMIND_PURPOSE, reminder_key
+from storage.models import BasicInfo, CardTask, Conversation, Member, Outbox
 from storage.units import may_act_on
 
 log = logging.getLogger("handlers.router")
@@ -75,7 +75,23 @@ async def on_text(turn: Turn) -> None:
     if conv is not None:
         await forms.advance_form(turn, conv, engine.TextInput(text))
         return
+    if text.strip() in REMINDER_REPLIES and await reminded_today(turn):
+        await cmd_report(turn, Command("report"), None)  # the reminder's numbered options
+        return
     await turn.say("cmd.unknown")
+
+
+# A text reminder offers "1 report now / 2 same as yesterday"; both open today's report, whose
+# same-as-yesterday step follows the location.
+REMINDER_REPLIES = ("1", "2", "１", "２")
+
+
+async def reminded_today(turn: Turn) -> bool:
+    keys = [reminder_key(job, turn.today, turn.inbound.userid)
+            for job in ("morning_reminder", "second_reminder")]
+    found = await turn.session.execute(
+        sa.select(Outbox.id).where(Outbox.dedupe_key.in_(keys)).limit(1))
+    return found.first() is not None
 
 
 async def on_menu_click(turn: Turn) -> None:

@@ -120,6 +120,11 @@ def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
     return text_message(body + "\n" + catalog.text(hint, lang))
 
 
+def reminder_key(job: str, day: date, userid: str) -> str:
+    """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
+    return f"job:{job}:{day}:{userid}"
+
+
 async def _unreported(session: AsyncSession, day: date) -> list[Member]:
     reported = sa.select(DailyReport.userid).where(DailyReport.report_date == day)
     with_info = sa.select(BasicInfo.userid)
@@ -155,7 +160,7 @@ async def remind_unreported(deps: JobDeps, job: str, day: date) -> int:
                     session.add(CardTask(task_id=task_id, userid="*", purpose=REMIND_PURPOSE,
                                          ref=f"{job}:{day}", created_at=now))
                 message = _reminder_message(variant, job, day, task_id)
-                rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{m.userid}",
+                rows.extend(outbox_values(dedupe_key=reminder_key(job, day, m.userid),
                                           touser=m.userid, message=message, now=now,
                                           skip_if_reported=day) for m in chunk)
         return await enqueue_many(session, rows)

@@ -268,3 +268,17 @@ async def test_housekeeping_prunes_only_what_has_served_its_time(bot: Bot,
                    ).scalar_one()
     assert live == 0 and reports == 1  # cards retired, reports kept
     assert await count(Outbox) >= 2  # messages are kept for a month
+
+
+async def test_a_text_reminder_is_answered_by_its_number(bot: Bot) -> None:
+    await give_basic_info(bot, "zhangsan", "lisi")
+    await add_report(bot, "lisi", day=TODAY - timedelta(days=1))
+    assert "没有看懂" in " ".join(await bot.say("zhangsan", "1"))  # no reminder: no meaning
+    await run_job(deps(bot), "morning_reminder")
+    await bot.settle()
+    (reminder,) = bot.new_messages("lisi")
+    assert "1 立即上报" in reminder and "2 与昨日相同" in reminder
+    (plain,) = bot.new_messages("zhangsan")
+    assert "1 立即上报" in plain and "与昨日相同" not in plain  # no yesterday to repeat
+    started = " ".join(await bot.say("lisi", "2"))
+    assert "开始 2026-11-30 的健康上报" in started
