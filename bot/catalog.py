@@ -468,6 +468,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     "opt.loc.still": ("仍在该国", "Still there"),
     "opt.loc.change": ("更改", "Change"),
     "opt.loc.unknown": ("不详", "Unknown"),
+    "opt.proxy.phone_fails": ("手机无法定位", "Phone can't locate"),
+    "opt.proxy.no_phone": ("没有手机", "No phone"),
+    "opt.proxy.other": ("其他原因", "Other"),
     # ---- field labels (summaries, receipts, the edit list) ----------------------------------
     "field.name": ("姓名", "Name"),
     "field.staff_no": ("学工号", "Student/Staff ID"),
@@ -682,6 +685,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "身在国外无需定位。请输入您所在的国家或地区，如：日本。如已回国，请直接发送位置。",
         "No location is needed abroad. Please type the country or region you are in, e.g. "
         "Japan. If you are back in China, just send your location.",
+    ),
+    "loc.proxy_reason": (
+        "为什么代 {member} 填报？",
+        "Why are you reporting for {member}?",
+    ),
+    "loc.proxy_reason_other": (
+        "请简要说明代填原因。",
+        "Please briefly give the reason.",
     ),
     "loc.proxy_ask": (
         "请输入 {member} 当前所在的地址；在国外请选“在国外”，不清楚请选“不详”。",

@@ -251,7 +251,7 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         location_kind=str(location.get("kind") or ""), province=location.get("province"),
         city=location.get("city"), district=location.get("district"),
         country=location.get("country"), filled_by=turn.inbound.userid,
-        proxy_reason=location.get("reason") if subject_id != turn.inbound.userid else None,
+        proxy_reason=_proxy_reason(location) if subject_id != turn.inbound.userid else None,
         submitted_at=turn.now)
     for _attempt in range(3):
         report = DailyReport(receipt=turn.deps.new_id()[:8].upper(), **values)
@@ -287,6 +287,13 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
     if reasons and subject is not None:
         await notify_abnormal(turn, subject, report)
     return True
+
+
+def _proxy_reason(location: dict[str, Any]) -> str | None:
+    """Why a reviewer filled in (phone_fails, no_phone or their words), and for an unknown
+    location why it is unknown."""
+    parts = [str(p) for p in (location.get("proxy_reason"), location.get("reason")) if p]
+    return "; ".join(parts)[:200] or None
 
 
 async def say_already_reported(turn: Turn, report: DailyReport) -> None:

@@ -1002,17 +1002,21 @@ def test_returning_from_abroad_is_flagged() -> None:
 def test_proxy_types_the_address_and_ignores_own_gps(rendering: str) -> None:
     d = Dialog(DAILY_REPORT, rendering=rendering, userid="teacher", proxy_for="zhangsan",
                prefill={"name": "张三"}, last_location=gps())
-    assert d.step == "location#proxy_ask" and "张三" in d.texts
+    assert d.step == "location#proxy_reason" and "张三" in d.texts
+    d.choose("phone_fails")
+    assert d.step == "location#proxy_ask"
     d.send_location(gps(source="message"))
     assert d.step == "location#proxy_ask" and "不使用您本人的位置" in d.texts
     d.say("北京市海淀区学院路")
     assert d.answers["location"]["kind"] == "typed"
     assert d.answers["location"]["verified"] is False
+    assert d.answers["location"]["proxy_reason"] == "phone_fails"
 
 
 @pytest.mark.parametrize("rendering", RENDERINGS)
 def test_proxy_unknown_location_needs_a_reason(rendering: str) -> None:
     d = Dialog(DAILY_REPORT, rendering=rendering, userid="teacher", proxy_for="zhangsan")
+    d.choose("no_phone")
     d.choose("unknown")
     assert d.step == "location#unknown_reason"
     d.say("上一步")
@@ -1020,11 +1024,30 @@ def test_proxy_unknown_location_needs_a_reason(rendering: str) -> None:
     d.choose("unknown")
     d.say("电话未接通")
     assert d.answers["location"] == {**d.answers["location"], "kind": "unknown",
-                                     "reason": "电话未接通", "verified": False}
+                                     "reason": "电话未接通", "proxy_reason": "no_phone",
+                                     "verified": False}
+
+
+def test_proxy_other_reason_is_typed_and_back_returns_to_the_reasons() -> None:
+    d = Dialog(DAILY_REPORT, userid="teacher", proxy_for="zhangsan")
+    d.choose("other")
+    assert d.step == "location#proxy_reason_other"
+    d.say("上一步")
+    assert d.step == "location#proxy_reason"
+    d.choose("other")
+    d.say("手机坏了，正在维修")
+    assert d.step == "location#proxy_ask"
+    d.say("上一步")
+    assert d.step == "location#proxy_reason"
+    d.choose("other")
+    d.say("手机坏了，正在维修")
+    d.say("北京市海淀区")
+    assert d.answers["location"]["proxy_reason"] == "手机坏了，正在维修"
 
 
 def test_proxy_with_a_remembered_country_records_effects_for_the_member() -> None:
     d = Dialog(DAILY_REPORT, userid="teacher", proxy_for="zhangsan", remembered_country="日本")
+    d.choose("no_phone")
     d.choose("change")
     d.say("韩国")
     fill_daily(d)

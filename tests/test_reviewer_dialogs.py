@@ -81,9 +81,10 @@ async def walk(bot: Bot, userid: str, answers: list[str], *, last_repeat: int = 
 
 
 async def proxy_report(bot: Bot, reviewer: str, subject: str, location: list[str],
-                       rest: list[str] = NORMAL_AFTER_LOCATION, *, last_repeat: int = 1
-                       ) -> list[str]:
-    return await walk(bot, reviewer, [f"代报 {subject}", *location, *rest],
+                       rest: list[str] = NORMAL_AFTER_LOCATION, *, last_repeat: int = 1,
+                       why: str = "1") -> list[str]:
+    """代报, why (1 the phone cannot locate), the member's location, then the rest."""
+    return await walk(bot, reviewer, [f"代报 {subject}", why, *location, *rest],
                       last_repeat=last_repeat)
 
 
@@ -123,10 +124,13 @@ async def test_a_class_reviewer_files_a_report_for_a_member_by_typed_address(
     started = await bot.say("classrev", "代报 stu1")
     assert started[0] == zh("proxy.started", name="孙一", userid="stu1")
     assert zh("conv.proxy_intro", member="孙一") in started[1]
-    assert zh("loc.proxy_ask", member="孙一") in started[1]
+    assert zh("loc.proxy_reason", member="孙一") in started[1]
+    asked = await bot.say("classrev", "1")  # why: the member's phone cannot locate
+    assert zh("loc.proxy_ask", member="孙一") in asked[0]
     seen = await walk(bot, "classrev", [ADDRESS, *NORMAL_AFTER_LOCATION])
     (report,) = await reports(bot)
     assert (report.userid, report.filled_by, report.report_date) == ("stu1", "classrev", TODAY)
+    assert report.proxy_reason == "phone_fails"
     assert report.location_kind == "typed" and report.answers["location"]["lat"] is None
     assert report.answers["location"]["label"] == ADDRESS
     assert not report.abnormal
@@ -159,13 +163,14 @@ async def test_unknown_location_with_a_reason_stores_who_filled_and_why(tree: Bo
     (report,) = await reports(bot)
     assert (report.userid, report.filled_by) == ("stu2", "dean")
     assert report.location_kind == "unknown"
-    assert report.proxy_reason == reason
-    assert zh("loc.unknown_reason") in seen[2]
+    assert report.proxy_reason == f"phone_fails; {reason}"
+    assert zh("loc.unknown_reason") in seen[3]
     assert f"不详：{reason}" in seen[-1]
     (told,) = bot.new_messages("stu2")
     assert "赵院长 已为您代填" in told and f"不详：{reason}" in told
     (entry,) = await audit(bot, "proxy.report")
-    assert (entry.actor, entry.target, entry.detail.get("reason")) == ("dean", "stu2", reason)
+    assert (entry.actor, entry.target, entry.detail.get("reason")) == (
+        "dean", "stu2", f"phone_fails; {reason}")
 
 
 async def test_the_reviewers_own_location_is_never_used_for_the_member(tree: Bot) -> None:
@@ -179,7 +184,7 @@ async def test_the_reviewers_own_location_is_never_used_for_the_member(tree: Bot
     # A LOCATION event from entering the app is ignored, too: the question stays.
     await bot.emulator.enter_app("classrev", 39.95, 116.32)
     await bot.settle()
-    await walk(bot, "classrev", [ADDRESS, *NORMAL_AFTER_LOCATION])
+    await walk(bot, "classrev", ["1", ADDRESS, *NORMAL_AFTER_LOCATION])
     (report,) = await reports(bot)
     assert report.location_kind == "typed" and report.answers["location"]["lat"] is None
 
@@ -245,7 +250,7 @@ async def test_the_userid_may_follow_without_a_space_and_in_capitals(tree: Bot) 
     bot = tree
     seen = await bot.say("classrev", "代报STU1")
     assert seen[0] == zh("proxy.started", name="孙一", userid="stu1")
-    await walk(bot, "classrev", [ADDRESS, *NORMAL_AFTER_LOCATION])
+    await walk(bot, "classrev", ["1", ADDRESS, *NORMAL_AFTER_LOCATION])
     (report,) = await reports(bot)
     assert (report.userid, report.filled_by) == ("stu1", "classrev")
 
@@ -272,7 +277,7 @@ async def test_a_member_who_cannot_locate_asks_and_the_reviewer_reports_for_them
     await proxy_report(bot, "classrev", "stu1", ["不详", "定位失败，学生请求代填"])
     (report,) = await reports(bot)
     assert (report.userid, report.filled_by) == ("stu1", "classrev")
-    assert report.proxy_reason == "定位失败，学生请求代填"
+    assert report.proxy_reason == "phone_fails; 定位失败，学生请求代填"
     (told,) = bot.new_messages("stu1")
     assert "钱老师 已为您代填" in told
 
@@ -281,7 +286,7 @@ async def test_a_member_reporting_while_the_reviewer_fills_keeps_their_own_repor
         tree: Bot) -> None:
     bot = tree
     await give_basic_info(bot, "stu1")
-    await walk(bot, "classrev", ["代报 stu1", ADDRESS, "在", "36.5"])
+    await walk(bot, "classrev", ["代报 stu1", "1", ADDRESS, "在", "36.5"])
     # Meanwhile the member files their own report.
     await walk(bot, "stu1", ["上报", "定位失败", "输入地址", "北京市朝阳区", "在", "36.4",
                              "没有", "无接触", "无", "无", "提交"])
@@ -493,7 +498,7 @@ async def test_ack_inside_a_form_answers_and_asks_the_question_again(tree: Bot) 
     await bot.say("classrev", "代报 stu2")
     seen = await bot.say("classrev", f"确认 {alert.id}")
     assert seen[0] == zh("alert.acknowledged", number=alert.id, name="孙一")
-    assert zh("loc.proxy_ask", member="李二") in seen[1]
+    assert zh("loc.proxy_reason", member="李二") in seen[1]
 
 
 # ============================================================ the authorisation matrix
@@ -527,7 +532,7 @@ async def test_matrix_proxy_report(tree: Bot, actor: str, subject: str) -> None:
         nothing_new(bot, subject)
         return
     assert seen[0].startswith(zh("proxy.started", name=name, userid=subject))
-    await walk(bot, actor, [ADDRESS, *NORMAL_AFTER_LOCATION])
+    await walk(bot, actor, ["1", ADDRESS, *NORMAL_AFTER_LOCATION])
     (report,) = await reports(bot)
     assert (report.userid, report.filled_by) == (subject, actor)
     (entry,) = await audit(bot, "proxy.report")
@@ -627,7 +632,7 @@ async def test_stats_in_a_form_answers_and_asks_the_question_again(tree: Bot) ->
     await bot.say("classrev", "代报 stu1")
     seen = await bot.say("classrev", "统计")
     assert seen[0].startswith(zh("stats.header", date="2026-11-30"))
-    assert zh("loc.proxy_ask", member="孙一") in seen[-1]
+    assert zh("loc.proxy_reason", member="孙一") in seen[-1]
 
 
 async def test_a_long_summary_is_paged_under_the_limit_grouped_by_unit(tree: Bot) -> None:

@@ -289,7 +289,9 @@ _SUMMARY_VALUE_WIDTH = 60
 _PREFILL = "prefill"
 _SUB = "#"
 _LOCATION_KEYS = ("kind", "lat", "lng", "label", "label_en", "province", "city", "district",
-                  "category", "country", "verified", "source", "reason")
+                  "category", "country", "verified", "source", "reason", "proxy_reason")
+# Why a reviewer fills in, as the option ids of the proxy_reason step (or the typed "other").
+_PROXY_REASONS = ("phone_fails", "no_phone")
 
 
 def _check_state(form: Form, state: ConvState) -> None:
@@ -564,6 +566,8 @@ class _Turn:
 
     def store(self, key: str, value: Any) -> None:
         q = self.form.question(key)
+        if q.kind is QuestionKind.LOCATION and self.ctx.proxy_for and isinstance(value, dict):
+            value = {**value, "proxy_reason": self.meta.pop("proxy_reason", None)}
         self.answers[key] = value
         self.state.history.append(key)
         self.meta.pop("pending", None)
@@ -789,7 +793,7 @@ class _Turn:
         self.meta.pop("pending", None)
         ctx = self.ctx
         if ctx.proxy_for:
-            return self.substep(key, "abroad_again" if ctx.remembered_country else "proxy_ask")
+            return self.substep(key, "proxy_reason")
         last = ctx.last_location
         if last is not None and _is_fresh(last, ctx):
             try:
@@ -838,17 +842,27 @@ class _Turn:
             self.location_action(key, answer.options[0].id)
             return
         text = answer.value
-        if sub == "country":
+        if sub == "proxy_reason_other":
+            self.meta["proxy_reason"] = text
+            self.goto(self.proxy_entry(key))
+        elif sub == "country":
             self.store(key, _location("abroad", country=text, category="abroad"))
         elif sub == "unknown_reason":
             self.store(key, _location("unknown", reason=text))
         else:  # a typed address (member after 定位失败, or a reviewer filling in)
             self.store(key, _location("typed", label=text))
 
+    def proxy_entry(self, key: str) -> str:
+        """Where a reviewer gives the member's location, once they said why they fill in."""
+        return self.substep(key, "abroad_again" if self.ctx.remembered_country else "proxy_ask")
+
     def location_action(self, key: str, action: str) -> None:
         targets = {"failed": "failed", "retry": "ask", "type": "address", "change": "country",
-                   "unknown": "unknown_reason"}
-        if action in targets:
+                   "unknown": "unknown_reason", "other": "proxy_reason_other"}
+        if action in _PROXY_REASONS:
+            self.meta["proxy_reason"] = action
+            self.goto(self.proxy_entry(key))
+        elif action in targets:
             self.goto(self.substep(key, targets[action]))
         elif action == "abroad":
             self.goto(self.abroad_entry(key))

@@ -353,12 +353,25 @@ LOCATION_STEPS: Mapping[str, LocationStep] = {step.name: step for step in (
     LocationStep("country", Question(
         "country", QuestionKind.TEXT, "loc.country", label="field.location",
         help=_LOCATION_HELP, parse=v.country), parent="ask"),
+    # A reviewer filling in says why first (stored with the report), then where the member is.
+    LocationStep("proxy_reason", Question(
+        "proxy_reason", QuestionKind.SINGLE, "loc.proxy_reason", label="field.location",
+        help=_LOCATION_HELP,
+        options=(Option("phone_fails", "opt.proxy.phone_fails",
+                        aliases=("定位失败", "无法定位", "location failed")),
+                 Option("no_phone", "opt.proxy.no_phone", aliases=("没有手机", "无手机")),
+                 Option("other", "opt.proxy.other", aliases=("其他", "other")))),
+        parent=None, shortcuts=False),
+    LocationStep("proxy_reason_other", Question(
+        "proxy_reason_other", QuestionKind.TEXT, "loc.proxy_reason_other",
+        label="field.location", help=_LOCATION_HELP, parse=v.free_text(100)),
+        parent="proxy_reason", shortcuts=False),
     LocationStep("proxy_ask", Question(
         "proxy_ask", QuestionKind.TEXT, "loc.proxy_ask", label="field.location",
         help=_LOCATION_HELP, parse=v.address,
         options=(_ABROAD, Option("unknown", "opt.loc.unknown",
                                  aliases=("不清楚", "不知道", "unknown")))),
-        parent=None, shortcuts=False),
+        parent="proxy_reason", shortcuts=False),
     LocationStep("unknown_reason", Question(
         "unknown_reason", QuestionKind.TEXT, "loc.unknown_reason", label="field.location",
         help=_LOCATION_HELP, parse=v.free_text(100)), parent="proxy_ask", shortcuts=False),
