@@ -564,6 +564,27 @@ def test_an_abandoned_form_offers_to_continue(rendering: str) -> None:
 
 
 @pytest.mark.parametrize("rendering", RENDERINGS)
+def test_continuing_after_a_pause_does_not_offer_a_stale_position(rendering: str) -> None:
+    d = Dialog(DAILY_REPORT, rendering=rendering, last_location=gps())
+    assert d.step == "location#confirm"
+    d.tick(minutes=31)  # the position is now older than the freshness window
+    d.say("1")
+    assert d.step == "@resume"
+    d.choose("continue")
+    assert d.step == "location#ask" and "location" not in d.answers
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+def test_continuing_after_a_pause_keeps_a_fresh_position(rendering: str) -> None:
+    d = Dialog(DAILY_REPORT, rendering=rendering, last_location=gps())
+    d.tick(minutes=31)
+    d.say("1")
+    d.ctx = replace(d.ctx, last_location=gps(age_seconds=-31 * 60 + 5))  # entered the app again
+    d.choose("continue")
+    assert d.step == "location#confirm"
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
 def test_an_abandoned_form_can_start_over(rendering: str) -> None:
     d = Dialog(BASIC_INFO, rendering=rendering)
     d.choose("prefill")

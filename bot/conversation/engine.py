@@ -723,7 +723,12 @@ class _Turn:
             self.state.meta = {k: v for k, v in self.meta.items() if k in ("day", "proxy_for")}
             self.begin()
             return
-        self.state.step = self.meta.pop("resume_step", None) or self.first_unanswered()
+        step = self.meta.pop("resume_step", None) or self.first_unanswered()
+        key, sub = _split(step)
+        if sub == "confirm":
+            # The position offered before the pause may be stale by now: look again.
+            step = self.enter_location(key)
+        self.state.step = step
         self.ask()
 
     def offer_resume(self) -> None:
