@@ -526,6 +526,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Is everything the same as yesterday? Today's location is used.",
     ),
     "conv.edit": ("请选择要修改的项目。", "Which item do you want to change?"),
+    "conv.proxy_tag": ("代 {member} 填报", "For {member}"),
     "conv.proxy_intro": (
         "您正在为 {member} 代填每日上报。",
         "You are filing the daily report on behalf of {member}.",

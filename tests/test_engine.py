@@ -1035,6 +1035,23 @@ def test_proxy_types_the_address_and_ignores_own_gps(rendering: str) -> None:
 
 
 @pytest.mark.parametrize("rendering", RENDERINGS)
+def test_every_proxy_question_says_whose_report_it_is(rendering: str) -> None:
+    d = Dialog(DAILY_REPORT, rendering=rendering, userid="teacher", proxy_for="zhangsan",
+               prefill={"name": "张三"})
+    d.choose("no_phone")
+    d.say("北京市海淀区")
+    assert d.step == "on_campus"
+    if rendering == "cards":
+        assert "代 张三 填报" in d.cards[-1]["main_title"]["title"]
+    else:
+        assert "代 张三 填报" in d.texts
+    own = Dialog(DAILY_REPORT, rendering=rendering, last_location=gps(),
+                 prefill={"name": "张三"})
+    shown = " ".join([own.texts, *(c["main_title"]["title"] for c in own.cards)])
+    assert "张三" not in shown  # a member's own report carries no tag
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
 def test_proxy_unknown_location_needs_a_reason(rendering: str) -> None:
     d = Dialog(DAILY_REPORT, rendering=rendering, userid="teacher", proxy_for="zhangsan")
     d.choose("no_phone")

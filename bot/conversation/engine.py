@@ -494,10 +494,17 @@ class _Turn:
         if render.card_kind(view.question, self.ctx.rendering) is not None:
             state.seq += 1
             task_id = render.make_task_id(state.conv_id, state.seq)
+        title, lead = self.title(), self.lead
+        if self.ctx.proxy_for:
+            # Every question says whose report it is: the prompts address "you".
+            member = self.ctx.prefill.get("name") or self.ctx.proxy_for
+            if task_id is not None:
+                title = f"{title} · {catalog.one('conv.proxy_tag', self.ctx.lang, member=member)}"
+            else:
+                lead = [*lead, catalog.inline("conv.proxy_tag", self.ctx.lang, member=member)]
         messages = render.question_messages(
             view.question, lang=self.ctx.lang, rendering=self.ctx.rendering,
-            params=view.params, title=self.title(), lead=self.lead, body=view.body,
-            task_id=task_id)
+            params=view.params, title=title, lead=lead, body=view.body, task_id=task_id)
         self.lead = []
         state.live_task_id = task_id
         for message in messages:
