@@ -37,7 +37,7 @@ from storage.models import (
 )
 from storage.outbox import enqueue_many, outbox_values
 from storage.summary import unit_summaries
-from storage.units import reviewed_units
+from storage.units import reviewed_units, unit_tree
 
 log = logging.getLogger("scheduler.jobs")
 
@@ -195,12 +195,13 @@ async def reviewer_digest(deps: JobDeps, job: str, day: date) -> int:
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         reviewers = await _active_with_role(session, "reviewer")
+        # The whole university once; each reviewer gets the units they may see.
+        tree = await unit_tree(session)
+        by_unit = {s.unit_id: s for s in await unit_summaries(session, day, None)}
         rows = []
         for reviewer in reviewers:
-            units = await reviewed_units(session, reviewer)
-            if not units:
-                continue
-            summaries = await unit_summaries(session, day, units)
+            units = await reviewed_units(session, reviewer, tree)
+            summaries = [by_unit[u] for u in sorted(units or ()) if u in by_unit]
             if not summaries:
                 continue
             lang = lang_of(reviewer, deps.settings)

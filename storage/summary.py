@@ -31,8 +31,15 @@ class UnitDay:
 async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | None
                          ) -> list[UnitDay]:
     """Summaries for the given units (None = all units), ordered by unit id."""
-    members_q = sa.select(Member.userid, Member.name, Member.unit_id, Member.following).where(
-        Member.active.is_(True), Member.unit_id.is_not(None))
+    # One query: each member with today's report (if any) and whether basic info exists.
+    members_q = (
+        sa.select(Member.userid, Member.name, Member.unit_id, Member.following,
+                  DailyReport.filled_by, DailyReport.abnormal, DailyReport.abnormal_reasons,
+                  BasicInfo.userid.label("info"))
+        .outerjoin(DailyReport, sa.and_(DailyReport.userid == Member.userid,
+                                        DailyReport.report_date == day))
+        .outerjoin(BasicInfo, BasicInfo.userid == Member.userid)
+        .where(Member.active.is_(True), Member.unit_id.is_not(None)))
     if unit_ids is not None:
         if not unit_ids:
             return []
@@ -41,25 +48,21 @@ async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | 
     if not members:
         return []
     names = dict((await session.execute(sa.select(Unit.id, Unit.name))).all())
-    reports = {row.userid: row for row in (await session.execute(
-        sa.select(DailyReport.userid, DailyReport.filled_by, DailyReport.abnormal,
-                  DailyReport.abnormal_reasons).where(DailyReport.report_date == day))).all()}
-    with_info = set((await session.execute(sa.select(BasicInfo.userid))).scalars())
     by_unit: dict[str, UnitDay] = {}
-    for userid, name, unit_id, following in sorted(members, key=lambda m: (m[2], m[0])):
-        summary = by_unit.setdefault(unit_id, UnitDay(unit_id, names.get(unit_id, unit_id)))
+    for row in sorted(members, key=lambda m: (m.unit_id, m.userid)):
+        summary = by_unit.setdefault(row.unit_id,
+                                     UnitDay(row.unit_id, names.get(row.unit_id, row.unit_id)))
         summary.total += 1
-        report = reports.get(userid)
-        if report is None:
-            summary.missing.append((userid, name))
-        elif report.filled_by == userid:
+        if row.filled_by is None:
+            summary.missing.append((row.userid, row.name))
+        elif row.filled_by == row.userid:
             summary.reported_self += 1
         else:
             summary.reported_proxy += 1
-        if report is not None and report.abnormal:
-            summary.abnormal.append((name, list(report.abnormal_reasons)))
-        if not following:
-            summary.unfollowed.append(name)
-        if userid not in with_info:
-            summary.no_basic_info.append(name)
+        if row.abnormal:
+            summary.abnormal.append((row.name, list(row.abnormal_reasons)))
+        if not row.following:
+            summary.unfollowed.append(row.name)
+        if row.info is None:
+            summary.no_basic_info.append(row.name)
     return [by_unit[k] for k in sorted(by_unit)]

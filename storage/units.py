@@ -46,8 +46,10 @@ def descendants(tree: dict[str, str | None], roots: set[str]) -> set[str]:
     return found
 
 
-async def reviewed_units(session: AsyncSession, actor: Member) -> set[str] | None:
-    """Units the actor may see: None means every unit (admin); empty means none."""
+async def reviewed_units(session: AsyncSession, actor: Member,
+                         tree: dict[str, str | None] | None = None) -> set[str] | None:
+    """Units the actor may see: None means every unit (admin); empty means none. Pass `tree`
+    (from `unit_tree`) when asking for many actors in a row."""
     if actor.role == "admin":
         return None
     if actor.role != "reviewer" or not actor.active:
@@ -57,7 +59,7 @@ async def reviewed_units(session: AsyncSession, actor: Member) -> set[str] | Non
     )).scalars())
     if not assigned:
         return set()
-    return descendants(await unit_tree(session), assigned)
+    return descendants(tree if tree is not None else await unit_tree(session), assigned)
 
 
 async def may_act_on(session: AsyncSession, actor: Member, subject: Member) -> bool:
