@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import catalog
 from bot.clock import Clock, local_date
+from bot.conversation.render import text_message
 from bot.settings import Settings
 from bot.wecom.inbound import Inbound
 from storage.db import Database
@@ -106,10 +107,6 @@ class Turn:
 
     async def flush(self) -> None:
         await self.session.flush()
-
-
-def text_message(content: str) -> dict[str, Any]:
-    return {"msgtype": "text", "text": {"content": content}}
 
 
 def lang_of(member: Member | None, settings: Settings) -> str:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from bot import catalog
 from bot.clock import local_time_text
-from bot.conversation import engine
+from bot.conversation import engine, render
 from bot.conversation.daily_report import DAILY_REPORT, reason_labels
 from handlers.context import Turn, lang_of, rendering_of
 from storage.db import insert_ignore
@@ -21,15 +21,6 @@ from storage.models import Alert, AuditLog, CardTask, DailyReport, Member, Unit
 from storage.units import may_act_on, responsible_for
 
 ACK_KEY = "ack"
-
-
-def _alert_card(alert_id: int, task_id: str, title: str, body: str, button: str
-                ) -> dict[str, Any]:
-    return {"msgtype": "template_card", "template_card": {
-        "card_type": "button_interaction", "task_id": task_id,
-        "main_title": {"title": title[:36]}, "sub_title_text": body[:160],
-        "button_list": [{"text": button[:10], "style": 1, "key": f"{ACK_KEY}:{alert_id}"}],
-    }}
 
 
 async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> None:
@@ -56,8 +47,10 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
                                userid=subject.userid, unit=unit.name if unit else "-",
                                reasons=reasons,
                                time=local_time_text(turn.deps.clock, report.submitted_at))
-            card = _alert_card(alert.id or 0, task_id, catalog.one("alert.title", lang), body,
-                               catalog.one("alert.ack_button", lang))
+            card = render.card_message(render.button_card(
+                task_id=task_id, title=catalog.one("alert.title", lang), subtitle=body,
+                lang=lang, buttons=[(f"{ACK_KEY}:{alert.id}",
+                                     catalog.one("alert.ack_button", lang), 1)]))
             await turn.send(card, touser=reviewer.userid,
                             task=(task_id, "alert:ack", str(alert.id)))
         else:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bot import catalog
+from bot.conversation.render import text_message
 from bot.paging import PAGE_BYTES, byte_len
-from handlers.context import Turn, text_message
+from handlers.context import Turn
 from storage.models import AuditLog
 from storage.summary import UnitDay, unit_summaries
 from storage.units import reviewed_units

@@ -20,9 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import catalog
 from bot.clock import Clock, local_date
+from bot.conversation import render
+from bot.conversation.render import text_message
 from bot.paging import paginate
 from bot.settings import Settings
-from handlers.context import lang_of, new_id, rendering_of, text_message
+from handlers.context import lang_of, new_id, rendering_of
 from handlers.stats import summary_pages
 from storage.db import Database, insert_ignore
 from storage.models import (
@@ -104,20 +106,16 @@ def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
                       task_id: str | None) -> dict[str, Any]:
     lang, rendering, has_yesterday = variant
     key = "remind.again" if job == "second_reminder" else "remind.daily"
-    body = catalog.text(key, lang, date=day.isoformat())
     if rendering == "cards" and task_id is not None:
-        buttons = [{"text": catalog.one("remind.button_report", lang)[:10], "style": 1,
-                    "key": "report"}]
+        buttons = [("report", catalog.one("remind.button_report", lang), 1)]
         if has_yesterday:
-            buttons.append({"text": catalog.one("remind.button_same", lang)[:10], "style": 2,
-                            "key": "same"})
-        return {"msgtype": "template_card", "template_card": {
-            "card_type": "button_interaction", "task_id": task_id,
-            "main_title": {"title": catalog.one("remind.card_title", lang)[:36]},
-            "sub_title_text": catalog.one(key, lang, date=day.isoformat())[:160],
-            "button_list": buttons}}
+            buttons.append(("same", catalog.one("remind.button_same", lang), 2))
+        return render.card_message(render.button_card(
+            task_id=task_id, title=catalog.one("remind.card_title", lang),
+            subtitle=catalog.one(key, lang, date=day.isoformat()), lang=lang, buttons=buttons))
     hint = "remind.text_same" if has_yesterday else "remind.text_report"
-    return text_message(body + "\n" + catalog.text(hint, lang))
+    return text_message(catalog.text(key, lang, date=day.isoformat()) + "\n"
+                        + catalog.text(hint, lang))
 
 
 def reminder_key(job: str, day: date, userid: str) -> str:
