@@ -406,6 +406,25 @@ CATALOG: dict[str, tuple[str, str]] = {
     "q.member_type": ("您的身份是？", "Are you a student, faculty or staff?"),
     # ---- questions: daily report ------------------------------------------------------------
     "q.on_campus": ("您今天是否在校？", "Are you on campus today?"),
+    "q.on_campus.proxy": ("{member}今天是否在校？", "Is {member} on campus today?"),
+    "q.temperature.proxy": (
+        "请输入{member}今天的体温（℃），例如 36.5。",
+        "Please enter {member}'s body temperature today in °C, e.g. 36.5.",
+    ),
+    "q.symptoms.proxy": (
+        "{member}今天是否有以下症状？（可多选）",
+        "Does {member} have any of these symptoms today? (choose all that apply)",
+    ),
+    "q.contact.proxy": (
+        "{member}是否接触过确诊或疑似病例？",
+        "Has {member} been in contact with confirmed or suspected cases?",
+    ),
+    "q.quarantine.proxy": ("{member}目前是否在隔离？", "Is {member} in quarantine at the moment?"),
+    "q.city_changed_reason.proxy": (
+        "{member}所在的城市与上次上报不同（{previous} → {current}），请简要说明原因。",
+        "{member}'s city differs from the last report ({previous} → {current}). Please "
+        "briefly give the reason.",
+    ),
     "q.temperature": (
         "请输入您今天的体温（℃），例如 36.5。",
         "Please enter today's body temperature in °C, e.g. 36.5.",
@@ -460,15 +479,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "opt.again": ("重新填写", "Fill in again"),
     "opt.continue": ("继续", "Continue"),
     "opt.restart": ("重新开始", "Start over"),
-    "opt.loc.failed": ("定位失败", "Location failed"),
+    "opt.loc.failed": ("定位失败", "GPS failed"),
     "opt.loc.abroad": ("在国外", "I'm abroad"),
     "opt.loc.retry": ("重新定位", "Send again"),
-    "opt.loc.type": ("输入地址", "Type address"),
-    "opt.loc.proxy": ("请老师代填", "Ask reviewer"),
+    "opt.loc.type": ("输入地址", "Address"),
+    "opt.loc.proxy": ("请老师代填", "Reviewer"),
     "opt.loc.still": ("仍在该国", "Still there"),
     "opt.loc.change": ("更改", "Change"),
     "opt.loc.unknown": ("不详", "Unknown"),
-    "opt.proxy.phone_fails": ("手机无法定位", "Phone can't locate"),
+    "opt.proxy.phone_fails": ("手机无法定位", "No GPS"),
     "opt.proxy.no_phone": ("没有手机", "No phone"),
     "opt.proxy.other": ("其他原因", "Other"),
     # ---- field labels (summaries, receipts, the edit list) ----------------------------------
@@ -516,16 +535,34 @@ CATALOG: dict[str, tuple[str, str]] = {
         "The questions have been updated; please start again.",
     ),
     "conv.summary": ("请核对您的{form}：", "Please check your answers ({form}):"),
+    "conv.summary.proxy": ("请核对{member}的{form}：", "Please check {member}'s {form}:"),
     "conv.confirm": (
         "确认无误请提交；需要更改请选“修改”。",
         "Submit if everything is correct, or choose \"Edit\" to change something.",
     ),
     "conv.repeat_summary": ("您昨天的上报：", "Your report yesterday:"),
+    "conv.repeat_summary.proxy": ("{member}昨天的上报：", "{member}'s report yesterday:"),
     "conv.repeat": (
         "今天的情况与昨天相同吗？位置按今天的为准。",
         "Is everything the same as yesterday? Today's location is used.",
     ),
     "conv.edit": ("请选择要修改的项目。", "Which item do you want to change?"),
+    "conv.repeat.proxy": (
+        "{member}今天的情况与昨天相同吗？位置按今天的为准。",
+        "Is everything the same for {member} as yesterday? Today's location is used.",
+    ),
+    "conv.stuck": (
+        "好像遇到了困难。可以回复“帮助”查看这一题的说明，或回复“取消”稍后再填；"
+        "也可以请本单位的审核老师{helpers}帮忙（老师可以代为上报）。",
+        "Having trouble? Reply \"help\" for this question's instructions, or \"cancel\" to "
+        "try later; your unit's reviewer {helpers} can also help (and can report for you).",
+    ),
+    "conv.stuck_location": (
+        "位置发不出去？回复“定位失败”查看排查步骤，也可以输入地址；"
+        "或者请本单位的审核老师{helpers}代为上报（在“定位失败”中选“请老师代填”）。",
+        "Can't send your location? Reply \"failed\" for the checklist, where you can also "
+        "type your address, or ask your unit's reviewer {helpers} to report for you.",
+    ),
     "conv.proxy_tag": ("代 {member} 填报", "For {member}"),
     "conv.proxy_intro": (
         "您正在为 {member} 代填每日上报。",
@@ -678,6 +715,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Please type your current address (province, city, district, street). It will be "
         "marked as unverified.",
     ),
+    "loc.abroad_again.proxy": (
+        "{member}仍在{country}吗？身在国外无需定位。",
+        "Is {member} still in {country}? No location is needed abroad.",
+    ),
+    "loc.country.proxy": (
+        "请输入{member}所在的国家或地区，如：日本。",
+        "Type the country or region {member} is in, e.g. Japan.",
+    ),
     "loc.abroad_again": (
         "您仍在{country}吗？身在国外无需定位。",
         "Are you still in {country}? No location is needed abroad.",
@@ -722,6 +767,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.choice": (
         "没有看懂您的选择，请回复选项前的序号。",
         "Sorry, I didn't understand that choice. Please reply with the option number.",
+    ),
+    "err.choice_range": (
+        "没有这个序号，请回复 1 到 {count} 之间的序号。",
+        "There is no such number. Please reply with a number from 1 to {count}.",
+    ),
+    "err.answer_first": (
+        "请先回答这一题；全部答完后会显示核对页面，再选“提交”。",
+        "Please answer this question first; the summary with \"Submit\" comes after the "
+        "last one.",
     ),
     "err.choice_emoji": (
         "请回复序号或选项文字，只发表情无法识别。",

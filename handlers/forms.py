@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from bot import catalog
+from bot import catalog, geo
 from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
@@ -23,6 +23,7 @@ from bot.conversation.forms import Form
 from bot.conversation.validators import match_option
 from handlers.context import Turn, lang_of
 from handlers.reviewers import notify_abnormal, notify_proxy_request
+from storage.units import reviewers_of
 from storage.models import AuditLog, BasicInfo, CardTask, Conversation, DailyReport, Member
 
 log = logging.getLogger("handlers.forms")
@@ -34,15 +35,18 @@ async def load_conversation(turn: Turn) -> Conversation | None:
     return await turn.session.get(Conversation, turn.inbound.userid)
 
 
-async def subject_of(turn: Turn, conv: Conversation | None) -> Member:
-    """Whom the form is about: the member themself, or the member a reviewer reports for."""
-    subject_id = (conv.state.get("meta") or {}).get("subject") if conv else None
-    if subject_id and subject_id != turn.inbound.userid:
-        subject = await turn.session.get(Member, subject_id)
-        if subject is not None:
-            return subject
-    assert turn.member is not None
-    return turn.member
+def stored_state(conv: Conversation) -> engine.ConvState:
+    """The typed state of a stored conversation (older stored versions are migrated)."""
+    return engine.ConvState.from_json(conv.state, owner=conv.userid)
+
+
+async def subject_of(turn: Turn, conv: Conversation) -> Member | None:
+    """Whom a stored form is about: the member themself, or the member a reviewer reports for
+    (None if that member is gone from the roster)."""
+    subject_id = stored_state(conv).subject
+    if subject_id == turn.inbound.userid:
+        return turn.member
+    return await turn.session.get(Member, subject_id)
 
 
 async def report_today(turn: Turn, userid: str) -> DailyReport | None:
@@ -52,13 +56,24 @@ async def report_today(turn: Turn, userid: str) -> DailyReport | None:
 
 
 async def build_context(turn: Turn, form: Form, subject: Member, *,
-                        proxy_for: str | None = None) -> engine.Context:
+                        state: engine.ConvState | None = None) -> engine.Context:
+    """The engine's context for `form` about `subject` (the member, or whom a reviewer fills
+    for); the daily report's extension only for the daily report. The reviewers to name as
+    helpers are looked up only when the next rejected answer would be a stuck one."""
     settings = turn.settings
     member = turn.member
     assert member is not None
-    yesterday: dict[str, Any] | None = None
-    previous_city: str | None = None
+    proxy = subject.userid != member.userid
+    # The roster has no student/staff ID: the userid is offered, and typing the real ID works.
+    prefill = {"name": subject.name, "staff_no": subject.userid}
+    helpers: tuple[str, ...] = ()
+    if state is not None and (state.tries + 1) % engine.STUCK_AFTER == 0:
+        helpers = tuple(r.name for r in await reviewers_of(turn.session, subject.unit_id)
+                        if r.userid != member.userid)[:3]
+    daily = engine.DailyContext()
     if form.id == DAILY_REPORT.id:
+        yesterday: dict[str, Any] | None = None
+        previous_city: str | None = None
         last = (await turn.session.execute(
             sa.select(DailyReport).where(DailyReport.userid == subject.userid,
                                          DailyReport.report_date < turn.today)
@@ -67,43 +82,44 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
             previous_city = last.city or last.country
             if last.report_date == turn.today - timedelta(days=1):
                 yesterday = dict(last.answers)
-    last_location = None
-    if proxy_for is None and member.last_lat is not None and member.last_location_at:
-        last_location = engine.LocationInput(lat=member.last_lat, lng=member.last_lng or 0.0,
-                                             label="", source="event",
-                                             at=member.last_location_at)
-    prefill = {"name": subject.name, "staff_no": subject.userid}
+        last_location = None
+        if not proxy and member.last_lat is not None and member.last_location_at:
+            last_location = engine.LocationInput(
+                lat=member.last_lat, lng=member.last_lng or 0.0, label="", source="event",
+                at=member.last_location_at)
+        daily = engine.DailyContext(
+            yesterday=yesterday, remembered_country=subject.abroad_country,
+            last_location=last_location,
+            location_fresh_seconds=settings.bot.location_fresh_minutes * 60,
+            previous_city=previous_city, geocode=turn.deps.geocode,
+            read_address=geo.read_address, fever_threshold=settings.bot.fever_threshold)
     return engine.Context(
         userid=member.userid, lang=turn.lang, rendering=turn.rendering, now=turn.now,
-        today=turn.today, new_id=turn.deps.new_id(), prefill=prefill, yesterday=yesterday,
-        remembered_country=subject.abroad_country, last_location=last_location,
-        location_fresh_seconds=settings.bot.location_fresh_minutes * 60,
-        previous_city=previous_city, geocode=turn.deps.geocode,
-        fever_threshold=settings.bot.fever_threshold, proxy_for=proxy_for,
-        form_timeout_seconds=settings.bot.form_timeout_minutes * 60,
-    )
+        today=turn.today, new_id=turn.deps.new_id(), subject=subject.userid,
+        subject_name=subject.name, prefill=prefill,
+        form_timeout_seconds=settings.bot.form_timeout_minutes * 60, helpers=helpers,
+        daily=daily)
 
 
 async def start_form(turn: Turn, form: Form, *, subject: Member | None = None) -> None:
     subject = subject or turn.member
     assert subject is not None
-    proxy_for = _proxy_for(turn, subject)
-    ctx = await build_context(turn, form, subject, proxy_for=proxy_for)
-    step = engine.start(form, ctx)
-    if step.state is not None and proxy_for:
-        step.state.meta["subject"] = subject.userid
-    await apply_step(turn, form, None, step, ctx)
+    ctx = await build_context(turn, form, subject)
+    await apply_step(turn, form, None, engine.start(form, ctx), ctx)
 
 
 async def _resume(turn: Turn, conv: Conversation
                   ) -> tuple[Form, engine.ConvState, engine.Context] | None:
-    """The form, state and context of a stored conversation; None if its form is gone."""
+    """The form, state and context of a stored conversation; None if its form (or the member
+    it is about) is gone."""
     form = FORMS.get(conv.form_id)
     if form is None:
         return None
+    state = stored_state(conv)
     subject = await subject_of(turn, conv)
-    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
-    return form, engine.ConvState.from_json(conv.state), ctx
+    if subject is None:
+        return None
+    return form, state, await build_context(turn, form, subject, state=state)
 
 
 async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> None:
@@ -133,22 +149,17 @@ async def names_an_option(turn: Turn, conv: Conversation, text: str) -> bool:
     if form is None or conv.form_version != form.version:
         return False  # the engine starts such a form afresh; its old steps may not exist
     resumed = await _resume(turn, conv)
-    assert resumed is not None
+    if resumed is None:
+        return False
     form, state, ctx = resumed
     question = engine.current_question(form, state, ctx)
     return match_option(question.options, text, numbered=False) is not None
 
 
-def _proxy_for(turn: Turn, subject: Member) -> str | None:
-    return subject.userid if subject.userid != turn.inbound.userid else None
-
-
 async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: engine.Step,
                      ctx: engine.Context) -> None:
     """Persist the step's state, store a completed record, queue its messages and effects."""
-    subject_id = (step.state.meta.get("subject") if step.state is not None else None) or (
-        (conv.state.get("meta") or {}).get("subject") if conv is not None else None
-    ) or turn.inbound.userid
+    subject_id = ctx.whom
     if step.completed is not None:
         stored = await _store_completed(turn, form, dict(step.completed), ctx, subject_id)
         if not stored:

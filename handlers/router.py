@@ -117,7 +117,7 @@ async def run_command(turn: Turn, command: Command, conv: Conversation | None) -
 async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) -> None:
     assert turn.member is not None
     if conv is not None and conv.form_id == DAILY_REPORT.id and \
-            (conv.state.get("meta") or {}).get("subject") in (None, turn.member.userid):
+            forms.stored_state(conv).subject == turn.member.userid:
         existing = await forms.report_today(turn, turn.member.userid)
         if existing is not None:
             # The member's own form, left over (e.g. from yesterday) for a day filed since.

@@ -45,6 +45,8 @@ SAMPLES: dict[str, Any] = {
     "value": "Maximilian Alexander Müller-Lüdenscheidt",
     "previous": "克孜勒苏柯尔克孜自治州",
     "current": "黔西南布依族苗族自治州",
+    "helpers": "欧阳老师、司马老师、Maximilian Müller",
+    "count": 20,
     "place": Bi("新疆维吾尔自治区 伊犁哈萨克自治州 察布查尔锡伯自治县",
                 "新疆维吾尔自治区 伊犁哈萨克自治州 察布查尔锡伯自治县"),
     "country": "United Kingdom of Great Britain and Northern Ireland",

@@ -484,7 +484,7 @@ async def test_invalid_choices_and_free_text_are_refused_with_a_reason(bot: Bot)
     out = joined(await say(bot, "zhangsan", "👍"))
     assert "只发表情无法识别" in out and "您今天是否在校" in out
     out = joined(await say(bot, "zhangsan", "7"))
-    assert "没有看懂您的选择" in out
+    assert "没有这个序号，请回复 1 到 2 之间的序号" in out
     out = joined(await say(bot, "zhangsan", "1 2"))
     assert "这一题只能选一项" in out
     assert await step_of(bot, "zhangsan") == "on_campus"

@@ -384,12 +384,13 @@ async def test_a_return_from_abroad_alerts(tree: Bot) -> None:
                                 answers={"location": {"kind": "abroad", "country": "日本"}},
                                 filled_by="stu1", submitted_at=bot.clock.now()))
     drain(bot)
-    await proxy_report(bot, "classrev", "stu1", [ADDRESS])
+    # The typed address names a city, so the change from Japan asks for a reason.
+    await proxy_report(bot, "classrev", "stu1", [ADDRESS, "回国"])
     today = [r for r in await reports(bot) if r.report_date == TODAY]
-    assert today[0].abnormal_reasons == ["abroad_return"]
+    assert today[0].abnormal_reasons == ["city_changed", "abroad_return"]
     (text,) = alert_texts(bot, "dean")
-    assert text.startswith(zh("alert.abnormal", name="孙一", userid="stu1",
-                              date="2026-11-30", reasons=reason_labels(["abroad_return"])))
+    assert text.startswith(zh("alert.abnormal", name="孙一", userid="stu1", date="2026-11-30",
+                              reasons=reason_labels(["city_changed", "abroad_return"])))
 
 
 async def card_reviewer(bot: Bot, userid: str) -> None:
