@@ -12,11 +12,11 @@ import logging
 from aiohttp import web
 
 from bot.clock import Clock
-from bot.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
+from handlers.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
 from bot.wecom.crypto import CallbackRejected
 from bot.wecom.inbound import parse_envelope, parse_plaintext
 
-log = logging.getLogger("bot.callback")
+log = logging.getLogger("handlers.callback")
 
 
 def _query(request: web.Request, *names: str) -> list[str]:

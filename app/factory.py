@@ -12,8 +12,8 @@ from aiohttp import web
 
 from bot import geo
 from bot.clock import Clock, SystemClock
-from bot.keys import CLOCK, CRYPTO, DATABASE, PROCESSOR, READY, SENDER, SETTINGS
-from bot.outbox import OutboxSender
+from handlers.keys import CLOCK, CRYPTO, DATABASE, PROCESSOR, READY, SENDER, SETTINGS
+from handlers.sender import OutboxSender
 from bot.settings import Settings
 from bot.wecom.client import WeComClient
 from bot.wecom.crypto import WeComCrypto
@@ -26,7 +26,7 @@ from scheduler.setup import SchedulerLeader
 from storage.db import Database
 from storage.tokens import DbTokenStore
 
-log = logging.getLogger("bot.app")
+log = logging.getLogger("app.factory")
 
 
 async def healthz(request: web.Request) -> web.Response:
