@@ -19,6 +19,7 @@ from bot.wecom.client import WeComClient
 from bot.wecom.crypto import WeComCrypto
 from handlers.callback import receive, verify_url
 from handlers.context import Deps
+from handlers.health import healthz, readyz
 from handlers.processor import InboundProcessor
 from handlers.router import dispatch
 from scheduler.jobs import JobDeps
@@ -27,12 +28,6 @@ from storage.db import Database
 from storage.tokens import DbTokenStore
 
 log = logging.getLogger("app.factory")
-
-
-async def healthz(request: web.Request) -> web.Response:
-    if not request.app[READY].is_set():
-        return web.json_response({"status": "starting"}, status=503)
-    return web.json_response({"status": "ok"})
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
@@ -85,4 +80,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.router.add_get(settings.server.callback_path, verify_url)
     app.router.add_post(settings.server.callback_path, receive)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app
