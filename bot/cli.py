@@ -139,10 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     rimport.add_argument("file")
     rimport.set_defaults(run=cmd_roster_import)
 
-    from bot import ops
+    from bot import ops, trust_ops
     from scheduler import cli as jobs_cli
 
     ops.register(sub, roster_sub)
+    trust_ops.register(sub)
     jobs_cli.register(sub)
     return parser
 
