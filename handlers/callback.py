@@ -13,11 +13,11 @@ import re
 from aiohttp import web
 
 from bot.clock import Clock
-from bot.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
 from bot.wecom.crypto import CallbackRejected
 from bot.wecom.inbound import parse_envelope, parse_plaintext
+from handlers.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
 
-log = logging.getLogger("bot.callback")
+log = logging.getLogger("handlers.callback")
 
 #: What WeCom's URL check encrypts: a short random token (in practice a number). Anything else
 #: under a valid signature is a captured message being fed back to us to decrypt.

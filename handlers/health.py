@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.keys import DATABASE, READY
+from handlers.keys import DATABASE, READY
 from storage.db import readiness
 
 

@@ -21,7 +21,7 @@ from handlers.context import Deps, Turn
 from storage.db import insert_ignore
 from storage.models import InboundEvent
 
-log = logging.getLogger("bot.callback")
+log = logging.getLogger("handlers.callback")
 
 Dispatch = Callable[[Turn], Awaitable[None]]
 

@@ -28,9 +28,9 @@ from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
-from scheduler.jobs import REMIND_PURPOSE, reminder_key
 from storage import outbox as outbox_repo
 from storage.models import BasicInfo, CardTask, Conversation, Member
+from storage.outbox import REMIND_PURPOSE, reminder_key
 from storage.units import may_act_on
 
 log = logging.getLogger("handlers.router")

@@ -1,7 +1,7 @@
 """The Outbox table's one repository: every read and write of `outbox` is a function here.
 
 Handlers and jobs call `enqueue` inside their own transaction; the sender
-(`bot/outbox.py`) claims, renews, settles and reschedules rows through the functions below; the
+(`handlers/sender.py`) claims, renews, settles and reschedules rows through the functions below; the
 operator's `yiqingtong outbox list|retry` and the housekeeping job do the rest. A row's
 `dedupe_key` is unique, so enqueueing the same logical message twice (a retried callback, a job
 that fires twice) adds nothing.
@@ -39,6 +39,14 @@ class OutboxKind(StrEnum):
 
 #: Statuses a row can be pruned from (dead rows wait for an operator).
 FINISHED = (OutboxStatus.SENT, OutboxStatus.CANCELLED)
+
+# The reminder card: the scheduler sends it, the router answers its button.
+REMIND_PURPOSE = "remind"
+
+
+def reminder_key(job: str, day: date, userid: str) -> str:
+    """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
+    return f"job:{job}:{day}:{userid}"
 
 
 def payload_hash(kind: str, message: dict[str, Any]) -> str:

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from bot.cli import main
+from app.cli import main
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
-from bot.outbox import backoff_seconds
+from app.emulator.api import WeComEmulator
+from handlers.sender import backoff_seconds
 from bot.settings import OutboxSettings
 from bot.wecom.client import MemoryTokenStore, WeComClient
 from handlers.context import text_message

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.cli import main
+from app.cli import main
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
+from app.emulator.api import WeComEmulator
 from storage.models import AuditLog, BasicInfo, DailyReport, Member
 from storage.privacy import ERASED_NAME, PrivacyError, erase_member, export_member
 from tests.dialog_helpers import give_basic_info

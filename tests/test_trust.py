@@ -18,9 +18,9 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from bot.cli import main
+from app.cli import main
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
 from bot.wecom.crypto import WeComCrypto
 from storage.db import Database
 from storage.export import ExportRow, write_csv, write_xlsx

@@ -44,7 +44,7 @@ from storage import outbox as repo
 from storage.db import Database
 from storage.models import Outbox
 
-log = logging.getLogger("bot.outbox")
+log = logging.getLogger("handlers.sender")
 
 MAX_RECIPIENTS = 1000
 #: WeCom's enable_duplicate_check window may be at most four hours.

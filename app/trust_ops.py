@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bot.console import err as _err
-from bot.console import out as _out
+from app.console import err as _err
+from app.console import out as _out
 from bot.settings import Settings
 
 
