@@ -33,17 +33,16 @@ __all__ = [
     "CATALOG",
     "COMMANDS",
     "Bi",
-    "bi",
-    "both",
     "command_key",
     "command_of",
-    "inline",
-    "join",
-    "label",
-    "one",
-    "pair",
+    "halves",
+    "lang_only",
     "params_of",
-    "text",
+    "side_by_side",
+    "slashed",
+    "stack",
+    "stacked",
+    "templates",
 ]
 
 
@@ -200,6 +199,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name} ({userid}) cannot get a location fix and asks you to file the daily report "
         "for {date} on their behalf.",
     ),
+    "proxy.request_done": (
+        "{name}（{userid}）的代填请求已由 {by} 完成，无需再代填。",
+        "The request of {name} ({userid}) has been handled by {by}; no need to report for them.",
+    ),
     "proxy.filed_for_you": (
         "{by} 已为您代填 {date} 的每日上报（{time}，回执号 {receipt}）。"
         "如有错误，请联系该老师。",
@@ -210,6 +213,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "remind.daily": (
         "您今天（{date}）还没有健康上报，回复“上报”即可开始。",
         "You haven't filed today's ({date}) health report yet. Reply \"report\" to start.",
+    ),
+    "remind.daily_no_info": (
+        "您今天（{date}）还没有健康上报。您还没有填写基础信息：回复后先填基础信息（只需一次），"
+        "填完直接开始今天的上报。",
+        "You haven't filed today's ({date}) health report. You haven't filled in your basic "
+        "information yet: reply to fill it in first (once only), then today's report starts.",
     ),
     "remind.basic_info": (
         "您还没有填写基础信息，回复“信息”开始填写（只需一次）。",
@@ -293,24 +302,30 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Only a unit's reviewer can report on behalf of a member.",
     ),
     "proxy.usage": (
-        "请回复“代报 学工号”，例如：代报 20210001",
-        "Reply \"proxy USERID\", e.g. proxy 20210001",
+        "请回复“代报 学工号”（或企业微信账号、姓名），例如：代报 20210001",
+        "Reply \"proxy ID\" (student/staff ID, WeCom account or name), e.g. proxy 20210001",
     ),
     "proxy.bad_userid": (
-        "学工号只能包含字母、数字和 . _ @ -，没有做任何更改。",
-        "A userid has only letters, digits and . _ @ -; nothing was changed.",
+        "请输入学工号、企业微信账号或姓名（文字、数字和 . _ @ - ·），没有做任何更改。",
+        "Type an ID, a WeCom account or a name (letters, digits and . _ @ - ·); nothing was "
+        "changed.",
     ),
     "proxy.finish_current_first": (
         "请先完成或取消当前正在填写的表单。",
         "Please finish or cancel the form you are filling in first.",
     ),
-    "proxy.unknown_member": (
-        "花名册中没有 {userid}。",
-        "There is no {userid} in the roster.",
+    "proxy.no_such_member": (
+        "在您负责审核的单位中没有找到“{query}”。请输入学生的学工号、企业微信账号或姓名。",
+        "No one called \"{query}\" in the units you review. Type the student/staff ID, the "
+        "WeCom account or the name.",
     ),
-    "proxy.not_your_unit": (
-        "{userid} 不在您负责审核的单位，不能代填。",
-        "{userid} is not in a unit you review, so you can't report for them.",
+    "proxy.choose": (
+        "“{query}”对应多位成员，请回复其中一条“代报 …”：",
+        "Several members match \"{query}\"; reply with one of these \"proxy …\" lines:",
+    ),
+    "proxy.choose_line": (
+        "{name}（学工号 {staff_no}）：代报 {userid}",
+        "{name} (ID {staff_no}): proxy {userid}",
     ),
     "proxy.already_reported": (
         "{name} 今天已上报：{time}，由 {by} 提交（回执号 {receipt}）。",
@@ -373,6 +388,11 @@ CATALOG: dict[str, tuple[str, str]] = {
     "form.daily_report.intro": (
         "开始 {date} 的健康上报。填写中可随时回复“上一步”“取消”“帮助”。",
         "Starting your health report for {date}. You can reply \"back\", \"cancel\" or "
+        "\"help\" at any time.",
+    ),
+    "form.daily_report.intro.proxy": (
+        "开始为{member}填写 {date} 的健康上报。填写中可随时回复“上一步”“取消”“帮助”。",
+        "Starting {member}'s health report for {date}. You can reply \"back\", \"cancel\" or "
         "\"help\" at any time.",
     ),
     "form.daily_report.note": (
@@ -480,7 +500,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "opt.continue": ("继续", "Continue"),
     "opt.restart": ("重新开始", "Start over"),
     "opt.loc.failed": ("定位失败", "GPS failed"),
-    "opt.loc.abroad": ("在国外", "I'm abroad"),
+    "opt.loc.abroad": ("在国外", "Abroad"),
     "opt.loc.retry": ("重新定位", "Send again"),
     "opt.loc.type": ("输入地址", "Address"),
     "opt.loc.proxy": ("请老师代填", "Reviewer"),
@@ -619,7 +639,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "点输入框旁的“+”→“位置”，发送当前位置即可；进入应用时也会自动获取位置。"
         "身在国外选“在国外”，无需定位；无法定位选“定位失败”，会有排查方法和其他办法。",
         "Tap \"+\" next to the input box, then \"Location\", and send your current location; "
-        "entering the app also shares it. Abroad? Choose \"I'm abroad\": no location needed. "
+        "entering the app also shares it. Abroad? Choose \"Abroad\": no location needed. "
         "Can't get a fix? Choose \"Location failed\" for a checklist and other options.",
     ),
     "help.q.on_campus": (
@@ -742,7 +762,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "loc.proxy_ask": (
         "请输入 {member} 当前所在的地址；在国外请选“在国外”，不清楚请选“不详”。",
-        "Type the current address of {member}; choose \"I'm abroad\" if they are abroad, or "
+        "Type the current address of {member}; choose \"Abroad\" if they are abroad, or "
         "\"Unknown\" if you don't know.",
     ),
     "loc.unknown_reason": (
@@ -847,7 +867,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.location_expected": (
         "请发送位置（“+”→“位置”），或选择“定位失败”或“在国外”。",
         "Please send your location (\"+\" → \"Location\"), or choose \"Location failed\" or "
-        "\"I'm abroad\".",
+        "\"Abroad\".",
     ),
     "err.location_impossible": (
         "无法识别这个位置，请重新发送当前位置。",
@@ -900,13 +920,21 @@ def command_of(raw: str) -> str | None:
 
 
 # ---- rendering -------------------------------------------------------------------------------
+# Each renderer is named after the shape of what it returns, for a member whose language is
+# `lang` ("en" shows English only):
+#   stacked       "中文\nEnglish"     a message: Chinese, then English on the following line(s)
+#   slashed       "中文 / English"    one line: button captions, card notes
+#   side_by_side  "是 Yes"            a short label, as the original app's "是 (Yes)"
+#   lang_only     "中文"              only the member's language, to build composite texts
+#   halves        Bi("中文", "English") both halves rendered, to pass into another entry
+#   stack(lang, zh, en)               already-rendered halves stacked by the same rule
 
 
 def _is_en(lang: str) -> bool:
     return lang == "en"
 
 
-def pair(key: str) -> tuple[str, str]:
+def templates(key: str) -> tuple[str, str]:
     """The raw (zh, en) templates of a key; KeyError for an unknown key."""
     return CATALOG[key]
 
@@ -916,14 +944,14 @@ def _format(template: str, index: int, params: Mapping[str, Any]) -> str:
     return template.format_map(values)
 
 
-def one(key: str, lang: str, **params: Any) -> str:
+def lang_only(key: str, lang: str, **params: Any) -> str:
     """Only the member's language (Chinese for "zh"): for building composite texts."""
     zh, en = CATALOG[key]
     return _format(en, 1, params) if _is_en(lang) else _format(zh, 0, params)
 
 
-def join(lang: str, zh: str, en: str) -> str:
-    """Combine already-rendered halves by the catalog's rule (see the module docstring)."""
+def stack(lang: str, zh: str, en: str) -> str:
+    """Already-rendered halves stacked by the catalog's rule (see the module docstring)."""
     if _is_en(lang):
         return en
     if zh == en:
@@ -932,18 +960,13 @@ def join(lang: str, zh: str, en: str) -> str:
     return f"{zh}{separator}{en}"
 
 
-def text(key: str, lang: str, **params: Any) -> str:
+def stacked(key: str, lang: str, **params: Any) -> str:
     """A message: English for "en"; otherwise Chinese with English on the following line(s)."""
     zh, en = CATALOG[key]
-    return join(lang, _format(zh, 0, params), _format(en, 1, params))
+    return stack(lang, _format(zh, 0, params), _format(en, 1, params))
 
 
-def both(key: str, **params: Any) -> str:
-    """Chinese and English, whatever the member's language (e.g. before a language is known)."""
-    return text(key, "zh", **params)
-
-
-def inline(key: str, lang: str, **params: Any) -> str:
+def slashed(key: str, lang: str, **params: Any) -> str:
     """One line: "中文 / English" (or English only), for button captions and card notes."""
     zh, en = CATALOG[key]
     if _is_en(lang):
@@ -951,13 +974,13 @@ def inline(key: str, lang: str, **params: Any) -> str:
     return f"{_format(zh, 0, params)} / {_format(en, 1, params)}"
 
 
-def label(key: str, lang: str) -> str:
+def side_by_side(key: str, lang: str) -> str:
     """A short label: "是 Yes" (or "Yes"), as the original app's "是 (Yes)"."""
     zh, en = CATALOG[key]
     return en if _is_en(lang) else f"{zh} {en}"
 
 
-def bi(key: str, **params: Any) -> Bi:
+def halves(key: str, **params: Any) -> Bi:
     """Both halves rendered, to pass on as a parameter of another entry."""
     zh, en = CATALOG[key]
     return Bi(_format(zh, 0, params), _format(en, 1, params))

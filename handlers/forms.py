@@ -8,6 +8,7 @@ enforces once-only), and turns the engine's output into outbox rows.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,9 +23,12 @@ from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
 from bot.conversation.forms import Form
 from bot.conversation.validators import match_option
 from handlers.context import Turn, lang_of
-from handlers.reviewers import notify_abnormal, notify_proxy_request
-from storage.units import reviewers_of
+from handlers.reviewers import close_proxy_request, notify_abnormal, notify_proxy_request
 from storage.models import AuditLog, BasicInfo, CardTask, Conversation, DailyReport, Member
+from storage.units import reviewers_of
+
+#: The staff-number rule of the basic-info form (validators.staff_no), for the prefill offer.
+STAFF_NO_PREFILL = re.compile(r"[A-Za-z0-9]{3,20}")
 
 log = logging.getLogger("handlers.forms")
 
@@ -64,8 +68,11 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
     member = turn.member
     assert member is not None
     proxy = subject.userid != member.userid
-    # The roster has no student/staff ID: the userid is offered, and typing the real ID works.
-    prefill = {"name": subject.name, "staff_no": subject.userid}
+    prefill = {"name": subject.name}
+    if STAFF_NO_PREFILL.fullmatch(subject.userid):
+        # Only a userid that is itself a valid staff number is offered (typing the real ID
+        # always works): a longer one would not fit basic_info.staff_no.
+        prefill["staff_no"] = subject.userid
     helpers: tuple[str, ...] = ()
     if state is not None and (state.tries + 1) % engine.STUCK_AFTER == 0:
         helpers = tuple(r.name for r in await reviewers_of(turn.session, subject.unit_id)
@@ -177,7 +184,13 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
     if step.state is None:
         if conv is not None:
             await turn.session.delete(conv)
+            await turn.session.flush()
         await _retire_cards(turn, form)
+        if (form.id == BASIC_INFO.id and step.completed is not None
+                and subject_id == turn.inbound.userid
+                and await report_today(turn, subject_id) is None):
+            # Basic information was what stood between the member and today's report.
+            await start_form(turn, DAILY_REPORT)
         return
     if conv is None:
         conv = await turn.session.get(Conversation, turn.inbound.userid)
@@ -241,7 +254,7 @@ def _local_day(turn: Turn, at: datetime) -> str:
 async def show_basic_info(turn: Turn, info: BasicInfo) -> None:
     """The stored basic info, with the reminder that it cannot be changed."""
     lines = engine.summary_lines(BASIC_INFO, info.answers, turn.lang)
-    lines.append(catalog.text("form.basic_info.note", turn.lang))
+    lines.append(catalog.stacked("form.basic_info.note", turn.lang))
     await turn.say_lines("info.shown", lines, date=_local_day(turn, info.submitted_at))
 
 
@@ -297,6 +310,8 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
             receipt=report.receipt)
     if reasons and subject is not None:
         await notify_abnormal(turn, subject, report)
+    if subject is not None:
+        await close_proxy_request(turn, subject)
     return True
 
 

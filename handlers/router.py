@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
 
+from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
@@ -28,14 +29,16 @@ from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
-from scheduler.jobs import REMIND_PURPOSE, reminder_key
-from storage.models import BasicInfo, CardTask, Conversation, Member, Outbox
-from storage.units import may_act_on
+from storage import outbox as outbox_repo
+from storage.models import BasicInfo, CardTask, Conversation, Member
+from storage.outbox import REMIND_PURPOSE, reminder_key
+from storage.units import members_for_proxy
 
 log = logging.getLogger("handlers.router")
 
 MAX_TEXT_CHARS = 500
-USERID_ARG = re.compile(r"^[a-z0-9._@-]{1,64}$")
+# What 代报 takes: a userid, a student/staff ID or a name (any script; "·" in minority names).
+PROXY_QUERY = re.compile(r"[^\W_]([\w.@·・ -]{0,62}[^\W_])?")
 
 
 async def dispatch(turn: Turn) -> None:
@@ -89,9 +92,7 @@ REMINDER_REPLIES = ("1", "2", "１", "２")
 async def reminded_today(turn: Turn) -> bool:
     keys = [reminder_key(job, turn.today, turn.inbound.userid)
             for job in ("morning_reminder", "second_reminder")]
-    found = await turn.session.execute(
-        sa.select(Outbox.id).where(Outbox.dedupe_key.in_(keys)).limit(1))
-    return found.first() is not None
+    return await outbox_repo.any_key_exists(turn.session, keys)
 
 
 async def on_menu_click(turn: Turn) -> None:
@@ -214,7 +215,11 @@ async def cmd_stats(turn: Turn, command: Command, conv: Conversation | None) -> 
 
 
 async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    """代报 <userid>: a reviewer fills today's report for a member of their units."""
+    """代报 <学工号 | userid | 姓名>: a reviewer fills today's report for a member of their units.
+
+    The member is found by the student/staff ID they entered, their WeCom userid or their name;
+    several members of one name are listed to choose from. Anyone not found among the
+    reviewer's units gets one answer, whether or not they are on the roster (no probing)."""
     reviewer = turn.member
     assert reviewer is not None
     if reviewer.role not in ("reviewer", "admin"):
@@ -224,23 +229,26 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
     if not target:
         await turn.say("proxy.usage")
         return
-    if not USERID_ARG.match(target):
+    if not PROXY_QUERY.fullmatch(target):
         await turn.say("proxy.bad_userid")
         return
     if conv is not None:
         await turn.say("proxy.finish_current_first")
         await forms.reprompt_form(turn, conv)
         return
-    subject = (await turn.session.execute(
-        sa.select(Member).where(sa.func.lower(Member.userid) == target))).scalars().first()
-    if subject is None or not subject.active:
-        await turn.say("proxy.unknown_member", userid=target)
+    found = await members_for_proxy(turn.session, reviewer, target)
+    if not found:
+        await turn.say("proxy.no_such_member", query=target)
         return
+    if len(found) > 1:
+        lines = [catalog.stacked("proxy.choose_line", turn.lang, name=m.name, userid=m.userid,
+                                 staff_no=staff_no or "-")
+                 for m, staff_no in found]
+        await turn.say_lines("proxy.choose", lines, query=target)
+        return
+    subject, _staff_no = found[0]
     if subject.userid == reviewer.userid:
         await start_daily_report(turn)
-        return
-    if not await may_act_on(turn.session, reviewer, subject):
-        await turn.say("proxy.not_your_unit", userid=subject.userid)
         return
     existing = await forms.report_today(turn, subject.userid)
     if existing is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import catalog
 from bot.conversation.render import text_message
-from bot.paging import PAGE_BYTES, byte_len
+from bot.text import PAGE_BYTES, byte_len, number_pages, pack
 from handlers.context import Turn
 from storage.models import AuditLog
 from storage.summary import UnitDay, unit_summaries
@@ -17,26 +17,14 @@ _SEPARATOR = "、"
 
 
 def _names(key: str, lang: str, names: list[str]) -> list[str]:
-    label = f"{catalog.label(key, lang)}："
-    lines: list[str] = []
-    current: list[str] = []
-    size = byte_len(label)
-    for name in names:
-        extra = byte_len(name) + (byte_len(_SEPARATOR) if current else 0)
-        if current and size + extra > NAME_LINE_BYTES:
-            lines.append(label + _SEPARATOR.join(current))
-            current, size = [], byte_len(label)
-            extra = byte_len(name)
-        current.append(name)
-        size += extra
-    if current:
-        lines.append(label + _SEPARATOR.join(current))
-    return lines
+    label = f"{catalog.side_by_side(key, lang)}："
+    return [label + chunk for chunk in pack(names, limit=NAME_LINE_BYTES - byte_len(label),
+                                            sep=_SEPARATOR)]
 
 
 def unit_lines(s: UnitDay, lang: str) -> list[str]:
     """One unit: its counts, then the names of who is missing, abnormal, ..."""
-    lines = [catalog.text(
+    lines = [catalog.stacked(
         "stats.unit", lang, unit=s.unit_name, total=s.total, reported=s.reported,
         self_count=s.reported_self, proxy_count=s.reported_proxy,
         missing=len(s.missing), abnormal=len(s.abnormal), unfollowed=len(s.unfollowed),
@@ -55,21 +43,19 @@ def summary_pages(summaries: list[UnitDay], lang: str, day: str, *, limit: int =
     lines, grouped by unit: a unit that runs on to the next page is named again at its top;
     several pages are numbered "(i/n)"."""
     pages: list[str] = []
-    current = [catalog.text("stats.header", lang, date=day)]
+    current = [catalog.stacked("stats.header", lang, date=day)]
     size = byte_len(current[0])
     for s in summaries:
         for n, line in enumerate(unit_lines(s, lang)):
             if size + 1 + byte_len(line) > limit:
                 pages.append("\n".join(current))
-                current = [catalog.text("stats.unit_continued", lang, unit=s.unit_name)] \
+                current = [catalog.stacked("stats.unit_continued", lang, unit=s.unit_name)] \
                     if n else []
                 size = byte_len("\n".join(current)) - (0 if current else 1)
             current.append(line)
             size += 1 + byte_len(line)
     pages.append("\n".join(current))
-    if len(pages) > 1:
-        pages = [f"{page}\n({i}/{len(pages)})" for i, page in enumerate(pages, start=1)]
-    return pages
+    return number_pages(pages)
 
 
 async def send_unit_summary(turn: Turn) -> None:

@@ -22,8 +22,8 @@ from bot import catalog
 from bot.clock import Clock, local_date
 from bot.conversation import render
 from bot.conversation.render import text_message
-from bot.paging import paginate
 from bot.settings import Settings
+from bot.text import paginate
 from handlers.context import lang_of, new_id, rendering_of
 from handlers.stats import summary_pages
 from storage.db import Database, insert_ignore
@@ -35,16 +35,15 @@ from storage.models import (
     InboundEvent,
     JobRun,
     Member,
-    Outbox,
 )
-from storage.outbox import enqueue_many, outbox_values
+from storage import outbox as outbox_repo
+from storage.outbox import REMIND_PURPOSE, enqueue_many, outbox_values, reminder_key
 from storage.summary import unit_summaries
 from storage.units import reviewed_units, unit_tree
 
 log = logging.getLogger("scheduler.jobs")
 
 BATCH = 1000  # members per message/send
-REMIND_PURPOSE = "remind"
 
 
 @dataclass(frozen=True)
@@ -102,49 +101,51 @@ async def run_job(deps: JobDeps, name: str, *, day: date | None = None,
 # ------------------------------------------------------------------ reminders
 
 
-def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
+def _reminder_message(variant: tuple[str, str, bool, bool], job: str, day: date,
                       task_id: str | None) -> dict[str, Any]:
-    lang, rendering, has_yesterday = variant
+    lang, rendering, has_yesterday, has_info = variant
     key = "remind.again" if job == "second_reminder" else "remind.daily"
+    if not has_info:
+        # Never filled basic information (rollout day): the reply starts it, then the report.
+        key, has_yesterday = "remind.daily_no_info", False
     if rendering == "cards" and task_id is not None:
-        buttons = [("report", catalog.one("remind.button_report", lang), 1)]
+        buttons = [("report", catalog.lang_only("remind.button_report", lang), 1)]
         if has_yesterday:
-            buttons.append(("same", catalog.one("remind.button_same", lang), 2))
+            buttons.append(("same", catalog.lang_only("remind.button_same", lang), 2))
         return render.card_message(render.button_card(
-            task_id=task_id, title=catalog.one("remind.card_title", lang),
-            subtitle=catalog.one(key, lang, date=day.isoformat()), lang=lang, buttons=buttons))
+            task_id=task_id, title=catalog.lang_only("remind.card_title", lang),
+            subtitle=catalog.lang_only(key, lang, date=day.isoformat()), lang=lang,
+            buttons=buttons))
     hint = "remind.text_same" if has_yesterday else "remind.text_report"
-    return text_message(catalog.text(key, lang, date=day.isoformat()) + "\n"
-                        + catalog.text(hint, lang))
+    return text_message(catalog.stacked(key, lang, date=day.isoformat()) + "\n"
+                        + catalog.stacked(hint, lang))
 
 
-def reminder_key(job: str, day: date, userid: str) -> str:
-    """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
-    return f"job:{job}:{day}:{userid}"
-
-
-async def _unreported(session: AsyncSession, day: date) -> list[Member]:
+async def _unreported(session: AsyncSession, day: date) -> list[tuple[Member, bool]]:
+    """Every active, following member without a report for `day`, and whether they have
+    basic information (those without it are reminded too: on rollout day that is everyone)."""
     reported = sa.select(DailyReport.userid).where(DailyReport.report_date == day)
-    with_info = sa.select(BasicInfo.userid)
     rows = await session.execute(
-        sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
-                                Member.userid.not_in(reported), Member.userid.in_(with_info))
+        sa.select(Member, BasicInfo.userid)
+        .outerjoin(BasicInfo, BasicInfo.userid == Member.userid)
+        .where(Member.active.is_(True), Member.following.is_(True),
+               Member.userid.not_in(reported))
         .order_by(Member.userid))
-    return list(rows.scalars())
+    return [(member, info is not None) for member, info in rows]
 
 
 async def remind_unreported(deps: JobDeps, job: str, day: date) -> int:
-    """Every following member with basic information and no report for `day`."""
+    """Every following member with no report for `day`, with or without basic information."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         members = await _unreported(session, day)
         yesterday = set((await session.execute(
             sa.select(DailyReport.userid).where(DailyReport.report_date == day - timedelta(1))
         )).scalars())
-        groups: dict[tuple[str, str, bool], list[Member]] = defaultdict(list)
-        for member in members:
+        groups: dict[tuple[str, str, bool, bool], list[Member]] = defaultdict(list)
+        for member, has_info in members:
             variant = (lang_of(member, deps.settings), rendering_of(member, deps.settings),
-                       member.userid in yesterday)
+                       has_info and member.userid in yesterday, has_info)
             groups[variant].append(member)
         rows = []
         for variant, group in sorted(groups.items()):
@@ -173,7 +174,7 @@ async def remind_basic_info(deps: JobDeps, job: str, day: date) -> int:
                                     Member.userid.not_in(sa.select(BasicInfo.userid)))
             .order_by(Member.userid))).scalars())
         rows = [outbox_values(dedupe_key=f"job:{job}:{day}:{m.userid}", touser=m.userid,
-                              message=text_message(catalog.text(
+                              message=text_message(catalog.stacked(
                                   "remind.basic_info", lang_of(m, deps.settings))), now=now)
                 for m in members]
         return await enqueue_many(session, rows)
@@ -223,10 +224,10 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
             lang = lang_of(admin, deps.settings)
             total = sum(s.total for s in summaries)
             reported = sum(s.reported for s in summaries)
-            lines = [catalog.text("admin.summary_header", lang, date=day.isoformat(),
+            lines = [catalog.stacked("admin.summary_header", lang, date=day.isoformat(),
                                   total=total, reported=reported, missing=total - reported,
                                   abnormal=sum(len(s.abnormal) for s in summaries))]
-            lines += [catalog.text("admin.summary_unit", lang, unit=s.unit_name, total=s.total,
+            lines += [catalog.stacked("admin.summary_unit", lang, unit=s.unit_name, total=s.total,
                                    reported=s.reported, abnormal=len(s.abnormal))
                       for s in summaries]
             rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{admin.userid}:{i}",
@@ -241,6 +242,8 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
 KEEP_INBOUND = timedelta(days=7)
 # Delivered, dead and cancelled messages stay a month for support questions ("was I reminded?").
 KEEP_OUTBOX = timedelta(days=30)
+# What a delivered message said (summaries, receipts, names) is kept a week after delivery.
+KEEP_OUTBOX_PAYLOAD = timedelta(days=7)
 # A card's response_code is valid 72 h; after that a click can only be refused.
 CARD_LIFETIME = timedelta(hours=72)
 # Forms left unfinished this long are dropped (a daily form restarts the next day anyway).
@@ -248,22 +251,23 @@ KEEP_ABANDONED_FORMS = timedelta(days=7)
 
 
 async def housekeeping(deps: JobDeps, job: str, day: date) -> int:
-    """Prune what only matters for a while; reports, basic info and audit rows are kept."""
+    """Prune what only matters for a while; reports, basic info and audit rows are kept.
+    Logs how many rows each step touched, never what they held."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        pruned = [
-            await session.execute(sa.delete(InboundEvent).where(
-                InboundEvent.received_at < now - KEEP_INBOUND)),
-            await session.execute(sa.delete(Outbox).where(
-                Outbox.status.in_(("sent", "dead", "cancelled")),
-                Outbox.created_at < now - KEEP_OUTBOX)),
-            await session.execute(sa.update(CardTask).where(
+        counts = {
+            "dedupe keys": (await session.execute(sa.delete(InboundEvent).where(
+                InboundEvent.received_at < now - KEEP_INBOUND))).rowcount,
+            "outbox rows": await outbox_repo.prune(session, created_before=now - KEEP_OUTBOX),
+            "outbox payloads": await outbox_repo.strip_delivered_payloads(
+                session, sent_before=now - KEEP_OUTBOX_PAYLOAD),
+            "cards retired": (await session.execute(sa.update(CardTask).where(
                 CardTask.live.is_(True), CardTask.created_at < now - CARD_LIFETIME)
-                .values(live=False)),
-            await session.execute(sa.delete(Conversation).where(
-                Conversation.updated_at < now - KEEP_ABANDONED_FORMS)),
-        ]
-    log.info("housekeeping: %s rows pruned or retired", [r.rowcount for r in pruned])
+                .values(live=False))).rowcount,
+            "abandoned forms": (await session.execute(sa.delete(Conversation).where(
+                Conversation.updated_at < now - KEEP_ABANDONED_FORMS))).rowcount,
+        }
+    log.info("housekeeping: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Member, ReviewerAssignment, Unit
+from storage.models import BasicInfo, Member, ReviewerAssignment, Unit
 
 
 async def unit_tree(session: AsyncSession) -> dict[str, str | None]:
@@ -50,9 +50,11 @@ async def reviewed_units(session: AsyncSession, actor: Member,
                          tree: dict[str, str | None] | None = None) -> set[str] | None:
     """Units the actor may see: None means every unit (admin); empty means none. Pass `tree`
     (from `unit_tree`) when asking for many actors in a row."""
+    if not actor.active:  # a deactivated admin or reviewer sees nothing
+        return set()
     if actor.role == "admin":
         return None
-    if actor.role != "reviewer" or not actor.active:
+    if actor.role != "reviewer":
         return set()
     assigned = set((await session.execute(
         sa.select(ReviewerAssignment.unit_id).where(ReviewerAssignment.userid == actor.userid)
@@ -101,3 +103,33 @@ async def responsible_for(session: AsyncSession, unit_id: str | None) -> list[Me
     return list((await session.execute(
         sa.select(Member).where(Member.role == "admin", Member.active.is_(True))
         .order_by(Member.userid))).scalars())
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def members_for_proxy(session: AsyncSession, actor: Member, query: str, *,
+                            limit: int = 10) -> list[tuple[Member, str | None]]:
+    """Active members `actor` may report for whose WeCom userid (any case), student/staff ID
+    (as entered in their basic information) or name is `query`, with that ID; the actor first
+    if it is themself. Members outside the actor's units are never returned, so the caller
+    cannot tell "not in the roster" from "not yours" (no probing of the roster)."""
+    units = await reviewed_units(session, actor)
+    query = query.strip()
+    rows = await session.execute(
+        sa.select(Member, BasicInfo.staff_no)
+        .outerjoin(BasicInfo, BasicInfo.userid == Member.userid)
+        .where(Member.active.is_(True),
+               sa.or_(sa.func.lower(Member.userid) == query.lower(),
+                      BasicInfo.staff_no == query,
+                      # the name in any case, or its first word ("李四" for "李四 Li Si")
+                      sa.func.lower(Member.name) == query.lower(),
+                      sa.func.lower(Member.name).like(_like_prefix(query.lower()) + " %",
+                                                      escape="\\")))
+        .order_by(Member.userid).limit(200))
+    found = [(member, staff_no) for member, staff_no in rows
+             if member.userid == actor.userid or units is None
+             or (member.unit_id is not None and member.unit_id in units)]
+    found.sort(key=lambda pair: pair[0].userid != actor.userid)
+    return found[:limit]

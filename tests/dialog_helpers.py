@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.emulator.member import selected_items_xml, xml_fields
+from app.emulator.records import Delivered
 from bot.conversation.engine import ConvState
-from bot.emulator.member import selected_items_xml, xml_fields
-from bot.emulator.records import Delivered
 from storage.models import BasicInfo, CardTask, Conversation, DailyReport, Member, Outbox
 from tests.harness import CLIENT, PLUGIN, Bot
 

@@ -116,6 +116,7 @@ def test_a_context_for_someone_else_is_refused() -> None:
 @pytest.mark.parametrize("rendering", RENDERINGS)
 def test_proxy_questions_name_the_member_not_you(rendering: str) -> None:
     d = _proxy(rendering=rendering)
+    assert "开始为钱二丰填写 2022-03-10 的健康上报" in d.texts
     d.choose("no_phone")
     d.choose("abroad")
     assert "请输入钱二丰所在的国家或地区" in d.texts and "如已回国" not in d.texts
@@ -298,3 +299,15 @@ def test_basic_info_walk_still_completes_once() -> None:
     fill_basic(d)
     d.choose("submit")
     assert d.last is not None and d.last.completed is not None and d.state is None
+
+
+# ---- card buttons carry English too (item 8) ------------------------------------------------------
+
+
+def test_location_buttons_show_both_languages() -> None:
+    d = Dialog(DAILY_REPORT, rendering="cards")
+    buttons = [b["text"] for b in d.cards[-1]["button_list"]]
+    assert buttons == ["定位失败 GPS failed", "在国外 Abroad"]
+    p = _proxy(rendering="cards")
+    buttons = [b["text"] for b in p.cards[-1]["button_list"]]
+    assert buttons[0] == "手机无法定位 No GPS"

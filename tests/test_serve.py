@@ -1,4 +1,4 @@
-"""The commands as an operator runs them: `python -m bot serve` answers WeCom's URL verification
+"""The commands as an operator runs them: `python -m app serve` answers WeCom's URL verification
 and a callback; `yiqingtong jobs run remind` delivers before exiting; `jobs list` shows times."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.cli import main
-from bot.emulator.api import WeComEmulator
+from app.cli import main
+from app.emulator.api import WeComEmulator
 from storage.db import Database
 from storage.models import BasicInfo
 from storage.roster import import_roster, parse_roster
@@ -52,7 +52,7 @@ async def test_serve_answers_url_verification_and_callbacks(live_emulator: WeCom
     port = free_port()
     env = operator_env(live_emulator, f"sqlite:///{tmp_path / 'serve.db'}",
                        YQT_SERVER__PORT=str(port))
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         async with aiohttp.ClientSession() as http:
@@ -105,10 +105,13 @@ async def test_jobs_run_remind_delivers_before_exiting(live_emulator: WeComEmula
     code = await asyncio.to_thread(main, ["jobs", "run", "remind"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "25 messages queued" in out and "delivered 25" in out
-    assert all(len(live_emulator.inbox(f"s{i}")) == 1 for i in range(25))
-    assert all(live_emulator.inbox(f"s{i}") == [] for i in range(25, 30))  # no basic info
-    assert live_emulator.api_call_count("message/send") == 1
+    assert "30 messages queued" in out and "delivered 30" in out
+    assert all(len(live_emulator.inbox(f"s{i}")) == 1 for i in range(30))
+    # Those without basic information get their own text (basic information first): one
+    # grouped message/send per distinct message.
+    assert all("基础信息" in live_emulator.inbox(f"s{i}")[0].text for i in range(25, 30))
+    assert all("基础信息" not in live_emulator.inbox(f"s{i}")[0].text for i in range(25))
+    assert live_emulator.api_call_count("message/send") == 2
 
 
 def test_jobs_list_shows_every_job(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from bot import catalog
 from bot.catalog import Bi
 from bot.conversation.forms import Option, Question, QuestionKind
+from bot.text import ELLIPSIS, TEXT_LIMIT_BYTES, fit, pack
 
 __all__ = [
     "BUTTON_WIDTH",
@@ -38,7 +39,6 @@ __all__ = [
     "SOURCE_WIDTH",
     "SUBTITLE_WIDTH",
     "TASK_ID_RE",
-    "TEXT_LIMIT_BYTES",
     "TITLE_WIDTH",
     "button_card",
     "button_update",
@@ -47,7 +47,6 @@ __all__ = [
     "chosen_text",
     "clip",
     "display_width",
-    "fit_bytes",
     "make_task_id",
     "multiple_card",
     "question_card",
@@ -58,7 +57,6 @@ __all__ = [
     "vote_card",
 ]
 
-TEXT_LIMIT_BYTES = 2048
 MAX_BUTTONS = 6
 MAX_VOTE_OPTIONS = 20
 MAX_SELECTS = 3
@@ -71,7 +69,6 @@ SOURCE_WIDTH = 40      # source.desc ≈20 characters
 REPLACE_WIDTH = 48     # replace_name / replace_text: no documented limit; keep it short
 TASK_ID_RE = re.compile(r"[0-9A-Za-z_\-@]{1,128}")
 SUBMIT_KEY = "submit"
-_ELLIPSIS = "…"
 
 
 # ---- measuring -------------------------------------------------------------------------------
@@ -87,22 +84,13 @@ def clip(text: str, width: int) -> str:
     if display_width(text) <= width:
         return text
     out: list[str] = []
-    used = display_width(_ELLIPSIS)
+    used = display_width(ELLIPSIS)
     for ch in text:
         used += display_width(ch)
         if used > width:
             break
         out.append(ch)
-    return "".join(out).rstrip() + _ELLIPSIS
-
-
-def fit_bytes(text: str, limit: int = TEXT_LIMIT_BYTES) -> str:
-    """`text` cut (at a character boundary) to at most `limit` UTF-8 bytes."""
-    raw = text.encode("utf-8")
-    if len(raw) <= limit:
-        return text
-    budget = limit - len(_ELLIPSIS.encode("utf-8"))
-    return raw[:budget].decode("utf-8", errors="ignore").rstrip() + _ELLIPSIS
+    return "".join(out).rstrip() + ELLIPSIS
 
 
 def make_task_id(conv_id: str, seq: int) -> str:
@@ -116,48 +104,44 @@ def make_task_id(conv_id: str, seq: int) -> str:
 
 
 def text_message(content: str) -> dict[str, Any]:
-    return {"msgtype": "text", "text": {"content": fit_bytes(content)}}
+    return {"msgtype": "text", "text": {"content": fit(content)}}
 
 
 def texts(parts: Iterable[str | None]) -> list[dict[str, Any]]:
     """Text messages for the non-empty parts: joined by blank lines, split only when one
     message would exceed the byte limit."""
-    messages: list[str] = []
-    for part in (p for p in parts if p):
-        if messages and len(f"{messages[-1]}\n\n{part}".encode()) <= TEXT_LIMIT_BYTES:
-            messages[-1] = f"{messages[-1]}\n\n{part}"
-        else:
-            messages.append(part)
-    return [text_message(m) for m in messages]
+    chunks = pack((p for p in parts if p), limit=TEXT_LIMIT_BYTES, sep="\n\n")
+    return [text_message(chunk) for chunk in chunks]
 
 
 def option_label(option: Option, lang: str, width: int | None = None) -> str:
     """"是 Yes" / "Yes"; Chinese only when both would not fit `width` columns."""
-    full = catalog.label(option.label, lang)
+    full = catalog.side_by_side(option.label, lang)
     if width is None or display_width(full) <= width:
         return full
-    return clip(catalog.one(option.label, lang), width)
+    return clip(catalog.lang_only(option.label, lang), width)
 
 
 def _compact(question: Question) -> bool:
     return (question.kind is not QuestionKind.MULTI and len(question.options) <= 3
-            and all(display_width(catalog.label(o.label, "zh")) <= 24 for o in question.options))
+            and all(display_width(catalog.side_by_side(o.label, "zh")) <= 24
+                    for o in question.options))
 
 
 def options_text(question: Question, lang: str) -> str:
     """The numbered options: one line ("回复 1 是 / 2 否") or one option per line."""
     options = question.options
     if _compact(question):
-        halves = Bi(*(" / ".join(f"{n} {catalog.pair(o.label)[i]}"
+        halves = Bi(*(" / ".join(f"{n} {catalog.templates(o.label)[i]}"
                                  for n, o in enumerate(options, 1)) for i in (0, 1)))
-        return catalog.text("hint.reply_options", lang, options=halves)
+        return catalog.stacked("hint.reply_options", lang, options=halves)
     lines = [f"{n}. {option_label(o, lang)}" for n, o in enumerate(options, 1)]
     hint = "hint.reply_numbers" if question.kind is QuestionKind.MULTI else "hint.reply_number"
-    return "\n".join([*lines, catalog.text(hint, lang)])
+    return "\n".join([*lines, catalog.stacked(hint, lang)])
 
 
 def question_text(question: Question, lang: str, params: Mapping[str, Any]) -> str:
-    prompt = catalog.text(question.prompt, lang, **params)
+    prompt = catalog.stacked(question.prompt, lang, **params)
     if not question.options:
         return prompt
     return f"{prompt}\n{options_text(question, lang)}"
@@ -179,7 +163,7 @@ def _card_base(card_type: str, *, task_id: str, title: str, subtitle: str, lang:
                ) -> dict[str, Any]:
     return {
         "card_type": card_type,
-        "source": {"desc": clip(catalog.inline("app.name", lang), SOURCE_WIDTH),
+        "source": {"desc": clip(catalog.slashed("app.name", lang), SOURCE_WIDTH),
                    "desc_color": 0},
         "main_title": {"title": clip(title, TITLE_WIDTH)},
         "sub_title_text": clip(subtitle, SUBTITLE_WIDTH),
@@ -217,7 +201,7 @@ def vote_card(*, task_id: str, title: str, subtitle: str, lang: str, question_ke
     card["submit_button"] = {"text": _submit_text(lang), "key": SUBMIT_KEY}
     if disabled:
         card["checkbox"]["disable"] = True
-        card["replace_text"] = clip(catalog.inline("card.submitted", lang), REPLACE_WIDTH)
+        card["replace_text"] = clip(catalog.slashed("card.submitted", lang), REPLACE_WIDTH)
     return card
 
 
@@ -247,13 +231,13 @@ def multiple_card(*, task_id: str, title: str, subtitle: str, lang: str,
     card["select_list"] = select_list
     card["submit_button"] = {"text": _submit_text(lang), "key": SUBMIT_KEY}
     if disabled:
-        card["replace_text"] = clip(catalog.inline("card.submitted", lang), REPLACE_WIDTH)
+        card["replace_text"] = clip(catalog.slashed("card.submitted", lang), REPLACE_WIDTH)
     return card
 
 
 def _submit_text(lang: str) -> str:
-    full = catalog.label("opt.submit", lang)
-    return full if display_width(full) <= BUTTON_WIDTH else catalog.one("opt.submit", lang)
+    full = catalog.side_by_side("opt.submit", lang)
+    return full if display_width(full) <= BUTTON_WIDTH else catalog.lang_only("opt.submit", lang)
 
 
 def card_question_key(question: Question) -> str:
@@ -265,7 +249,7 @@ def question_card(question: Question, *, lang: str, params: Mapping[str, Any], t
                   task_id: str, checked: Iterable[str] = (), disabled: bool = False
                   ) -> dict[str, Any]:
     kind = card_kind(question, "cards")
-    subtitle = catalog.text(question.prompt, lang, **params)
+    subtitle = catalog.stacked(question.prompt, lang, **params)
     if kind == "button_interaction":
         return button_card(task_id=task_id, title=title, subtitle=subtitle, lang=lang,
                            buttons=[(o.id, option_label(o, lang, BUTTON_WIDTH), o.style)
@@ -303,12 +287,12 @@ def question_messages(question: Question, *, lang: str, rendering: str,
 
 def chosen_text(options: Sequence[Option], lang: str) -> str:
     """"已选择：是 / Chosen: Yes" (Chinese only if the pair would be too long)."""
-    zh = "、".join(catalog.pair(o.label)[0] for o in options)
-    en = ", ".join(catalog.pair(o.label)[1] for o in options)
-    full = catalog.inline("card.chosen", lang, choice=Bi(zh, en))
+    zh = "、".join(catalog.templates(o.label)[0] for o in options)
+    en = ", ".join(catalog.templates(o.label)[1] for o in options)
+    full = catalog.slashed("card.chosen", lang, choice=Bi(zh, en))
     if display_width(full) <= REPLACE_WIDTH:
         return full
-    return clip(catalog.one("card.chosen", lang, choice=Bi(zh, en)), REPLACE_WIDTH)
+    return clip(catalog.lang_only("card.chosen", lang, choice=Bi(zh, en)), REPLACE_WIDTH)
 
 
 def button_update(response_code: str, replace_name: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ text only for WeChat-plugin members).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -14,13 +15,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot.app import create_app
+from app.console import out
+from app.emulator.api import WeComEmulator
+from app.emulator.member import CardNotInteractive
+from app.factory import create_app
 from bot.clock import SystemClock
-from bot.console import out
-from bot.emulator.api import WeComEmulator
-from bot.emulator.member import CardNotInteractive
-from bot.keys import DATABASE, SENDER
 from bot.settings import DatabaseSettings, ServerSettings, Settings
+from handlers.keys import DATABASE, SENDER
 from storage.models import Member
 from storage.roster import import_roster, parse_roster
 
@@ -55,9 +56,19 @@ class DemoSession:
         self.app = app
         self.user = user
         self.seen: dict[str, int] = {}
+        self.lock = asyncio.Lock()
 
     async def settle(self) -> None:
         await self.app[SENDER].drain(until_empty_timeout=10)
+
+    async def watch(self, every: float = 1.0) -> None:
+        """Deliver and show what becomes due while the user is typing: a reply held back by
+        per-member pacing appears when it is sent, not after the next input."""
+        while True:
+            await asyncio.sleep(every)
+            async with self.lock:
+                await self.settle()
+                self.show_new()
 
     def show_new(self) -> None:
         for userid in [self.user] + [m.userid for m in self.emulator.members
@@ -141,7 +152,8 @@ class DemoSession:
 
     async def handle(self, line: str) -> bool:
         try:
-            return await self._handle(line)
+            async with self.lock:
+                return await self._handle(line)
         except CardNotInteractive as exc:
             out(f"  cannot click: {exc}")
             return True
@@ -160,7 +172,7 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
     port = runner.addresses[0][1]
     emulator.callback_url = f"http://127.0.0.1:{port}{settings.server.callback_path}"
     try:
-        roster = resources.files("bot.demo").joinpath("roster.csv").read_bytes()
+        roster = resources.files("app.demo").joinpath("roster.csv").read_bytes()
         rows = parse_roster(roster)
         async with app[DATABASE].transaction() as session:
             await import_roster(session, rows, now=datetime.now().astimezone(), actor="demo")
@@ -184,6 +196,7 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
         out(f"\nYou are {user}. Try: 上报  (or: report, 帮助, English)")
         lines = Path(script).read_text(encoding="utf-8").splitlines() if script else None
         loop = asyncio.get_running_loop()
+        watcher = asyncio.create_task(session.watch(), name="demo-watch")
         while True:
             if lines is not None:
                 if not lines:
@@ -197,6 +210,9 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
                     break
             if not await session.handle(line.strip()):
                 break
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
     finally:
         await runner.cleanup()
         await emulator.close()
