@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import SCHEMA_VERSION, SchemaInfo, metadata
+from storage.schema import upgrade_to_head
 
 
 def async_url(url: str) -> str:
@@ -62,18 +61,6 @@ def insert_ignore(session_or_engine: Any, table: Any) -> Any:
     return stmt.on_conflict_do_nothing()
 
 
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create or upgrade every table; every command that touches the database calls this."""
-    async with engine.begin() as conn:
-        if is_postgres(engine):
-            # Several instances may start together; serialise schema creation between them.
-            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(74737001)"))
-        await conn.run_sync(metadata.create_all)
-        row = (await conn.execute(sa.select(SchemaInfo.version))).first()
-        if row is None:
-            await conn.execute(sa.insert(SchemaInfo).values(id=1, version=SCHEMA_VERSION))
-
-
 class Database:
     """The engine plus a session factory; one per process."""
 
@@ -98,7 +85,8 @@ class Database:
             yield session
 
     async def create_schema(self) -> None:
-        await create_schema(self.engine)
+        """Create the schema or upgrade it to the newest revision (storage/schema.py)."""
+        await upgrade_to_head(self.engine)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
