@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -13,7 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.schema import upgrade_to_head
+from storage.schema import current_revision, head_revision, upgrade_to_head
+
+# aiosqlite logs every statement with its parameters (answers, mobiles, coordinates) at DEBUG:
+# keep it quiet whatever level the application logs at.
+logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def async_url(url: str) -> str:
@@ -27,12 +34,15 @@ def async_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
+    # Statement parameters carry answers, mobiles and coordinates: never in an error message.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         # SQLite has one writer: a single pooled connection serialises our transactions in
         # process instead of failing with "database is locked", and WAL lets a CLI read beside.
         if ":memory:" in url or url.endswith("://"):
             engine = create_async_engine(url, poolclass=StaticPool, **kwargs)
         else:
+            _create_private(url)
             engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1,
                                          max_overflow=0, pool_timeout=60, **kwargs)
 
@@ -47,6 +57,16 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+
+
+def _create_private(url: str) -> None:
+    """Create the SQLite file readable by its owner only (0600): it holds health data. SQLite
+    gives its -wal and -shm files the database file's permissions."""
+    path = sa.engine.make_url(url).database
+    if not path or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
 
 
 def is_postgres(engine_or_session: Any) -> bool:
@@ -90,3 +110,23 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def readiness(db: Database, *, timeout: float = 2.0) -> tuple[bool, str]:
+    """(ready, reason): the database answers within `timeout` and its schema is the one this
+    code expects. Never raises; the reason names the problem without connection details."""
+    import asyncio
+
+    async def probe() -> str | None:
+        async with db.engine.connect() as conn:
+            return await conn.run_sync(current_revision)
+
+    try:
+        revision = await asyncio.wait_for(probe(), timeout)
+    except TimeoutError:
+        return False, "database did not answer in time"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        return False, f"database unreachable ({type(exc).__name__})"
+    if revision != head_revision():
+        return False, f"schema revision {revision}, expected {head_revision()}"
+    return True, "ok"

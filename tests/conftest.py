@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
 from storage.db import Database
 from tests.harness import Bot, new_emulator, postgres_url, sqlite_url, start_bot
 
