@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot import geo
 from bot.clock import Clock, SystemClock
-from bot.keys import CLOCK, CRYPTO, DATABASE, PROCESSOR, READY, SENDER, SETTINGS
+from bot.keys import CLIENT, CLOCK, CRYPTO, DATABASE, DEPS, PROCESSOR, READY, SENDER, SETTINGS
 from bot.outbox import OutboxSender
 from bot.settings import Settings
 from bot.wecom.client import WeComClient
@@ -21,6 +21,7 @@ from handlers.callback import receive, verify_url
 from handlers.context import Deps
 from handlers.processor import InboundProcessor
 from handlers.router import dispatch
+from handlers.web import setup_web
 from scheduler.jobs import JobDeps
 from scheduler.setup import SchedulerLeader
 from storage.db import Database
@@ -59,6 +60,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
         app[DATABASE] = db
         app[SENDER] = sender
+        app[DEPS] = deps
+        app[CLIENT] = client
         app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
         warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
         tasks = []
@@ -85,4 +88,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.router.add_get(settings.server.callback_path, verify_url)
     app.router.add_post(settings.server.callback_path, receive)
     app.router.add_get("/healthz", healthz)
+    setup_web(app, settings)
     return app

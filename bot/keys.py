@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.outbox import OutboxSender
     from bot.settings import Settings
+    from bot.wecom.client import WeComClient
     from bot.wecom.crypto import WeComCrypto
+    from handlers.context import Deps
     from handlers.processor import InboundProcessor
     from storage.db import Database
 
@@ -22,3 +24,5 @@ CRYPTO: web.AppKey[WeComCrypto] = web.AppKey("crypto")
 PROCESSOR: web.AppKey[InboundProcessor] = web.AppKey("processor")
 SENDER: web.AppKey[OutboxSender] = web.AppKey("sender")
 READY: web.AppKey[asyncio.Event] = web.AppKey("ready")
+DEPS: web.AppKey[Deps] = web.AppKey("deps")
+CLIENT: web.AppKey[WeComClient] = web.AppKey("client")
