@@ -866,7 +866,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "已按昨日的回答预先填好，请核对后提交。",
         "Yesterday's answers are filled in; please check them before submitting.",
     ),
-    "web.language": ("English", "中文"),
+    "web.language": ("English 英文", "中文 Chinese"),
     "web.sign_in_again": ("重新登录", "Sign in again"),
     "web.state_refused": (
         "登录请求无效或已过期（请从应用重新打开页面）。",

@@ -22,6 +22,8 @@ from storage.models import Member
 from storage.web import get_member
 
 SIGNER: web.AppKey[Signer] = web.AppKey("web_signer")
+MEMBER: web.RequestKey[Member] = web.RequestKey("web_member", Member)
+SESSION: web.RequestKey[WebSession] = web.RequestKey("web_session", WebSession)
 CSRF_FIELD = "_csrf"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -53,7 +55,7 @@ def oauth_url(settings: Settings, state: str) -> str:
             f"&agentid={settings.wecom.agent_id}#wechat_redirect")
 
 
-def sign_in_redirect(request: web.Request) -> web.StreamResponse:
+def sign_in_redirect(request: web.Request) -> web.HTTPFound:
     settings = settings_of(request)
     response = web.HTTPFound("/")  # location set below, once the state exists
     state = new_state(response, request.app[SIGNER], settings.web, request.path_qs,
@@ -64,10 +66,10 @@ def sign_in_redirect(request: web.Request) -> web.StreamResponse:
 
 def page(request: web.Request, template: str, context: dict[str, Any], *,
          status: int = 200, lang: str | None = None) -> web.Response:
-    member: Member | None = request.get("member")
+    member: Member | None = request.get(MEMBER)
     settings = settings_of(request)
     lang = lang or lang_of(member, settings)
-    session: WebSession | None = request.get("web_session")
+    session: WebSession | None = request.get(SESSION)
     base = {
         "lang": lang, "member": member,
         "csrf": request.app[SIGNER].csrf(session.sid) if session else "",
@@ -97,15 +99,15 @@ def signed_in(handler: Handler) -> Handler:
         session = read_session(request, request.app[SIGNER], settings.web, now_of(request))
         if session is None:
             if request.method == "GET":
-                return sign_in_redirect(request)
+                raise sign_in_redirect(request)
             return message_page(request, "web.csrf", status=403, retry=True)
-        request["web_session"] = session
+        request[SESSION] = session
         async with deps_of(request).db.session() as db:
             member = await get_member(db, session.userid)
         if member is None or not member.active:
             return message_page(request, "roster.not_found", status=403,
                                 userid=session.userid)
-        request["member"] = member
+        request[MEMBER] = member
         if request.method == "POST":
             post = await request.post()
             token = str(post.get(CSRF_FIELD, "")) or request.headers.get("X-CSRF-Token", "")

@@ -28,6 +28,7 @@ from handlers.reviewers import acknowledge
 from handlers.web import formview
 from handlers.web.chart import svg
 from handlers.web.common import (
+    MEMBER,
     deps_of,
     message_page,
     now_of,
@@ -85,7 +86,7 @@ async def _scope(session: Any, actor: Member) -> set[str] | None | bool:
 
 @signed_in
 async def dashboard(request: web.Request) -> web.StreamResponse:
-    deps, actor, now = deps_of(request), request["member"], now_of(request)
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
     lang = lang_of(actor, settings_of(request))
     today = local_date(deps.clock, now)
     async with deps.db.transaction() as session:
@@ -138,7 +139,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 async def remind(request: web.Request) -> web.StreamResponse:
     """Remind today's non-reporters of the actor's units now, through the outbox (paced like
     every message; skipped for whoever reports before it goes out; once a day each)."""
-    deps, actor, now = deps_of(request), request["member"], now_of(request)
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
     settings = settings_of(request)
     today = local_date(deps.clock, now)
     post = await request.post()
@@ -164,12 +165,12 @@ async def remind(request: web.Request) -> web.StreamResponse:
         await audit(session, actor=actor.userid, action="web.remind", target=today.isoformat(),
                     detail={"members": len(targets), "queued": queued}, now=now)
     wake_sender(request)
-    return web.HTTPSeeOther(f"/dashboard/?reminded={queued}")
+    raise web.HTTPSeeOther(f"/dashboard/?reminded={queued}")
 
 
 @signed_in
 async def ack(request: web.Request) -> web.StreamResponse:
-    deps, actor, now = deps_of(request), request["member"], now_of(request)
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
     try:
         alert_id = int(request.match_info["alert_id"])
     except ValueError:
@@ -183,12 +184,12 @@ async def ack(request: web.Request) -> web.StreamResponse:
         turn = await Turn.open(deps, session, web_inbound(actor.userid, now), now)
         await acknowledge(turn, alert_id)
     wake_sender(request)
-    return web.HTTPSeeOther("/dashboard/#alerts")
+    raise web.HTTPSeeOther("/dashboard/#alerts")
 
 
 async def _subject_or_error(request: web.Request, session: Any
                             ) -> Member | web.Response:
-    actor = request["member"]
+    actor = request[MEMBER]
     subject = await get_member(session, request.match_info["userid"])
     if subject is None:
         return message_page(request, "web.not_found", status=404)
@@ -200,7 +201,7 @@ async def _subject_or_error(request: web.Request, session: Any
 
 @signed_in
 async def member_history(request: web.Request) -> web.StreamResponse:
-    deps, actor, now = deps_of(request), request["member"], now_of(request)
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
     lang = lang_of(actor, settings_of(request))
     async with deps.db.transaction() as session:
         subject = await _subject_or_error(request, session)
@@ -231,7 +232,7 @@ def _day(value: str | None, default: date) -> date:
 
 @signed_in
 async def export(request: web.Request) -> web.StreamResponse:
-    deps, actor, now = deps_of(request), request["member"], now_of(request)
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
     today = local_date(deps.clock, now)
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "xlsx"):
@@ -279,7 +280,7 @@ def _xlsx_bytes(rows: list[Any]) -> bytes:
 async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str, Any] | None,
                         errors: dict[str, str] | None, status: int = 200,
                         done: str | None = None) -> web.Response:
-    deps, actor, now = deps_of(request), request["member"], now_of(request)
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
     lang = lang_of(actor, settings_of(request))
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, actor, now)
@@ -307,11 +308,11 @@ async def proxy_form(request: web.Request) -> web.StreamResponse:
         subject = await _subject_or_error(request, session)
     if isinstance(subject, web.Response):
         return subject
-    if subject.userid == request["member"].userid:
-        return web.HTTPSeeOther("/h5/")
+    if subject.userid == request[MEMBER].userid:
+        raise web.HTTPSeeOther("/h5/")
     if request.method == "GET":
         return await _proxy_render(request, subject, raw=None, errors=None)
-    actor, now = request["member"], now_of(request)
+    actor, now = request[MEMBER], now_of(request)
     lang = lang_of(actor, settings_of(request))
     raw = formview.read_post(DAILY_REPORT, await request.post())
     async with deps.db.transaction() as session:
@@ -324,4 +325,4 @@ async def proxy_form(request: web.Request) -> web.StreamResponse:
         return await _proxy_render(request, subject, raw=raw, errors=outcome.errors,
                                    status=400)
     wake_sender(request)
-    return web.HTTPSeeOther(request.path)
+    raise web.HTTPSeeOther(request.path)

@@ -25,6 +25,7 @@ from handlers.context import Deps, Turn, lang_of, new_id
 from handlers.forms import apply_effect, build_context, store_record
 from handlers.web import formview
 from handlers.web.common import (
+    MEMBER,
     deps_of,
     message_page,
     now_of,
@@ -87,7 +88,7 @@ async def _earlier_answers(session: Any, member: Member, form: Form, ctx: engine
 async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None = None,
                   errors: dict[str, str] | None = None, status: int = 200,
                   notice: str | None = None) -> web.Response:
-    deps, member, now = deps_of(request), request["member"], now_of(request)
+    deps, member, now = deps_of(request), request[MEMBER], now_of(request)
     settings = settings_of(request)
     lang = lang_of(member, settings)
     form = FORMS[tab]
@@ -121,8 +122,7 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
                 context["notice"] = context["notice"] or why
             context["fields"] = formview.fields(form, raw, ctx, lang, errors)
             context["form"] = {"title": catalog.label(form.title, lang),
-                               "intro": catalog.one(form.intro, lang,
-                                                    date=turn.today.isoformat()),
+                               "intro": "",  # the chat's intro explains chat commands
                                "note": catalog.one(form.note, lang) if form.note else "",
                                "action": f"/h5/{tab}", "id": tab}
     context["jssdk"] = json.dumps(await config_for(request)) if show_form and tab == "daily" \
@@ -139,7 +139,7 @@ async def h5_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
-    deps, member, now = deps_of(request), request["member"], now_of(request)
+    deps, member, now = deps_of(request), request[MEMBER], now_of(request)
     lang = lang_of(member, settings_of(request))
     form = FORMS[tab]
     post = await request.post()
@@ -163,7 +163,7 @@ async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
         return await _render(request, tab, raw=raw, errors=outcome.errors, status=400)
     wake_sender(request)
     suffix = "&done=proxy" if outcome.proxy_requested else ""
-    return web.HTTPSeeOther(f"/h5/?tab={tab}{suffix}")
+    raise web.HTTPSeeOther(f"/h5/?tab={tab}{suffix}")
 
 
 @signed_in
@@ -179,7 +179,7 @@ async def submit_daily(request: web.Request) -> web.StreamResponse:
 @signed_in
 async def applicable(request: web.Request) -> web.StreamResponse:
     """Which questions apply to what is filled in so far (the page's JS hides the others)."""
-    deps, member, now = deps_of(request), request["member"], now_of(request)
+    deps, member, now = deps_of(request), request[MEMBER], now_of(request)
     post = await request.post()
     form = FORMS.get(str(post.get("form", "")))
     if form is None:
@@ -196,6 +196,6 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     post = await request.post()
     lang = "en" if post.get("lang") == "en" else "zh"
     async with deps_of(request).db.transaction() as session:
-        await set_language(session, request["member"].userid, lang)
+        await set_language(session, request[MEMBER].userid, lang)
     tab = str(post.get("tab", "daily"))
-    return web.HTTPSeeOther(f"/h5/?tab={tab if tab in FORMS else 'daily'}")
+    raise web.HTTPSeeOther(f"/h5/?tab={tab if tab in FORMS else 'daily'}")

@@ -69,4 +69,4 @@ async def callback(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(_safe_next(pending[1]))
     start_session(response, request.app[SIGNER], settings.web, userid, now)
     response.del_cookie(STATE_COOKIE, path="/oauth/")
-    return response
+    raise response
