@@ -8,6 +8,7 @@ enforces once-only), and turns the engine's output into outbox rows.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,9 @@ from bot.conversation.validators import match_option
 from handlers.context import Turn, lang_of
 from handlers.reviewers import notify_abnormal, notify_proxy_request
 from storage.models import AuditLog, BasicInfo, CardTask, Conversation, DailyReport, Member
+
+#: The staff-number rule of the basic-info form (validators.staff_no), for the prefill offer.
+STAFF_NO_PREFILL = re.compile(r"[A-Za-z0-9]{3,20}")
 
 log = logging.getLogger("handlers.forms")
 
@@ -72,7 +76,11 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
         last_location = engine.LocationInput(lat=member.last_lat, lng=member.last_lng or 0.0,
                                              label="", source="event",
                                              at=member.last_location_at)
-    prefill = {"name": subject.name, "staff_no": subject.userid}
+    prefill = {"name": subject.name}
+    if STAFF_NO_PREFILL.fullmatch(subject.userid):
+        # Only a userid that is itself a valid staff number is offered: a longer one would not
+        # fit basic_info.staff_no and the member could never finish.
+        prefill["staff_no"] = subject.userid
     return engine.Context(
         userid=member.userid, lang=turn.lang, rendering=turn.rendering, now=turn.now,
         today=turn.today, new_id=turn.deps.new_id(), prefill=prefill, yesterday=yesterday,

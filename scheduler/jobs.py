@@ -37,14 +37,13 @@ from storage.models import (
     Member,
     Outbox,
 )
-from storage.outbox import enqueue_many, outbox_values
+from storage.outbox import REMIND_PURPOSE, enqueue_many, outbox_values, reminder_key
 from storage.summary import unit_summaries
 from storage.units import reviewed_units, unit_tree
 
 log = logging.getLogger("scheduler.jobs")
 
 BATCH = 1000  # members per message/send
-REMIND_PURPOSE = "remind"
 
 
 @dataclass(frozen=True)
@@ -116,11 +115,6 @@ def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
     hint = "remind.text_same" if has_yesterday else "remind.text_report"
     return text_message(catalog.text(key, lang, date=day.isoformat()) + "\n"
                         + catalog.text(hint, lang))
-
-
-def reminder_key(job: str, day: date, userid: str) -> str:
-    """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
-    return f"job:{job}:{day}:{userid}"
 
 
 async def _unreported(session: AsyncSession, day: date) -> list[Member]:

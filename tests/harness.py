@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.app import create_app
+from app.factory import create_app
 from bot.clock import Clock, FixedClock
-from bot.emulator.api import WeComEmulator
-from bot.keys import DATABASE, SENDER
-from bot.outbox import DrainStats, OutboxSender
+from app.emulator.api import WeComEmulator
+from handlers.keys import DATABASE, SENDER
+from handlers.sender import DrainStats, OutboxSender
 from bot.settings import (
     DatabaseSettings,
     OutboxSettings,

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.clock import FixedClock
-from bot.emulator import WeComEmulator
+from app.emulator import WeComEmulator
 from bot.wecom.client import MemoryTokenStore, SendResult, TokenStore, WeComClient
 from bot.wecom.errors import (
     CardError,

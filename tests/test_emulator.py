@@ -12,8 +12,8 @@ import xmltodict
 from aiohttp import web
 
 from bot.clock import FixedClock
-from bot.emulator import CardNotInteractive, WeComEmulator, render_for_member
-from bot.emulator.api import DEFAULT_AES_KEY, DEFAULT_SECRET, DEFAULT_TOKEN
+from app.emulator import CardNotInteractive, WeComEmulator, render_for_member
+from app.emulator.api import DEFAULT_AES_KEY, DEFAULT_SECRET, DEFAULT_TOKEN
 from bot.wecom.crypto import CallbackRejected, WeComCrypto
 
 CORP = "ww_emulated_corp"

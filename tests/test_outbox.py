@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
-from bot.outbox import MemberPacer, OutboxSender
+from app.emulator.api import WeComEmulator
+from handlers.sender import MemberPacer, OutboxSender
 from bot.settings import OutboxSettings
 from bot.wecom.client import WeComClient
 from handlers.context import text_message

@@ -17,7 +17,7 @@ from bot.clock import FixedClock
 from bot.conversation.daily_report import DAILY_REPORT
 from bot.conversation.forms import Question, QuestionKind
 from bot.conversation import validators as v
-from bot.emulator.api import WeComEmulator
+from app.emulator.api import WeComEmulator
 from handlers.web import formview
 from handlers.web.jssdk import signature
 from storage.models import AuditLog, BasicInfo, DailyReport

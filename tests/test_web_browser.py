@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
+from app.emulator.api import WeComEmulator
 from storage.models import Alert, AuditLog, BasicInfo, DailyReport
 from tests.harness import Bot
 from tests.web_helpers import start_web_bot

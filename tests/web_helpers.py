@@ -10,7 +10,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
+from app.emulator.api import WeComEmulator
 from bot.settings import WebSettings
 from tests.harness import Bot, sqlite_url, start_bot
 

@@ -14,7 +14,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot import catalog
-from bot.keys import DEPS, SENDER
+from handlers.keys import DEPS, SENDER
 from bot.settings import Settings
 from handlers.context import Deps, lang_of
 from handlers.web.session import Signer, WebSession, new_state, read_session

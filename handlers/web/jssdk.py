@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.keys import CLIENT
+from handlers.keys import CLIENT
 from bot.wecom.errors import WeComError
 from handlers.web.common import now_of, settings_of
 

@@ -14,7 +14,7 @@ import logging
 
 from aiohttp import web
 
-from bot.keys import CLIENT
+from handlers.keys import CLIENT
 from bot.wecom.errors import WeComError
 from handlers.web.common import SIGNER, deps_of, message_page, now_of, settings_of
 from handlers.web.session import STATE_COOKIE, pending_state, start_session

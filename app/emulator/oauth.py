@@ -24,7 +24,7 @@ from aiohttp import web
 from yarl import URL
 
 if TYPE_CHECKING:
-    from bot.emulator.api import WeComEmulator
+    from app.emulator.api import WeComEmulator
 
 CODE_LIFETIME = 300
 TICKET_LIFETIME = 7200
@@ -113,7 +113,7 @@ class OAuthSide:
 
     def _api_auth_getuserinfo(self: WeComEmulator, params: dict[str, str],
                               body: dict[str, Any]) -> dict[str, Any]:
-        from bot.emulator.api import ApiError
+        from app.emulator.api import ApiError
 
         code = params.get("code") or ""
         entry = self._oauth_codes.pop(code, None)  # a code works once
@@ -135,7 +135,7 @@ class OAuthSide:
 
     def _api_ticket_get(self: WeComEmulator, params: dict[str, str],
                         body: dict[str, Any]) -> dict[str, Any]:
-        from bot.emulator.api import ApiError
+        from app.emulator.api import ApiError
 
         if params.get("type") != "agent_config":
             raise ApiError(40004, "invalid type")

@@ -9,7 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from bot.clock import Clock
-    from bot.outbox import OutboxSender
+    from handlers.sender import OutboxSender
     from bot.settings import Settings
     from bot.wecom.client import WeComClient
     from bot.wecom.crypto import WeComCrypto

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot.clock import Clock, SystemClock, local_date
-from bot.console import err as _err
-from bot.console import out as _out
+from app.console import err as _err
+from app.console import out as _out
 from bot.settings import ConfigError, Settings
 
 #: Directories smaller than this sync without a progress display.
