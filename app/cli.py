@@ -86,11 +86,11 @@ def app_menu(lang: str) -> dict[str, Any]:
     from bot import catalog
 
     def click(key: str) -> dict[str, str]:
-        return {"type": "click", "name": catalog.label(f"menu.{key}", lang), "key": key}
+        return {"type": "click", "name": catalog.side_by_side(f"menu.{key}", lang), "key": key}
 
     return {"button": [
         click("report"), click("status"),
-        {"name": catalog.label("menu.more", lang),
+        {"name": catalog.side_by_side("menu.more", lang),
          "sub_button": [click("info"), click("help"), click("text"), click("cards")]},
     ]}
 
@@ -139,8 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     rimport.add_argument("file")
     rimport.set_defaults(run=cmd_roster_import)
 
-    from app import ops
-    from app import jobs_cli
+    from app import jobs_cli, ops
 
     ops.register(sub, roster_sub)
     jobs_cli.register(sub)

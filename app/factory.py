@@ -12,6 +12,12 @@ from aiohttp import web
 
 from bot import geo
 from bot.clock import Clock, SystemClock
+from bot.settings import Settings
+from bot.wecom.client import WeComClient
+from bot.wecom.crypto import WeComCrypto
+from handlers.callback import receive, verify_url
+from handlers.context import Deps
+from handlers.health import healthz, readyz
 from handlers.keys import (
     CLIENT,
     CLOCK,
@@ -23,15 +29,9 @@ from handlers.keys import (
     SENDER,
     SETTINGS,
 )
-from handlers.sender import OutboxSender
-from bot.settings import Settings
-from bot.wecom.client import WeComClient
-from bot.wecom.crypto import WeComCrypto
-from handlers.callback import receive, verify_url
-from handlers.context import Deps
-from handlers.health import healthz, readyz
 from handlers.processor import InboundProcessor
 from handlers.router import dispatch
+from handlers.sender import OutboxSender
 from handlers.web import setup_web
 from scheduler.jobs import JobDeps
 from scheduler.setup import SchedulerLeader

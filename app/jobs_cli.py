@@ -49,8 +49,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import aiohttp
 
     from bot.clock import SystemClock
-    from handlers.sender import OutboxSender
     from bot.wecom.client import WeComClient
+    from handlers.sender import OutboxSender
     from scheduler.jobs import ALIASES, JOBS, JobDeps, run_job
     from storage.db import Database
     from storage.outbox import pending_count

@@ -13,9 +13,9 @@ import re
 from aiohttp import web
 
 from bot.clock import Clock
-from handlers.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
 from bot.wecom.crypto import CallbackRejected
 from bot.wecom.inbound import parse_envelope, parse_plaintext
+from handlers.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
 
 log = logging.getLogger("handlers.callback")
 

@@ -238,7 +238,7 @@ def _local_day(turn: Turn, at: datetime) -> str:
 async def show_basic_info(turn: Turn, info: BasicInfo) -> None:
     """The stored basic info, with the reminder that it cannot be changed."""
     lines = engine.summary_lines(BASIC_INFO, info.answers, turn.lang)
-    lines.append(catalog.text("form.basic_info.note", turn.lang))
+    lines.append(catalog.stacked("form.basic_info.note", turn.lang))
     await turn.say_lines("info.shown", lines, date=_local_day(turn, info.submitted_at))
 
 

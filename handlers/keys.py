@@ -9,12 +9,12 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from bot.clock import Clock
-    from handlers.sender import OutboxSender
     from bot.settings import Settings
     from bot.wecom.client import WeComClient
     from bot.wecom.crypto import WeComCrypto
     from handlers.context import Deps
     from handlers.processor import InboundProcessor
+    from handlers.sender import OutboxSender
     from storage.db import Database
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

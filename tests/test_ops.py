@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import select
 
 from app.cli import build_parser
-from bot.clock import FixedClock
 from app.emulator.api import DEFAULT_AES_KEY, DEFAULT_TOKEN, WeComEmulator
+from bot.clock import FixedClock
 from bot.settings import DatabaseSettings, ServerSettings, Settings
 from storage.db import Database
 from storage.models import AuditLog, BasicInfo, Member, ReviewerAssignment, Unit

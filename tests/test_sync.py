@@ -13,9 +13,9 @@ import pytest
 from sqlmodel import select
 
 from app.cli import build_parser
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
 from app.ops import ProgressBar
+from bot.clock import FixedClock
 from bot.settings import DatabaseSettings, Settings
 from bot.wecom.client import MemoryTokenStore, WeComClient
 from storage.db import Database

@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.cli import main
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
+from bot.clock import FixedClock
 from bot.wecom.crypto import WeComCrypto
 from storage.db import Database
 from storage.export import ExportRow, write_csv, write_xlsx

@@ -14,13 +14,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from aiohttp import web
 
-from app.factory import create_app
-from bot.clock import SystemClock
 from app.console import out
 from app.emulator.api import WeComEmulator
 from app.emulator.member import CardNotInteractive
-from handlers.keys import DATABASE, SENDER
+from app.factory import create_app
+from bot.clock import SystemClock
 from bot.settings import DatabaseSettings, ServerSettings, Settings
+from handlers.keys import DATABASE, SENDER
 from storage.models import Member
 from storage.roster import import_roster, parse_roster
 

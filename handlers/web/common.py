@@ -73,8 +73,8 @@ def page(request: web.Request, template: str, context: dict[str, Any], *,
     base = {
         "lang": lang, "member": member,
         "csrf": request.app[SIGNER].csrf(session.sid) if session else "",
-        "t": lambda key, **p: catalog.one(key, lang, **p),
-        "tl": lambda key: catalog.label(key, lang),
+        "t": lambda key, **p: catalog.lang_only(key, lang, **p),
+        "tl": lambda key: catalog.side_by_side(key, lang),
     }
     response = aiohttp_jinja2.render_template(template, request, {**base, **context},
                                               status=status)

@@ -119,7 +119,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
         "unit": names.get(a.unit_id or "", a.unit_id or ""),
         "reasons": reason_labels(a.reasons)[1 if lang == "en" else 0],
-        "acked": catalog.one("web.dashboard.acked", lang,
+        "acked": catalog.lang_only("web.dashboard.acked", lang,
                              by=ack_names.get(a.acknowledged_by, a.acknowledged_by),
                              time=local_time_text(deps.clock, a.acknowledged_at))
         if a.acknowledged_by and a.acknowledged_at else None,
@@ -127,8 +127,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     reminded = request.query.get("reminded")
     return page(request, "dashboard.html", {
         "today": today.isoformat(), "units": rows, "missing": missing, "alerts": alert_rows,
-        "chart": svg(series, rate_label=catalog.one("web.dashboard.rate", lang),
-                     abnormal_label=catalog.one("web.dashboard.abnormal", lang)),
+        "chart": svg(series, rate_label=catalog.lang_only("web.dashboard.rate", lang),
+                     abnormal_label=catalog.lang_only("web.dashboard.abnormal", lang)),
         "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
         "reminded": int(reminded) if reminded and reminded.isdigit() else None,
         "export_from": (today - timedelta(days=6)).isoformat(),
@@ -158,8 +158,8 @@ async def remind(request: web.Request) -> web.StreamResponse:
             if member is None or not member.following:
                 continue
             lang = lang_of(member, settings)
-            content = "\n".join([catalog.text("remind.daily", lang, date=today.isoformat()),
-                                 catalog.text("remind.text_report", lang)])
+            content = "\n".join([catalog.stacked("remind.daily", lang, date=today.isoformat()),
+                                 catalog.stacked("remind.text_report", lang)])
             queued += await enqueue_reminder(session, userid=userid, day=today,
                                              message=text_message(content), now=now)
         await audit(session, actor=actor.userid, action="web.remind", target=today.isoformat(),
@@ -291,9 +291,9 @@ async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str,
     return page(request, "proxy.html", {
         "subject": subject, "fields": fields, "errors": errors or {}, "done": done,
         "report": report, "form": {"id": "daily", "action": request.path,
-                                   "title": catalog.one("web.proxy.title", lang,
+                                   "title": catalog.lang_only("web.proxy.title", lang,
                                                         name=subject.name),
-                                   "intro": "", "note": catalog.one(DAILY_REPORT.note, lang)
+                                   "intro": "", "note": catalog.lang_only(DAILY_REPORT.note, lang)
                                    if DAILY_REPORT.note else ""},
         "jssdk": "null",
     }, status=status)

@@ -68,20 +68,20 @@ class Outcome:
 
 
 def _text(key: str, lang: str, **params: Any) -> str:
-    return catalog.one(key, lang, **params)
+    return catalog.lang_only(key, lang, **params)
 
 
 def error_text(err: InvalidAnswer, lang: str) -> str:
     try:
-        return catalog.one(err.key, lang, **err.params)
+        return catalog.lang_only(err.key, lang, **err.params)
     except KeyError:
-        return catalog.one("web.required", lang)
+        return catalog.lang_only("web.required", lang)
 
 
 def _prompt(q: Question, answers: Mapping[str, Any], ctx: engine.Context, lang: str) -> str:
     params = dict(q.params(answers, ctx)) if q.params else {}
     try:
-        return catalog.one(q.prompt, lang, **params)
+        return catalog.lang_only(q.prompt, lang, **params)
     except (KeyError, IndexError):
         return ""
 
@@ -235,7 +235,7 @@ def parse(form: Form, raw: Mapping[str, Any], ctx: engine.Context, lang: str) ->
             answers[q.key] = value
             continue
         if q.key not in raw:  # a question that only now applies (no JavaScript)
-            errors[q.key] = catalog.one("web.answer_needed", lang)
+            errors[q.key] = catalog.lang_only("web.answer_needed", lang)
             continue
         try:
             answers[q.key] = _parse_one(q, raw[q.key], ctx)
@@ -295,12 +295,12 @@ def fields(form: Form, raw: Mapping[str, Any], ctx: engine.Context, lang: str,
     answers = _lenient_answers(form, raw, ctx)
     result = []
     for q in form.questions:
-        f = Field(key=q.key, kind=str(q.kind), label=catalog.label(q.label, lang),
+        f = Field(key=q.key, kind=str(q.kind), label=catalog.side_by_side(q.label, lang),
                   prompt=_prompt(q, answers, ctx, lang),
-                  options=[(o.id, catalog.label(o.label, lang)) for o in q.options],
+                  options=[(o.id, catalog.side_by_side(o.label, lang)) for o in q.options],
                   value=raw.get(q.key), error=errors.get(q.key),
                   hidden=not q.applies(answers, ctx), conditional=q.when is not None,
-                  unit=catalog.one(q.unit, lang) if q.unit else "")
+                  unit=catalog.lang_only(q.unit, lang) if q.unit else "")
         if q.kind is QuestionKind.LOCATION:
             f.loc = {**_loc_raw(None, ctx.remembered_country), **(raw.get(q.key) or {})}
             f.options = _location_options(lang, proxy=bool(ctx.proxy_for))
@@ -316,12 +316,12 @@ def _location_options(lang: str, *, proxy: bool) -> list[tuple[str, str]]:
     failed = {o.id: o.label for o in LOCATION_STEPS["failed"].question.options}
     if proxy:
         unknown = {o.id: o.label for o in LOCATION_STEPS["proxy_ask"].question.options}
-        return [(LOC_ADDRESS, catalog.label("web.loc.address", lang)),
-                (LOC_ABROAD, catalog.label(ask["abroad"], lang)),
-                (LOC_UNKNOWN, catalog.label(unknown["unknown"], lang))]
-    return [(LOC_GPS, catalog.label("web.loc.here", lang)),
-            (LOC_ABROAD, catalog.label(ask["abroad"], lang)),
-            (LOC_ADDRESS, f"{catalog.one(ask['failed'], lang)} · "
-                          f"{catalog.label(failed['type'], lang)}"),
-            (LOC_PROXY, f"{catalog.one(ask['failed'], lang)} · "
-                        f"{catalog.label(failed['proxy'], lang)}")]
+        return [(LOC_ADDRESS, catalog.side_by_side("web.loc.address", lang)),
+                (LOC_ABROAD, catalog.side_by_side(ask["abroad"], lang)),
+                (LOC_UNKNOWN, catalog.side_by_side(unknown["unknown"], lang))]
+    return [(LOC_GPS, catalog.side_by_side("web.loc.here", lang)),
+            (LOC_ABROAD, catalog.side_by_side(ask["abroad"], lang)),
+            (LOC_ADDRESS, f"{catalog.lang_only(ask['failed'], lang)} · "
+                          f"{catalog.side_by_side(failed['type'], lang)}"),
+            (LOC_PROXY, f"{catalog.lang_only(ask['failed'], lang)} · "
+                        f"{catalog.side_by_side(failed['proxy'], lang)}")]
