@@ -41,7 +41,7 @@ from handlers.web.member import read_turn, web_inbound
 from storage.export import ExportError, check_range, export_rows, write_csv, write_xlsx
 from storage.models import Member
 from storage.summary import unit_summaries
-from storage.units import may_act_on, reviewed_units, unit_tree
+from storage.units import descendants, may_act_on, reviewed_units, unit_tree
 from storage.web import (
     alert_subject,
     alerts_since,
@@ -107,14 +107,20 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                     detail={"units": len(summaries), "alerts": len(alerts)}, now=now)
     rows = []
     for unit_id, depth in _ordered_units(tree, scope):
-        s = summaries.get(unit_id)
-        if s is None:
+        # A unit's counts include the units below it (a college sums its classes).
+        below = [summaries[u] for u in sorted(descendants(tree, {unit_id})) if u in summaries]
+        total = sum(s.total for s in below)
+        if not total:
             continue
+        reported = sum(s.reported for s in below)
         rows.append({"id": unit_id, "name": names.get(unit_id, unit_id), "depth": depth,
-                     "total": s.total, "reported": s.reported, "missing": s.missing,
-                     "unfollowed": len(s.unfollowed), "abnormal": len(s.abnormal),
-                     "percent": round(100 * s.reported / s.total) if s.total else 0})
-    missing = [(uid, name, row["name"]) for row in rows for uid, name in row["missing"]]
+                     "total": total, "reported": reported,
+                     "missing": sum(len(s.missing) for s in below),
+                     "unfollowed": sum(len(s.unfollowed) for s in below),
+                     "abnormal": sum(len(s.abnormal) for s in below),
+                     "percent": round(100 * reported / total)})
+    missing = [(uid, name, names.get(s.unit_id, s.unit_id))
+               for s in summaries.values() for uid, name in s.missing]
     alert_rows = [{
         "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
         "unit": names.get(a.unit_id or "", a.unit_id or ""),
