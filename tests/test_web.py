@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import sqlalchemy as sa
 from yarl import URL
 
