@@ -11,6 +11,7 @@ from typing import Any
 
 from app.console import err as _err
 from app.console import out as _out
+from bot import logs
 from bot.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("app.cli")
@@ -150,10 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
+        logs.configure(settings.log, verbose=args.verbose)
         return asyncio.run(args.run(args, settings))
     except ConfigError as exc:
         _err(str(exc))

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.settings import Settings
     from bot.wecom.crypto import WeComCrypto
+    from handlers.metrics import Metrics
     from handlers.processor import InboundProcessor
+    from handlers.ratelimit import InboundLimiter
     from handlers.sender import OutboxSender
     from storage.db import Database
 
@@ -22,3 +24,5 @@ CRYPTO: web.AppKey[WeComCrypto] = web.AppKey("crypto")
 PROCESSOR: web.AppKey[InboundProcessor] = web.AppKey("processor")
 SENDER: web.AppKey[OutboxSender] = web.AppKey("sender")
 READY: web.AppKey[asyncio.Event] = web.AppKey("ready")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+LIMITER: web.AppKey[InboundLimiter] = web.AppKey("limiter")
