@@ -19,9 +19,11 @@ from handlers.callback import receive, verify_url
 from handlers.context import Deps
 from handlers.health import healthz, readyz
 from handlers.keys import (
+    CLIENT,
     CLOCK,
     CRYPTO,
     DATABASE,
+    DEPS,
     LIMITER,
     METRICS,
     PROCESSOR,
@@ -34,6 +36,7 @@ from handlers.processor import InboundProcessor
 from handlers.ratelimit import InboundLimiter
 from handlers.router import dispatch
 from handlers.sender import OutboxSender
+from handlers.web import setup_web
 from scheduler.jobs import JobDeps
 from scheduler.setup import SchedulerLeader
 from storage.db import Database
@@ -69,6 +72,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
         app[DATABASE] = db
         app[SENDER] = sender
+        app[DEPS] = deps
+        app[CLIENT] = client
         app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
         warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
         tasks = []
@@ -98,4 +103,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    setup_web(app, settings)
     return app

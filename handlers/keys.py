@@ -10,7 +10,9 @@ from aiohttp import web
 if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.settings import Settings
+    from bot.wecom.client import WeComClient
     from bot.wecom.crypto import WeComCrypto
+    from handlers.context import Deps
     from handlers.metrics import Metrics
     from handlers.processor import InboundProcessor
     from handlers.ratelimit import InboundLimiter
@@ -26,3 +28,5 @@ SENDER: web.AppKey[OutboxSender] = web.AppKey("sender")
 READY: web.AppKey[asyncio.Event] = web.AppKey("ready")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 LIMITER: web.AppKey[InboundLimiter] = web.AppKey("limiter")
+DEPS: web.AppKey[Deps] = web.AppKey("deps")
+CLIENT: web.AppKey[WeComClient] = web.AppKey("client")
