@@ -133,6 +133,6 @@ async def test_check_warns_about_congested_times_and_explains_the_plugin_setting
 
 
 def test_the_shipped_schedule_avoids_congested_minutes() -> None:
-    from app.ops import schedule_warnings
+    from app.cli import schedule_warnings
 
     assert schedule_warnings(Settings()) == []
