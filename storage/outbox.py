@@ -310,3 +310,13 @@ async def enqueue_web_reminder(session: AsyncSession, *, userid: str, day: date,
     member reports before it goes out). False when already reminded today from the web."""
     return await enqueue(session, dedupe_key=web_reminder_key(day, userid), touser=userid,
                          message=message, now=now, skip_if_reported=day)
+
+
+async def reminder_counts(session: AsyncSession, day: date) -> dict[str, int]:
+    """The day's reminder rows (both reminder jobs) by status."""
+    result = await session.execute(
+        sa.select(Outbox.status, sa.func.count())
+        .where(Outbox.dedupe_key.like(f"job:%_reminder:{day}:%"))
+        .group_by(Outbox.status))
+    found = {str(status): int(n) for status, n in result}
+    return {s.value: found.get(s.value, 0) for s in OutboxStatus}
