@@ -297,3 +297,13 @@ async def strip_delivered_payloads(session: AsyncSession, *, sent_before: dateti
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+async def reminder_counts(session: AsyncSession, day: date) -> dict[str, int]:
+    """The day's reminder rows (both reminder jobs) by status."""
+    result = await session.execute(
+        sa.select(Outbox.status, sa.func.count())
+        .where(Outbox.dedupe_key.like(f"job:%_reminder:{day}:%"))
+        .group_by(Outbox.status))
+    found = {str(status): int(n) for status, n in result}
+    return {s.value: found.get(s.value, 0) for s in OutboxStatus}
