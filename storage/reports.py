@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import BasicInfo, DailyReport, Member
+
+
+class ReportStatus(StrEnum):
+    """A member's day, as exports and summaries tell it."""
+
+    REPORTED = "reported"
+    MISSING = "missing"  # follows the app, has not reported
+    UNFOLLOWED = "unfollowed"  # cannot be reached: does not follow the app
 
 
 async def basic_info(session: AsyncSession, userid: str) -> BasicInfo | None:
