@@ -27,6 +27,11 @@ class AuditAction(StrEnum):
     OUTBOX_RETRY = "outbox.retry"
     PROXY_REQUESTED = "proxy.requested"  # a member who cannot locate asked their reviewers
     PROXY_REQUEST_CLOSED = "proxy.request_closed"  # a report for that day was stored
+    WEB_SIGN_IN = "web.sign_in"  # a member signed in to the web pages
+    WEB_DASHBOARD = "web.dashboard"  # a reviewer viewed their units' dashboard
+    WEB_MEMBER = "web.member"  # a reviewer viewed a member's history
+    WEB_EXPORT = "web.export"  # a reviewer downloaded an export
+    WEB_REMIND = "web.remind"  # a reviewer reminded non-reporters from the dashboard
 
 
 def record(session: AsyncSession, *, at: datetime, actor: str, action: AuditAction | str,

@@ -138,3 +138,8 @@ async def members_for_proxy(session: AsyncSession, actor: Member, query: str, *,
              or (member.unit_id is not None and member.unit_id in units)]
     found.sort(key=lambda pair: pair[0].userid != actor.userid)
     return found[:limit]
+
+
+async def unit_names(session: AsyncSession) -> dict[str, str]:
+    """{unit_id: name} for every unit."""
+    return dict((await session.execute(sa.select(Unit.id, Unit.name))).all())
