@@ -139,10 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     rimport.add_argument("file")
     rimport.set_defaults(run=cmd_roster_import)
 
-    from bot import ops
+    from bot import ops, unit_cli
     from scheduler import cli as jobs_cli
 
     ops.register(sub, roster_sub)
+    unit_cli.register(sub, roster_sub)
     jobs_cli.register(sub)
     return parser
 
