@@ -48,10 +48,10 @@ def check_fits(title: str, body: str) -> None:
 
 
 def _notice_text(notice: Notice, lang: str, *, with_hint: bool) -> str:
-    content = catalog.one("notice.text", lang, number=notice.id, title=notice.title,
+    content = catalog.lang_only("notice.text", lang, number=notice.id, title=notice.title,
                           body=notice.body)
     if with_hint:
-        content += "\n" + catalog.text("notice.reply_hint", lang, number=notice.id)
+        content += "\n" + catalog.stacked("notice.reply_hint", lang, number=notice.id)
     return content
 
 
@@ -65,14 +65,14 @@ def notice_messages(notice: Notice, lang: str, rendering: str, task_id: str | No
     preceded by the text when the notice is too long for the card."""
     if rendering != "cards" or task_id is None:
         return [text_message(notice_text(notice, lang, with_hint=True))]
-    title = catalog.one("notice.card_title", lang, number=notice.id) + " " + notice.title
+    title = catalog.lang_only("notice.card_title", lang, number=notice.id) + " " + notice.title
     short = render.display_width(notice.body) <= render.SUBTITLE_WIDTH
     messages = [] if short else [text_message(notice_text(notice, lang, with_hint=False))]
     messages.append(render.card_message(render.button_card(
         task_id=task_id, title=render.clip(title, render.TITLE_WIDTH),
-        subtitle=notice.body if short else catalog.one("notice.card_see_above", lang),
+        subtitle=notice.body if short else catalog.lang_only("notice.card_see_above", lang),
         lang=lang, buttons=[(f"{READ_KEY}:{notice.id}",
-                             catalog.one("notice.read_button", lang), 1)])))
+                             catalog.lang_only("notice.read_button", lang), 1)])))
     return messages
 
 
@@ -138,7 +138,7 @@ async def _read(turn: Turn, notice_id: int, response_code: str | None = None) ->
                        time=local_time_text(turn.deps.clock, row.read_at))
     if response_code:
         await turn.send(render.button_update(
-            response_code, catalog.one("notice.read_done_button", turn.lang)), kind="update_card")
+            response_code, catalog.lang_only("notice.read_done_button", turn.lang)), kind="update_card")
 
 
 async def on_notice_card(turn: Turn, event_key: str, response_code: str | None) -> None:

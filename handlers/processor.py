@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
 from bot.wecom.inbound import Inbound
 from handlers.context import Deps, Turn
 from storage.db import insert_ignore
 from storage.models import InboundEvent
 
-log = logging.getLogger("bot.callback")
+log = logging.getLogger("handlers.callback")
 
 Dispatch = Callable[[Turn], Awaitable[None]]
 
@@ -72,7 +74,11 @@ class InboundProcessor:
     async def _recover(self, inbound: Inbound) -> bool:
         """A bug, not the database: a re-send would fail the same way. Roll back, record the
         callback and tell the member to try again — never leave them in silence."""
-        log.exception("callback %s failed; the member is asked to try again", inbound.kind)
+        # The exception's type and where it happened, never its message: a database error's
+        # message can quote the values (answers, mobile, location) of the failing statement.
+        exc = sys.exc_info()[1]
+        log.error("callback %s failed (%s at %s); the member is asked to try again",
+                  inbound.kind, type(exc).__name__, _where(exc))
         return await self._apply(inbound, _apologise)
 
     async def _apply(self, inbound: Inbound, dispatch: Dispatch) -> bool:
@@ -93,9 +99,20 @@ class InboundProcessor:
 
 
 def _transient(exc: DBAPIError) -> bool:
-    return not isinstance(exc, IntegrityError | ProgrammingError)
+    # A value the database refuses (too long, out of range) fails the same way every time.
+    return not isinstance(exc, IntegrityError | ProgrammingError | DataError)
 
 
 async def _apologise(turn: Turn) -> None:
     if turn.member is not None:
         await turn.say("error.retry")
+
+
+def _where(exc: BaseException | None) -> str:
+    """file:line of the innermost frame of our own code, for a log line without values."""
+    if exc is None:
+        return "?"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if "/site-packages/" not in f.filename]
+    frame = frames[-1] if frames else None
+    return f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}" if frame else "?"

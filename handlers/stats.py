@@ -17,7 +17,7 @@ _SEPARATOR = "、"
 
 
 def _names(key: str, lang: str, names: list[str]) -> list[str]:
-    label = f"{catalog.label(key, lang)}："
+    label = f"{catalog.side_by_side(key, lang)}："
     lines: list[str] = []
     current: list[str] = []
     size = byte_len(label)
@@ -41,18 +41,18 @@ def compare_line(s: UnitDay, before: UnitDay | None, lang: str) -> str | None:
         return None
     now, then = round(s.rate * 100), round(before.rate * 100)
     key = "stats.better" if now > then else "stats.worse" if now < then else "stats.same"
-    return catalog.text(key, lang, rate=now, previous=then)
+    return catalog.stacked(key, lang, rate=now, previous=then)
 
 
 def unit_lines(s: UnitDay, lang: str, before: UnitDay | None = None) -> list[str]:
     """One unit: its counts, then the names of who is missing, abnormal, ..."""
-    lines = [catalog.text(
+    lines = [catalog.stacked(
         "stats.unit", lang, unit=s.unit_name, total=s.total, reported=s.reported,
         self_count=s.reported_self, proxy_count=s.reported_proxy,
         missing=len(s.missing), abnormal=len(s.abnormal), unfollowed=len(s.unfollowed),
         no_info=len(s.no_basic_info))]
     if s.reported_late or s.exempt:
-        lines.append(catalog.text("stats.late_exempt", lang, late_count=s.reported_late,
+        lines.append(catalog.stacked("stats.late_exempt", lang, late_count=s.reported_late,
                                   exempt=len(s.exempt)))
     compared = compare_line(s, before, lang)
     if compared:
@@ -73,14 +73,14 @@ def summary_pages(summaries: list[UnitDay], lang: str, day: str, *, limit: int =
     several pages are numbered "(i/n)". `previous` (the day before, by unit id) adds whether
     each unit did better or worse."""
     pages: list[str] = []
-    current = [catalog.text("stats.header", lang, date=day)]
+    current = [catalog.stacked("stats.header", lang, date=day)]
     size = byte_len(current[0])
     for s in summaries:
         before = previous.get(s.unit_id) if previous is not None else None
         for n, line in enumerate(unit_lines(s, lang, before)):
             if size + 1 + byte_len(line) > limit:
                 pages.append("\n".join(current))
-                current = [catalog.text("stats.unit_continued", lang, unit=s.unit_name)] \
+                current = [catalog.stacked("stats.unit_continued", lang, unit=s.unit_name)] \
                     if n else []
                 size = byte_len("\n".join(current)) - (0 if current else 1)
             current.append(line)

@@ -28,7 +28,7 @@ from bot.settings import Settings
 from handlers.context import Turn, lang_of, new_id, rendering_of
 from storage.exemptions import ExemptionError, add_exemption
 from storage.models import AuditLog, CardTask, Conversation, DailyReport, Member
-from storage.outbox import enqueue, enqueue_many, outbox_values
+from storage.outbox import REMIND_PURPOSE, enqueue, enqueue_many, outbox_values
 from storage.reminders import reminded_since, unreported_in_units
 from storage.units import may_act_on, reviewed_units
 
@@ -36,8 +36,6 @@ from storage.units import may_act_on, reviewed_units
 LATE_MAX_DAYS = 30
 #: A member is reminded by `提醒` at most once in this long (counting scheduled reminders).
 REMIND_EVERY = timedelta(hours=1)
-#: The card purpose of reminders (the router opens today's report on their buttons).
-REMIND_PURPOSE = "remind"
 USERID_ARG = re.compile(r"^[a-z0-9._@-]{1,64}$")
 DATE_ARG = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 BATCH = 1000
@@ -211,18 +209,18 @@ async def remind_units_now(turn: Turn, reviewer: Member) -> None:
     for (lang, rendering), group in sorted(groups.items()):
         for start in range(0, len(group), BATCH):
             chunk = group[start:start + BATCH]
-            subtitle = catalog.one("remind.now", lang, by=reviewer.name,
+            subtitle = catalog.lang_only("remind.now", lang, by=reviewer.name,
                                    date=turn.today.isoformat())
             if rendering == "cards":
                 task_id = f"remindnow_{hour}_{new_id(12)}"
                 turn.session.add(CardTask(task_id=task_id, userid="*", purpose=REMIND_PURPOSE,
                                           ref=f"remindnow:{turn.today}", created_at=turn.now))
                 message = render.card_message(render.button_card(
-                    task_id=task_id, title=catalog.one("remind.card_title", lang),
+                    task_id=task_id, title=catalog.lang_only("remind.card_title", lang),
                     subtitle=subtitle, lang=lang,
-                    buttons=[("report", catalog.one("remind.button_report", lang), 1)]))
+                    buttons=[("report", catalog.lang_only("remind.button_report", lang), 1)]))
             else:
-                message = text_message(catalog.text("remind.now", lang, by=reviewer.name,
+                message = text_message(catalog.stacked("remind.now", lang, by=reviewer.name,
                                                      date=turn.today.isoformat()))
             rows.extend(outbox_values(dedupe_key=f"remindnow:{m.userid}:{hour}",
                                       touser=m.userid, message=message, now=turn.now,
@@ -306,7 +304,7 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
                                  "late_reason": reason, "copied_from": source.receipt,
                                  "via": "cli"}))
     lang = lang_of(subject, settings)
-    content = "\n".join([catalog.text(
+    content = "\n".join([catalog.stacked(
         "late.filed_for_you", lang, by=reviewer.name, date=day.isoformat(),
         time=local_time_text(clock, now), receipt=receipt, reason=reason),
         *engine.summary_lines(DAILY_REPORT, answers, lang)])

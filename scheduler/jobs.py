@@ -38,7 +38,7 @@ from storage.models import (
     Member,
     Outbox,
 )
-from storage.outbox import enqueue_many, outbox_values
+from storage.outbox import REMIND_PURPOSE, enqueue_many, outbox_values, reminder_key
 from storage.summary import unit_summaries
 from storage.trends import sparkline, unit_trend
 from storage.units import reviewed_units, unit_tree
@@ -46,7 +46,6 @@ from storage.units import reviewed_units, unit_tree
 log = logging.getLogger("scheduler.jobs")
 
 BATCH = 1000  # members per message/send
-REMIND_PURPOSE = "remind"
 
 
 @dataclass(frozen=True)
@@ -109,20 +108,16 @@ def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
     lang, rendering, has_yesterday = variant
     key = "remind.again" if job == "second_reminder" else "remind.daily"
     if rendering == "cards" and task_id is not None:
-        buttons = [("report", catalog.one("remind.button_report", lang), 1)]
+        buttons = [("report", catalog.lang_only("remind.button_report", lang), 1)]
         if has_yesterday:
-            buttons.append(("same", catalog.one("remind.button_same", lang), 2))
+            buttons.append(("same", catalog.lang_only("remind.button_same", lang), 2))
         return render.card_message(render.button_card(
-            task_id=task_id, title=catalog.one("remind.card_title", lang),
-            subtitle=catalog.one(key, lang, date=day.isoformat()), lang=lang, buttons=buttons))
+            task_id=task_id, title=catalog.lang_only("remind.card_title", lang),
+            subtitle=catalog.lang_only(key, lang, date=day.isoformat()), lang=lang,
+            buttons=buttons))
     hint = "remind.text_same" if has_yesterday else "remind.text_report"
-    return text_message(catalog.text(key, lang, date=day.isoformat()) + "\n"
-                        + catalog.text(hint, lang))
-
-
-def reminder_key(job: str, day: date, userid: str) -> str:
-    """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
-    return f"job:{job}:{day}:{userid}"
+    return text_message(catalog.stacked(key, lang, date=day.isoformat()) + "\n"
+                        + catalog.stacked(hint, lang))
 
 
 async def _unreported(session: AsyncSession, day: date) -> list[Member]:
@@ -176,7 +171,7 @@ async def remind_basic_info(deps: JobDeps, job: str, day: date) -> int:
                                     Member.userid.not_in(sa.select(BasicInfo.userid)))
             .order_by(Member.userid))).scalars())
         rows = [outbox_values(dedupe_key=f"job:{job}:{day}:{m.userid}", touser=m.userid,
-                              message=text_message(catalog.text(
+                              message=text_message(catalog.stacked(
                                   "remind.basic_info", lang_of(m, deps.settings))), now=now)
                 for m in members]
         return await enqueue_many(session, rows)
@@ -228,10 +223,10 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
             lang = lang_of(admin, deps.settings)
             total = sum(s.total for s in summaries)
             reported = sum(s.reported for s in summaries)
-            lines = [catalog.text("admin.summary_header", lang, date=day.isoformat(),
+            lines = [catalog.stacked("admin.summary_header", lang, date=day.isoformat(),
                                   total=total, reported=reported, missing=total - reported,
                                   abnormal=sum(len(s.abnormal) for s in summaries))]
-            lines += [catalog.text("admin.summary_unit", lang, unit=s.unit_name, total=s.total,
+            lines += [catalog.stacked("admin.summary_unit", lang, unit=s.unit_name, total=s.total,
                                    reported=s.reported, abnormal=len(s.abnormal))
                       for s in summaries]
             lines += trend_lines(trend, lang)
@@ -248,10 +243,10 @@ def trend_lines(trend: dict[str, list[Any]], lang: str) -> list[str]:
     """The admin summary's last lines: a 7-day sparkline per unit and today's share."""
     if not trend:
         return []
-    lines = [catalog.text("admin.trend_header", lang)]
+    lines = [catalog.stacked("admin.trend_header", lang)]
     for points in trend.values():
         rate = points[-1].rate
-        lines.append(catalog.text("admin.trend_unit", lang, unit=points[-1].unit_name,
+        lines.append(catalog.stacked("admin.trend_unit", lang, unit=points[-1].unit_name,
                                   spark=sparkline([p.rate for p in points]),
                                   rate="-" if rate is None else f"{round(rate * 100)}%"))
     return lines

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from bot.cli import build_parser
+from app.cli import build_parser
 from scheduler.jobs import JobDeps, run_job
 from storage.export import export_rows, write_csv
 from storage.models import (

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import local_date
-from bot.console import err as _err
-from bot.console import out as _out
-from bot.ops import _clock, iso_date
+from app.console import err as _err
+from app.console import out as _out
+from app.ops import _clock, iso_date
 from bot.settings import Settings
 
 
