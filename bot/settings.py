@@ -118,7 +118,13 @@ class BotSettings(_Section):
 
 class OutboxSettings(_Section):
     batch_size: int = Field(default=200, ge=1, le=5000)
-    max_attempts: int = Field(default=8, ge=1, le=100)
+    # Transient failures (429, 5xx, timeouts, -1, 45009) back off exponentially up to
+    # max_backoff_seconds; 20 attempts at up to an hour each span about ten hours.
+    max_attempts: int = Field(default=20, ge=1, le=100)
+    max_backoff_seconds: float = Field(default=3600.0, ge=1, le=24 * 3600)
+    # A claim lasts this long and is renewed while the sender works on it, so rows held by a
+    # process that died are sent again within seconds.
+    lease_seconds: float = Field(default=10.0, ge=2, le=600)
     poll_interval_seconds: float = Field(default=2.0, gt=0, le=60)
     # WeCom silently drops a member's 31st message in a minute and 1001st in an hour; the
     # pacing counts every instance's sends (the outbox table), so a small margin suffices.

@@ -25,7 +25,6 @@ from bot.clock import Clock
 from bot.settings import WeComSettings
 from bot.wecom.errors import (
     ConfigurationError,
-    PermanentError,
     TokenExpiredError,
     TransientError,
     error_for,
@@ -171,16 +170,19 @@ class WeComClient:
                                           timeout=self._timeout) as resp:
                 status = resp.status
                 raw = await resp.read()
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError) as exc:
             # str(exc) may quote the URL, which carries the token or the secret: name the type.
             log.warning("WeCom %s failed: %s", api, type(exc).__name__)
             raise TransientError(-1, f"network error: {type(exc).__name__}",
                                  api=api) from None
         elapsed = time.monotonic() - started
-        if status >= 500:
-            raise TransientError(-1, f"HTTP {status}", api=api, http_status=status)
         if status != 200:
-            raise PermanentError(-1, f"HTTP {status}", api=api, http_status=status)
+            # WeCom answers its errors as errcodes in a 200; another status comes from the
+            # network between us (a proxy, a gateway, a rate limiter): 429, 5xx and the rest
+            # are all worth retrying later. Only an errcode can make a failure permanent.
+            raise TransientError(-1, f"HTTP {status}", api=api, http_status=status,
+                                 retry_after=retry_after)
         try:
             data = json.loads(raw)
         except ValueError:
@@ -286,3 +288,16 @@ class WeComClient:
         """getcallbackip: the addresses WeCom sends callbacks from."""
         data = await self._call("GET", "getcallbackip")
         return list(data.get("ip_list", []))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is ignored), capped at a day."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), 86400.0)
