@@ -22,8 +22,8 @@ from bot import catalog
 from bot.clock import Clock, local_date
 from bot.conversation import render
 from bot.conversation.render import text_message
-from bot.paging import paginate
 from bot.settings import Settings
+from bot.text import paginate
 from handlers.context import lang_of, new_id, rendering_of
 from handlers.stats import summary_pages
 from storage.db import Database, insert_ignore

@@ -45,6 +45,7 @@ from app.emulator.records import (
     Member,
 )
 from bot.settings import WeComSettings
+from bot.text import cut
 
 log = logging.getLogger("app.emulator")
 
@@ -98,11 +99,6 @@ class SentMessage:
 
 def _nbytes(text: str) -> int:
     return len(text.encode("utf-8"))
-
-
-def truncate_utf8(text: str, limit: int) -> str:
-    """Cut to at most `limit` UTF-8 bytes without splitting a character."""
-    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 class WeComEmulator(MemberSide):
@@ -473,7 +469,7 @@ class WeComEmulator(MemberSide):
                     raise ApiError(45002, "content size out of limit")
                 return {"content": content}, False
             if _nbytes(content) > TEXT_MAX_BYTES:
-                return {"content": truncate_utf8(content, TEXT_MAX_BYTES)}, True
+                return {"content": cut(content, TEXT_MAX_BYTES)}, True
             return {"content": content}, False
         if not isinstance(payload, dict):
             raise ApiError(40058, f"missing {msgtype}")
