@@ -17,6 +17,7 @@ from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import render
 from bot.conversation.render import text_message
+from bot.text import fit as fit_text
 from bot.settings import Settings
 from handlers import forms
 from handlers.commands import Command
@@ -56,7 +57,7 @@ def _notice_text(notice: Notice, lang: str, *, with_hint: bool) -> str:
 
 
 def notice_text(notice: Notice, lang: str, *, with_hint: bool) -> str:
-    return render.fit_bytes(_notice_text(notice, lang, with_hint=with_hint))
+    return fit_text(_notice_text(notice, lang, with_hint=with_hint))
 
 
 def notice_messages(notice: Notice, lang: str, rendering: str, task_id: str | None

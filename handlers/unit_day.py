@@ -22,6 +22,7 @@ from bot.clock import Clock, local_time_text
 from bot.conversation import engine, render
 from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
 from bot.conversation.render import text_message
+from bot.text import fit as fit_text
 from handlers import forms
 from handlers.commands import Command
 from bot.settings import Settings
@@ -309,7 +310,7 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
         time=local_time_text(clock, now), receipt=receipt, reason=reason),
         *engine.summary_lines(DAILY_REPORT, answers, lang)])
     await enqueue(session, dedupe_key=f"late:{subject.userid}:{day}", touser=subject.userid,
-                  message=text_message(render.fit_bytes(content)), now=now)
+                  message=text_message(fit_text(content)), now=now)
     return report
 
 
