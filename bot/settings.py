@@ -173,6 +173,28 @@ class ScheduleSettings(_Section):
         return ZoneInfo(self.timezone)
 
 
+class WebSettings(_Section):
+    """The member page (/h5/) and the reviewers' dashboard (/dashboard/), signed in with WeCom
+    OAuth2. `secret` signs the session cookies: set it in the environment (YQT_WEB__SECRET)."""
+
+    enabled: bool = True
+    public_url: str = "http://127.0.0.1:8080"
+    secret: SecretStr = SecretStr("")
+    oauth_base: str = "https://open.weixin.qq.com"
+    session_hours: float = Field(default=8.0, gt=0, le=24)
+
+    @field_validator("public_url", "oauth_base")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+            raise ValueError("must be an http(s) URL such as https://yqt.example.edu.cn")
+        return value.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build it with `load_settings`; tests may construct it directly."""
 
@@ -187,6 +209,7 @@ class Settings(BaseSettings):
     bot: BotSettings = BotSettings()
     outbox: OutboxSettings = OutboxSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

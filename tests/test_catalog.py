@@ -86,7 +86,7 @@ SAMPLES: dict[str, Any] = {
 WITH_SUMMARY = {"report.receipt", "info.shown", "proxy.filed_for_you", "alert.abnormal",
                 "conv.summary", "conv.repeat_summary"}
 # English templates that quote Chinese on purpose.
-ENGLISH_WITH_CHINESE = {"help.q.hukou_address", "cmd.unknown", "help", "lang.zh"}
+ENGLISH_WITH_CHINESE = {"help.q.hukou_address", "cmd.unknown", "help", "lang.zh", "web.language"}
 # Entries that are the same symbol in both languages.
 SYMBOLS = {"unit.celsius"}
 LANGS = ("zh", "en")

@@ -36,6 +36,7 @@ from app.emulator.cards import (
     validate_template_card,
 )
 from app.emulator.member import MemberSide
+from app.emulator.oauth import OAuthSide
 from app.emulator.records import (
     HIDDEN_IN_PLUGIN,
     CardView,
@@ -101,7 +102,7 @@ def _nbytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-class WeComEmulator(MemberSide):
+class WeComEmulator(MemberSide, OAuthSide):
     """One emulated corp with one self-built app; see the module docstring."""
 
     def __init__(self, corp_id: str = "ww_emulated_corp", agent_id: int = 1000002,
@@ -144,6 +145,8 @@ class WeComEmulator(MemberSide):
         self._network_faults: dict[str, deque[str]] = {}
         self._latency = 0.0
         self._msgid_counter = random.SystemRandom().randrange(10**17, 2**62)
+
+        self._oauth_init()
 
         self._app: web.Application | None = None
         self._runner: web.AppRunner | None = None
@@ -313,6 +316,7 @@ class WeComEmulator(MemberSide):
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/cgi-bin/{api:.+}", self._handle)
+        app.router.add_get("/connect/oauth2/authorize", self._oauth_authorize)
         return app
 
     @property
@@ -781,4 +785,7 @@ _ROUTES: dict[str, _Handler] = {
     "department/list": WeComEmulator._api_department_list,
     "menu/create": WeComEmulator._api_menu_create,
     "getcallbackip": WeComEmulator._api_getcallbackip,
+    "auth/getuserinfo": WeComEmulator._api_auth_getuserinfo,
+    "get_jsapi_ticket": WeComEmulator._api_get_jsapi_ticket,
+    "ticket/get": WeComEmulator._api_ticket_get,
 }

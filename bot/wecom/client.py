@@ -284,6 +284,31 @@ class WeComClient:
         await self._call("POST", "menu/create", params={"agentid": self._settings.agent_id},
                          body=menu)
 
+    async def get_user_info(self, code: str) -> dict[str, Any]:
+        """auth/getuserinfo: who signed in through OAuth2 ({"userid"} for a member of the
+        corp, {"openid"} for anyone else). A code is valid once, for five minutes."""
+        return await self._call("GET", "auth/getuserinfo", params={"code": code})
+
+    async def jsapi_ticket(self, kind: str = "corp") -> str:
+        """A JS-SDK ticket, cached in the token store like the access token (WeCom allows
+        few fetches a day): "corp" (get_jsapi_ticket, for `wx.config`) or "agent"
+        (ticket/get?type=agent_config, for `wx.agentConfig`)."""
+        key = f"{self.token_key}:ticket:{kind}"
+        cached = await self._tokens.get(key)
+        if cached is not None and self._fresh(cached[1]):
+            return cached[0]
+        if kind == "agent":
+            api, params = "ticket/get", {"type": "agent_config"}
+        else:
+            api, params = "get_jsapi_ticket", {}
+        data = await self._call("GET", api, params=params)
+        ticket = data.get("ticket")
+        if not isinstance(ticket, str) or not ticket:
+            raise TransientError(-1, f"{api} answered without a ticket", api=api)
+        expires_at = self._clock.now() + timedelta(seconds=int(data.get("expires_in") or 7200))
+        await self._tokens.put(key, ticket, expires_at)
+        return ticket
+
     async def get_callback_ips(self) -> list[str]:
         """getcallbackip: the addresses WeCom sends callbacks from."""
         data = await self._call("GET", "getcallbackip")
