@@ -35,7 +35,7 @@ from handlers.sender import OutboxSender
 from handlers.web import setup_web
 from scheduler.jobs import JobDeps
 from scheduler.setup import SchedulerLeader
-from storage.db import Database
+from storage.db import open_database
 from storage.tokens import DbTokenStore
 
 log = logging.getLogger("app.factory")
@@ -57,37 +57,33 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                               settings.wecom.corp_id)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        db = Database(settings.database.url)
-        await db.create_schema()
-        http = aiohttp.ClientSession()
-        client = WeComClient(http, settings.wecom, DbTokenStore(db), clock)
-        sender = OutboxSender(db, client, settings.outbox, clock)
-        deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
-        app[DATABASE] = db
-        app[SENDER] = sender
-        app[DEPS] = deps
-        app[CLIENT] = client
-        app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
-        warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
-        tasks = []
-        if run_sender:
-            tasks.append(asyncio.create_task(sender.run(), name="outbox"))
-        if settings.schedule.enabled:
-            leader = SchedulerLeader(JobDeps(settings, db, clock, wake=sender.wake))
-            tasks.append(asyncio.create_task(leader.run(), name="scheduler"))
-        await warm
-        app[READY].set()
-        log.info("yiqingtong ready on %s", settings.server.callback_path)
-        try:
-            yield
-        finally:
-            app[READY].clear()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await http.close()
-            await db.dispose()
+        async with open_database(settings.database.url) as db, aiohttp.ClientSession() as http:
+            client = WeComClient(http, settings.wecom, DbTokenStore(db), clock)
+            sender = OutboxSender(db, client, settings.outbox, clock)
+            deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
+            app[DATABASE] = db
+            app[SENDER] = sender
+            app[DEPS] = deps
+            app[CLIENT] = client
+            app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
+            warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
+            tasks = []
+            if run_sender:
+                tasks.append(asyncio.create_task(sender.run(), name="outbox"))
+            if settings.schedule.enabled:
+                leader = SchedulerLeader(JobDeps(settings, db, clock, wake=sender.wake))
+                tasks.append(asyncio.create_task(leader.run(), name="scheduler"))
+            await warm
+            app[READY].set()
+            log.info("yiqingtong ready on %s", settings.server.callback_path)
+            try:
+                yield
+            finally:
+                app[READY].clear()
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app.cleanup_ctx.append(resources)
     app.router.add_get(settings.server.callback_path, verify_url)

@@ -4,6 +4,7 @@ The browser tests (tests/test_web_browser.py) drive the same pages in Chromium."
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -214,3 +215,67 @@ def test_every_declared_question_becomes_a_field() -> None:
 def _multidict(data: dict[str, str]):
     from multidict import MultiDict
     return MultiDict(data)
+
+
+async def test_inside_wecom_the_page_signs_the_js_sdk_config(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            outside = await (await http.get(base + "/h5/?tab=daily")).text()
+            assert "window.YQT_JSSDK = null" in outside and "res.wx.qq.com" not in outside
+            ua = {"User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0 wxwork/4.1.0"}
+            inside = await (await http.get(base + "/h5/?tab=daily", headers=ua)).text()
+        config = json.loads(re.search(r"window.YQT_JSSDK = (\{.*?\});", inside).group(1))
+        url = f"{base}/h5/?tab=daily"
+        for part, kind in (("config", "jsapi"), ("agentConfig", "agent_config")):
+            c = config[part]
+            assert c["signature"] == signature(emulator.tickets[kind], c["nonceStr"],
+                                               c["timestamp"], url)
+            assert c["jsApiList"] == ["getLocation"]
+        assert config["agentConfig"]["agentid"] == emulator.agent_id
+        assert "jsapi_ticket" not in inside and emulator.tickets["jsapi"] not in inside
+    finally:
+        await bot.stop()
+
+
+async def test_reviewer_exports_audited_downloads_of_their_units_only_and_files_for_a_member(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "teacher", "/dashboard/")
+            assert page.status == 200
+            token = CSRF.search(await page.text()).group(1)
+            r = await http.get(base + "/dashboard/export?format=csv")
+            body = (await r.read()).decode("utf-8-sig")
+            assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
+            assert "zhangsan" in body and "lisi" in body and "maria" not in body
+            r = await http.get(base + "/dashboard/export?format=xlsx")
+            assert r.status == 200 and (await r.read())[:2] == b"PK"
+            r = await http.get(base + "/dashboard/export?format=csv&from=2026-12-05")
+            assert r.status == 400  # the future: refused, nothing exported
+            # 代报 on the web: the chat's proxy rules (typed address, reason recorded).
+            form = await (await http.get(base + "/dashboard/proxy/lisi")).text()
+            assert 'name="location.mode" value="gps"' not in form  # never the reviewer's GPS
+            data = {**DAILY, "location.mode": "address", "location.address": "北京市海淀区中关村",
+                    "location.reason": "手机坏了", "_csrf": token}
+            r = await http.post(base + "/dashboard/proxy/lisi", data=data)
+            assert r.status == 200 and 'id="receipt"' in await r.text()
+            r = await http.post(base + "/dashboard/proxy/maria", data=data)
+            assert r.status == 403
+        async with bot.db.session() as s:
+            report = (await s.execute(sa.select(DailyReport).where(
+                DailyReport.userid == "lisi"))).scalars().one()
+            actions = [a.action for a in (await s.execute(sa.select(AuditLog).where(
+                AuditLog.actor == "teacher").order_by(AuditLog.id))).scalars()]
+        assert report.filled_by == "teacher" and report.location_kind == "typed"
+        assert "手机坏了" in (report.proxy_reason or "")
+        assert actions.count("web.export") == 2 and "proxy.report" in actions
+        await bot.settle()
+        assert any("王老师" in t for t in bot.new_messages("lisi"))  # told who filed for them
+    finally:
+        await bot.stop()

@@ -32,6 +32,9 @@ PHONE = {"width": 375, "height": 740}
 BEIJING = {"latitude": 39.9496, "longitude": 116.3176}  # 海淀区, near the campus
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
+if os.environ.get("YQT_REQUIRE_BROWSER") and not os.path.exists(CHROMIUM):
+    raise RuntimeError(f"YQT_REQUIRE_BROWSER is set (CI) but there is no Chromium at {CHROMIUM}")
+
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM),
     reason=f"no Chromium at {CHROMIUM}: apt-get install chromium fonts-wqy-microhei "
