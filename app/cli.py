@@ -45,6 +45,8 @@ from handlers.notices import check_fits, send_notice
 from handlers.sender import OutboxSender
 from handlers.unit_day import LateError, file_late_copy
 from scheduler.jobs import ALIASES, JOBS, JobDeps, is_skip_day, run_job, scheduled_time
+from storage import audit
+from storage import members as members_repo
 from storage import outbox as outbox_repo
 from storage.corrections import CorrectionError, add_reviewer, correct_basic_info, parse_value
 from storage.db import Database, open_database
@@ -673,9 +675,8 @@ async def cmd_privacy_erase(args: argparse.Namespace, settings: Settings) -> int
 # ---- a reviewer's day: exemptions, late reports, trends, notices ----------------------------
 
 
-async def _member(session: Any, userid: str) -> Any:
-    return (await session.execute(sa.select(Member).where(
-        sa.func.lower(Member.userid) == userid.lower()))).scalars().first()
+async def _member(session: Any, userid: str) -> Member | None:
+    return await members_repo.find(session, userid)
 
 
 # ---- roster exempt ---------------------------------------------------------------------------
@@ -866,10 +867,9 @@ async def cmd_notice_status(args: argparse.Namespace, settings: Settings) -> int
         async with db.transaction() as session:
             status = await notice_status(session, args.number)
             if status is not None:
-                session.add(AuditLog(at=clock.now(), actor=args.by or "cli",
-                                     action="notice.status", target=str(args.number),
-                                     detail={"read": len(status.read),
-                                             "unread": len(status.unread)}))
+                audit.record(session, at=clock.now(), actor=args.by or "cli",
+                             action=audit.AuditAction.NOTICE_STATUS, target=str(args.number),
+                             detail={"read": len(status.read), "unread": len(status.unread)})
     finally:
         await db.dispose()
     if status is None:

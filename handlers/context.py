@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import catalog
@@ -20,8 +19,9 @@ from bot.clock import Clock, local_date
 from bot.conversation.render import text_message
 from bot.settings import Settings
 from bot.wecom.inbound import Inbound
+from storage import cards, members
 from storage.db import Database
-from storage.models import CardTask, Member
+from storage.models import Member
 from storage.outbox import enqueue
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -55,10 +55,8 @@ class Turn:
     @classmethod
     async def open(cls, deps: Deps, session: AsyncSession, inbound: Inbound, now: datetime
                    ) -> Turn:
-        query = sa.select(Member).where(Member.userid == inbound.userid)
-        if deps.db.is_postgres:
-            query = query.with_for_update()
-        member = (await session.execute(query)).scalars().first()
+        member = await members.for_callback(session, inbound.userid,
+                                            lock=deps.db.is_postgres)
         return cls(deps=deps, session=session, inbound=inbound, now=now, member=member)
 
     @property
@@ -89,8 +87,8 @@ class Turn:
                       message=message, kind=kind, now=self.now)
         if task is not None:
             task_id, purpose, ref = task
-            self.session.add(CardTask(task_id=task_id, userid=recipient, purpose=purpose,
-                                      ref=ref, live=True, created_at=self.now))
+            cards.add(self.session, task_id=task_id, userid=recipient, purpose=purpose,
+                      ref=ref, now=self.now)
 
     async def say(self, key: str, *, touser: Member | None = None, **params: Any) -> None:
         """Queue a catalog text for this member (or another member, in their language)."""

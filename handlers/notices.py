@@ -22,7 +22,9 @@ from bot.settings import Settings
 from handlers import forms
 from handlers.commands import Command
 from handlers.context import Turn, lang_of, new_id, rendering_of
-from storage.models import CardTask, Conversation, Member, Notice
+from storage import cards as cards_repo
+from storage.cards import CardPurpose
+from storage.models import Conversation, Member, Notice
 from storage.notices import (
     NoticeError,
     create_notice,
@@ -33,7 +35,6 @@ from storage.notices import (
 )
 from storage.outbox import enqueue_many, outbox_values
 
-NOTICE_PURPOSE = "notice"
 READ_KEY = "read"
 BATCH = 1000
 
@@ -97,8 +98,8 @@ async def send_notice(session: AsyncSession, settings: Settings, *, unit: str | 
             task_id = None
             if rendering == "cards":
                 task_id = f"notice_{notice.id}_{new_id(12)}"
-                session.add(CardTask(task_id=task_id, userid="*", purpose=NOTICE_PURPOSE,
-                                     ref=str(notice.id), created_at=now))
+                cards_repo.add(session, task_id=task_id, userid="*", purpose=CardPurpose.NOTICE,
+                               ref=str(notice.id), now=now)
             for n, message in enumerate(notice_messages(notice, lang, rendering, task_id)):
                 rows.extend(outbox_values(dedupe_key=f"notice:{notice.id}:{m.userid}:{n}",
                                           touser=m.userid, message=message, now=now)

@@ -18,8 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 
 from bot.wecom.inbound import Inbound
 from handlers.context import Deps, Turn
-from storage.db import insert_ignore
-from storage.models import InboundEvent
+from storage import inbound as inbound_events
 
 log = logging.getLogger("handlers.callback")
 
@@ -85,11 +84,9 @@ class InboundProcessor:
         deps = self._deps
         now = deps.clock.now()
         async with deps.db.transaction() as session:
-            inserted = await session.execute(
-                insert_ignore(session, InboundEvent).values(
-                    dedupe_key=inbound.dedupe_key[:255], userid=inbound.userid,
-                    kind=inbound.kind, received_at=now))
-            if not inserted.rowcount:
+            if not await inbound_events.accept_once(session, dedupe_key=inbound.dedupe_key,
+                                                    userid=inbound.userid, kind=inbound.kind,
+                                                    now=now):
                 log.info("duplicate callback %s ignored", inbound.kind)
                 return False
             turn = await Turn.open(deps, session, inbound, now)

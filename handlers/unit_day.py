@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import catalog
@@ -28,8 +27,10 @@ from handlers.commands import Command
 from bot.settings import Settings
 from handlers.context import Turn, lang_of, new_id, rendering_of
 from storage.exemptions import ExemptionError, add_exemption
-from storage.models import AuditLog, CardTask, Conversation, DailyReport, Member
-from storage.outbox import REMIND_PURPOSE, enqueue, enqueue_many, outbox_values
+from storage import audit, cards, members, reports
+from storage.cards import CardPurpose
+from storage.models import Conversation, DailyReport, Member
+from storage.outbox import enqueue, enqueue_many, outbox_values
 from storage.reminders import reminded_since, unreported_in_units
 from storage.units import may_act_on, reviewed_units
 
@@ -60,9 +61,7 @@ def parse_day(text: str) -> date | None:
 
 
 async def _subject(turn: Turn, userid: str) -> Member | None:
-    subject = (await turn.session.execute(
-        sa.select(Member).where(sa.func.lower(Member.userid) == userid.lower())
-    )).scalars().first()
+    subject = await members.find(turn.session, userid)
     return subject if subject is not None and subject.active else None
 
 
@@ -116,7 +115,7 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
         return
     existing = await forms.report_on(turn, subject.userid, day)
     if existing is not None:
-        filler = await turn.session.get(Member, existing.filled_by)
+        filler = await members.get(turn.session, existing.filled_by)
         await turn.say("late.already", name=subject.name, date=day.isoformat(),
                        by=filler.name if filler else existing.filled_by,
                        receipt=existing.receipt)
@@ -196,11 +195,11 @@ async def remind_units_now(turn: Turn, reviewer: Member) -> None:
     if units is not None and not units:
         await turn.say("stats.not_reviewer")
         return
-    members = [m for m in await unreported_in_units(turn.session, turn.today, units)
-               if m.userid != reviewer.userid]
-    recent = await reminded_since(turn.session, (m.userid for m in members),
+    unreported = [m for m in await unreported_in_units(turn.session, turn.today, units)
+                  if m.userid != reviewer.userid]
+    recent = await reminded_since(turn.session, (m.userid for m in unreported),
                                   turn.now - REMIND_EVERY)
-    due = [m for m in members if m.userid not in recent]
+    due = [m for m in unreported if m.userid not in recent]
     groups: dict[tuple[str, str], list[Member]] = defaultdict(list)
     for member in due:
         groups[(lang_of(member, turn.settings), rendering_of(member, turn.settings))
@@ -214,8 +213,8 @@ async def remind_units_now(turn: Turn, reviewer: Member) -> None:
                                    date=turn.today.isoformat())
             if rendering == "cards":
                 task_id = f"remindnow_{hour}_{new_id(12)}"
-                turn.session.add(CardTask(task_id=task_id, userid="*", purpose=REMIND_PURPOSE,
-                                          ref=f"remindnow:{turn.today}", created_at=turn.now))
+                cards.add(turn.session, task_id=task_id, userid="*", purpose=CardPurpose.REMIND,
+                          ref=f"remindnow:{turn.today}", now=turn.now)
                 message = render.card_message(render.button_card(
                     task_id=task_id, title=catalog.lang_only("remind.card_title", lang),
                     subtitle=subtitle, lang=lang,
@@ -227,13 +226,13 @@ async def remind_units_now(turn: Turn, reviewer: Member) -> None:
                                       touser=m.userid, message=message, now=turn.now,
                                       skip_if_reported=turn.today) for m in chunk)
     sent = await enqueue_many(turn.session, rows)
-    turn.session.add(AuditLog(at=turn.now, actor=reviewer.userid, action="remind.now",
-                              target=turn.today.isoformat(),
-                              detail={"reminded": sent, "recently": len(members) - len(due)}))
-    if not members:
+    audit.record(turn.session, at=turn.now, actor=reviewer.userid,
+                 action=audit.AuditAction.REMIND_NOW, target=turn.today.isoformat(),
+                 detail={"reminded": sent, "recently": len(unreported) - len(due)})
+    if not unreported:
         await turn.say("remind.now_nobody", date=turn.today.isoformat())
     else:
-        await turn.say("remind.now_done", count=sent, recent=len(members) - sent,
+        await turn.say("remind.now_done", count=sent, recent=len(unreported) - sent,
                        time=local_time_text(turn.deps.clock, turn.now))
 
 
@@ -269,19 +268,15 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
         raise LateError(f"{day.isoformat()} is not a past day (today is {today.isoformat()})")
     if (today - day).days > LATE_MAX_DAYS:
         raise LateError(f"only the last {LATE_MAX_DAYS} days can be filed late")
-    reports = select_reports(subject.userid)
-    if (await session.execute(reports.where(DailyReport.report_date == day))).first():
+    if await reports.report_of_day(session, subject.userid, day) is not None:
         raise LateError(f"{subject.userid} already has a report for {day.isoformat()}")
-    source_q = reports.where(DailyReport.report_date == same_as) if same_as else \
-        reports.where(DailyReport.report_date < day).order_by(DailyReport.report_date.desc())
-    source = (await session.execute(source_q.limit(1))).scalars().first()
+    previous = await reports.last_report_before(session, subject.userid, day)
+    source = await reports.report_of_day(session, subject.userid, same_as) if same_as \
+        else previous
     if source is None:
         raise LateError(f"{subject.userid} has no report "
                         f"{'on ' + same_as.isoformat() if same_as else 'before that day'} "
                         "to copy the answers from")
-    previous = (await session.execute(
-        reports.where(DailyReport.report_date < day)
-        .order_by(DailyReport.report_date.desc()).limit(1))).scalars().first()
     ctx = SimpleNamespace(
         fever_threshold=settings.bot.fever_threshold,
         previous_city=(previous.city or previous.country) if previous else None,
@@ -297,13 +292,14 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
         location_kind=source.location_kind, province=source.province, city=source.city,
         district=source.district, country=source.country, filled_by=reviewer.userid,
         proxy_reason=None, late=True, late_reason=reason, submitted_at=now)
-    session.add(report)
+    if not await reports.add_report_once(session, report):
+        raise LateError(f"{subject.userid} already has a report for {day.isoformat()}, or "
+                        "the receipt collided; try again")
     await session.flush()
-    session.add(AuditLog(at=now, actor=reviewer.userid, action="late.report",
-                         target=subject.userid,
-                         detail={"report": report.id, "receipt": receipt, "day": day.isoformat(),
-                                 "late_reason": reason, "copied_from": source.receipt,
-                                 "via": "cli"}))
+    audit.record(session, at=now, actor=reviewer.userid, action=audit.AuditAction.LATE_REPORT,
+                 target=subject.userid,
+                 detail={"report": report.id, "receipt": receipt, "day": day.isoformat(),
+                         "late_reason": reason, "copied_from": source.receipt, "via": "cli"})
     lang = lang_of(subject, settings)
     content = "\n".join([catalog.stacked(
         "late.filed_for_you", lang, by=reviewer.name, date=day.isoformat(),
@@ -313,6 +309,3 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
                   message=text_message(fit_text(content)), now=now)
     return report
 
-
-def select_reports(userid: str) -> Any:
-    return sa.select(DailyReport).where(DailyReport.userid == userid)

@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AuditLog, Exemption, Member
+from storage import audit
+from storage.models import Exemption, Member
 from storage.units import may_act_on
 
 #: The longest exemption one command may record (a semester and a bit; renew for longer).
@@ -97,9 +98,10 @@ async def add_exemption(session: AsyncSession, *, actor: Member | None, subject:
                           created_by=by[:64], created_at=now)
     session.add(exemption)
     await session.flush()
-    session.add(AuditLog(at=now, actor=by[:64], action="exempt", target=subject.userid,
-                         detail={"exemption": exemption.id, "from": start.isoformat(),
-                                 "to": end.isoformat(), "reason": reason}))
+    audit.record(session, at=now, actor=by, action=audit.AuditAction.EXEMPT,
+                 target=subject.userid,
+                 detail={"exemption": exemption.id, "from": start.isoformat(),
+                         "to": end.isoformat(), "reason": reason})
     return exemption
 
 

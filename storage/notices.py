@@ -8,7 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AuditLog, Member, Notice, NoticeRecipient
+from storage import audit
+from storage.models import Member, Notice, NoticeRecipient
 from storage.units import descendants, unit_tree
 
 MAX_TITLE = 128
@@ -64,8 +65,9 @@ async def create_notice(session: AsyncSession, *, unit: str | None, title: str, 
     if recipients:
         await session.execute(sa.insert(NoticeRecipient), [
             {"notice_id": notice.id, "userid": m.userid, "read_at": None} for m in recipients])
-    session.add(AuditLog(at=now, actor=by[:64], action="notice.send", target=str(notice.id),
-                         detail={"unit": unit, "recipients": len(recipients), "cards": cards}))
+    audit.record(session, at=now, actor=by, action=audit.AuditAction.NOTICE_SEND,
+                 target=str(notice.id),
+                 detail={"unit": unit, "recipients": len(recipients), "cards": cards})
     return notice
 
 

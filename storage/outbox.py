@@ -40,10 +40,6 @@ class OutboxKind(StrEnum):
 #: Statuses a row can be pruned from (dead rows wait for an operator).
 FINISHED = (OutboxStatus.SENT, OutboxStatus.CANCELLED)
 
-# The reminder card: the scheduler sends it, the router answers its button.
-REMIND_PURPOSE = "remind"
-
-
 def reminder_key(job: str, day: date, userid: str) -> str:
     """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
     return f"job:{job}:{day}:{userid}"
