@@ -35,7 +35,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from app.demo import run_demo
 from app.factory import create_app
-from bot import catalog
+from bot import catalog, logs
 from bot.clock import Clock, SystemClock, local_date, local_time_text
 from bot.settings import ConfigError, Settings, load_settings
 from bot.wecom.client import MemoryTokenStore, WeComClient
@@ -469,6 +469,8 @@ async def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
                     else:
                         report("agent id", True, f"{wecom.agent_id} belongs to this secret")
     await _check_database(settings, report)
+    for warning in schedule_warnings(settings):
+        _out(f"{'warning':<14} {warning}")
 
     token = wecom.token.get_secret_value()
     aes_key = wecom.encoding_aes_key.get_secret_value()
@@ -484,9 +486,27 @@ async def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
                  "proxy)")
         _out("Start `yiqingtong serve` before saving: WeCom verifies the URL at once.")
     _out("")
+    _out("Members on the WeChat plugin (微工作台): if 「在微工作台中始终进入主页」 is on "
+         "(我的企业 → 微信插件), WeChat shows them only the first 20 bytes of each text — about "
+         "6 Chinese characters — so questions and receipts are cut off. Leave it off.")
+    _out("")
     _out("everything is fine" if not problems else
          f"{problems} problem{'s' if problems != 1 else ''} found")
     return 0 if not problems else 1
+
+
+def schedule_warnings(settings: Settings) -> list[str]:
+    """Job times on the hour or the half hour: WeCom's docs call those minutes congested."""
+    warnings = []
+    schedule = settings.schedule
+    for job in ("morning_reminder", "second_reminder", "reviewer_digest", "admin_summary",
+                "basic_info_reminder", "housekeeping"):
+        at = str(getattr(schedule, job))
+        if at.endswith((":00", ":30")):
+            warnings.append(f"schedule.{job} = {at} falls on :00 or :30, when WeCom is busiest "
+                            "(its docs advise against them); move it a few minutes, e.g. "
+                            f"{at[:-2]}{'05' if at.endswith(':00') else '35'}")
+    return warnings
 
 
 async def _check_database(settings: Settings, report: Any) -> None:
@@ -1077,10 +1097,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
+        logs.configure(settings.log, verbose=args.verbose)
         return asyncio.run(args.run(args, settings))
     except ConfigError as exc:
         _err(str(exc))

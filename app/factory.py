@@ -24,12 +24,16 @@ from handlers.keys import (
     CRYPTO,
     DATABASE,
     DEPS,
+    LIMITER,
+    METRICS,
     PROCESSOR,
     READY,
     SENDER,
     SETTINGS,
 )
+from handlers.metrics import Metrics, metrics
 from handlers.processor import InboundProcessor
+from handlers.ratelimit import InboundLimiter
 from handlers.router import dispatch
 from handlers.sender import OutboxSender
 from handlers.web import setup_web
@@ -52,6 +56,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[READY] = asyncio.Event()
+    app[METRICS] = Metrics()
+    app[LIMITER] = InboundLimiter(settings.server.member_callbacks_per_minute)
     app[CRYPTO] = WeComCrypto(settings.wecom.token.get_secret_value(),
                               settings.wecom.encoding_aes_key.get_secret_value(),
                               settings.wecom.corp_id)
@@ -59,7 +65,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_database(settings.database.url) as db, aiohttp.ClientSession() as http:
             client = WeComClient(http, settings.wecom, DbTokenStore(db), clock)
-            sender = OutboxSender(db, client, settings.outbox, clock)
+            sender = OutboxSender(db, client, settings.outbox, clock,
+                                  observer=app[METRICS].sent)
             deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
             app[DATABASE] = db
             app[SENDER] = sender
@@ -72,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                 tasks.append(asyncio.create_task(sender.run(), name="outbox"))
             if settings.schedule.enabled:
                 leader = SchedulerLeader(JobDeps(settings, db, clock, wake=sender.wake))
+                app[METRICS].is_leader = lambda: leader.is_leader
                 tasks.append(asyncio.create_task(leader.run(), name="scheduler"))
             await warm
             app[READY].set()
@@ -90,5 +98,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.router.add_post(settings.server.callback_path, receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     setup_web(app, settings)
     return app

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from aiohttp import web
 
+from bot import logs
 from bot.clock import Clock
 from bot.wecom.crypto import CallbackRejected
 from bot.wecom.inbound import parse_envelope, parse_plaintext
-from handlers.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
+from handlers.context import Turn
+from handlers.keys import CLOCK, CRYPTO, LIMITER, METRICS, PROCESSOR, SETTINGS
+from handlers.ratelimit import Verdict
 
 log = logging.getLogger("handlers.callback")
 
@@ -62,22 +66,50 @@ async def verify_url(request: web.Request) -> web.Response:
 
 
 async def receive(request: web.Request) -> web.Response:
-    """POST: one message or event from WeCom."""
+    """POST: one message or event from WeCom (timed, counted, and tagged with a callback id
+    that every log line written while handling it carries)."""
+    token = logs.callback_id.set(logs.new_callback_id())
+    started = time.monotonic()
+    kind = "unknown"
+    result = "error"
+    try:
+        response, kind, result = await _receive(request)
+        return response
+    finally:
+        request.app[METRICS].callback(kind, result, time.monotonic() - started)
+        logs.callback_id.reset(token)
+
+
+async def _receive(request: web.Request) -> tuple[web.Response, str, str]:
     settings = request.app[SETTINGS]
     limit = settings.server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return web.Response(status=413, text="body too large")
+        return web.Response(status=413, text="body too large"), "unknown", "rejected"
     try:
         signature, timestamp, nonce = _query(request, "msg_signature", "timestamp", "nonce")
         _check_fresh(timestamp, settings.server.timestamp_window_seconds, request.app[CLOCK])
         body = await request.content.read(limit + 1)
         if len(body) > limit:
-            return web.Response(status=413, text="body too large")
+            return web.Response(status=413, text="body too large"), "unknown", "rejected"
         encrypted, _to_user = parse_envelope(body)
         plaintext = request.app[CRYPTO].decrypt(signature, timestamp, nonce, encrypted)
         inbound = parse_plaintext(plaintext)
     except CallbackRejected as exc:
         log.warning("callback refused (%d): %s", exc.status, exc.reason)
-        return web.Response(status=exc.status, text=exc.reason)
-    await request.app[PROCESSOR].process(inbound)
-    return web.Response(status=200, text="")
+        return web.Response(status=exc.status, text=exc.reason), "unknown", "rejected"
+    verdict = request.app[LIMITER].check(inbound.userid, request.app[CLOCK].now())
+    if verdict is Verdict.OVER:
+        return web.Response(status=200, text=""), inbound.kind, "limited"
+    if verdict is Verdict.FIRST_OVER:
+        log.warning("a member exceeded %d callbacks a minute; ignoring them for a minute",
+                    settings.server.member_callbacks_per_minute)
+        await request.app[PROCESSOR].process(inbound, dispatch=slow_down)
+        return web.Response(status=200, text=""), inbound.kind, "limited"
+    applied = await request.app[PROCESSOR].process(inbound)
+    return web.Response(status=200, text=""), inbound.kind, "ok" if applied else "duplicate"
+
+
+async def slow_down(turn: Turn) -> None:
+    """The one answer a member over the inbound limit gets."""
+    if turn.member is not None:
+        await turn.say("limit.slow_down")

@@ -47,12 +47,13 @@ class InboundProcessor:
                 del self._waiters[userid]
                 del self._locks[userid]
 
-    async def process(self, inbound: Inbound) -> bool:
-        """True if applied, False if it was a re-sent duplicate. Raises if nothing was stored."""
+    async def process(self, inbound: Inbound, *, dispatch: Dispatch | None = None) -> bool:
+        """True if applied, False if it was a re-sent duplicate. Raises if nothing was stored.
+        `dispatch` replaces the router for this callback (the inbound limit's one answer)."""
         async with self._member_lock(inbound.userid):
             for attempt in range(3):
                 try:
-                    applied = await self._apply(inbound, self._dispatch)
+                    applied = await self._apply(inbound, dispatch or self._dispatch)
                 except DBAPIError as exc:
                     if not _transient(exc):
                         applied = await self._recover(inbound)

@@ -297,3 +297,26 @@ async def strip_delivered_payloads(session: AsyncSession, *, sent_before: dateti
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def web_reminder_key(day: date, userid: str) -> str:
+    """One "remind now" per member per day from the dashboard, whoever presses it."""
+    return f"remind:web:{day.isoformat()}:{userid}"
+
+
+async def enqueue_web_reminder(session: AsyncSession, *, userid: str, day: date,
+                               message: dict[str, Any], now: datetime) -> bool:
+    """Queue a dashboard reminder (paced by the sender like every message; skipped if the
+    member reports before it goes out). False when already reminded today from the web."""
+    return await enqueue(session, dedupe_key=web_reminder_key(day, userid), touser=userid,
+                         message=message, now=now, skip_if_reported=day)
+
+
+async def reminder_counts(session: AsyncSession, day: date) -> dict[str, int]:
+    """The day's reminder rows (both reminder jobs) by status."""
+    result = await session.execute(
+        sa.select(Outbox.status, sa.func.count())
+        .where(Outbox.dedupe_key.like(f"job:%_reminder:{day}:%"))
+        .group_by(Outbox.status))
+    found = {str(status): int(n) for status, n in result}
+    return {s.value: found.get(s.value, 0) for s in OutboxStatus}

@@ -12,8 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.exemptions import exempt_clause
 from storage.models import BasicInfo, DailyReport, Member, Outbox
 
-#: The outbox dedupe keys of reminders start with these (scheduled jobs and remind-now).
-REMINDER_PREFIXES = ("job:morning_reminder:", "job:second_reminder:", "remindnow:")
+#: The outbox dedupe keys of reminders start with these (scheduled jobs, chat 提醒, dashboard).
+REMINDER_PREFIXES = ("job:morning_reminder:", "job:second_reminder:", "remindnow:",
+                     "remind:web:")
 
 
 async def unreported_in_units(session: AsyncSession, day: date, unit_ids: set[str] | None
