@@ -71,6 +71,16 @@ SAMPLES: dict[str, Any] = {
     "proxy_count": 99999,
     "unfollowed": 99999,
     "no_info": 99999,
+    "late_count": 99999,
+    "exempt": 99999,
+    "rate": 100,
+    "spark": "▁▂▃▄▅▆█",
+    "start": "2026-12-01",
+    "end": "2026-12-20",
+    "count": 100000,
+    "recent": 99999,
+    "title": "关于寒假离校返乡有关事项的通知",
+    "body": "请各位同学在离校前完成健康上报。" * 12,
 }
 # Entries followed by summary lines (see the catalog docstring).
 WITH_SUMMARY = {"report.receipt", "info.shown", "proxy.filed_for_you", "alert.abnormal",
