@@ -1,4 +1,5 @@
-"""The WeCom callback endpoint: verify, decrypt, parse, process, commit, then answer 200.
+"""The WeCom callback endpoint: verify, decrypt, parse, process, commit, then answer 200
+(empty, or with the encrypted passive reply).
 
 Everything before `process` is pure and cheap; a bad request is answered with a 4xx and leaves
 no trace. WeCom re-sends anything not answered 200 within 5 s, so the effect of a callback is
@@ -15,6 +16,7 @@ from bot.clock import Clock
 from bot.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
 from bot.wecom.crypto import CallbackRejected
 from bot.wecom.inbound import parse_envelope, parse_plaintext
+from bot.wecom.reply import passive_reply_xml
 
 log = logging.getLogger("bot.callback")
 
@@ -69,5 +71,11 @@ async def receive(request: web.Request) -> web.Response:
     except CallbackRejected as exc:
         log.warning("callback refused (%d): %s", exc.status, exc.reason)
         return web.Response(status=exc.status, text=exc.reason)
-    await request.app[PROCESSOR].process(inbound)
-    return web.Response(status=200, text="")
+    outcome = await request.app[PROCESSOR].process(inbound)
+    if outcome.reply is None:
+        return web.Response(status=200, text="")
+    # The encrypted passive reply (DOC-90241 text in the DOC-90238 envelope); a re-sent
+    # callback gets the same text, stored with its dedupe row.
+    body = passive_reply_xml(request.app[CRYPTO], inbound.userid, settings.wecom.corp_id,
+                             outcome.reply, nonce, int(request.app[CLOCK].now().timestamp()))
+    return web.Response(body=body, content_type="text/xml")

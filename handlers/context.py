@@ -1,7 +1,9 @@
 """What a handler works with: long-lived `Deps` and the per-callback `Turn`.
 
 Handlers never talk to WeCom: every reply is an outbox row written in the callback's own
-transaction (`Turn.send`), so the reply exists if and only if the state change does.
+transaction (`Turn.send`), so the reply exists if and only if the state change does. The one
+exception is the passive reply: the first message to the member who called back, when it is
+text, rides on the callback's own HTTP answer (`Turn.reply`), stored with the dedupe row.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from bot.settings import Settings
 from bot.wecom.inbound import Inbound
 from storage.db import Database
 from storage.models import CardTask, Member
-from storage.outbox import enqueue
+from storage.inbound import add_outbox_rows
+from storage.outbox import outbox_values
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
@@ -50,16 +53,25 @@ class Turn:
     inbound: Inbound
     now: datetime
     member: Member | None
+    #: May the first message to this member be a passive reply (settings and callback type)?
+    passive: bool = False
+    #: The batch's load found no conversation for this member (saves a query).
+    no_conversation_at_load: bool = False
+    #: The passive reply's text, if the first message to the member was one.
+    reply: str | None = None
     _sequence: int = 0
+    _member_messaged: bool = False
+    _rows: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, deps: Deps, session: AsyncSession, inbound: Inbound, now: datetime
-                   ) -> Turn:
+    async def open(cls, deps: Deps, session: AsyncSession, inbound: Inbound, now: datetime,
+                   *, passive: bool = False) -> Turn:
         query = sa.select(Member).where(Member.userid == inbound.userid)
         if deps.db.is_postgres:
             query = query.with_for_update()
         member = (await session.execute(query)).scalars().first()
-        return cls(deps=deps, session=session, inbound=inbound, now=now, member=member)
+        return cls(deps=deps, session=session, inbound=inbound, now=now, member=member,
+                   passive=passive)
 
     @property
     def settings(self) -> Settings:
@@ -85,8 +97,15 @@ class Turn:
                    kind: str = "send", task: tuple[str, str, str] | None = None) -> None:
         """Queue one WeCom call; `task` = (task_id, purpose, ref) records an interactive card."""
         recipient = touser or self.inbound.userid
-        await enqueue(self.session, dedupe_key=self._next_key(), touser=recipient,
-                      message=message, kind=kind, now=self.now)
+        key = self._next_key()
+        if kind == "send" and recipient == self.inbound.userid:
+            first = not self._member_messaged
+            self._member_messaged = True
+            if first and self.passive and task is None and message.get("msgtype") == "text":
+                self.reply = str((message.get("text") or {}).get("content") or "")
+                return
+        self._rows.append(outbox_values(dedupe_key=key, touser=recipient, message=message,
+                                        kind=kind, now=self.now))
         if task is not None:
             task_id, purpose, ref = task
             self.session.add(CardTask(task_id=task_id, userid=recipient, purpose=purpose,
@@ -105,8 +124,16 @@ class Turn:
         content = "\n".join([catalog.text(key, lang, **params), *lines])
         await self.send(text_message(content), touser=touser.userid if touser else None)
 
+    @property
+    def queued_for(self) -> set[str]:
+        """Recipients given outbox messages by this turn so far."""
+        return {row["touser"] for row in self._rows if row["kind"] == "send"}
+
     async def flush(self) -> None:
+        """Write what the turn produced: state (ORM) and outbox rows, in order."""
         await self.session.flush()
+        rows, self._rows = self._rows, []
+        await add_outbox_rows(self.session, rows)
 
 
 def lang_of(member: Member | None, settings: Settings) -> str:

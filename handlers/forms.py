@@ -23,6 +23,7 @@ from bot.conversation.forms import Form
 from bot.conversation.validators import match_option
 from handlers.context import Turn, lang_of
 from handlers.reviewers import notify_abnormal, notify_proxy_request
+from storage.inbound import get_conversation
 from storage.models import AuditLog, BasicInfo, CardTask, Conversation, DailyReport, Member
 
 log = logging.getLogger("handlers.forms")
@@ -31,7 +32,8 @@ FORMS: dict[str, Form] = {form.id: form for form in (BASIC_INFO, DAILY_REPORT)}
 
 
 async def load_conversation(turn: Turn) -> Conversation | None:
-    return await turn.session.get(Conversation, turn.inbound.userid)
+    return await get_conversation(turn.session, turn.inbound.userid,
+                                  absent_at_load=turn.no_conversation_at_load)
 
 
 async def subject_of(turn: Turn, conv: Conversation | None) -> Member:
