@@ -28,7 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.emulator.api import WeComEmulator  # noqa: E402
+from app.emulator.api import WeComEmulator  # noqa: E402
 
 
 def free_port() -> int:
@@ -72,7 +72,7 @@ def serve_bare(port: int) -> None:
 def serve_bot(port: int, api_base: str, db_url: str, members: int) -> None:
     from aiohttp import web
 
-    from bot.app import create_app
+    from app.factory import create_app
     from bot.settings import (
         DatabaseSettings,
         ScheduleSettings,

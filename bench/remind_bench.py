@@ -20,11 +20,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.emulator.api import WeComEmulator  # noqa: E402
 from bot.clock import FixedClock  # noqa: E402
-from bot.emulator.api import WeComEmulator  # noqa: E402
-from bot.outbox import OutboxSender  # noqa: E402
 from bot.settings import OutboxSettings, Settings  # noqa: E402
 from bot.wecom.client import WeComClient  # noqa: E402
+from handlers.sender import OutboxSender  # noqa: E402
 from scheduler.jobs import JobDeps, run_job  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import BasicInfo, Member, Unit  # noqa: E402

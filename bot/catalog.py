@@ -33,17 +33,16 @@ __all__ = [
     "CATALOG",
     "COMMANDS",
     "Bi",
-    "bi",
-    "both",
     "command_key",
     "command_of",
-    "inline",
-    "join",
-    "label",
-    "one",
-    "pair",
+    "halves",
+    "lang_only",
     "params_of",
-    "text",
+    "side_by_side",
+    "slashed",
+    "stack",
+    "stacked",
+    "templates",
 ]
 
 
@@ -846,13 +845,21 @@ def command_of(raw: str) -> str | None:
 
 
 # ---- rendering -------------------------------------------------------------------------------
+# Each renderer is named after the shape of what it returns, for a member whose language is
+# `lang` ("en" shows English only):
+#   stacked       "中文\nEnglish"     a message: Chinese, then English on the following line(s)
+#   slashed       "中文 / English"    one line: button captions, card notes
+#   side_by_side  "是 Yes"            a short label, as the original app's "是 (Yes)"
+#   lang_only     "中文"              only the member's language, to build composite texts
+#   halves        Bi("中文", "English") both halves rendered, to pass into another entry
+#   stack(lang, zh, en)               already-rendered halves stacked by the same rule
 
 
 def _is_en(lang: str) -> bool:
     return lang == "en"
 
 
-def pair(key: str) -> tuple[str, str]:
+def templates(key: str) -> tuple[str, str]:
     """The raw (zh, en) templates of a key; KeyError for an unknown key."""
     return CATALOG[key]
 
@@ -862,14 +869,14 @@ def _format(template: str, index: int, params: Mapping[str, Any]) -> str:
     return template.format_map(values)
 
 
-def one(key: str, lang: str, **params: Any) -> str:
+def lang_only(key: str, lang: str, **params: Any) -> str:
     """Only the member's language (Chinese for "zh"): for building composite texts."""
     zh, en = CATALOG[key]
     return _format(en, 1, params) if _is_en(lang) else _format(zh, 0, params)
 
 
-def join(lang: str, zh: str, en: str) -> str:
-    """Combine already-rendered halves by the catalog's rule (see the module docstring)."""
+def stack(lang: str, zh: str, en: str) -> str:
+    """Already-rendered halves stacked by the catalog's rule (see the module docstring)."""
     if _is_en(lang):
         return en
     if zh == en:
@@ -878,18 +885,13 @@ def join(lang: str, zh: str, en: str) -> str:
     return f"{zh}{separator}{en}"
 
 
-def text(key: str, lang: str, **params: Any) -> str:
+def stacked(key: str, lang: str, **params: Any) -> str:
     """A message: English for "en"; otherwise Chinese with English on the following line(s)."""
     zh, en = CATALOG[key]
-    return join(lang, _format(zh, 0, params), _format(en, 1, params))
+    return stack(lang, _format(zh, 0, params), _format(en, 1, params))
 
 
-def both(key: str, **params: Any) -> str:
-    """Chinese and English, whatever the member's language (e.g. before a language is known)."""
-    return text(key, "zh", **params)
-
-
-def inline(key: str, lang: str, **params: Any) -> str:
+def slashed(key: str, lang: str, **params: Any) -> str:
     """One line: "中文 / English" (or English only), for button captions and card notes."""
     zh, en = CATALOG[key]
     if _is_en(lang):
@@ -897,13 +899,13 @@ def inline(key: str, lang: str, **params: Any) -> str:
     return f"{_format(zh, 0, params)} / {_format(en, 1, params)}"
 
 
-def label(key: str, lang: str) -> str:
+def side_by_side(key: str, lang: str) -> str:
     """A short label: "是 Yes" (or "Yes"), as the original app's "是 (Yes)"."""
     zh, en = CATALOG[key]
     return en if _is_en(lang) else f"{zh} {en}"
 
 
-def bi(key: str, **params: Any) -> Bi:
+def halves(key: str, **params: Any) -> Bi:
     """Both halves rendered, to pass on as a parameter of another entry."""
     zh, en = CATALOG[key]
     return Bi(_format(zh, 0, params), _format(en, 1, params))

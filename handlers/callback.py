@@ -9,16 +9,21 @@ committed before we answer and a re-sent callback is recognised by its dedupe ke
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp import web
 
 from bot.clock import Clock
-from bot.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
 from bot.wecom.crypto import CallbackRejected
 from bot.wecom.inbound import parse_envelope, parse_plaintext
 from bot.wecom.reply import passive_reply_xml
+from handlers.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
 
-log = logging.getLogger("bot.callback")
+log = logging.getLogger("handlers.callback")
+
+#: What WeCom's URL check encrypts: a short random token (in practice a number). Anything else
+#: under a valid signature is a captured message being fed back to us to decrypt.
+ECHOSTR_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
 def _query(request: web.Request, *names: str) -> list[str]:
@@ -46,7 +51,12 @@ async def verify_url(request: web.Request) -> web.Response:
     try:
         signature, timestamp, nonce, echostr = _query(
             request, "msg_signature", "timestamp", "nonce", "echostr")
+        settings = request.app[SETTINGS]
+        _check_fresh(timestamp, settings.server.timestamp_window_seconds, request.app[CLOCK])
         plaintext = request.app[CRYPTO].decrypt(signature, timestamp, nonce, echostr)
+        if not ECHOSTR_RE.fullmatch(plaintext):
+            # Never answer a decrypted message: GET must not be a decryption oracle.
+            raise CallbackRejected("echostr is not a verification token", status=403)
     except CallbackRejected as exc:
         log.warning("URL verification refused: %s", exc.reason)
         return web.Response(status=exc.status, text=exc.reason)

@@ -114,14 +114,14 @@ class Turn:
     async def say(self, key: str, *, touser: Member | None = None, **params: Any) -> None:
         """Queue a catalog text for this member (or another member, in their language)."""
         lang = lang_of(touser, self.settings) if touser is not None else self.lang
-        await self.send(text_message(catalog.text(key, lang, **params)),
+        await self.send(text_message(catalog.stacked(key, lang, **params)),
                         touser=touser.userid if touser is not None else None)
 
     async def say_lines(self, key: str, lines: list[str], *, touser: Member | None = None,
                         **params: Any) -> None:
         """A catalog text followed by answer lines (receipts, summaries), shown once."""
         lang = lang_of(touser, self.settings) if touser is not None else self.lang
-        content = "\n".join([catalog.text(key, lang, **params), *lines])
+        content = "\n".join([catalog.stacked(key, lang, **params), *lines])
         await self.send(text_message(content), touser=touser.userid if touser else None)
 
     @property

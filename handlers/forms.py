@@ -8,6 +8,7 @@ enforces once-only), and turns the engine's output into outbox rows.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,9 @@ from handlers.context import Turn, lang_of
 from handlers.reviewers import notify_abnormal, notify_proxy_request
 from storage.inbound import get_conversation
 from storage.models import AuditLog, BasicInfo, CardTask, Conversation, DailyReport, Member
+
+#: The staff-number rule of the basic-info form (validators.staff_no), for the prefill offer.
+STAFF_NO_PREFILL = re.compile(r"[A-Za-z0-9]{3,20}")
 
 log = logging.getLogger("handlers.forms")
 
@@ -74,7 +78,11 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
         last_location = engine.LocationInput(lat=member.last_lat, lng=member.last_lng or 0.0,
                                              label="", source="event",
                                              at=member.last_location_at)
-    prefill = {"name": subject.name, "staff_no": subject.userid}
+    prefill = {"name": subject.name}
+    if STAFF_NO_PREFILL.fullmatch(subject.userid):
+        # Only a userid that is itself a valid staff number is offered: a longer one would not
+        # fit basic_info.staff_no and the member could never finish.
+        prefill["staff_no"] = subject.userid
     return engine.Context(
         userid=member.userid, lang=turn.lang, rendering=turn.rendering, now=turn.now,
         today=turn.today, new_id=turn.deps.new_id(), prefill=prefill, yesterday=yesterday,
@@ -232,7 +240,7 @@ def _local_day(turn: Turn, at: datetime) -> str:
 async def show_basic_info(turn: Turn, info: BasicInfo) -> None:
     """The stored basic info, with the reminder that it cannot be changed."""
     lines = engine.summary_lines(BASIC_INFO, info.answers, turn.lang)
-    lines.append(catalog.text("form.basic_info.note", turn.lang))
+    lines.append(catalog.stacked("form.basic_info.note", turn.lang))
     await turn.say_lines("info.shown", lines, date=_local_day(turn, info.submitted_at))
 
 

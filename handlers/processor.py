@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.wecom.inbound import Inbound, LocationMessageIn, MenuClickIn, TextIn
 from handlers.context import Deps, Turn
 from storage.inbound import load_members, record_inbound, seen_replies, stored_reply
 
-log = logging.getLogger("bot.callback")
+log = logging.getLogger("handlers.callback")
 
 Dispatch = Callable[[Turn], Awaitable[None]]
 
@@ -161,8 +163,7 @@ class InboundProcessor:
                     except Exception as exc:
                         if dispatch is _apologise or _database_level(exc):
                             raise
-                        log.exception("callback %s failed; the member is asked to try again",
-                                      inbound.kind)
+                        _log_failure(inbound, exc)
                         # The savepoint's rollback expired what the callback had touched:
                         # load the rest of the batch's members and conversations afresh.
                         members.update(await load_members(
@@ -226,7 +227,7 @@ class InboundProcessor:
     async def _recover(self, inbound: Inbound, passive: bool) -> Outcome:
         """A bug, not the database: a re-send would fail the same way. Roll back, record the
         callback and tell the member to try again — never leave them in silence."""
-        log.exception("callback %s failed; the member is asked to try again", inbound.kind)
+        _log_failure(inbound)
         return await self._apply_alone(inbound, _apologise, passive)
 
     async def _apply_alone(self, inbound: Inbound, dispatch: Dispatch, passive: bool
@@ -250,7 +251,8 @@ class InboundProcessor:
 
 
 def _transient(exc: DBAPIError) -> bool:
-    return not isinstance(exc, IntegrityError | ProgrammingError)
+    # A value the database refuses (too long, out of range) fails the same way every time.
+    return not isinstance(exc, IntegrityError | ProgrammingError | DataError)
 
 
 def _database_level(exc: BaseException) -> bool:
@@ -264,3 +266,31 @@ def _database_level(exc: BaseException) -> bool:
 async def _apologise(turn: Turn) -> None:
     if turn.member is not None:
         await turn.say("error.retry")
+
+
+def _where(exc: BaseException | None) -> str:
+    """file:line of the innermost frame of our own code, for a log line without values."""
+    if exc is None:
+        return "?"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if "/site-packages/" not in f.filename]
+    frame = frames[-1] if frames else None
+    return f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}" if frame else "?"
+
+
+def _log_failure(inbound: Inbound, exc: BaseException | None = None) -> None:
+    # The exception's type and where it happened, never its message: a database error's
+    # message can quote the values (answers, mobile, location) of the failing statement.
+    exc = exc if exc is not None else sys.exc_info()[1]
+    log.error("callback %s failed (%s at %s); the member is asked to try again",
+              inbound.kind, type(exc).__name__, _where(exc))
+
+
+def _where(exc: BaseException | None) -> str:
+    """file:line of the innermost frame of our own code, for a log line without values."""
+    if exc is None:
+        return "?"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if "/site-packages/" not in f.filename]
+    frame = frames[-1] if frames else None
+    return f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}" if frame else "?"

@@ -43,19 +43,19 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
         lang = lang_of(reviewer, turn.settings)
         if rendering_of(reviewer, turn.settings) == "cards":
             task_id = f"alert_{alert.id}_{turn.deps.new_id()}"
-            body = catalog.one("alert.card_body", lang, name=subject.name,
+            body = catalog.lang_only("alert.card_body", lang, name=subject.name,
                                userid=subject.userid, unit=unit.name if unit else "-",
                                reasons=reasons,
                                time=local_time_text(turn.deps.clock, report.submitted_at))
             card = render.card_message(render.button_card(
-                task_id=task_id, title=catalog.one("alert.title", lang), subtitle=body,
+                task_id=task_id, title=catalog.lang_only("alert.title", lang), subtitle=body,
                 lang=lang, buttons=[(f"{ACK_KEY}:{alert.id}",
-                                     catalog.one("alert.ack_button", lang), 1)]))
+                                     catalog.lang_only("alert.ack_button", lang), 1)]))
             await turn.send(card, touser=reviewer.userid,
                             task=(task_id, "alert:ack", str(alert.id)))
         else:
             lines = engine.summary_lines(DAILY_REPORT, report.answers, lang)
-            lines.append(catalog.text("alert.text_ack", lang, number=alert.id))
+            lines.append(catalog.stacked("alert.text_ack", lang, number=alert.id))
             await turn.say_lines("alert.abnormal", lines, touser=reviewer, name=subject.name,
                                  userid=subject.userid, date=report.report_date.isoformat(),
                                  reasons=reasons)
@@ -99,7 +99,7 @@ async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = 
                        time=local_time_text(turn.deps.clock, alert.acknowledged_at or turn.now))
     if response_code:
         await turn.send({"response_code": response_code, "button": {
-            "replace_name": catalog.one("alert.ack_done_button", turn.lang)[:10]}},
+            "replace_name": catalog.lang_only("alert.ack_done_button", turn.lang)[:10]}},
             kind="update_card")
         await turn.session.execute(
             sa.update(CardTask).where(CardTask.purpose == "alert:ack",

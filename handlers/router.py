@@ -28,8 +28,8 @@ from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
-from scheduler.jobs import REMIND_PURPOSE, reminder_key
 from storage.models import BasicInfo, CardTask, Conversation, Member, Outbox
+from storage.outbox import REMIND_PURPOSE, reminder_key
 from storage.units import may_act_on
 
 log = logging.getLogger("handlers.router")

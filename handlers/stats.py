@@ -17,7 +17,7 @@ _SEPARATOR = "、"
 
 
 def _names(key: str, lang: str, names: list[str]) -> list[str]:
-    label = f"{catalog.label(key, lang)}："
+    label = f"{catalog.side_by_side(key, lang)}："
     lines: list[str] = []
     current: list[str] = []
     size = byte_len(label)
@@ -36,7 +36,7 @@ def _names(key: str, lang: str, names: list[str]) -> list[str]:
 
 def unit_lines(s: UnitDay, lang: str) -> list[str]:
     """One unit: its counts, then the names of who is missing, abnormal, ..."""
-    lines = [catalog.text(
+    lines = [catalog.stacked(
         "stats.unit", lang, unit=s.unit_name, total=s.total, reported=s.reported,
         self_count=s.reported_self, proxy_count=s.reported_proxy,
         missing=len(s.missing), abnormal=len(s.abnormal), unfollowed=len(s.unfollowed),
@@ -55,13 +55,13 @@ def summary_pages(summaries: list[UnitDay], lang: str, day: str, *, limit: int =
     lines, grouped by unit: a unit that runs on to the next page is named again at its top;
     several pages are numbered "(i/n)"."""
     pages: list[str] = []
-    current = [catalog.text("stats.header", lang, date=day)]
+    current = [catalog.stacked("stats.header", lang, date=day)]
     size = byte_len(current[0])
     for s in summaries:
         for n, line in enumerate(unit_lines(s, lang)):
             if size + 1 + byte_len(line) > limit:
                 pages.append("\n".join(current))
-                current = [catalog.text("stats.unit_continued", lang, unit=s.unit_name)] \
+                current = [catalog.stacked("stats.unit_continued", lang, unit=s.unit_name)] \
                     if n else []
                 size = byte_len("\n".join(current)) - (0 if current else 1)
             current.append(line)

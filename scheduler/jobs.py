@@ -37,14 +37,13 @@ from storage.models import (
     Member,
     Outbox,
 )
-from storage.outbox import enqueue_many, outbox_values
+from storage.outbox import REMIND_PURPOSE, enqueue_many, outbox_values, reminder_key
 from storage.summary import unit_summaries
 from storage.units import reviewed_units, unit_tree
 
 log = logging.getLogger("scheduler.jobs")
 
 BATCH = 1000  # members per message/send
-REMIND_PURPOSE = "remind"
 
 
 @dataclass(frozen=True)
@@ -107,20 +106,16 @@ def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
     lang, rendering, has_yesterday = variant
     key = "remind.again" if job == "second_reminder" else "remind.daily"
     if rendering == "cards" and task_id is not None:
-        buttons = [("report", catalog.one("remind.button_report", lang), 1)]
+        buttons = [("report", catalog.lang_only("remind.button_report", lang), 1)]
         if has_yesterday:
-            buttons.append(("same", catalog.one("remind.button_same", lang), 2))
+            buttons.append(("same", catalog.lang_only("remind.button_same", lang), 2))
         return render.card_message(render.button_card(
-            task_id=task_id, title=catalog.one("remind.card_title", lang),
-            subtitle=catalog.one(key, lang, date=day.isoformat()), lang=lang, buttons=buttons))
+            task_id=task_id, title=catalog.lang_only("remind.card_title", lang),
+            subtitle=catalog.lang_only(key, lang, date=day.isoformat()), lang=lang,
+            buttons=buttons))
     hint = "remind.text_same" if has_yesterday else "remind.text_report"
-    return text_message(catalog.text(key, lang, date=day.isoformat()) + "\n"
-                        + catalog.text(hint, lang))
-
-
-def reminder_key(job: str, day: date, userid: str) -> str:
-    """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
-    return f"job:{job}:{day}:{userid}"
+    return text_message(catalog.stacked(key, lang, date=day.isoformat()) + "\n"
+                        + catalog.stacked(hint, lang))
 
 
 async def _unreported(session: AsyncSession, day: date) -> list[Member]:
@@ -173,7 +168,7 @@ async def remind_basic_info(deps: JobDeps, job: str, day: date) -> int:
                                     Member.userid.not_in(sa.select(BasicInfo.userid)))
             .order_by(Member.userid))).scalars())
         rows = [outbox_values(dedupe_key=f"job:{job}:{day}:{m.userid}", touser=m.userid,
-                              message=text_message(catalog.text(
+                              message=text_message(catalog.stacked(
                                   "remind.basic_info", lang_of(m, deps.settings))), now=now)
                 for m in members]
         return await enqueue_many(session, rows)
@@ -223,10 +218,10 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
             lang = lang_of(admin, deps.settings)
             total = sum(s.total for s in summaries)
             reported = sum(s.reported for s in summaries)
-            lines = [catalog.text("admin.summary_header", lang, date=day.isoformat(),
+            lines = [catalog.stacked("admin.summary_header", lang, date=day.isoformat(),
                                   total=total, reported=reported, missing=total - reported,
                                   abnormal=sum(len(s.abnormal) for s in summaries))]
-            lines += [catalog.text("admin.summary_unit", lang, unit=s.unit_name, total=s.total,
+            lines += [catalog.stacked("admin.summary_unit", lang, unit=s.unit_name, total=s.total,
                                    reported=s.reported, abnormal=len(s.abnormal))
                       for s in summaries]
             rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{admin.userid}:{i}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import SCHEMA_VERSION, SchemaInfo, metadata
 
+# aiosqlite logs every statement with its parameters (answers, mobiles, coordinates) at DEBUG:
+# keep it quiet whatever level the application logs at.
+logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+
 
 def async_url(url: str) -> str:
     """Accept the plain URLs operators write and pick the async driver."""
@@ -28,12 +34,15 @@ def async_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
+    # Statement parameters carry answers, mobiles and coordinates: never in an error message.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         # SQLite has one writer: a single pooled connection serialises our transactions in
         # process instead of failing with "database is locked", and WAL lets a CLI read beside.
         if ":memory:" in url or url.endswith("://"):
             engine = create_async_engine(url, poolclass=StaticPool, **kwargs)
         else:
+            _create_private(url)
             engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1,
                                          max_overflow=0, pool_timeout=60, **kwargs)
 
@@ -56,6 +65,16 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+
+
+def _create_private(url: str) -> None:
+    """Create the SQLite file readable by its owner only (0600): it holds health data. SQLite
+    gives its -wal and -shm files the database file's permissions."""
+    path = sa.engine.make_url(url).database
+    if not path or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
 
 
 def is_postgres(engine_or_session: Any) -> bool:
@@ -110,3 +129,23 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def readiness(db: Database, *, timeout: float = 2.0) -> tuple[bool, str]:
+    """(ready, reason): the database answers within `timeout` and its schema is the one this
+    code expects. Never raises; the reason names the problem without connection details."""
+    import asyncio
+
+    async def probe() -> int | None:
+        async with db.session() as session:
+            return (await session.execute(sa.select(SchemaInfo.version))).scalar()
+
+    try:
+        version = await asyncio.wait_for(probe(), timeout)
+    except TimeoutError:
+        return False, "database did not answer in time"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        return False, f"database unreachable ({type(exc).__name__})"
+    if version != SCHEMA_VERSION:
+        return False, f"schema version {version}, expected {SCHEMA_VERSION}"
+    return True, "ok"

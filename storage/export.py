@@ -210,10 +210,22 @@ def _reported_row(day: date, member: Any, report: DailyReport, tz: ZoneInfo) -> 
 # ---- writers ---------------------------------------------------------------------------------
 
 
+#: A cell starting with one of these is a formula (or a DDE payload) to a spreadsheet program.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Cell) -> Cell:
+    """Text a member typed must never run as a formula when the export is opened (OWASP CSV
+    injection): a leading `'` makes Excel, LibreOffice and Sheets show it as plain text."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def _csv_cell(value: Cell) -> str:
     if value is None:
         return ""
-    return str(value)
+    return str(neutralise(value))
 
 
 class CsvExport:
@@ -311,7 +323,9 @@ class XlsxExport:
             color = row.fill()
             cells = []
             for value in row.cells():
-                cell = WriteOnlyCell(sheet, value=value)
+                cell = WriteOnlyCell(sheet, value=neutralise(value))
+                if isinstance(value, str):
+                    cell.data_type = "s"  # never a formula, whatever the text starts with
                 if color is not None:
                     cell.fill = self._fills[color]
                 cells.append(cell)

@@ -17,6 +17,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.db import insert_ignore
 from storage.models import Outbox
 
+# The reminder card: the scheduler sends it, the router answers its button.
+REMIND_PURPOSE = "remind"
+
+
+def reminder_key(job: str, day: date, userid: str) -> str:
+    """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
+    return f"job:{job}:{day}:{userid}"
+
 
 def payload_hash(kind: str, message: dict[str, Any]) -> str:
     """Rows with the same hash carry the same message and can share one message/send."""

@@ -155,7 +155,8 @@ async def import_roster(session: AsyncSession, rows: list[RosterRow], *, now: da
     problems += _cycles(parents, existing_units)
     if problems:
         raise RosterError(problems)
-    for unit_id in sorted(file_units):
+    for unit_id in sorted(file_units, key=lambda u: (_depth(u, parents, existing_units), u)):
+        # Parents before children, whatever order the file (or the alphabet) has them in.
         unit = existing_units.get(unit_id)
         if unit is None:
             session.add(Unit(id=unit_id, name=unit_id, parent_id=parents.get(unit_id)))
@@ -194,6 +195,16 @@ async def import_roster(session: AsyncSession, rows: list[RosterRow], *, now: da
                          detail={"rows": len(rows), "added": result.members_added,
                                  "updated": result.members_updated}))
     return result
+
+
+def _depth(unit_id: str, parents: dict[str, str], existing: dict[str, Unit]) -> int:
+    """How many ancestors a unit has (cycles were refused before this is called)."""
+    depth = 0
+    node: str | None = unit_id
+    while node is not None:
+        node = parents.get(node) or (existing[node].parent_id if node in existing else None)
+        depth += 1
+    return depth
 
 
 def _cycles(parents: dict[str, str], existing: dict[str, Unit]) -> list[str]:

@@ -50,9 +50,11 @@ async def reviewed_units(session: AsyncSession, actor: Member,
                          tree: dict[str, str | None] | None = None) -> set[str] | None:
     """Units the actor may see: None means every unit (admin); empty means none. Pass `tree`
     (from `unit_tree`) when asking for many actors in a row."""
+    if not actor.active:  # a deactivated admin or reviewer sees nothing
+        return set()
     if actor.role == "admin":
         return None
-    if actor.role != "reviewer" or not actor.active:
+    if actor.role != "reviewer":
         return set()
     assigned = set((await session.execute(
         sa.select(ReviewerAssignment.unit_id).where(ReviewerAssignment.userid == actor.userid)

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
 from storage.db import Database
 from storage.models import metadata
 from tests.harness import Bot, new_emulator, postgres_url, sqlite_url, start_bot

@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.emulator.member import selected_items_xml, xml_fields
-from bot.emulator.records import Delivered
+from app.emulator.member import selected_items_xml, xml_fields
+from app.emulator.records import Delivered
 from storage.models import BasicInfo, CardTask, Conversation, DailyReport, Member, Outbox
 from tests.harness import CLIENT, PLUGIN, Bot
 

@@ -16,11 +16,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.app import create_app
+from app.emulator.api import WeComEmulator
+from app.factory import create_app
 from bot.clock import Clock, FixedClock
-from bot.emulator.api import WeComEmulator
-from bot.keys import DATABASE, SENDER
-from bot.outbox import DrainStats, OutboxSender
 from bot.settings import (
     DatabaseSettings,
     OutboxSettings,
@@ -29,6 +27,8 @@ from bot.settings import (
     Settings,
     WeComSettings,
 )
+from handlers.keys import DATABASE, SENDER
+from handlers.sender import DrainStats, OutboxSender
 from storage.db import Database
 from storage.roster import import_roster, parse_roster
 

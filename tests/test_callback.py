@@ -216,8 +216,8 @@ async def test_fifty_concurrent_callbacks_from_one_member_apply_once_each_in_tur
 
 async def test_a_failing_handler_rolls_back_and_the_member_is_asked_to_retry(bot: Bot) -> None:
     """A bug in a handler must not leave the member in silence nor half-apply the callback."""
-    from bot.keys import PROCESSOR
     from handlers.context import Turn
+    from handlers.keys import PROCESSOR
     from handlers.processor import InboundProcessor
 
     async def broken(turn: Turn) -> None:

@@ -40,7 +40,7 @@ SAMPLES: dict[str, Any] = {
     "reviewer": "欧阳娜娜娜娜娜娜、司马相如相如、Maximilian Müller",
     "reasons": reason_labels(["fever", "symptoms", "contact", "quarantine", "city_changed",
                               "abroad_return"]),
-    "form": catalog.bi("form.daily_report.title"),
+    "form": catalog.halves("form.daily_report.title"),
     "member": "Maximilian Alexander Müller-Lüdenscheidt",
     "value": "Maximilian Alexander Müller-Lüdenscheidt",
     "previous": "克孜勒苏柯尔克孜自治州",
@@ -58,7 +58,7 @@ SAMPLES: dict[str, Any] = {
     "earliest": "2022-01-09",
     "days": 60,
     "choice": Bi("发热、咳嗽、乏力、咽痛、其他", "Fever, Cough, Fatigue, Sore throat, Other"),
-    "option": catalog.bi("opt.symptom.none"),
+    "option": catalog.halves("opt.symptom.none"),
     "reason": "电话一直没有人接听，" * 10,
     "unit": "中国少数民族语言文学学院（中国少数民族语言文学研究所）2021级汉语言文学1班",
     "number": 123456789,
@@ -88,7 +88,7 @@ def sample(key: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("key", sorted(catalog.CATALOG))
 def test_both_languages_use_the_same_parameters(key: str) -> None:
-    zh, en = catalog.pair(key)
+    zh, en = catalog.templates(key)
     names = [{f for _, f, _, _ in Formatter().parse(t) if f} for t in (zh, en)]
     assert names[0] == names[1]
     assert zh.strip() and en.strip()
@@ -105,7 +105,7 @@ def test_every_parameter_has_a_realistic_sample() -> None:
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("key", sorted(catalog.CATALOG))
 def test_every_entry_renders_and_fits_a_text_message(key: str, lang: str) -> None:
-    rendered = catalog.text(key, lang, **sample(key))
+    rendered = catalog.stacked(key, lang, **sample(key))
     if key in WITH_SUMMARY:
         form = DAILY_REPORT
         rendered += "\n" + "\n".join(summary_lines(form, LONGEST_REPORT, lang))
@@ -116,24 +116,24 @@ def test_every_entry_renders_and_fits_a_text_message(key: str, lang: str) -> Non
 
 def test_help_and_faq_fit_together_with_room_to_spare() -> None:
     for key in ("help", "help.faq"):
-        assert len(catalog.both(key).encode()) <= 2000
+        assert len(catalog.stacked(key, "zh").encode()) <= 2000
 
 
 def test_text_joins_chinese_then_english() -> None:
-    assert catalog.text("opt.yes", "zh") == "是\nYes"
-    assert catalog.text("opt.yes", "en") == "Yes"
-    assert catalog.text("loc.confirm", "zh", place=Bi("北京", "Beijing")).startswith(
+    assert catalog.stacked("opt.yes", "zh") == "是\nYes"
+    assert catalog.stacked("opt.yes", "en") == "Yes"
+    assert catalog.stacked("loc.confirm", "zh", place=Bi("北京", "Beijing")).startswith(
         "您当前的位置：北京\n是否正确？\n\nYour current location: Beijing")
-    assert catalog.both("opt.no") == catalog.text("opt.no", "zh")
-    assert catalog.inline("card.chosen", "zh", choice=Bi("是", "Yes")) == \
+    assert catalog.slashed("card.chosen", "zh", choice=Bi("是", "Yes")) == \
         "已选择：是 / Chosen: Yes"
-    assert catalog.label("opt.yes", "zh") == "是 Yes" and catalog.label("opt.yes", "en") == "Yes"
-    assert catalog.one("opt.yes", "zh") == "是"
+    assert catalog.side_by_side("opt.yes", "zh") == "是 Yes"
+    assert catalog.side_by_side("opt.yes", "en") == "Yes"
+    assert catalog.lang_only("opt.yes", "zh") == "是"
 
 
 def test_missing_parameter_is_an_error() -> None:
     with pytest.raises(KeyError):
-        catalog.text("report.already", "zh", time="08:00")
+        catalog.stacked("report.already", "zh", time="08:00")
 
 
 @pytest.mark.parametrize(("typed", "command"), [
@@ -163,8 +163,10 @@ def all_questions() -> list[Question]:
 def test_option_labels_fit_buttons_and_vote_options(lang: str) -> None:
     for q in all_questions():
         for option in q.options:
-            assert render.display_width(catalog.one(option.label, lang)) <= render.BUTTON_WIDTH
-            assert render.display_width(catalog.label(option.label, lang)) <= render.OPTION_WIDTH
+            button, option_text = (catalog.lang_only(option.label, lang),
+                                   catalog.side_by_side(option.label, lang))
+            assert render.display_width(button) <= render.BUTTON_WIDTH
+            assert render.display_width(option_text) <= render.OPTION_WIDTH
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -174,18 +176,18 @@ def test_prompts_fit_a_card_subtitle(lang: str) -> None:
               "current": SAMPLES["current"], "form": SAMPLES["form"]}
     for q in all_questions():
         for prompt in filter(None, (q.prompt, q.prefill_prompt)):
-            shown = catalog.text(prompt, lang, **params)
+            shown = catalog.stacked(prompt, lang, **params)
             assert render.display_width(shown) <= render.SUBTITLE_WIDTH, prompt
 
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_field_labels_and_titles_fit(lang: str) -> None:
     for form in (BASIC_INFO, DAILY_REPORT):
-        assert render.display_width(catalog.label(form.title, lang)) <= render.TITLE_WIDTH
+        assert render.display_width(catalog.side_by_side(form.title, lang)) <= render.TITLE_WIDTH
         for q in form.questions:
-            assert render.display_width(catalog.label(q.label, lang)) <= render.OPTION_WIDTH
+            assert render.display_width(catalog.side_by_side(q.label, lang)) <= render.OPTION_WIDTH
     for key in ("card.submitted", "app.name"):
-        assert render.display_width(catalog.inline(key, lang)) <= render.SOURCE_WIDTH
+        assert render.display_width(catalog.slashed(key, lang)) <= render.SOURCE_WIDTH
 
 
 def test_render_helpers_respect_limits() -> None:

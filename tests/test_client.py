@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+from app.emulator import WeComEmulator
 from bot.clock import FixedClock
-from bot.emulator import WeComEmulator
 from bot.wecom.client import MemoryTokenStore, SendResult, TokenStore, WeComClient
 from bot.wecom.errors import (
     CardError,

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock, local_time_text
-from bot.emulator.api import WeComEmulator
 from storage.models import BasicInfo, Conversation, DailyReport, InboundEvent
 from tests.dialog_helpers import (
     BEIJING,

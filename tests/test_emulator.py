@@ -11,9 +11,9 @@ import pytest
 import xmltodict
 from aiohttp import web
 
+from app.emulator import CardNotInteractive, WeComEmulator, render_for_member
+from app.emulator.api import DEFAULT_AES_KEY, DEFAULT_SECRET, DEFAULT_TOKEN
 from bot.clock import FixedClock
-from bot.emulator import CardNotInteractive, WeComEmulator, render_for_member
-from bot.emulator.api import DEFAULT_AES_KEY, DEFAULT_SECRET, DEFAULT_TOKEN
 from bot.wecom.crypto import CallbackRejected, WeComCrypto
 
 CORP = "ww_emulated_corp"

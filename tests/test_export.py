@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from sqlmodel import select
 
-from bot.cli import build_parser
+from app.cli import build_parser
 from bot.clock import FixedClock
 from bot.settings import DatabaseSettings, Settings
 from storage.db import Database

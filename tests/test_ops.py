@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.cli import build_parser
+from app.cli import build_parser
+from app.emulator.api import DEFAULT_AES_KEY, DEFAULT_TOKEN, WeComEmulator
 from bot.clock import FixedClock
-from bot.emulator.api import DEFAULT_AES_KEY, DEFAULT_TOKEN, WeComEmulator
 from bot.settings import DatabaseSettings, ServerSettings, Settings
 from storage.db import Database
 from storage.models import AuditLog, BasicInfo, Member, ReviewerAssignment, Unit

@@ -9,12 +9,12 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
-from bot.outbox import MemberPacer, OutboxSender
 from bot.settings import OutboxSettings
 from bot.wecom.client import WeComClient
 from handlers.context import text_message
+from handlers.sender import MemberPacer, OutboxSender
 from storage.db import Database
 from storage.models import Outbox
 from storage.outbox import enqueue, enqueue_many, outbox_values

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.cli import main
+from app.cli import main
 from storage.db import Database
 from storage.models import AuditLog, Member, ReviewerAssignment, Unit
 

@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
 from bot.settings import ScheduleSettings, Settings
 from scheduler.jobs import JobDeps, missed_jobs, run_job
 from scheduler.setup import SchedulerLeader, build_scheduler

@@ -1,4 +1,4 @@
-"""The commands as an operator runs them: `python -m bot serve` answers WeCom's URL verification
+"""The commands as an operator runs them: `python -m app serve` answers WeCom's URL verification
 and a callback; `yiqingtong jobs run remind` delivers before exiting; `jobs list` shows times."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.cli import main
-from bot.emulator.api import WeComEmulator
+from app.cli import main
+from app.emulator.api import WeComEmulator
 from storage.db import Database
 from storage.models import BasicInfo
 from storage.roster import import_roster, parse_roster
@@ -52,7 +52,7 @@ async def test_serve_answers_url_verification_and_callbacks(live_emulator: WeCom
     port = free_port()
     env = operator_env(live_emulator, f"sqlite:///{tmp_path / 'serve.db'}",
                        YQT_SERVER__PORT=str(port))
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         async with aiohttp.ClientSession() as http:

@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from sqlmodel import select
 
-from bot.cli import build_parser
+from app.cli import build_parser
+from app.emulator.api import WeComEmulator
+from app.ops import ProgressBar
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
-from bot.ops import ProgressBar
 from bot.settings import DatabaseSettings, Settings
 from bot.wecom.client import MemoryTokenStore, WeComClient
 from storage.db import Database

@@ -25,7 +25,7 @@ def rejects(parser: v.Parser, raw: str) -> str:
     with pytest.raises(v.InvalidAnswer) as info:
         parser(raw, ENV)
     assert info.value.key in catalog.CATALOG
-    catalog.text(info.value.key, "zh", **info.value.params)  # the hint renders
+    catalog.stacked(info.value.key, "zh", **info.value.params)  # the hint renders
     return info.value.key
 
 
@@ -211,7 +211,7 @@ def test_multi_choice_rejects(raw: str, key: str) -> None:
     with pytest.raises(v.InvalidAnswer) as info:
         v.parse_choices(SYMPTOMS, raw, multi=True)
     assert info.value.key == key
-    catalog.text(key, "en", **info.value.params)
+    catalog.stacked(key, "en", **info.value.params)
 
 
 def test_match_option_without_numbers() -> None:

@@ -106,8 +106,8 @@ def abnormal_reasons(answers: Mapping[str, Any], ctx: Any) -> list[str]:
 
 def reason_labels(reasons: Sequence[str]) -> catalog.Bi:
     """("发热、有症状", "fever, symptoms"): the `reasons` parameter of "alert.abnormal"."""
-    return catalog.Bi("、".join(catalog.one(f"reason.{r}", "zh") for r in reasons),
-                      ", ".join(catalog.one(f"reason.{r}", "en") for r in reasons))
+    return catalog.Bi("、".join(catalog.lang_only(f"reason.{r}", "zh") for r in reasons),
+                      ", ".join(catalog.lang_only(f"reason.{r}", "en") for r in reasons))
 
 
 _CITY_CHANGED = Condition(("location",), city_changed)

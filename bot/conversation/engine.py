@@ -239,7 +239,7 @@ def advance(form: Form, state: ConvState, inp: Input, ctx: Context) -> Step:
     if (notice := _restart_notice(form, state, ctx)) is not None:
         return _fresh(form, ctx, notice=notice)
     if isinstance(inp, CardInput) and inp.task_id != (state.live_task_id or None):
-        return Step(state, (_text_out(catalog.text("card.stale", ctx.lang)),))
+        return Step(state, (_text_out(catalog.stacked("card.stale", ctx.lang)),))
     if isinstance(inp, LocationInput) and inp.source == "event" and not _at_location(state):
         return Step(state, ())  # entering the app while answering something else: nothing to do
     turn = _Turn(form, state.copy(), ctx)
@@ -278,7 +278,7 @@ def is_expired(state: ConvState, ctx: Context) -> bool:
 def summary_lines(form: Form, answers: Mapping[str, Any], lang: str) -> list[str]:
     """"体温 Temperature：36.5℃" lines for the answered questions, in form order."""
     separator = ": " if lang == "en" else "："
-    return [f"{catalog.label(q.label, lang)}{separator}"
+    return [f"{catalog.side_by_side(q.label, lang)}{separator}"
             f"{render.clip(_display(q, answers[q.key], lang), _SUMMARY_VALUE_WIDTH)}"
             for q in form.questions if q.key in answers]
 
@@ -312,7 +312,7 @@ def _text_out(content: str) -> Outgoing:
 
 
 def _cancelled(form: Form, ctx: Context) -> Step:
-    return Step(None, (_text_out(catalog.text("conv.cancelled", ctx.lang)),),
+    return Step(None, (_text_out(catalog.stacked("conv.cancelled", ctx.lang)),),
                 effects=(Effect("cancelled", {"form_id": form.id}),))
 
 
@@ -363,28 +363,28 @@ def _display(q: Question, value: Any, lang: str) -> str:
     """An answer as text for summaries."""
     if q.kind in (QuestionKind.SINGLE, QuestionKind.CONFIRM):
         option = q.option_for(value)
-        return catalog.label(option.label, lang) if option else str(value)
+        return catalog.side_by_side(option.label, lang) if option else str(value)
     if q.kind is QuestionKind.MULTI:
         options = [q.option_for(x) for x in value or ()]
-        return ", ".join(catalog.label(o.label, lang) if o else str(x)
+        return ", ".join(catalog.side_by_side(o.label, lang) if o else str(x)
                          for o, x in zip(options, value or (), strict=True))
     if q.kind is QuestionKind.LOCATION:
         return _display_location(value or {}, lang)
     if q.kind is QuestionKind.NUMBER and isinstance(value, int | float):
-        unit = catalog.one(q.unit, lang) if q.unit else ""
+        unit = catalog.lang_only(q.unit, lang) if q.unit else ""
         return f"{value:.1f}{unit}"
-    return str(value) if value not in (None, "") else catalog.one("value.empty", lang)
+    return str(value) if value not in (None, "") else catalog.lang_only("value.empty", lang)
 
 
 def _display_location(value: Mapping[str, Any], lang: str) -> str:
     kind = value.get("kind")
     place = (value.get("label_en") if lang == "en" else None) or value.get("label") or ""
     if kind == "abroad":
-        return catalog.one("value.abroad", lang, country=value.get("country") or "")
+        return catalog.lang_only("value.abroad", lang, country=value.get("country") or "")
     if kind == "unknown":
-        return catalog.one("value.unknown", lang, reason=value.get("reason") or "")
+        return catalog.lang_only("value.unknown", lang, reason=value.get("reason") or "")
     if not value.get("verified"):
-        return catalog.one("value.unverified", lang, place=place)
+        return catalog.lang_only("value.unverified", lang, place=place)
     return place
 
 
@@ -430,7 +430,7 @@ class _Turn:
 
     def note(self, key: str, **params: Any) -> None:
         """A text to send before the next question (merged with it in text mode)."""
-        self.lead.append(catalog.text(key, self.ctx.lang, **params))
+        self.lead.append(catalog.stacked(key, self.ctx.lang, **params))
 
     def result(self) -> Step:
         if self.lead:  # a notice with no question after it
@@ -445,28 +445,28 @@ class _Turn:
         return Step(state, outgoing, None, tuple(self.effects))
 
     def title(self) -> str:
-        return catalog.label(self.form.title, self.ctx.lang)
+        return catalog.side_by_side(self.form.title, self.ctx.lang)
 
     # -- asking ----------------------------------------------------------------------------
 
     def view(self) -> _View:
         step, ctx, lang = self.state.step, self.ctx, self.ctx.lang
         if step == CONFIRM_STEP:
-            lines = [catalog.text("conv.summary", lang, form=catalog.bi(self.form.title)),
+            lines = [catalog.stacked("conv.summary", lang, form=catalog.halves(self.form.title)),
                      *summary_lines(self.form, self.answers, lang)]
             body = "\n".join(lines)
             if self.form.note:
-                body += "\n" + catalog.text(self.form.note, lang)
+                body += "\n" + catalog.stacked(self.form.note, lang)
             return _View(SUBMIT, {}, body)
         if step == EDIT:
             return _View(edit_question([q for q in self.form.questions if q.key in self.answers]),
                          {})
         if step == REPEAT_STEP:
             lines = summary_lines(self.form, self.copyable(), lang)
-            return _View(REPEAT, {}, "\n".join([catalog.text("conv.repeat_summary", lang),
+            return _View(REPEAT, {}, "\n".join([catalog.stacked("conv.repeat_summary", lang),
                                                 *lines]))
         if step == RESUME_STEP:
-            return _View(RESUME, {"form": catalog.bi(self.form.title)})
+            return _View(RESUME, {"form": catalog.halves(self.form.title)})
         key, sub = _split(step)
         if sub is not None:
             return self.location_view(sub)
@@ -484,7 +484,7 @@ class _Turn:
             "country": self.ctx.remembered_country or "",
             "member": self.ctx.prefill.get("name") or self.ctx.proxy_for or "",
         }
-        body = catalog.text("loc.checklist", lang) if sub == "failed" else None
+        body = catalog.stacked("loc.checklist", lang) if sub == "failed" else None
         return _View(LOCATION_STEPS[sub].question, params, body)
 
     def ask(self) -> None:
@@ -499,9 +499,10 @@ class _Turn:
             # Every question says whose report it is: the prompts address "you".
             member = self.ctx.prefill.get("name") or self.ctx.proxy_for
             if task_id is not None:
-                title = f"{title} · {catalog.one('conv.proxy_tag', self.ctx.lang, member=member)}"
+                tag = catalog.lang_only("conv.proxy_tag", self.ctx.lang, member=member)
+                title = f"{title} · {tag}"
             else:
-                lead = [*lead, catalog.inline("conv.proxy_tag", self.ctx.lang, member=member)]
+                lead = [*lead, catalog.slashed("conv.proxy_tag", self.ctx.lang, member=member)]
         messages = render.question_messages(
             view.question, lang=self.ctx.lang, rendering=self.ctx.rendering,
             params=view.params, title=title, lead=lead, body=view.body, task_id=task_id)

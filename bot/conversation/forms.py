@@ -237,7 +237,7 @@ def _check_form(form: Form) -> None:
     if not (form.version >= 1 and form.questions):
         raise ValueError(f"{form.id}: needs a version >= 1 and questions")
     for key in (form.title, form.intro, *(k for k in (form.note,) if k)):
-        catalog.pair(key)
+        catalog.templates(key)
     for q in form.questions:
         if not _KEY_RE.fullmatch(q.key) or q.key in seen:
             raise ValueError(f"{form.id}: bad or repeated question key {q.key!r}")
@@ -252,7 +252,7 @@ def _check_form(form: Form) -> None:
 
 def _check_question(q: Question) -> None:
     for key in (q.prompt, q.label, q.help, *(k for k in (q.prefill_prompt, q.unit) if k)):
-        catalog.pair(key)
+        catalog.templates(key)
     if q.is_choice and not 1 <= len(q.options) <= 20:
         raise ValueError(f"{q.key}: a choice question needs 1..20 options")
     if not q.is_choice and q.kind is not QuestionKind.LOCATION and q.parser is None:
@@ -261,7 +261,7 @@ def _check_question(q: Question) -> None:
         raise ValueError(f"{q.key}: prefill and prefill_prompt go together")
     words: set[str] = set()
     for option in q.options:
-        zh, en = catalog.pair(option.label)
+        zh, en = catalog.templates(option.label)
         own = {w.casefold() for w in (option.id, zh, en, *option.aliases)}
         if own & words:
             raise ValueError(f"{q.key}: option {option.id!r} shares a reply word: {own & words}")

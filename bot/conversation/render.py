@@ -133,31 +133,32 @@ def texts(parts: Iterable[str | None]) -> list[dict[str, Any]]:
 
 def option_label(option: Option, lang: str, width: int | None = None) -> str:
     """"是 Yes" / "Yes"; Chinese only when both would not fit `width` columns."""
-    full = catalog.label(option.label, lang)
+    full = catalog.side_by_side(option.label, lang)
     if width is None or display_width(full) <= width:
         return full
-    return clip(catalog.one(option.label, lang), width)
+    return clip(catalog.lang_only(option.label, lang), width)
 
 
 def _compact(question: Question) -> bool:
     return (question.kind is not QuestionKind.MULTI and len(question.options) <= 3
-            and all(display_width(catalog.label(o.label, "zh")) <= 24 for o in question.options))
+            and all(display_width(catalog.side_by_side(o.label, "zh")) <= 24
+                    for o in question.options))
 
 
 def options_text(question: Question, lang: str) -> str:
     """The numbered options: one line ("回复 1 是 / 2 否") or one option per line."""
     options = question.options
     if _compact(question):
-        halves = Bi(*(" / ".join(f"{n} {catalog.pair(o.label)[i]}"
+        halves = Bi(*(" / ".join(f"{n} {catalog.templates(o.label)[i]}"
                                  for n, o in enumerate(options, 1)) for i in (0, 1)))
-        return catalog.text("hint.reply_options", lang, options=halves)
+        return catalog.stacked("hint.reply_options", lang, options=halves)
     lines = [f"{n}. {option_label(o, lang)}" for n, o in enumerate(options, 1)]
     hint = "hint.reply_numbers" if question.kind is QuestionKind.MULTI else "hint.reply_number"
-    return "\n".join([*lines, catalog.text(hint, lang)])
+    return "\n".join([*lines, catalog.stacked(hint, lang)])
 
 
 def question_text(question: Question, lang: str, params: Mapping[str, Any]) -> str:
-    prompt = catalog.text(question.prompt, lang, **params)
+    prompt = catalog.stacked(question.prompt, lang, **params)
     if not question.options:
         return prompt
     return f"{prompt}\n{options_text(question, lang)}"
@@ -179,7 +180,7 @@ def _card_base(card_type: str, *, task_id: str, title: str, subtitle: str, lang:
                ) -> dict[str, Any]:
     return {
         "card_type": card_type,
-        "source": {"desc": clip(catalog.inline("app.name", lang), SOURCE_WIDTH),
+        "source": {"desc": clip(catalog.slashed("app.name", lang), SOURCE_WIDTH),
                    "desc_color": 0},
         "main_title": {"title": clip(title, TITLE_WIDTH)},
         "sub_title_text": clip(subtitle, SUBTITLE_WIDTH),
@@ -217,7 +218,7 @@ def vote_card(*, task_id: str, title: str, subtitle: str, lang: str, question_ke
     card["submit_button"] = {"text": _submit_text(lang), "key": SUBMIT_KEY}
     if disabled:
         card["checkbox"]["disable"] = True
-        card["replace_text"] = clip(catalog.inline("card.submitted", lang), REPLACE_WIDTH)
+        card["replace_text"] = clip(catalog.slashed("card.submitted", lang), REPLACE_WIDTH)
     return card
 
 
@@ -247,13 +248,13 @@ def multiple_card(*, task_id: str, title: str, subtitle: str, lang: str,
     card["select_list"] = select_list
     card["submit_button"] = {"text": _submit_text(lang), "key": SUBMIT_KEY}
     if disabled:
-        card["replace_text"] = clip(catalog.inline("card.submitted", lang), REPLACE_WIDTH)
+        card["replace_text"] = clip(catalog.slashed("card.submitted", lang), REPLACE_WIDTH)
     return card
 
 
 def _submit_text(lang: str) -> str:
-    full = catalog.label("opt.submit", lang)
-    return full if display_width(full) <= BUTTON_WIDTH else catalog.one("opt.submit", lang)
+    full = catalog.side_by_side("opt.submit", lang)
+    return full if display_width(full) <= BUTTON_WIDTH else catalog.lang_only("opt.submit", lang)
 
 
 def card_question_key(question: Question) -> str:
@@ -265,7 +266,7 @@ def question_card(question: Question, *, lang: str, params: Mapping[str, Any], t
                   task_id: str, checked: Iterable[str] = (), disabled: bool = False
                   ) -> dict[str, Any]:
     kind = card_kind(question, "cards")
-    subtitle = catalog.text(question.prompt, lang, **params)
+    subtitle = catalog.stacked(question.prompt, lang, **params)
     if kind == "button_interaction":
         return button_card(task_id=task_id, title=title, subtitle=subtitle, lang=lang,
                            buttons=[(o.id, option_label(o, lang, BUTTON_WIDTH), o.style)
@@ -303,12 +304,12 @@ def question_messages(question: Question, *, lang: str, rendering: str,
 
 def chosen_text(options: Sequence[Option], lang: str) -> str:
     """"已选择：是 / Chosen: Yes" (Chinese only if the pair would be too long)."""
-    zh = "、".join(catalog.pair(o.label)[0] for o in options)
-    en = ", ".join(catalog.pair(o.label)[1] for o in options)
-    full = catalog.inline("card.chosen", lang, choice=Bi(zh, en))
+    zh = "、".join(catalog.templates(o.label)[0] for o in options)
+    en = ", ".join(catalog.templates(o.label)[1] for o in options)
+    full = catalog.slashed("card.chosen", lang, choice=Bi(zh, en))
     if display_width(full) <= REPLACE_WIDTH:
         return full
-    return clip(catalog.one("card.chosen", lang, choice=Bi(zh, en)), REPLACE_WIDTH)
+    return clip(catalog.lang_only("card.chosen", lang, choice=Bi(zh, en)), REPLACE_WIDTH)
 
 
 def button_update(response_code: str, replace_name: str) -> dict[str, Any]:

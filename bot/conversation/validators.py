@@ -282,7 +282,7 @@ def recent_date(max_days_back: int = 60) -> Parser:
 
 
 def _match_words(option: Option) -> set[str]:
-    zh, en = catalog.pair(option.label)
+    zh, en = catalog.templates(option.label)
     return {w.casefold() for w in (option.id, zh, en, *option.aliases)}
 
 
@@ -346,7 +346,7 @@ def check_choices(options: Sequence[Option], chosen: Sequence[Option], *, multi:
     if len(picked) > 1:
         for option in picked:
             if option.exclusive:
-                raise InvalidAnswer("err.exclusive", option=catalog.bi(option.label))
+                raise InvalidAnswer("err.exclusive", option=catalog.halves(option.label))
     return picked
 
 

@@ -9,6 +9,7 @@ defuses entity-expansion bombs and external entities.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,11 +145,16 @@ def parse_envelope(body: bytes) -> tuple[str, str]:
     return encrypted, to_user if isinstance(to_user, str) else ""
 
 
-def _float(value: Any) -> float:
+def _float(value: Any, limit: float = 180.0) -> float:
+    """A finite coordinate within ±limit degrees (NaN and infinities are refused: PostgreSQL
+    would store NaN, and every distance computed from it is NaN)."""
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise CallbackRejected("coordinate is not a number") from None
+    if not math.isfinite(number) or abs(number) > limit:
+        raise CallbackRejected("coordinate is out of range")
+    return number
 
 
 def parse_plaintext(plaintext: str) -> Inbound:
@@ -178,7 +184,7 @@ def parse_plaintext(plaintext: str) -> Inbound:
             return TextIn(userid, create_time, key, content=content if isinstance(content, str)
                           else "")
         if msg_type == "location":
-            return LocationMessageIn(userid, create_time, key, lat=_float(raw.get("Location_X")),
+            return LocationMessageIn(userid, create_time, key, lat=_float(raw.get("Location_X"), 90.0),
                                      lng=_float(raw.get("Location_Y")),
                                      label=str(raw.get("Label") or ""))
         return OtherIn(userid, create_time, key, msg_type=msg_type)
@@ -202,9 +208,9 @@ def parse_plaintext(plaintext: str) -> Inbound:
     if name == "click":
         return MenuClickIn(userid, create_time, key, key=event_key)
     if name == "location":
-        return LocationEventIn(userid, create_time, key, lat=_float(raw.get("Latitude")),
+        return LocationEventIn(userid, create_time, key, lat=_float(raw.get("Latitude"), 90.0),
                                lng=_float(raw.get("Longitude")),
-                               precision=_float(raw.get("Precision") or 0))
+                               precision=_float(raw.get("Precision") or 0, 1e7))
     if isinstance(message, UnknownMessage):
         log.info("unhandled event type %r", event)
     return OtherIn(userid, create_time, key, msg_type=msg_type, event=event)

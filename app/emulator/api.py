@@ -29,13 +29,13 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.emulator.cards import (
+from app.emulator.cards import (
     INTERACTIVE_TYPES,
     CardRejected,
     validate_template_card,
 )
-from bot.emulator.member import MemberSide
-from bot.emulator.records import (
+from app.emulator.member import MemberSide
+from app.emulator.records import (
     HIDDEN_IN_PLUGIN,
     CardView,
     ClientKind,
@@ -45,7 +45,7 @@ from bot.emulator.records import (
 )
 from bot.settings import WeComSettings
 
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("app.emulator")
 
 TOKEN_LIFETIME = 7200
 RESPONSE_CODE_LIFETIME = 72 * 3600

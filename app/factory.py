@@ -12,27 +12,22 @@ from aiohttp import web
 
 from bot import geo
 from bot.clock import Clock, SystemClock
-from bot.keys import CLOCK, CRYPTO, DATABASE, PROCESSOR, READY, SENDER, SETTINGS
-from bot.outbox import OutboxSender
 from bot.settings import Settings
 from bot.wecom.client import WeComClient
 from bot.wecom.crypto import WeComCrypto
 from handlers.callback import receive, verify_url
 from handlers.context import Deps
+from handlers.health import healthz, readyz
+from handlers.keys import CLOCK, CRYPTO, DATABASE, PROCESSOR, READY, SENDER, SETTINGS
 from handlers.processor import InboundProcessor
 from handlers.router import dispatch
+from handlers.sender import OutboxSender
 from scheduler.jobs import JobDeps
 from scheduler.setup import SchedulerLeader
 from storage.db import Database
 from storage.tokens import DbTokenStore
 
-log = logging.getLogger("bot.app")
-
-
-async def healthz(request: web.Request) -> web.Response:
-    if not request.app[READY].is_set():
-        return web.json_response({"status": "starting"}, status=503)
-    return web.json_response({"status": "ok"})
+log = logging.getLogger("app.factory")
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
@@ -85,4 +80,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.router.add_get(settings.server.callback_path, verify_url)
     app.router.add_post(settings.server.callback_path, receive)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app

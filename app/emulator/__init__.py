@@ -3,10 +3,10 @@
 Part of the product: the tests, the demo and the benchmarks run the real bot against it.
 """
 
-from bot.emulator.api import ApiError, WeComEmulator, truncate_utf8
-from bot.emulator.cards import CardRejected, render_card, validate_template_card
-from bot.emulator.member import CardNotInteractive
-from bot.emulator.records import (
+from app.emulator.api import ApiError, WeComEmulator, truncate_utf8
+from app.emulator.cards import CardRejected, render_card, validate_template_card
+from app.emulator.member import CardNotInteractive
+from app.emulator.records import (
     CallbackResult,
     CardView,
     Delivered,

@@ -34,7 +34,7 @@ from bot.wecom.errors import (
 from storage.db import Database
 from storage.models import DailyReport, Outbox
 
-log = logging.getLogger("bot.outbox")
+log = logging.getLogger("handlers.sender")
 
 MAX_RECIPIENTS = 1000
 LEASE = timedelta(seconds=120)

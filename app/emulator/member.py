@@ -21,13 +21,13 @@ import aiohttp
 import xmltodict
 from yarl import URL
 
-from bot.emulator.records import CallbackResult, CardView
+from app.emulator.records import CallbackResult, CardView
 from bot.wecom.crypto import CallbackRejected, WeComCrypto, signature
 
 if TYPE_CHECKING:
-    from bot.emulator.api import WeComEmulator
+    from app.emulator.api import WeComEmulator
 
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("app.emulator")
 
 
 class CardNotInteractive(Exception):

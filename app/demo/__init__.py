@@ -14,13 +14,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot.app import create_app
+from app.console import out
+from app.emulator.api import WeComEmulator
+from app.emulator.member import CardNotInteractive
+from app.factory import create_app
 from bot.clock import SystemClock
-from bot.console import out
-from bot.emulator.api import WeComEmulator
-from bot.emulator.member import CardNotInteractive
-from bot.keys import DATABASE, SENDER
 from bot.settings import DatabaseSettings, ServerSettings, Settings
+from handlers.keys import DATABASE, SENDER
 from storage.models import Member
 from storage.roster import import_roster, parse_roster
 
@@ -160,7 +160,7 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
     port = runner.addresses[0][1]
     emulator.callback_url = f"http://127.0.0.1:{port}{settings.server.callback_path}"
     try:
-        roster = resources.files("bot.demo").joinpath("roster.csv").read_bytes()
+        roster = resources.files("app.demo").joinpath("roster.csv").read_bytes()
         rows = parse_roster(roster)
         async with app[DATABASE].transaction() as session:
             await import_roster(session, rows, now=datetime.now().astimezone(), actor="demo")

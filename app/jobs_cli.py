@@ -6,7 +6,7 @@ import argparse
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.console import err, out
+from app.console import err, out
 from bot.settings import Settings
 
 
@@ -49,8 +49,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import aiohttp
 
     from bot.clock import SystemClock
-    from bot.outbox import OutboxSender
     from bot.wecom.client import WeComClient
+    from handlers.sender import OutboxSender
     from scheduler.jobs import ALIASES, JOBS, JobDeps, run_job
     from storage.db import Database
     from storage.outbox import pending_count

@@ -19,9 +19,9 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from app.console import err as _err
+from app.console import out as _out
 from bot.clock import Clock, SystemClock, local_date
-from bot.console import err as _err
-from bot.console import out as _out
 from bot.settings import ConfigError, Settings
 
 #: Directories smaller than this sync without a progress display.

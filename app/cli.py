@@ -1,4 +1,4 @@
-"""The `yiqingtong` command line (also `python -m bot`)."""
+"""The `yiqingtong` command line (also `python -m app`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.console import err as _err
-from bot.console import out as _out
+from app.console import err as _err
+from app.console import out as _out
 from bot.settings import ConfigError, Settings, load_settings
 
-log = logging.getLogger("bot.cli")
+log = logging.getLogger("app.cli")
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -22,7 +22,7 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings.require_wecom()
     from aiohttp import web
 
-    from bot.app import create_app
+    from app.factory import create_app
 
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=True)
@@ -73,7 +73,7 @@ async def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import run_demo
+    from app.demo import run_demo
 
     if not args.verbose:  # the terminal is the chat: keep the server's log lines out of it
         logging.getLogger().setLevel(logging.WARNING)
@@ -86,11 +86,11 @@ def app_menu(lang: str) -> dict[str, Any]:
     from bot import catalog
 
     def click(key: str) -> dict[str, str]:
-        return {"type": "click", "name": catalog.label(f"menu.{key}", lang), "key": key}
+        return {"type": "click", "name": catalog.side_by_side(f"menu.{key}", lang), "key": key}
 
     return {"button": [
         click("report"), click("status"),
-        {"name": catalog.label("menu.more", lang),
+        {"name": catalog.side_by_side("menu.more", lang),
          "sub_button": [click("info"), click("help"), click("text"), click("cards")]},
     ]}
 
@@ -139,8 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     rimport.add_argument("file")
     rimport.set_defaults(run=cmd_roster_import)
 
-    from bot import ops
-    from scheduler import cli as jobs_cli
+    from app import jobs_cli, ops
 
     ops.register(sub, roster_sub)
     jobs_cli.register(sub)

@@ -9,10 +9,10 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from bot.clock import Clock
-    from bot.outbox import OutboxSender
     from bot.settings import Settings
     from bot.wecom.crypto import WeComCrypto
     from handlers.processor import InboundProcessor
+    from handlers.sender import OutboxSender
     from storage.db import Database
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

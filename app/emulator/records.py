@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.emulator.cards import render_card, render_message
+from app.emulator.cards import render_card, render_message
 
 ClientKind = Literal["wecom", "wechat_plugin"]
 
