@@ -10,7 +10,7 @@ import time
 import sqlalchemy as sa
 
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
+from app.emulator.api import WeComEmulator
 from bot.settings import BotSettings
 from bot.wecom.crypto import WeComCrypto
 from storage.models import Conversation, InboundEvent, Outbox

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 import xmltodict
 
 from bot.clock import FixedClock
-from bot.emulator.api import WeComEmulator
-from bot.keys import PROCESSOR
+from app.emulator.api import WeComEmulator
+from handlers.keys import PROCESSOR
 from bot.settings import BotSettings
 from bot.wecom.crypto import WeComCrypto
 from bot.wecom.inbound import TextIn
