@@ -23,9 +23,9 @@ async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh
                        ) -> dict[str, tuple[Member, Conversation | None, bool]]:
     """{userid: (member, conversation or None, has undelivered messages)} in one query.
 
-    On PostgreSQL the member rows are locked FOR UPDATE in userid order: a member's callbacks
-    are serialised across instances, and two batches always lock in the same order. The third
-    value says whether messages to the member still wait in the outbox (a passive reply would
+    PostgreSQL first locks the member rows FOR UPDATE in userid order (a second statement): a
+    member's callbacks are serialised across instances, and two batches always lock in the same
+    order. `refresh` overwrites objects already in the session. The third value says whether messages to the member still wait in the outbox (a passive reply would
     overtake them)."""
     ids = sorted(set(userids))
     if not ids:
@@ -39,7 +39,11 @@ async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh
              .where(Member.userid.in_(ids))
              .order_by(Member.userid))
     if is_postgres(session):
-        query = query.with_for_update(of=Member)
+        # Lock first, then read: a SELECT that waited for a lock sees the locked row's newest
+        # version but the joined rows as of its start, which another instance may have
+        # changed meanwhile (READ COMMITTED). Two statements on PostgreSQL, one on SQLite.
+        await session.execute(sa.select(Member.userid).where(Member.userid.in_(ids))
+                              .order_by(Member.userid).with_for_update())
     if refresh:  # overwrite what a rolled-back savepoint left expired
         query = query.execution_options(populate_existing=True)
     rows = (await session.execute(query)).all()
