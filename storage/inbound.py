@@ -25,8 +25,8 @@ async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh
 
     PostgreSQL first locks the member rows FOR UPDATE in userid order (a second statement): a
     member's callbacks are serialised across instances, and two batches always lock in the same
-    order. `refresh` overwrites objects already in the session. The third value says whether messages to the member still wait in the outbox (a passive reply would
-    overtake them)."""
+    order. `refresh` overwrites objects already in the session. The third value says whether
+    messages to the member still wait in the outbox (a passive reply would overtake them)."""
     ids = sorted(set(userids))
     if not ids:
         return {}
