@@ -139,9 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     rimport.add_argument("file")
     rimport.set_defaults(run=cmd_roster_import)
 
-    from app import jobs_cli, ops
+    from app import jobs_cli, ops, trust_ops
 
     ops.register(sub, roster_sub)
+    trust_ops.register(sub)
     jobs_cli.register(sub)
     return parser
 

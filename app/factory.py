@@ -18,10 +18,21 @@ from bot.wecom.crypto import WeComCrypto
 from handlers.callback import receive, verify_url
 from handlers.context import Deps
 from handlers.health import healthz, readyz
-from handlers.keys import CLOCK, CRYPTO, DATABASE, PROCESSOR, READY, SENDER, SETTINGS
+from handlers.keys import (
+    CLIENT,
+    CLOCK,
+    CRYPTO,
+    DATABASE,
+    DEPS,
+    PROCESSOR,
+    READY,
+    SENDER,
+    SETTINGS,
+)
 from handlers.processor import InboundProcessor
 from handlers.router import dispatch
 from handlers.sender import OutboxSender
+from handlers.web import setup_web
 from scheduler.jobs import JobDeps
 from scheduler.setup import SchedulerLeader
 from storage.db import Database
@@ -54,6 +65,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
         app[DATABASE] = db
         app[SENDER] = sender
+        app[DEPS] = deps
+        app[CLIENT] = client
         app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
         warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
         tasks = []
@@ -81,4 +94,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.router.add_post(settings.server.callback_path, receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    setup_web(app, settings)
     return app

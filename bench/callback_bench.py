@@ -95,6 +95,7 @@ def serve_bot(port: int, api_base: str, db_url: str, members: int) -> None:
 
             async with db.engine.begin() as conn:
                 await conn.run_sync(metadata.drop_all)
+                await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         await db.create_schema()
         csv = "userid,name,unit,role\n" + "".join(
             f"m{i},Member {i},Unit {i % 10},member\n" for i in range(members))

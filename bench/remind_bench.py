@@ -62,6 +62,7 @@ async def run(args: argparse.Namespace) -> None:
 
             async with db.engine.begin() as conn:
                 await conn.run_sync(metadata.drop_all)
+                await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         await db.create_schema()
         await seed(db, args.members, clock.now())
         settings = Settings(wecom=emu.wecom_settings(),

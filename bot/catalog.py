@@ -806,6 +806,123 @@ CATALOG: dict[str, tuple[str, str]] = {
         "代填时请输入对方的地址，不使用您本人的位置。",
         "When reporting for someone else, type their address; your own location isn't used.",
     ),
+    # ---- the web: member page /h5/ and the reviewers' dashboard ----------------------------------
+    "web.h5.title": ("基础信息填报", "Health reporting"),
+    "web.tips.title": ("温馨提示", "Tips"),
+    "web.tips": (
+        "不外出、不聚集、不吃野味，戴口罩、勤洗手、咳嗽有礼，开窗通风，发热就诊。",
+        "Reduce outdoor activities, avoid gatherings and wild animals, wear a mask, wash your "
+        "hands often, cover coughs and sneezes, open windows for ventilation, and see a doctor "
+        "if you have a fever.",
+    ),
+    "web.tab.daily": ("每日上报", "Daily report"),
+    "web.tab.info": ("基本信息", "Basic info"),
+    "web.submit": ("提交", "Submit"),
+    "web.required": ("此项必填。", "This item is required."),
+    "web.answer_needed": (
+        "根据您上面的回答，还需要填写此项。",
+        "Because of your answers above, this item is needed too.",
+    ),
+    "web.not_changeable": ("不可修改", "Cannot be changed"),
+    "web.info_first": (
+        "请先在“基本信息”中填写基础信息（只需填写一次），之后即可每日上报。",
+        "Please fill in your basic information first (once only); then you can report daily.",
+    ),
+    "web.receipt": (
+        "今日（{date}）已上报，{time} 提交，回执号 {receipt}。每日上报当日只可提交一次。",
+        "Today's ({date}) report was filed at {time}, receipt {receipt}. One report a day.",
+    ),
+    "web.receipt_by": ("由 {by} 代为填报。", "Filed on your behalf by {by}."),
+    "web.info_saved": ("基础信息已保存（{date}）。", "Basic information saved ({date})."),
+    "web.loc.here": ("使用当前位置", "Use my current location"),
+    "web.loc.locate": ("获取定位", "Get my location"),
+    "web.loc.locating": ("正在定位……", "Locating..."),
+    "web.loc.located": ("已获取定位", "Location obtained"),
+    "web.loc.no_js": (
+        "自动定位需要开启 JavaScript；也可选择下面的其他方式。",
+        "Automatic location needs JavaScript; you can also choose another way below.",
+    ),
+    "web.loc.missing": (
+        "还没有获取到定位。请点“获取定位”，或选择“在国外”/“定位失败”。",
+        "No location yet. Tap \"Get my location\", or choose abroad or location failed.",
+    ),
+    "web.loc.abroad_here": (
+        "定位显示您在国外，请选择“在国外”并填写国家或地区。",
+        "Your location is abroad: choose \"I'm abroad\" and type the country or region.",
+    ),
+    "web.loc.country": ("国家或地区", "Country or region"),
+    "web.loc.address": ("当前地址（未核验）", "Current address (unverified)"),
+    "web.loc.reason": ("原因", "Reason"),
+    "web.proxy_requested": (
+        "已请本单位审核老师代您填报今日（{date}）的上报。",
+        "Your unit's reviewer has been asked to file today's ({date}) report for you.",
+    ),
+    "web.started_in_chat": (
+        "已带入您在对话中填写的内容。",
+        "Answers you gave in the chat are filled in.",
+    ),
+    "web.same_as_yesterday": (
+        "已按昨日的回答预先填好，请核对后提交。",
+        "Yesterday's answers are filled in; please check them before submitting.",
+    ),
+    "web.language": ("English 英文", "中文 Chinese"),
+    "web.sign_in_again": ("重新登录", "Sign in again"),
+    "web.state_refused": (
+        "登录请求无效或已过期（请从应用重新打开页面）。",
+        "The sign-in request is invalid or has expired. Please open the page again.",
+    ),
+    "web.code_refused": (
+        "企业微信没有确认您的身份（授权码无效或已使用），请重新打开页面。",
+        "WeCom did not confirm who you are (the code is invalid or used). Please open the "
+        "page again.",
+    ),
+    "web.not_member": (
+        "只有本企业的成员可以使用此页面。请在企业微信中打开。",
+        "Only members of this organisation can use this page. Please open it in WeCom.",
+    ),
+    "web.csrf": (
+        "页面已过期或请求来源无效，没有做任何更改。请刷新页面后重试。",
+        "The page has expired or the request did not come from it; nothing was changed. "
+        "Please reload and try again.",
+    ),
+    "web.forbidden": ("您没有权限查看此内容。", "You are not allowed to see this."),
+    "web.not_found": ("没有找到此页面。", "This page does not exist."),
+    "web.dashboard.title": ("审核老师工作台", "Reviewer dashboard"),
+    "web.dashboard.not_reviewer": (
+        "此页面仅供审核老师和管理员使用。",
+        "This page is for reviewers and administrators only.",
+    ),
+    "web.dashboard.units": ("各单位今日上报", "Today by unit"),
+    "web.dashboard.unit_row": (
+        "应报 {total}，已报 {reported}，未报 {missing}，未关注 {unfollowed}，异常 {abnormal}",
+        "{total} members, {reported} reported, {missing} missing, {unfollowed} not "
+        "following, {abnormal} abnormal",
+    ),
+    "web.dashboard.missing": ("今日未上报", "Not reported today"),
+    "web.dashboard.none_missing": ("今日全部已上报。", "Everyone has reported today."),
+    "web.dashboard.remind": ("立即提醒未报人员", "Remind them now"),
+    "web.dashboard.reminded": (
+        "已向 {number} 人发送提醒（每人每天最多一次）。",
+        "Reminders queued for {number} member(s) (at most one a day each).",
+    ),
+    "web.dashboard.proxy": ("代报", "Report for"),
+    "web.dashboard.alerts": ("异常上报", "Abnormal reports"),
+    "web.dashboard.no_alerts": ("近 {days} 天没有异常上报。", "No abnormal reports in {days} days."),
+    "web.dashboard.ack": ("确认已处理", "Acknowledge"),
+    "web.dashboard.acked": ("已由 {by} 于 {time} 确认", "Acknowledged by {by} at {time}"),
+    "web.dashboard.chart": ("近 {days} 天上报率与异常数", "Reporting rate and abnormal reports, {days} days"),
+    "web.dashboard.rate": ("上报率", "Reporting rate"),
+    "web.dashboard.abnormal": ("异常", "Abnormal"),
+    "web.dashboard.export": ("导出", "Export"),
+    "web.dashboard.history": ("上报记录", "Report history"),
+    "web.dashboard.no_history": ("没有上报记录。", "No reports yet."),
+    "web.dashboard.status_missing": ("未报", "Missing"),
+    "web.dashboard.back": ("返回工作台", "Back to the dashboard"),
+    "web.proxy.title": ("代 {name} 填报", "Report for {name}"),
+    "web.proxy.done": (
+        "已代 {name} 提交今日上报，回执号 {receipt}。",
+        "Today's report for {name} was filed, receipt {receipt}.",
+    ),
 }
 
 

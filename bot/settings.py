@@ -121,7 +121,13 @@ class BotSettings(_Section):
 
 class OutboxSettings(_Section):
     batch_size: int = Field(default=200, ge=1, le=5000)
-    max_attempts: int = Field(default=8, ge=1, le=100)
+    # Transient failures (429, 5xx, timeouts, -1, 45009) back off exponentially up to
+    # max_backoff_seconds; 20 attempts at up to an hour each span about ten hours.
+    max_attempts: int = Field(default=20, ge=1, le=100)
+    max_backoff_seconds: float = Field(default=3600.0, ge=1, le=24 * 3600)
+    # A claim lasts this long and is renewed while the sender works on it, so rows held by a
+    # process that died are sent again within seconds.
+    lease_seconds: float = Field(default=10.0, ge=2, le=600)
     poll_interval_seconds: float = Field(default=2.0, gt=0, le=60)
     # WeCom silently drops a member's 31st message in a minute and 1001st in an hour; the
     # pacing counts every instance's sends (the outbox table), so a small margin suffices.
@@ -170,6 +176,28 @@ class ScheduleSettings(_Section):
         return ZoneInfo(self.timezone)
 
 
+class WebSettings(_Section):
+    """The member page (/h5/) and the reviewers' dashboard (/dashboard/), signed in with WeCom
+    OAuth2. `secret` signs the session cookies: set it in the environment (YQT_WEB__SECRET)."""
+
+    enabled: bool = True
+    public_url: str = "http://127.0.0.1:8080"
+    secret: SecretStr = SecretStr("")
+    oauth_base: str = "https://open.weixin.qq.com"
+    session_hours: float = Field(default=8.0, gt=0, le=24)
+
+    @field_validator("public_url", "oauth_base")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+            raise ValueError("must be an http(s) URL such as https://yqt.example.edu.cn")
+        return value.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build it with `load_settings`; tests may construct it directly."""
 
@@ -184,6 +212,7 @@ class Settings(BaseSettings):
     bot: BotSettings = BotSettings()
     outbox: OutboxSettings = OutboxSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

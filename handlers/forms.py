@@ -333,3 +333,23 @@ async def _apply_effect(turn: Turn, name: str, data: dict[str, Any], subject_id:
         pass
     else:
         log.debug("engine effect %s has no handler", name)
+
+
+async def store_record(turn: Turn, form: Form, answers: dict[str, Any], ctx: engine.Context,
+                       effects: list[engine.Effect]) -> bool:
+    """Store a form completed outside the chat (the member page): the same once-only checks,
+    receipt, proxy audit, alerts and country memory as a submission in the chat.
+
+    False when it was already stored (the member was told why, in the chat)."""
+    subject_id = ctx.proxy_for or turn.inbound.userid
+    record = {**answers, "form_version": form.version}
+    stored = await _store_completed(turn, form, record, ctx, subject_id)
+    if stored:
+        for effect in effects:
+            await _apply_effect(turn, effect.name, dict(effect.data), subject_id)
+    return stored
+
+
+async def apply_effect(turn: Turn, effect: engine.Effect, subject_id: str) -> None:
+    """An engine effect requested outside the chat (the page's 请老师代填)."""
+    await _apply_effect(turn, effect.name, dict(effect.data), subject_id)

@@ -10,7 +10,9 @@ from aiohttp import web
 if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.settings import Settings
+    from bot.wecom.client import WeComClient
     from bot.wecom.crypto import WeComCrypto
+    from handlers.context import Deps
     from handlers.processor import InboundProcessor
     from handlers.sender import OutboxSender
     from storage.db import Database
@@ -22,3 +24,5 @@ CRYPTO: web.AppKey[WeComCrypto] = web.AppKey("crypto")
 PROCESSOR: web.AppKey[InboundProcessor] = web.AppKey("processor")
 SENDER: web.AppKey[OutboxSender] = web.AppKey("sender")
 READY: web.AppKey[asyncio.Event] = web.AppKey("ready")
+DEPS: web.AppKey[Deps] = web.AppKey("deps")
+CLIENT: web.AppKey[WeComClient] = web.AppKey("client")

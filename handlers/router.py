@@ -28,7 +28,8 @@ from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
-from storage.models import BasicInfo, CardTask, Conversation, Member, Outbox
+from storage import outbox as outbox_repo
+from storage.models import BasicInfo, CardTask, Conversation, Member
 from storage.outbox import REMIND_PURPOSE, reminder_key
 from storage.units import may_act_on
 
@@ -89,9 +90,7 @@ REMINDER_REPLIES = ("1", "2", "１", "２")
 async def reminded_today(turn: Turn) -> bool:
     keys = [reminder_key(job, turn.today, turn.inbound.userid)
             for job in ("morning_reminder", "second_reminder")]
-    found = await turn.session.execute(
-        sa.select(Outbox.id).where(Outbox.dedupe_key.in_(keys)).limit(1))
-    return found.first() is not None
+    return await outbox_repo.any_key_exists(turn.session, keys)
 
 
 async def on_menu_click(turn: Turn) -> None:

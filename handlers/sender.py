@@ -1,11 +1,19 @@
 """The outbox sender: the only code that delivers messages to WeCom.
 
 It is woken by the commit that added rows (no polling delay in a chat) and also polls, so rows
-added by another instance or left by a crash are picked up. Rows are claimed with a lease
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances share the work), identical
-messages go out in one `message/send` to up to 1000 members, each member is paced under
-WeCom's limits (excess is silently dropped by WeCom, so we never exceed them), transient
-errors back off with jitter, and permanent errors mark the row dead with the reason.
+added by another instance or left by a crash are picked up. Rows are claimed with a short lease
+renewed while the round works (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances
+share the work; a dead instance's rows are taken over within seconds), identical messages go
+out in one `message/send` to up to 1000 members, each member is paced under WeCom's limits
+(excess is silently dropped by WeCom, so we never exceed them), transient errors (429, 5xx,
+timeouts, -1, 45009) back off with jitter up to an hour, and errors WeCom calls permanent mark
+the row dead with the reason, visible in `yiqingtong outbox list --dead` and `/metrics` until
+`yiqingtong outbox retry` sends it again.
+
+A retry or a recovered row may already have reached the member, so only those go out with
+WeCom's `enable_duplicate_check`, over a window no longer than the row's own life: WeCom then
+drops the exact repeat, while intentional repeats (queued later) are outside the window.
+All table access goes through `storage.outbox`.
 """
 
 from __future__ import annotations
@@ -13,31 +21,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import secrets
+import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-import sqlalchemy as sa
+from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.settings import OutboxSettings
 from bot.wecom.client import WeComClient
 from bot.wecom.errors import (
+    CardError,
     ConfigurationError,
     TransientError,
     WeComError,
 )
+from storage import outbox as repo
 from storage.db import Database
-from storage.models import DailyReport, Outbox
+from storage.models import Outbox
 
 log = logging.getLogger("handlers.sender")
 
 MAX_RECIPIENTS = 1000
-LEASE = timedelta(seconds=120)
+#: WeCom's enable_duplicate_check window may be at most four hours.
+MAX_DUPLICATE_INTERVAL = 4 * 3600
+#: Slack added to a retried row's duplicate-check window (clock skew between us and WeCom).
+DUPLICATE_MARGIN_SECONDS = 5.0
+#: A configuration error pauses the rows this long (no attempt counted).
+CONFIG_PAUSE = timedelta(minutes=5)
+#: template_card: "taskid has existed" — a re-sent card whose first attempt arrived.
+TASK_ID_USED = 42014
+
+
+class SendObserver(Protocol):
+    """Told about every WeCom call the sender makes (metrics)."""
+
+    def __call__(self, api: str, errcode: int, seconds: float, rows: int) -> None: ...
 
 
 class MemberPacer:
@@ -83,13 +106,15 @@ class DrainStats:
 
 class OutboxSender:
     def __init__(self, db: Database, client: WeComClient, settings: OutboxSettings,
-                 clock: Clock) -> None:
+                 clock: Clock, *, observer: SendObserver | None = None) -> None:
         self._db = db
         self._client = client
         self._settings = settings
         self._clock = clock
+        self._observer = observer
         self._wakeup = asyncio.Event()
         self._worker = secrets.token_hex(8)
+        self._lease = timedelta(seconds=settings.lease_seconds)
         self.totals = DrainStats()
 
     def wake(self) -> None:
@@ -103,8 +128,9 @@ class OutboxSender:
                     pass
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox round failed; retrying after the poll interval")
+            except Exception as exc:
+                log.error("outbox round failed (%s); retrying after the poll interval",
+                          type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_interval_seconds)
             self._wakeup.clear()
@@ -122,125 +148,124 @@ class OutboxSender:
 
     async def drain_once(self) -> DrainStats:
         stats = DrainStats()
-        rows = await self._claim()
-        if not rows:
+        async with self._db.transaction() as session:
+            claimed = await repo.claim(session, now=self._clock.now(), worker=self._worker,
+                                       lease=self._lease, limit=self._settings.batch_size)
+        if not claimed:
             return stats
-        rows = await self._drop_already_reported(rows, stats)
+        held = [c.row.id for c in claimed if c.row.id is not None]
+        heartbeat = asyncio.create_task(self._heartbeat(held), name="outbox-lease")
+        try:
+            await self._deliver_claimed(claimed, stats)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        _add(self.totals, stats)
+        return stats
+
+    async def _heartbeat(self, ids: list[int]) -> None:
+        """Renew the short lease while this round works, so only a dead process loses it."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            try:
+                async with self._db.transaction() as session:
+                    await repo.renew(session, ids, worker=self._worker,
+                                     until=self._clock.now() + self._lease)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox lease renewal failed (%s)", type(exc).__name__)
+
+    async def _deliver_claimed(self, claimed: list[repo.Claimed], stats: DrainStats) -> None:
+        recovered = {c.row.id for c in claimed if c.recovered}
+        if recovered:
+            log.warning("outbox: %d rows recovered from an expired lease", len(recovered))
+        rows = await self._drop_already_reported([c.row for c in claimed], stats)
         now = self._clock.now()
         pacer = await self._pacer_for(rows, now)
         ready: list[Outbox] = []
         for row in rows:
-            paced = row.kind == "send" and bool(row.touser)
+            paced = row.kind == repo.OutboxKind.SEND and bool(row.touser)
             allowed = pacer.next_allowed(row.touser, now) if paced else now
             if allowed > now:
                 stats.deferred += 1
-                await self._release(row.id, not_before=allowed)
+                async with self._db.transaction() as session:
+                    await repo.release(session, [row.id], not_before=allowed)
             else:
                 if paced:  # count it now, so that later rows of this round see it
                     pacer.record(row.touser, now)
                 ready.append(row)
-        sends = [r for r in ready if r.kind == "send"]
-        for group in _group_sends(sends):
-            await self._deliver_send(group, stats)
+        sends = [r for r in ready if r.kind == repo.OutboxKind.SEND]
+        for group in _group_sends(sends, recovered):
+            await self._deliver_send(group, stats, uncertain=_uncertain(group, recovered))
         for row in ready:
-            if row.kind == "update_card":
+            if row.kind == repo.OutboxKind.UPDATE_CARD:
                 await self._deliver_update(row, stats)
-        _add(self.totals, stats)
-        return stats
-
-    async def _claim(self) -> list[Outbox]:
-        now = self._clock.now()
-        async with self._db.transaction() as session:
-            query = (
-                sa.select(Outbox)
-                .where(Outbox.status == "pending", Outbox.not_before <= now,
-                       sa.or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now))
-                .order_by(Outbox.id)
-                .limit(self._settings.batch_size)
-            )
-            if self._db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await session.execute(query)).scalars())
-            if not rows:
-                return []
-            await session.execute(
-                sa.update(Outbox)
-                .where(Outbox.id.in_([r.id for r in rows]))
-                .values(claimed_until=now + LEASE, claimed_by=self._worker)
-            )
-        return rows
 
     async def _pacer_for(self, rows: list[Outbox], now: datetime) -> MemberPacer:
         """A pacer holding what these members were sent in the last hour, by any instance."""
-        members = sorted({r.touser for r in rows if r.kind == "send" and r.touser})
-        history: dict[str, list[datetime]] = defaultdict(list)
+        members = [r.touser for r in rows if r.kind == repo.OutboxKind.SEND and r.touser]
         async with self._db.session() as session:
-            for chunk in _chunks(members, 900):
-                result = await session.execute(
-                    sa.select(Outbox.touser, Outbox.sent_at).where(
-                        Outbox.touser.in_(chunk), Outbox.kind == "send",
-                        Outbox.status == "sent", Outbox.sent_at > now - timedelta(hours=1)))
-                for member, sent_at in result:
-                    history[member].append(sent_at)
+            history = await repo.sent_history(session, members, since=now - timedelta(hours=1))
         return MemberPacer(self._settings.per_member_per_minute,
                            self._settings.per_member_per_hour, history)
 
     async def _drop_already_reported(self, rows: list[Outbox], stats: DrainStats
                                      ) -> list[Outbox]:
         """A reminder queued before the member reported is not sent."""
-        conditional = [r for r in rows if r.skip_if_reported is not None]
-        if not conditional:
+        if not any(r.skip_if_reported is not None for r in rows):
             return rows
         async with self._db.transaction() as session:
-            reported: set[tuple[str, Any]] = set()
-            for day in {r.skip_if_reported for r in conditional}:
-                users = [r.touser for r in conditional if r.skip_if_reported == day]
-                for chunk in _chunks(users, 900):
-                    result = await session.execute(
-                        sa.select(DailyReport.userid).where(
-                            DailyReport.report_date == day, DailyReport.userid.in_(chunk)))
-                    reported.update((u, day) for u in result.scalars())
-            skip = [r.id for r in conditional if (r.touser, r.skip_if_reported) in reported]
-            if skip:
-                await session.execute(
-                    sa.update(Outbox).where(Outbox.id.in_(skip), Outbox.claimed_by == self._worker)
-                    .values(status="cancelled", last_error="member reported before delivery",
-                            claimed_until=None))
-        stats.skipped += len(skip)
-        skipped = set(skip)
+            skipped = await repo.cancel_if_reported(session, rows, worker=self._worker)
+        stats.skipped += len(skipped)
         return [r for r in rows if r.id not in skipped]
 
-    async def _deliver_send(self, group: list[Outbox], stats: DrainStats) -> None:
+    def _duplicate_guard(self, message: dict[str, Any], group: list[Outbox]) -> None:
+        """Let WeCom drop an exact repeat of what an earlier attempt may have delivered.
+
+        Only for a retry or a row recovered from a dead process, and only over the time since
+        the row was created: an intentional repeat queued later (a second re-ask, a reminder
+        like yesterday's) is outside that window and is delivered."""
+        first = min(r.created_at for r in group)
+        window = (self._clock.now() - first).total_seconds() + DUPLICATE_MARGIN_SECONDS
+        message["enable_duplicate_check"] = 1
+        message["duplicate_check_interval"] = int(min(MAX_DUPLICATE_INTERVAL,
+                                                      max(1.0, math.ceil(window))))
+
+    async def _deliver_send(self, group: list[Outbox], stats: DrainStats, *,
+                            uncertain: bool) -> None:
         message = dict(group[0].payload)
-        recovered = any(r.attempts or r.claimed_until is not None for r in group)
-        if recovered and message.get("msgtype") != "template_card":
-            # A retry, or a row whose lease expired (a crash mid-send): the earlier attempt may
-            # have arrived, so let WeCom drop an exact repeat.
-            message["enable_duplicate_check"] = 1
-            message["duplicate_check_interval"] = 1800
+        if uncertain:
+            self._duplicate_guard(message, group)
         stats.api_calls += 1
+        started = time.monotonic()
         try:
             result = await self._client.send_message([r.touser for r in group], message)
         except WeComError as exc:
+            self._observe("message/send", exc.errcode, time.monotonic() - started, len(group))
+            if uncertain and isinstance(exc, CardError) and exc.errcode == TASK_ID_USED:
+                # The card's task_id was taken by an earlier attempt of this very row: that
+                # attempt reached WeCom, so the member has the card.
+                async with self._db.transaction() as session:
+                    await repo.mark_sent(session, [r.id for r in group], worker=self._worker,
+                                         now=self._clock.now(),
+                                         note="delivered by an earlier attempt (42014)")
+                stats.sent += len(group)
+                return
             await self._failed(group, exc, stats)
             return
+        self._observe("message/send", 0, time.monotonic() - started, len(group))
         now = self._clock.now()
         rejected = set(result.invalid_users) | set(result.unlicensed_users)
         ok = [r for r in group if r.touser.lower() not in rejected and r.touser not in rejected]
         bad = [r for r in group if r.touser.lower() in rejected or r.touser in rejected]
         async with self._db.transaction() as session:
-            if ok:
-                await session.execute(
-                    sa.update(Outbox).where(Outbox.id.in_([r.id for r in ok]),
-                                            Outbox.claimed_by == self._worker)
-                    .values(status="sent", sent_at=now, msgid=result.msgid, claimed_until=None,
-                            attempts=Outbox.attempts + 1))
-            if bad:
-                await session.execute(
-                    sa.update(Outbox).where(Outbox.id.in_([r.id for r in bad]))
-                    .values(status="dead", claimed_until=None, attempts=Outbox.attempts + 1,
-                            last_error="WeCom rejected the recipient "
-                                       "(invaliduser/unlicenseduser)"))
+            await repo.mark_sent(session, [r.id for r in ok], worker=self._worker, now=now,
+                                 msgid=result.msgid)
+            await repo.mark_dead(session, [r.id for r in bad],
+                                 reason="WeCom rejected the recipient (invaliduser/"
+                                        "unlicenseduser)")
         stats.sent += len(ok)
         stats.dead += len(bad)
         if bad:
@@ -249,71 +274,77 @@ class OutboxSender:
     async def _deliver_update(self, row: Outbox, stats: DrainStats) -> None:
         payload = dict(row.payload)
         stats.api_calls += 1
+        started = time.monotonic()
         try:
             await self._client.update_template_card(
                 [row.touser], payload["response_code"],
                 template_card=payload.get("template_card"), button=payload.get("button"))
         except WeComError as exc:
+            self._observe("message/update_template_card", exc.errcode,
+                          time.monotonic() - started, 1)
             await self._failed([row], exc, stats)
             return
+        self._observe("message/update_template_card", 0, time.monotonic() - started, 1)
         async with self._db.transaction() as session:
-            await session.execute(
-                sa.update(Outbox).where(Outbox.id == row.id)
-                .values(status="sent", sent_at=self._clock.now(), claimed_until=None,
-                        attempts=Outbox.attempts + 1))
+            await repo.mark_sent(session, [row.id], worker=None, now=self._clock.now())
         stats.sent += 1
+
+    def _observe(self, api: str, errcode: int, seconds: float, rows: int) -> None:
+        if self._observer is not None:
+            self._observer(api, errcode, seconds, rows)
 
     async def _failed(self, rows: list[Outbox], exc: WeComError, stats: DrainStats) -> None:
         now = self._clock.now()
         attempts = max(r.attempts for r in rows) + 1
-        ids = [r.id for r in rows]
-        reason = f"{exc.errcode}: {exc.errmsg}"[:500]
-        if isinstance(exc, TransientError | ConfigurationError) and (
-                attempts < self._settings.max_attempts or isinstance(exc, ConfigurationError)):
-            if isinstance(exc, ConfigurationError):
-                # Nothing will work until an operator fixes the config: wait, do not burn tries.
-                delay = 300.0
-                log.error("outbox paused: WeCom configuration error %s", reason)
-            else:
-                delay = backoff_seconds(attempts, getattr(exc, "retry_after", None))
-                log.warning("outbox: transient error %s, retry %d in %.1fs", reason, attempts,
-                            delay)
+        ids = [r.id for r in rows if r.id is not None]
+        status = f" HTTP {exc.http_status}" if exc.http_status else ""
+        reason = f"{exc.errcode}{status}: {exc.errmsg}"[:500]
+        if isinstance(exc, ConfigurationError):
+            # Nothing will work until an operator fixes the config: wait, do not burn tries.
+            log.error("outbox paused: WeCom configuration error %s", reason)
             async with self._db.transaction() as session:
-                await session.execute(
-                    sa.update(Outbox).where(Outbox.id.in_(ids))
-                    .values(attempts=Outbox.attempts + (0 if isinstance(
-                        exc, ConfigurationError) else 1),
-                            not_before=now + timedelta(seconds=delay), claimed_until=None,
-                            last_error=reason))
+                await repo.reschedule(session, ids, not_before=now + CONFIG_PAUSE,
+                                      reason=reason, count_attempt=False)
+            stats.retried += len(rows)
+            return
+        if isinstance(exc, TransientError) and attempts < self._settings.max_attempts:
+            delay = backoff_seconds(attempts, getattr(exc, "retry_after", None),
+                                    cap=self._settings.max_backoff_seconds)
+            log.warning("outbox: transient error %s, retry %d in %.1fs", reason, attempts,
+                        delay)
+            async with self._db.transaction() as session:
+                await repo.reschedule(session, ids, not_before=now + timedelta(seconds=delay),
+                                      reason=reason)
             stats.retried += len(rows)
             return
         async with self._db.transaction() as session:
-            await session.execute(
-                sa.update(Outbox).where(Outbox.id.in_(ids))
-                .values(status="dead", attempts=Outbox.attempts + 1, claimed_until=None,
-                        last_error=reason))
+            await repo.mark_dead(session, ids, reason=reason)
         stats.dead += len(rows)
-        log.warning("outbox: %d rows dead: %s", len(rows), reason)
-
-    async def _release(self, row_id: int | None, *, not_before: datetime) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                sa.update(Outbox).where(Outbox.id == row_id)
-                .values(claimed_until=None, not_before=not_before))
+        log.warning("outbox: %d rows dead: %s (yiqingtong outbox list --dead; "
+                    "yiqingtong outbox retry)", len(rows), reason)
 
 
-def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter, at least WeCom's own hint."""
-    base = min(300.0, 2.0 ** attempt)
+def backoff_seconds(attempt: int, retry_after: float | None = None, *,
+                    cap: float = 3600.0) -> float:
+    """Exponential backoff with full jitter up to `cap`, at least WeCom's own hint."""
+    base = min(cap, 2.0 ** attempt)
     delay = random.uniform(base / 2, base)
     return max(delay, retry_after or 0.0)
 
 
-def _group_sends(rows: list[Outbox]) -> Iterable[list[Outbox]]:
-    """Rows carrying the same message, in calls of up to 1000 distinct members."""
-    by_payload: dict[str, list[Outbox]] = defaultdict(list)
+def _uncertain(group: list[Outbox], recovered: set[int | None]) -> bool:
+    """Could an earlier attempt of these rows have reached WeCom? (a retry, or a row whose
+    previous holder died while sending)"""
+    return any(r.attempts or r.id in recovered for r in group)
+
+
+def _group_sends(rows: list[Outbox], recovered: set[int | None] | None = None
+                 ) -> Iterable[list[Outbox]]:
+    """Rows carrying the same message, in calls of up to 1000 distinct members. Retried or
+    recovered rows go in calls of their own, so only they carry the duplicate check."""
+    by_payload: dict[tuple[str, bool], list[Outbox]] = defaultdict(list)
     for row in rows:
-        by_payload[row.payload_hash].append(row)
+        by_payload[(row.payload_hash, _uncertain([row], recovered or set()))].append(row)
     for group in by_payload.values():
         seen: set[str] = set()
         unique: list[Outbox] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import catalog
 from bot.conversation.render import text_message
-from bot.paging import PAGE_BYTES, byte_len
+from bot.text import PAGE_BYTES, byte_len, number_pages, pack
 from handlers.context import Turn
 from storage.models import AuditLog
 from storage.summary import UnitDay, unit_summaries
@@ -18,20 +18,8 @@ _SEPARATOR = "、"
 
 def _names(key: str, lang: str, names: list[str]) -> list[str]:
     label = f"{catalog.side_by_side(key, lang)}："
-    lines: list[str] = []
-    current: list[str] = []
-    size = byte_len(label)
-    for name in names:
-        extra = byte_len(name) + (byte_len(_SEPARATOR) if current else 0)
-        if current and size + extra > NAME_LINE_BYTES:
-            lines.append(label + _SEPARATOR.join(current))
-            current, size = [], byte_len(label)
-            extra = byte_len(name)
-        current.append(name)
-        size += extra
-    if current:
-        lines.append(label + _SEPARATOR.join(current))
-    return lines
+    return [label + chunk for chunk in pack(names, limit=NAME_LINE_BYTES - byte_len(label),
+                                            sep=_SEPARATOR)]
 
 
 def unit_lines(s: UnitDay, lang: str) -> list[str]:
@@ -67,9 +55,7 @@ def summary_pages(summaries: list[UnitDay], lang: str, day: str, *, limit: int =
             current.append(line)
             size += 1 + byte_len(line)
     pages.append("\n".join(current))
-    if len(pages) > 1:
-        pages = [f"{page}\n({i}/{len(pages)})" for i, page in enumerate(pages, start=1)]
-    return pages
+    return number_pages(pages)
 
 
 async def send_unit_summary(turn: Turn) -> None:

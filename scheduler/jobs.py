@@ -22,8 +22,8 @@ from bot import catalog
 from bot.clock import Clock, local_date
 from bot.conversation import render
 from bot.conversation.render import text_message
-from bot.paging import paginate
 from bot.settings import Settings
+from bot.text import paginate
 from handlers.context import lang_of, new_id, rendering_of
 from handlers.stats import summary_pages
 from storage.db import Database, insert_ignore
@@ -35,8 +35,8 @@ from storage.models import (
     InboundEvent,
     JobRun,
     Member,
-    Outbox,
 )
+from storage import outbox as outbox_repo
 from storage.outbox import REMIND_PURPOSE, enqueue_many, outbox_values, reminder_key
 from storage.summary import unit_summaries
 from storage.units import reviewed_units, unit_tree
@@ -236,6 +236,8 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
 KEEP_INBOUND = timedelta(days=7)
 # Delivered, dead and cancelled messages stay a month for support questions ("was I reminded?").
 KEEP_OUTBOX = timedelta(days=30)
+# What a delivered message said (summaries, receipts, names) is kept a week after delivery.
+KEEP_OUTBOX_PAYLOAD = timedelta(days=7)
 # A card's response_code is valid 72 h; after that a click can only be refused.
 CARD_LIFETIME = timedelta(hours=72)
 # Forms left unfinished this long are dropped (a daily form restarts the next day anyway).
@@ -243,22 +245,23 @@ KEEP_ABANDONED_FORMS = timedelta(days=7)
 
 
 async def housekeeping(deps: JobDeps, job: str, day: date) -> int:
-    """Prune what only matters for a while; reports, basic info and audit rows are kept."""
+    """Prune what only matters for a while; reports, basic info and audit rows are kept.
+    Logs how many rows each step touched, never what they held."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        pruned = [
-            await session.execute(sa.delete(InboundEvent).where(
-                InboundEvent.received_at < now - KEEP_INBOUND)),
-            await session.execute(sa.delete(Outbox).where(
-                Outbox.status.in_(("sent", "dead", "cancelled")),
-                Outbox.created_at < now - KEEP_OUTBOX)),
-            await session.execute(sa.update(CardTask).where(
+        counts = {
+            "dedupe keys": (await session.execute(sa.delete(InboundEvent).where(
+                InboundEvent.received_at < now - KEEP_INBOUND))).rowcount,
+            "outbox rows": await outbox_repo.prune(session, created_before=now - KEEP_OUTBOX),
+            "outbox payloads": await outbox_repo.strip_delivered_payloads(
+                session, sent_before=now - KEEP_OUTBOX_PAYLOAD),
+            "cards retired": (await session.execute(sa.update(CardTask).where(
                 CardTask.live.is_(True), CardTask.created_at < now - CARD_LIFETIME)
-                .values(live=False)),
-            await session.execute(sa.delete(Conversation).where(
-                Conversation.updated_at < now - KEEP_ABANDONED_FORMS)),
-        ]
-    log.info("housekeeping: %s rows pruned or retired", [r.rowcount for r in pruned])
+                .values(live=False))).rowcount,
+            "abandoned forms": (await session.execute(sa.delete(Conversation).where(
+                Conversation.updated_at < now - KEEP_ABANDONED_FORMS))).rowcount,
+        }
+    log.info("housekeeping: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 

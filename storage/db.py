@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import SCHEMA_VERSION, SchemaInfo, metadata
+from storage.schema import current_revision, head_revision, upgrade_to_head
 
 # aiosqlite logs every statement with its parameters (answers, mobiles, coordinates) at DEBUG:
 # keep it quiet whatever level the application logs at.
@@ -89,18 +89,6 @@ def insert_ignore(session_or_engine: Any, table: Any) -> Any:
     return stmt.on_conflict_do_nothing()
 
 
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create or upgrade every table; every command that touches the database calls this."""
-    async with engine.begin() as conn:
-        if is_postgres(engine):
-            # Several instances may start together; serialise schema creation between them.
-            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(74737001)"))
-        await conn.run_sync(metadata.create_all)
-        row = (await conn.execute(sa.select(SchemaInfo.version))).first()
-        if row is None:
-            await conn.execute(sa.insert(SchemaInfo).values(id=1, version=SCHEMA_VERSION))
-
-
 class Database:
     """The engine plus a session factory; one per process."""
 
@@ -125,7 +113,8 @@ class Database:
             yield session
 
     async def create_schema(self) -> None:
-        await create_schema(self.engine)
+        """Create the schema or upgrade it to the newest revision (storage/schema.py)."""
+        await upgrade_to_head(self.engine)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -136,16 +125,16 @@ async def readiness(db: Database, *, timeout: float = 2.0) -> tuple[bool, str]:
     code expects. Never raises; the reason names the problem without connection details."""
     import asyncio
 
-    async def probe() -> int | None:
-        async with db.session() as session:
-            return (await session.execute(sa.select(SchemaInfo.version))).scalar()
+    async def probe() -> str | None:
+        async with db.engine.connect() as conn:
+            return await conn.run_sync(current_revision)
 
     try:
-        version = await asyncio.wait_for(probe(), timeout)
+        revision = await asyncio.wait_for(probe(), timeout)
     except TimeoutError:
         return False, "database did not answer in time"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         return False, f"database unreachable ({type(exc).__name__})"
-    if version != SCHEMA_VERSION:
-        return False, f"schema version {version}, expected {SCHEMA_VERSION}"
+    if revision != head_revision():
+        return False, f"schema revision {revision}, expected {head_revision()}"
     return True, "ok"

@@ -1,5 +1,8 @@
 """Every table, in one place, so that migrations have one metadata to diff against.
 
+A change here needs an Alembic revision in storage/migrations/versions (README: "Schema
+migrations"); tests/test_migrations.py fails until the revisions match these models.
+
 Datetimes are stored as naive UTC and come back timezone-aware (`UtcDateTime`), so SQLite and
 PostgreSQL behave the same. Answers are JSON so forms can evolve; each record keeps the version
 of the form it answered.
@@ -13,8 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
-
-SCHEMA_VERSION = 1
 
 
 class UtcDateTime(TypeDecorator):
@@ -40,12 +41,6 @@ def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
 
 def json_field(default_factory: Any = dict) -> Any:
     return Field(default_factory=default_factory, sa_type=sa.JSON, nullable=False)
-
-
-class SchemaInfo(SQLModel, table=True):
-    __tablename__ = "schema_info"
-    id: int = Field(default=1, primary_key=True)
-    version: int = SCHEMA_VERSION
 
 
 class Unit(SQLModel, table=True):

@@ -6,16 +6,19 @@ names a server (CI sets it; `.ci/run` runs `pytest -m postgres`).
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from storage.db import Database
-from storage.models import metadata
 from tests.harness import Bot, new_emulator, postgres_url, sqlite_url, start_bot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -34,19 +37,42 @@ async def emulator(clock: FixedClock) -> AsyncIterator[WeComEmulator]:
     await emu.close()
 
 
-async def reset_postgres(url: str) -> None:
+async def reset_postgres(url: str, *, migrate: bool = True) -> None:
+    """Empty the test database: no tables at all, or (`migrate`) the newest schema, no rows."""
     db = Database(url)
     try:
         async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.drop_all)
+            await conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            await conn.execute(sa.text("CREATE SCHEMA public"))
+        if migrate:
+            await db.create_schema()
     finally:
         await db.dispose()
 
 
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await db.create_schema()
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file brought to head by the migrations; each test gets a copy of it."""
+    path = tmp_path_factory.mktemp("schema") / "head.db"
+    asyncio.run(_migrate(f"sqlite:///{path}"))
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path,
+                 migrated_sqlite: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
+        url = sqlite_url(tmp_path)
+        shutil.copyfile(migrated_sqlite, url.removeprefix("sqlite:///"))
+        yield url
         return
     url = postgres_url()
     if url is None:

@@ -104,7 +104,7 @@ class Bot:
 
 async def start_bot(emulator: WeComEmulator, db_url: str, *, clock: Clock | None = None,
                     roster: str = ROSTER, clients: dict[str, str] | None = None,
-                    run_sender: bool = False, **sections: Any) -> Bot:
+                    run_sender: bool = False, port: int = 0, **sections: Any) -> Bot:
     """Start the real server on a free port against the emulator and import the roster."""
     settings = bot_settings(db_url, emulator, **sections)
     clock = clock or FixedClock(datetime.fromisoformat("2026-11-30T08:00:00+08:00"),
@@ -112,7 +112,7 @@ async def start_bot(emulator: WeComEmulator, db_url: str, *, clock: Clock | None
     app = create_app(settings, clock=clock, run_sender=run_sender)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}{settings.server.callback_path}"

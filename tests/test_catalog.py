@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot import catalog
+from bot import catalog, text
 from bot.catalog import Bi
 from bot.conversation import render
 from bot.conversation.basic_info import BASIC_INFO
@@ -76,7 +76,7 @@ SAMPLES: dict[str, Any] = {
 WITH_SUMMARY = {"report.receipt", "info.shown", "proxy.filed_for_you", "alert.abnormal",
                 "conv.summary", "conv.repeat_summary"}
 # English templates that quote Chinese on purpose.
-ENGLISH_WITH_CHINESE = {"help.q.hukou_address", "cmd.unknown", "help", "lang.zh"}
+ENGLISH_WITH_CHINESE = {"help.q.hukou_address", "cmd.unknown", "help", "lang.zh", "web.language"}
 # Entries that are the same symbol in both languages.
 SYMBOLS = {"unit.celsius"}
 LANGS = ("zh", "en")
@@ -110,7 +110,7 @@ def test_every_entry_renders_and_fits_a_text_message(key: str, lang: str) -> Non
         form = DAILY_REPORT
         rendered += "\n" + "\n".join(summary_lines(form, LONGEST_REPORT, lang))
     assert rendered.strip() and "{" not in rendered.replace(str(SAMPLES["reason"]), "")
-    assert len(rendered.encode("utf-8")) <= render.TEXT_LIMIT_BYTES, (
+    assert len(rendered.encode("utf-8")) <= text.TEXT_LIMIT_BYTES, (
         f"{key} ({lang}) is {len(rendered.encode())} bytes")
 
 
@@ -191,8 +191,8 @@ def test_field_labels_and_titles_fit(lang: str) -> None:
 
 
 def test_render_helpers_respect_limits() -> None:
-    assert render.fit_bytes("字" * 1000).encode().__len__() <= 2048
-    assert render.fit_bytes("short") == "short"
+    assert text.byte_len(text.fit("字" * 1000)) <= 2048
+    assert text.fit("short") == "short"
     assert render.clip("一二三四五六七八九十一", 20) == "一二三四五六七八九…"
     assert render.display_width("ab一") == 4
     assert render.make_task_id("abc", 7) == "abc_7"

@@ -20,7 +20,7 @@ from app.emulator.api import WeComEmulator
 from bot import catalog
 from bot.clock import FixedClock
 from bot.conversation.daily_report import reason_labels
-from bot.paging import TEXT_LIMIT_BYTES, byte_len
+from bot.text import TEXT_LIMIT_BYTES, byte_len
 from storage.models import (
     Alert,
     AuditLog,

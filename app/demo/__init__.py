@@ -7,12 +7,15 @@ text only for WeChat-plugin members).
 from __future__ import annotations
 
 import asyncio
+import secrets
+import socket
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
 from aiohttp import web
+from pydantic import SecretStr
 
 from app.console import out
 from app.emulator.api import WeComEmulator
@@ -40,13 +43,24 @@ HELP = """Demo commands (everything else is sent to the bot as a chat message):
   /help               this text;  /quit  leave"""
 
 
-def demo_settings(base: Settings, emulator: WeComEmulator) -> Settings:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def demo_settings(base: Settings, emulator: WeComEmulator, port: int = 0) -> Settings:
+    """The emulator's corp; the web pages sign in through the emulator's OAuth page."""
     database = base.database
     if database.url == DatabaseSettings().url:
         database = DatabaseSettings(url=DEMO_DB)
-    return Settings(wecom=emulator.wecom_settings(), server=ServerSettings(port=0),
+    web = base.web.model_copy(update={
+        "public_url": f"http://127.0.0.1:{port}", "oauth_base": emulator.base_url,
+        "secret": base.web.secret if base.web.secret.get_secret_value()
+        else SecretStr(secrets.token_urlsafe(32))})
+    return Settings(wecom=emulator.wecom_settings(), server=ServerSettings(port=port),
                     database=database, bot=base.bot, outbox=base.outbox,
-                    schedule=base.schedule.model_copy(update={"enabled": False}))
+                    schedule=base.schedule.model_copy(update={"enabled": False}), web=web)
 
 
 class DemoSession:
@@ -151,11 +165,12 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
                    script: str | None = None) -> int:
     emulator = WeComEmulator()
     await emulator.start()
-    settings = demo_settings(base, emulator)
+    port = free_port()  # known before the app starts: the pages' OAuth redirect names it
+    settings = demo_settings(base, emulator, port)
     app = create_app(settings, clock=SystemClock(settings.schedule.tz), run_sender=False)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = runner.addresses[0][1]
     emulator.callback_url = f"http://127.0.0.1:{port}{settings.server.callback_path}"
@@ -179,6 +194,10 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
             return 2
         out(f"yiqingtong demo — bot at {emulator.callback_url}, WeCom emulator at "
                f"{emulator.base_url}, database {settings.database.url}")
+        if settings.web.enabled:
+            out(f"In a browser: member page {settings.web.public_url}/h5/ , reviewer dashboard "
+                f"{settings.web.public_url}/dashboard/ (sign in by picking a member on the "
+                "emulator's WeCom page; wanglaoshi reviews)")
         out(HELP.format(members=", ".join(m.userid for m in emulator.members)))
         session = DemoSession(emulator, app, user)
         out(f"\nYou are {user}. Try: 上报  (or: report, 帮助, English)")

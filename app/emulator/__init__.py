@@ -3,7 +3,7 @@
 Part of the product: the tests, the demo and the benchmarks run the real bot against it.
 """
 
-from app.emulator.api import ApiError, WeComEmulator, truncate_utf8
+from app.emulator.api import ApiError, WeComEmulator
 from app.emulator.cards import CardRejected, render_card, validate_template_card
 from app.emulator.member import CardNotInteractive
 from app.emulator.records import (
@@ -27,6 +27,5 @@ __all__ = [
     "WeComEmulator",
     "render_card",
     "render_for_member",
-    "truncate_utf8",
     "validate_template_card",
 ]

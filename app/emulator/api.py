@@ -4,7 +4,8 @@ The bot is tested, demoed and benchmarked against this instead of a real corp, s
 WeCom's rules rather than accepting anything: token lifecycle (41001/40014/42001), agent id
 (40056), recipient rules (invaliduser partial success, 81013, 82001), content limits, the
 template_card rules (task_id unique forever, 42014; button/option limits), single-use 72-hour
-response codes (60140) and 24-hour recall (42052). Faults, latency and dropped connections can
+response codes (60140), 24-hour recall (42052) and `enable_duplicate_check` (the same message
+to the same member inside `duplicate_check_interval` is silently not delivered). Faults, latency and dropped connections can
 be injected per API, and every call is recorded, so tests can prove the bot copes.
 
 Choices where WeCom is vague: text over 2048 bytes is truncated (WeCom truncates) and the
@@ -35,6 +36,7 @@ from app.emulator.cards import (
     validate_template_card,
 )
 from app.emulator.member import MemberSide
+from app.emulator.oauth import OAuthSide
 from app.emulator.records import (
     HIDDEN_IN_PLUGIN,
     CardView,
@@ -44,6 +46,7 @@ from app.emulator.records import (
     Member,
 )
 from bot.settings import WeComSettings
+from bot.text import cut
 
 log = logging.getLogger("app.emulator")
 
@@ -99,12 +102,7 @@ def _nbytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def truncate_utf8(text: str, limit: int) -> str:
-    """Cut to at most `limit` UTF-8 bytes without splitting a character."""
-    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
-
-
-class WeComEmulator(MemberSide):
+class WeComEmulator(MemberSide, OAuthSide):
     """One emulated corp with one self-built app; see the module docstring."""
 
     def __init__(self, corp_id: str = "ww_emulated_corp", agent_id: int = 1000002,
@@ -147,9 +145,15 @@ class WeComEmulator(MemberSide):
         self.callback_log: list[tuple[str, str]] = []
         self.last_verify_status: int | None = None
         self._faults: dict[str, deque[int]] = {}
+        #: (userid lower-cased, content key) -> when message/send last delivered it.
+        self._recent: dict[tuple[str, str], float] = {}
+        #: Deliveries that enable_duplicate_check suppressed, as (userid, msgtype).
+        self.duplicates_dropped: list[tuple[str, str]] = []
         self._network_faults: dict[str, deque[str]] = {}
         self._latency = 0.0
         self._msgid_counter = random.SystemRandom().randrange(10**17, 2**62)
+
+        self._oauth_init()
 
         self._app: web.Application | None = None
         self._runner: web.AppRunner | None = None
@@ -286,8 +290,9 @@ class WeComEmulator(MemberSide):
         self._faults.setdefault(_api_name(api), deque()).extend([errcode] * times)
 
     def fail_network(self, api: str, times: int = 1,
-                     mode: Literal["close", "502"] = "close") -> None:
-        """The next `times` calls of `api` lose their connection (or get HTTP 502)."""
+                     mode: Literal["close", "502", "429"] = "close") -> None:
+        """The next `times` calls of `api` lose their connection (or get HTTP 502, or HTTP 429
+        with Retry-After: 1 — as a rate-limiting proxy in front of WeCom would answer)."""
         self._network_faults.setdefault(_api_name(api), deque()).extend([mode] * times)
 
     def clear_faults(self) -> None:
@@ -318,6 +323,7 @@ class WeComEmulator(MemberSide):
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/cgi-bin/{api:.+}", self._handle)
+        app.router.add_get("/connect/oauth2/authorize", self._oauth_authorize)
         return app
 
     @property
@@ -402,6 +408,9 @@ class WeComEmulator(MemberSide):
             mode = network.popleft()
             if mode == "502":
                 return web.Response(status=502, text="Bad Gateway")
+            if mode == "429":
+                return web.Response(status=429, text="Too Many Requests",
+                                    headers={"Retry-After": "1"})
             if request.transport is not None:
                 request.transport.close()
             raise web.HTTPBadGateway()  # never reaches the client: the socket is gone
@@ -458,7 +467,7 @@ class WeComEmulator(MemberSide):
             raise ApiError(40001, "invalid credential")
         return {"access_token": self.issue_token(), "expires_in": TOKEN_LIFETIME}
 
-    def _check_content(self, msgtype: str, body: dict[str, Any]
+    def _check_content(self, msgtype: str, body: dict[str, Any], *, repeat: bool = False
                        ) -> tuple[dict[str, Any], bool]:
         """Validate one message body; returns (body as delivered, truncated)."""
         payload = body.get(msgtype)
@@ -471,7 +480,7 @@ class WeComEmulator(MemberSide):
                     raise ApiError(45002, "content size out of limit")
                 return {"content": content}, False
             if _nbytes(content) > TEXT_MAX_BYTES:
-                return {"content": truncate_utf8(content, TEXT_MAX_BYTES)}, True
+                return {"content": cut(content, TEXT_MAX_BYTES)}, True
             return {"content": content}, False
         if not isinstance(payload, dict):
             raise ApiError(40058, f"missing {msgtype}")
@@ -490,7 +499,9 @@ class WeComEmulator(MemberSide):
             if not isinstance(articles, list) or not 1 <= len(articles) <= 8:
                 raise ApiError(45008, "article size out of limit")
         elif msgtype == "template_card":
-            validate_template_card(payload, task_id_taken=self._used_task_ids.__contains__)
+            # A duplicate-checked repeat of a card sent inside the interval is not a reuse.
+            validate_template_card(payload, task_id_taken=(lambda _t: False) if repeat
+                                   else self._used_task_ids.__contains__)
         return dict(payload), False
 
     def _resolve(self, touser: Any, toparty: Any, totag: Any
@@ -542,11 +553,29 @@ class WeComEmulator(MemberSide):
         msgtype = body.get("msgtype")
         if msgtype not in KNOWN_MSGTYPES:
             raise ApiError(40008, "invalid message type")
-        content, truncated = self._check_content(msgtype, body)
+        now = self.now()
+        check, interval = _duplicate_check(body)
+        key = _content_key(msgtype, body.get(msgtype)) if check else ""
+        repeat = check and any(now - at < interval for (_, k), at in self._recent.items()
+                               if k == key)
+        content, truncated = self._check_content(msgtype, body, repeat=repeat)
         deliver, invalid_users, invalid_parties, invalid_tags, unlicensed = self._resolve(
             body.get("touser"), body.get("toparty"), body.get("totag"))
+        own_key = key or _content_key(msgtype, body.get(msgtype))
+        if check:
+            # enable_duplicate_check: the same message to the same member inside the interval
+            # is not delivered again — silently, errcode 0, exactly as WeCom does.
+            fresh = []
+            for member in deliver:
+                at = self._recent.get((member.userid.lower(), key))
+                if at is not None and now - at < interval:
+                    self.duplicates_dropped.append((member.userid, msgtype))
+                else:
+                    fresh.append(member)
+            deliver = fresh
+        for member in deliver:
+            self._recent[(member.userid.lower(), own_key)] = now
 
-        now = self.now()
         msgid = secrets.token_urlsafe(24)
         record = SentMessage(msgid, now, msgtype)
         result: dict[str, Any] = {
@@ -736,6 +765,27 @@ def _check_menu_button(button: Any, *, sub_level: bool) -> None:
             raise ApiError(codes[2], "invalid button key size")
 
 
+#: WeCom: duplicate_check_interval defaults to 1800 s and may not exceed four hours.
+DEFAULT_DUPLICATE_INTERVAL = 1800
+MAX_DUPLICATE_INTERVAL = 4 * 3600
+
+
+def _duplicate_check(body: dict[str, Any]) -> tuple[bool, float]:
+    """(enabled, interval seconds) from a message/send body."""
+    enabled = str(body.get("enable_duplicate_check", 0)) == "1"
+    try:
+        interval = int(body.get("duplicate_check_interval") or DEFAULT_DUPLICATE_INTERVAL)
+    except (TypeError, ValueError):
+        interval = DEFAULT_DUPLICATE_INTERVAL
+    return enabled, float(min(max(interval, 1), MAX_DUPLICATE_INTERVAL))
+
+
+def _content_key(msgtype: str, payload: Any) -> str:
+    """What WeCom compares for its duplicate check: the message itself, not its envelope."""
+    return msgtype + ":" + json.dumps(payload, sort_keys=True, ensure_ascii=False,
+                                      separators=(",", ":"))
+
+
 def _api_name(path: str) -> str:
     return path.split("?", 1)[0].removeprefix("/").removeprefix("cgi-bin/").strip("/")
 
@@ -756,4 +806,7 @@ _ROUTES: dict[str, _Handler] = {
     "department/list": WeComEmulator._api_department_list,
     "menu/create": WeComEmulator._api_menu_create,
     "getcallbackip": WeComEmulator._api_getcallbackip,
+    "auth/getuserinfo": WeComEmulator._api_auth_getuserinfo,
+    "get_jsapi_ticket": WeComEmulator._api_get_jsapi_ticket,
+    "ticket/get": WeComEmulator._api_ticket_get,
 }

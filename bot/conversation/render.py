@@ -27,6 +27,7 @@ from typing import Any
 from bot import catalog
 from bot.catalog import Bi
 from bot.conversation.forms import Option, Question, QuestionKind
+from bot.text import ELLIPSIS, TEXT_LIMIT_BYTES, fit, pack
 
 __all__ = [
     "BUTTON_WIDTH",
@@ -38,7 +39,6 @@ __all__ = [
     "SOURCE_WIDTH",
     "SUBTITLE_WIDTH",
     "TASK_ID_RE",
-    "TEXT_LIMIT_BYTES",
     "TITLE_WIDTH",
     "button_card",
     "button_update",
@@ -47,7 +47,6 @@ __all__ = [
     "chosen_text",
     "clip",
     "display_width",
-    "fit_bytes",
     "make_task_id",
     "multiple_card",
     "question_card",
@@ -58,7 +57,6 @@ __all__ = [
     "vote_card",
 ]
 
-TEXT_LIMIT_BYTES = 2048
 MAX_BUTTONS = 6
 MAX_VOTE_OPTIONS = 20
 MAX_SELECTS = 3
@@ -71,7 +69,6 @@ SOURCE_WIDTH = 40      # source.desc ≈20 characters
 REPLACE_WIDTH = 48     # replace_name / replace_text: no documented limit; keep it short
 TASK_ID_RE = re.compile(r"[0-9A-Za-z_\-@]{1,128}")
 SUBMIT_KEY = "submit"
-_ELLIPSIS = "…"
 
 
 # ---- measuring -------------------------------------------------------------------------------
@@ -87,22 +84,13 @@ def clip(text: str, width: int) -> str:
     if display_width(text) <= width:
         return text
     out: list[str] = []
-    used = display_width(_ELLIPSIS)
+    used = display_width(ELLIPSIS)
     for ch in text:
         used += display_width(ch)
         if used > width:
             break
         out.append(ch)
-    return "".join(out).rstrip() + _ELLIPSIS
-
-
-def fit_bytes(text: str, limit: int = TEXT_LIMIT_BYTES) -> str:
-    """`text` cut (at a character boundary) to at most `limit` UTF-8 bytes."""
-    raw = text.encode("utf-8")
-    if len(raw) <= limit:
-        return text
-    budget = limit - len(_ELLIPSIS.encode("utf-8"))
-    return raw[:budget].decode("utf-8", errors="ignore").rstrip() + _ELLIPSIS
+    return "".join(out).rstrip() + ELLIPSIS
 
 
 def make_task_id(conv_id: str, seq: int) -> str:
@@ -116,19 +104,14 @@ def make_task_id(conv_id: str, seq: int) -> str:
 
 
 def text_message(content: str) -> dict[str, Any]:
-    return {"msgtype": "text", "text": {"content": fit_bytes(content)}}
+    return {"msgtype": "text", "text": {"content": fit(content)}}
 
 
 def texts(parts: Iterable[str | None]) -> list[dict[str, Any]]:
     """Text messages for the non-empty parts: joined by blank lines, split only when one
     message would exceed the byte limit."""
-    messages: list[str] = []
-    for part in (p for p in parts if p):
-        if messages and len(f"{messages[-1]}\n\n{part}".encode()) <= TEXT_LIMIT_BYTES:
-            messages[-1] = f"{messages[-1]}\n\n{part}"
-        else:
-            messages.append(part)
-    return [text_message(m) for m in messages]
+    chunks = pack((p for p in parts if p), limit=TEXT_LIMIT_BYTES, sep="\n\n")
+    return [text_message(chunk) for chunk in chunks]
 
 
 def option_label(option: Option, lang: str, width: int | None = None) -> str:

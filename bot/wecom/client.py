@@ -25,7 +25,6 @@ from bot.clock import Clock
 from bot.settings import WeComSettings
 from bot.wecom.errors import (
     ConfigurationError,
-    PermanentError,
     TokenExpiredError,
     TransientError,
     error_for,
@@ -171,16 +170,19 @@ class WeComClient:
                                           timeout=self._timeout) as resp:
                 status = resp.status
                 raw = await resp.read()
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError) as exc:
             # str(exc) may quote the URL, which carries the token or the secret: name the type.
             log.warning("WeCom %s failed: %s", api, type(exc).__name__)
             raise TransientError(-1, f"network error: {type(exc).__name__}",
                                  api=api) from None
         elapsed = time.monotonic() - started
-        if status >= 500:
-            raise TransientError(-1, f"HTTP {status}", api=api, http_status=status)
         if status != 200:
-            raise PermanentError(-1, f"HTTP {status}", api=api, http_status=status)
+            # WeCom answers its errors as errcodes in a 200; another status comes from the
+            # network between us (a proxy, a gateway, a rate limiter): 429, 5xx and the rest
+            # are all worth retrying later. Only an errcode can make a failure permanent.
+            raise TransientError(-1, f"HTTP {status}", api=api, http_status=status,
+                                 retry_after=retry_after)
         try:
             data = json.loads(raw)
         except ValueError:
@@ -282,7 +284,45 @@ class WeComClient:
         await self._call("POST", "menu/create", params={"agentid": self._settings.agent_id},
                          body=menu)
 
+    async def get_user_info(self, code: str) -> dict[str, Any]:
+        """auth/getuserinfo: who signed in through OAuth2 ({"userid"} for a member of the
+        corp, {"openid"} for anyone else). A code is valid once, for five minutes."""
+        return await self._call("GET", "auth/getuserinfo", params={"code": code})
+
+    async def jsapi_ticket(self, kind: str = "corp") -> str:
+        """A JS-SDK ticket, cached in the token store like the access token (WeCom allows
+        few fetches a day): "corp" (get_jsapi_ticket, for `wx.config`) or "agent"
+        (ticket/get?type=agent_config, for `wx.agentConfig`)."""
+        key = f"{self.token_key}:ticket:{kind}"
+        cached = await self._tokens.get(key)
+        if cached is not None and self._fresh(cached[1]):
+            return cached[0]
+        if kind == "agent":
+            api, params = "ticket/get", {"type": "agent_config"}
+        else:
+            api, params = "get_jsapi_ticket", {}
+        data = await self._call("GET", api, params=params)
+        ticket = data.get("ticket")
+        if not isinstance(ticket, str) or not ticket:
+            raise TransientError(-1, f"{api} answered without a ticket", api=api)
+        expires_at = self._clock.now() + timedelta(seconds=int(data.get("expires_in") or 7200))
+        await self._tokens.put(key, ticket, expires_at)
+        return ticket
+
     async def get_callback_ips(self) -> list[str]:
         """getcallbackip: the addresses WeCom sends callbacks from."""
         data = await self._call("GET", "getcallbackip")
         return list(data.get("ip_list", []))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is ignored), capped at a day."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), 86400.0)

@@ -1,0 +1,328 @@
+"""The reviewers' dashboard `/dashboard/`, scoped exactly like `统计` (storage/units.py).
+
+Reviewers see the units they review and every unit below; admins see the whole university;
+anyone else gets a 403 page. Every view of other people's data is written to the audit log
+(`web.dashboard`, `web.member`, `web.export`), like `统计`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import tempfile
+from datetime import date, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from bot import catalog
+from bot.clock import local_date, local_time_text
+from bot.conversation import engine
+from bot.conversation.basic_info import BASIC_INFO
+from bot.conversation.daily_report import DAILY_REPORT, reason_labels
+from bot.conversation.render import text_message
+from handlers.context import Turn, lang_of
+from handlers.forms import build_context, store_record
+from handlers.reviewers import acknowledge
+from handlers.web import formview
+from handlers.web.chart import svg
+from handlers.web.common import (
+    MEMBER,
+    deps_of,
+    message_page,
+    now_of,
+    page,
+    settings_of,
+    signed_in,
+    wake_sender,
+)
+from handlers.web.member import read_turn, web_inbound
+from storage.export import ExportError, check_range, export_rows, write_csv, write_xlsx
+from storage.models import Member
+from storage.summary import unit_summaries
+from storage.units import may_act_on, reviewed_units, unit_tree
+from storage.web import (
+    alert_subject,
+    alerts_since,
+    audit,
+    daily_series,
+    enqueue_reminder,
+    get_basic_info,
+    get_member,
+    history,
+    report_on,
+    units_named,
+)
+
+CHART_DAYS = 14
+ALERT_DAYS = 7
+
+
+def _ordered_units(tree: dict[str, str | None], scope: set[str] | None
+                   ) -> list[tuple[str, int]]:
+    """(unit id, depth) in tree order, restricted to the scope."""
+    children: dict[str | None, list[str]] = {}
+    for unit_id, parent in tree.items():
+        children.setdefault(parent if parent in tree else None, []).append(unit_id)
+    ordered: list[tuple[str, int]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for unit_id in sorted(children.get(parent, [])):
+            visible = scope is None or unit_id in scope
+            if visible:
+                ordered.append((unit_id, depth))
+            walk(unit_id, depth + 1 if visible else depth)
+
+    walk(None, 0)
+    return ordered
+
+
+async def _scope(session: Any, actor: Member) -> set[str] | None | bool:
+    """The actor's units (None = all); False when they may not use the dashboard."""
+    units = await reviewed_units(session, actor)
+    return False if units is not None and not units else units
+
+
+@signed_in
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
+    lang = lang_of(actor, settings_of(request))
+    today = local_date(deps.clock, now)
+    async with deps.db.transaction() as session:
+        scope = await _scope(session, actor)
+        if scope is False:
+            return message_page(request, "web.dashboard.not_reviewer", status=403)
+        assert scope is not True
+        summaries = {s.unit_id: s for s in await unit_summaries(session, today, scope)}
+        tree = await unit_tree(session)
+        names = await units_named(session)
+        series = await daily_series(session, today, CHART_DAYS, scope)
+        alerts = await alerts_since(session, today - timedelta(days=ALERT_DAYS - 1), scope)
+        acked_by = {a.acknowledged_by for a in alerts if a.acknowledged_by}
+        ack_names = {uid: (m.name if (m := await get_member(session, uid)) else uid)
+                     for uid in acked_by}
+        await audit(session, actor=actor.userid, action="web.dashboard",
+                    target=today.isoformat(),
+                    detail={"units": len(summaries), "alerts": len(alerts)}, now=now)
+    rows = []
+    for unit_id, depth in _ordered_units(tree, scope):
+        s = summaries.get(unit_id)
+        if s is None:
+            continue
+        rows.append({"id": unit_id, "name": names.get(unit_id, unit_id), "depth": depth,
+                     "total": s.total, "reported": s.reported, "missing": s.missing,
+                     "unfollowed": len(s.unfollowed), "abnormal": len(s.abnormal),
+                     "percent": round(100 * s.reported / s.total) if s.total else 0})
+    missing = [(uid, name, row["name"]) for row in rows for uid, name in row["missing"]]
+    alert_rows = [{
+        "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
+        "unit": names.get(a.unit_id or "", a.unit_id or ""),
+        "reasons": reason_labels(a.reasons)[1 if lang == "en" else 0],
+        "acked": catalog.lang_only("web.dashboard.acked", lang,
+                             by=ack_names.get(a.acknowledged_by, a.acknowledged_by),
+                             time=local_time_text(deps.clock, a.acknowledged_at))
+        if a.acknowledged_by and a.acknowledged_at else None,
+    } for a in alerts]
+    reminded = request.query.get("reminded")
+    return page(request, "dashboard.html", {
+        "today": today.isoformat(), "units": rows, "missing": missing, "alerts": alert_rows,
+        "chart": svg(series, rate_label=catalog.lang_only("web.dashboard.rate", lang),
+                     abnormal_label=catalog.lang_only("web.dashboard.abnormal", lang)),
+        "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
+        "reminded": int(reminded) if reminded and reminded.isdigit() else None,
+        "export_from": (today - timedelta(days=6)).isoformat(),
+    })
+
+
+@signed_in
+async def remind(request: web.Request) -> web.StreamResponse:
+    """Remind today's non-reporters of the actor's units now, through the outbox (paced like
+    every message; skipped for whoever reports before it goes out; once a day each)."""
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
+    settings = settings_of(request)
+    today = local_date(deps.clock, now)
+    post = await request.post()
+    chosen = {str(v) for v in post.getall("userid", [])}
+    queued = 0
+    async with deps.db.transaction() as session:
+        scope = await _scope(session, actor)
+        if scope is False:
+            return message_page(request, "web.dashboard.not_reviewer", status=403)
+        assert scope is not True
+        summaries = await unit_summaries(session, today, scope)
+        targets = [uid for s in summaries for uid, _name in s.missing
+                   if not chosen or uid in chosen]
+        for userid in targets:
+            member = await get_member(session, userid)
+            if member is None or not member.following:
+                continue
+            lang = lang_of(member, settings)
+            content = "\n".join([catalog.stacked("remind.daily", lang, date=today.isoformat()),
+                                 catalog.stacked("remind.text_report", lang)])
+            queued += await enqueue_reminder(session, userid=userid, day=today,
+                                             message=text_message(content), now=now)
+        await audit(session, actor=actor.userid, action="web.remind", target=today.isoformat(),
+                    detail={"members": len(targets), "queued": queued}, now=now)
+    wake_sender(request)
+    raise web.HTTPSeeOther(f"/dashboard/?reminded={queued}")
+
+
+@signed_in
+async def ack(request: web.Request) -> web.StreamResponse:
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
+    try:
+        alert_id = int(request.match_info["alert_id"])
+    except ValueError:
+        return message_page(request, "web.not_found", status=404)
+    async with deps.db.transaction() as session:
+        subject = await alert_subject(session, alert_id)
+        if subject is None:
+            return message_page(request, "web.not_found", status=404)
+        if subject.userid == actor.userid or not await may_act_on(session, actor, subject):
+            return message_page(request, "web.forbidden", status=403)
+        turn = await Turn.open(deps, session, web_inbound(actor.userid, now), now)
+        await acknowledge(turn, alert_id)
+    wake_sender(request)
+    raise web.HTTPSeeOther("/dashboard/#alerts")
+
+
+async def _subject_or_error(request: web.Request, session: Any
+                            ) -> Member | web.Response:
+    actor = request[MEMBER]
+    subject = await get_member(session, request.match_info["userid"])
+    if subject is None:
+        return message_page(request, "web.not_found", status=404)
+    units = await reviewed_units(session, actor)
+    if (units is not None and not units) or not await may_act_on(session, actor, subject):
+        return message_page(request, "web.forbidden", status=403)
+    return subject
+
+
+@signed_in
+async def member_history(request: web.Request) -> web.StreamResponse:
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
+    lang = lang_of(actor, settings_of(request))
+    async with deps.db.transaction() as session:
+        subject = await _subject_or_error(request, session)
+        if isinstance(subject, web.Response):
+            return subject
+        reports = await history(session, subject.userid)
+        info = await get_basic_info(session, subject.userid)
+        names = await units_named(session)
+        await audit(session, actor=actor.userid, action="web.member", target=subject.userid,
+                    detail={"reports": len(reports)}, now=now)
+    return page(request, "member.html", {
+        "subject": subject, "unit": names.get(subject.unit_id or "", subject.unit_id or ""),
+        "info_lines": engine.summary_lines(BASIC_INFO, info.answers, lang) if info else None,
+        "reports": [{
+            "day": r.report_date.isoformat(), "receipt": r.receipt,
+            "time": local_time_text(deps.clock, r.submitted_at),
+            "abnormal": reason_labels(r.abnormal_reasons)[1 if lang == "en" else 0]
+            if r.abnormal else "",
+            "proxy": r.filled_by != r.userid,
+            "lines": engine.summary_lines(DAILY_REPORT, r.answers, lang),
+        } for r in reports],
+    })
+
+
+def _day(value: str | None, default: date) -> date:
+    return date.fromisoformat(value) if value else default
+
+
+@signed_in
+async def export(request: web.Request) -> web.StreamResponse:
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
+    today = local_date(deps.clock, now)
+    fmt = request.query.get("format", "csv")
+    if fmt not in ("csv", "xlsx"):
+        return message_page(request, "web.not_found", status=400)
+    try:
+        start = _day(request.query.get("from"), today)
+        end = _day(request.query.get("to"), today)
+        check_range(start, end, today)
+    except (ValueError, ExportError):
+        return message_page(request, "web.not_found", status=400)
+    async with deps.db.transaction() as session:
+        scope = await _scope(session, actor)
+        if scope is False:
+            return message_page(request, "web.dashboard.not_reviewer", status=403)
+        assert scope is not True
+        rows = [r for r in await export_rows(session, start, end, None, tz=deps.clock.tz)
+                if scope is None or r.unit in scope]
+        await audit(session, actor=actor.userid, action="web.export",
+                    target=f"{start.isoformat()}..{end.isoformat()}",
+                    detail={"rows": len(rows), "format": fmt}, now=now)
+    name = f"yiqingtong-{start.isoformat()}-{end.isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"',
+               "Cache-Control": "no-store"}
+    if fmt == "csv":
+        buffer = io.StringIO()
+        write_csv(rows, buffer)
+        return web.Response(body=buffer.getvalue().encode("utf-8-sig"), headers=headers,
+                            content_type="text/csv", charset="utf-8")
+    body = await asyncio.get_running_loop().run_in_executor(None, _xlsx_bytes, rows)
+    return web.Response(body=body, headers=headers, content_type=(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+
+
+def _xlsx_bytes(rows: list[Any]) -> bytes:
+    fd, path = tempfile.mkstemp(prefix=".yqt-web-export-", suffix=".xlsx")
+    os.close(fd)
+    try:
+        write_xlsx(rows, path)
+        with open(path, "rb") as handle:
+            return handle.read()
+    finally:
+        os.unlink(path)
+
+
+async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str, Any] | None,
+                        errors: dict[str, str] | None, status: int = 200,
+                        done: str | None = None) -> web.Response:
+    deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
+    lang = lang_of(actor, settings_of(request))
+    async with deps.db.session() as session:
+        turn = await read_turn(deps, session, actor, now)
+        report = await report_on(session, subject.userid, turn.today)
+        ctx = await build_context(turn, DAILY_REPORT, subject, proxy_for=subject.userid)
+        fields = formview.fields(DAILY_REPORT, raw if raw is not None else
+                                 formview.initial_raw(DAILY_REPORT, {}, ctx), ctx, lang, errors)
+    return page(request, "proxy.html", {
+        "subject": subject, "fields": fields, "errors": errors or {}, "done": done,
+        "report": report, "form": {"id": "daily", "action": request.path,
+                                   "title": catalog.lang_only("web.proxy.title", lang,
+                                                        name=subject.name),
+                                   "intro": "", "note": catalog.lang_only(DAILY_REPORT.note, lang)
+                                   if DAILY_REPORT.note else ""},
+        "jssdk": "null",
+    }, status=status)
+
+
+@signed_in
+async def proxy_form(request: web.Request) -> web.StreamResponse:
+    """代报 on the web: the daily report for a member of the actor's units (the reviewer
+    types the member's address, or abroad, or unknown with a reason — as in the chat)."""
+    deps = deps_of(request)
+    async with deps.db.session() as session:
+        subject = await _subject_or_error(request, session)
+    if isinstance(subject, web.Response):
+        return subject
+    if subject.userid == request[MEMBER].userid:
+        raise web.HTTPSeeOther("/h5/")
+    if request.method == "GET":
+        return await _proxy_render(request, subject, raw=None, errors=None)
+    actor, now = request[MEMBER], now_of(request)
+    lang = lang_of(actor, settings_of(request))
+    raw = formview.read_post(DAILY_REPORT, await request.post())
+    async with deps.db.transaction() as session:
+        turn = await Turn.open(deps, session, web_inbound(actor.userid, now), now)
+        ctx = await build_context(turn, DAILY_REPORT, subject, proxy_for=subject.userid)
+        outcome = formview.parse(DAILY_REPORT, raw, ctx, lang)
+        if outcome.ok:
+            await store_record(turn, DAILY_REPORT, outcome.answers, ctx, outcome.effects)
+    if not outcome.ok:
+        return await _proxy_render(request, subject, raw=raw, errors=outcome.errors,
+                                   status=400)
+    wake_sender(request)
+    raise web.HTTPSeeOther(request.path)

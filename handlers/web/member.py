@@ -1,0 +1,201 @@
+"""The member page `/h5/`: the original app's 基础信息填报 page, on top of the chat's forms.
+
+Tabs 每日上报 / 基本信息 under the 温馨提示. Basic information is filled once, then shown
+read-only (不可修改); the daily report once a day, then its receipt. Submissions go through
+`handlers.forms.store_record`: the same once-only rules, receipt (also in the chat), alerts to
+reviewers and country memory as the chat. A report started in the chat is prefilled here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot import catalog
+from bot.clock import local_date, local_time_text
+from bot.conversation import engine
+from bot.conversation.basic_info import BASIC_INFO
+from bot.conversation.daily_report import DAILY_REPORT
+from bot.conversation.forms import Form
+from bot.wecom.inbound import Inbound
+from handlers.context import Deps, Turn, lang_of, new_id
+from handlers.forms import apply_effect, build_context, store_record
+from handlers.web import formview
+from handlers.web.common import (
+    MEMBER,
+    deps_of,
+    message_page,
+    now_of,
+    page,
+    settings_of,
+    signed_in,
+    wake_sender,
+)
+from handlers.web.jssdk import config_for
+from storage.models import Member
+from storage.web import (
+    drop_conversation,
+    get_basic_info,
+    get_member,
+    open_conversation,
+    report_on,
+    set_language,
+)
+
+FORMS: dict[str, Form] = {"info": BASIC_INFO, "daily": DAILY_REPORT}
+
+
+def web_inbound(userid: str, now: datetime) -> Inbound:
+    """What a page submission is to the handlers: an input of this member, keyed uniquely
+    (its outbox rows are named after it)."""
+    return Inbound(userid=userid, create_time=int(now.timestamp()),
+                   dedupe_key=f"web:{userid}:{new_id(12)}")
+
+
+async def read_turn(deps: Deps, session: Any, member: Member, now: datetime) -> Turn:
+    """A Turn for reading (no row lock): the context the chat's forms are evaluated in."""
+    return Turn(deps=deps, session=session, inbound=web_inbound(member.userid, now), now=now,
+                member=member)
+
+
+def _tab(request: web.Request) -> str:
+    tab = request.query.get("tab", "daily")
+    return tab if tab in FORMS else "daily"
+
+
+async def _earlier_answers(session: Any, member: Member, form: Form, ctx: engine.Context
+                           ) -> tuple[dict[str, Any], str | None]:
+    """Answers to show before the first submission, and why: the chat's unfinished form, or
+    yesterday's report when the form offers "same as yesterday"."""
+    conv = await open_conversation(session, member.userid)
+    if conv is not None and conv.form_id == form.id and not (conv.state.get("meta") or {}
+                                                               ).get("subject"):
+        answers = dict(conv.state.get("answers") or {})
+        if answers:
+            return answers, "web.started_in_chat"
+    repeat = form.repeat
+    if repeat is not None and ctx.yesterday and repeat.eligible(ctx.yesterday, ctx):
+        copied = {k: v for k, v in ctx.yesterday.items()
+                  if form.has(k) and k not in repeat.fresh and form.question(k).accepts(v)}
+        if copied:
+            return copied, "web.same_as_yesterday"
+    return {}, None
+
+
+async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None = None,
+                  errors: dict[str, str] | None = None, status: int = 200,
+                  notice: str | None = None) -> web.Response:
+    deps, member, now = deps_of(request), request[MEMBER], now_of(request)
+    settings = settings_of(request)
+    lang = lang_of(member, settings)
+    form = FORMS[tab]
+    context: dict[str, Any] = {"tab": tab, "notice": notice, "errors": errors or {},
+                               "receipt": None, "fields": [], "form": None}
+    async with deps.db.session() as session:
+        turn = await read_turn(deps, session, member, now)
+        info = await get_basic_info(session, member.userid)
+        context["info_lines"] = (engine.summary_lines(BASIC_INFO, info.answers, lang)
+                                 if info else None)
+        context["info_date"] = (local_date(deps.clock, info.submitted_at).isoformat()
+                                if info else None)
+        report = await report_on(session, member.userid, turn.today)
+        if report is not None:
+            filler = (await get_member(session, report.filled_by)
+                      if report.filled_by != member.userid else None)
+            context["receipt"] = {
+                "lines": engine.summary_lines(DAILY_REPORT, report.answers, lang),
+                "text": catalog.lang_only("web.receipt", lang, date=turn.today.isoformat(),
+                                    time=local_time_text(deps.clock, report.submitted_at),
+                                    receipt=report.receipt),
+                "by": filler.name if filler else None,
+            }
+        show_form = (tab == "info" and info is None) or (
+            tab == "daily" and info is not None and report is None)
+        if show_form:
+            ctx = await build_context(turn, form, member)
+            if raw is None:
+                earlier, why = await _earlier_answers(session, member, form, ctx)
+                raw = formview.initial_raw(form, earlier, ctx)
+                context["notice"] = context["notice"] or why
+            context["fields"] = formview.fields(form, raw, ctx, lang, errors)
+            context["form"] = {"title": catalog.side_by_side(form.title, lang),
+                               "intro": "",  # the chat's intro explains chat commands
+                               "note": catalog.lang_only(form.note, lang) if form.note else "",
+                               "action": f"/h5/{tab}", "id": tab}
+    context["jssdk"] = json.dumps(await config_for(request)) if show_form and tab == "daily" \
+        else "null"
+    context["today"] = local_date(deps.clock, now).isoformat()
+    return page(request, "h5.html", context, status=status)
+
+
+@signed_in
+async def h5_page(request: web.Request) -> web.StreamResponse:
+    done = request.query.get("done")
+    notice = {"proxy": "web.proxy_requested"}.get(done or "")
+    return await _render(request, _tab(request), notice=notice)
+
+
+async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
+    deps, member, now = deps_of(request), request[MEMBER], now_of(request)
+    lang = lang_of(member, settings_of(request))
+    form = FORMS[tab]
+    post = await request.post()
+    raw = formview.read_post(form, post)
+    async with deps.db.transaction() as session:
+        turn = await Turn.open(deps, session, web_inbound(member.userid, now), now)
+        assert turn.member is not None
+        if tab == "daily" and await get_basic_info(session, member.userid) is None:
+            return message_page(request, "web.info_first", status=409)
+        ctx = await build_context(turn, form, turn.member)
+        outcome = formview.parse(form, raw, ctx, lang)
+        if outcome.proxy_requested:
+            await apply_effect(turn, engine.Effect("request_proxy", {
+                "userid": member.userid, "form_id": form.id, "date": turn.today.isoformat(),
+                "reason": "location_failed"}), member.userid)
+            await drop_conversation(session, member.userid, form.id)
+        elif outcome.ok:
+            await store_record(turn, form, outcome.answers, ctx, outcome.effects)
+            await drop_conversation(session, member.userid, form.id)
+    if not outcome.ok:
+        return await _render(request, tab, raw=raw, errors=outcome.errors, status=400)
+    wake_sender(request)
+    suffix = "&done=proxy" if outcome.proxy_requested else ""
+    raise web.HTTPSeeOther(f"/h5/?tab={tab}{suffix}")
+
+
+@signed_in
+async def submit_info(request: web.Request) -> web.StreamResponse:
+    return await _submit(request, "info")
+
+
+@signed_in
+async def submit_daily(request: web.Request) -> web.StreamResponse:
+    return await _submit(request, "daily")
+
+
+@signed_in
+async def applicable(request: web.Request) -> web.StreamResponse:
+    """Which questions apply to what is filled in so far (the page's JS hides the others)."""
+    deps, member, now = deps_of(request), request[MEMBER], now_of(request)
+    post = await request.post()
+    form = FORMS.get(str(post.get("form", "")))
+    if form is None:
+        return web.json_response({"error": "unknown form"}, status=400)
+    async with deps.db.session() as session:
+        turn = await read_turn(deps, session, member, now)
+        ctx = await build_context(turn, form, member)
+        keys = formview.applicable(form, formview.read_post(form, post), ctx)
+    return web.json_response({"keys": keys})
+
+
+@signed_in
+async def switch_language(request: web.Request) -> web.StreamResponse:
+    post = await request.post()
+    lang = "en" if post.get("lang") == "en" else "zh"
+    async with deps_of(request).db.transaction() as session:
+        await set_language(session, request[MEMBER].userid, lang)
+    tab = str(post.get("tab", "daily"))
+    raise web.HTTPSeeOther(f"/h5/?tab={tab if tab in FORMS else 'daily'}")

@@ -1,0 +1,117 @@
+"""A member's rights under PIPL, and retention: export everything stored about a member, erase a
+leaver's personal fields (keeping counts), and reduce precise locations after a while.
+
+Every export and erase writes an audit row naming who asked; the row never holds the data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Alert,
+    AuditLog,
+    BasicInfo,
+    CardTask,
+    Conversation,
+    DailyReport,
+    InboundEvent,
+    Member,
+    Outbox,
+    ReviewerAssignment,
+)
+
+ERASED_NAME = "(已删除 erased)"
+
+
+class PrivacyError(Exception):
+    """The request cannot be carried out (unknown member); nothing was changed."""
+
+
+def _plain(row: SQLModel) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in row.model_dump().items()}
+
+
+async def _member(session: AsyncSession, userid: str) -> Member:
+    member = (await session.execute(
+        sa.select(Member).where(sa.func.lower(Member.userid) == userid.lower()))
+    ).scalars().first()
+    if member is None:
+        raise PrivacyError(f"no member {userid!r} on the roster")
+    return member
+
+
+async def export_member(session: AsyncSession, userid: str, *, actor: str,
+                        now: datetime) -> dict[str, Any]:
+    """Everything stored about one member, as JSON-ready data (audited)."""
+    member = await _member(session, userid)
+    uid = member.userid
+
+    async def rows(model: Any, *where: Any) -> list[dict[str, Any]]:
+        return [_plain(r) for r in (await session.execute(sa.select(model).where(*where)))
+                .scalars()]
+
+    reports = await rows(DailyReport, DailyReport.userid == uid)
+    report_ids = [r["id"] for r in reports]
+    data = {
+        "exported_at": now.isoformat(),
+        "member": _plain(member),
+        "basic_info": await rows(BasicInfo, BasicInfo.userid == uid),
+        "daily_reports": reports,
+        "alerts": await rows(Alert, Alert.report_id.in_(report_ids)) if report_ids else [],
+        "conversation": await rows(Conversation, Conversation.userid == uid),
+        "cards": await rows(CardTask, CardTask.userid == uid),
+        "messages_to_member": await rows(Outbox, Outbox.touser == uid),
+        "callbacks_received": await rows(InboundEvent, InboundEvent.userid == uid),
+        "reviews_units": await rows(ReviewerAssignment, ReviewerAssignment.userid == uid),
+        "audit": await rows(AuditLog, sa.or_(AuditLog.target == uid, AuditLog.actor == uid)),
+    }
+    session.add(AuditLog(at=now, actor=actor[:64], action="privacy.export", target=uid,
+                         detail={"reports": len(reports)}))
+    return data
+
+
+async def erase_member(session: AsyncSession, userid: str, *, actor: str,
+                       now: datetime) -> dict[str, int]:
+    """Remove a leaver's personal fields. What stays: the userid (other rows refer to it), each
+    report's day and whether it was abnormal (so past counts do not change), and audit rows."""
+    member = await _member(session, userid)
+    uid = member.userid
+    counts: dict[str, int] = {}
+    member.name = ERASED_NAME
+    member.mobile = None
+    member.last_lat = member.last_lng = None
+    member.last_location_at = None
+    member.abroad_country = None
+    member.active = False
+    member.following = False
+    member.updated_at = now
+    session.add(member)
+
+    async def run(label: str, statement: Any) -> None:
+        counts[label] = int((await session.execute(
+            statement.execution_options(synchronize_session=False))).rowcount or 0)
+
+    await run("basic_info", sa.update(BasicInfo).where(BasicInfo.userid == uid).values(
+        name=ERASED_NAME, staff_no="", mobile="", hukou_address=None, answers={}))
+    await run("reports", sa.update(DailyReport).where(DailyReport.userid == uid).values(
+        answers={}, temperature=None, province=None, city=None, district=None, country=None,
+        proxy_reason=None, abnormal_reasons=[]))
+    report_ids = sa.select(DailyReport.id).where(DailyReport.userid == uid)
+    await run("alerts", sa.update(Alert).where(Alert.report_id.in_(report_ids))
+              .values(reasons=[]))
+    await run("conversations", sa.delete(Conversation).where(Conversation.userid == uid))
+    await run("cards", sa.delete(CardTask).where(CardTask.userid == uid))
+    await run("messages", sa.update(Outbox).where(Outbox.touser == uid)
+              .values(payload={}, payload_hash="", status=sa.case(
+                  (Outbox.status == "pending", "cancelled"), else_=Outbox.status)))
+    await run("callbacks", sa.delete(InboundEvent).where(InboundEvent.userid == uid))
+    session.add(AuditLog(at=now, actor=actor[:64], action="privacy.erase", target=uid,
+                         detail=dict(counts)))
+    return counts

@@ -1,0 +1,281 @@
+"""The web without a browser: sign-in rules, sessions, CSRF, scoping, the shared forms.
+
+The browser tests (tests/test_web_browser.py) drive the same pages in Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from yarl import URL
+
+from bot.clock import FixedClock
+from bot.conversation.daily_report import DAILY_REPORT
+from bot.conversation.forms import Question, QuestionKind
+from bot.conversation import validators as v
+from app.emulator.api import WeComEmulator
+from handlers.web import formview
+from handlers.web.jssdk import signature
+from storage.models import AuditLog, BasicInfo, DailyReport
+from tests.web_helpers import http_client, sign_in, start_web_bot
+
+CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
+BASIC = {"name": "张三", "staff_no": "zhangsan", "mobile": "13800000002",
+         "beijing_hukou": "yes", "member_type": "student"}
+DAILY = {"location.mode": "gps", "location.lat": "39.95", "location.lng": "116.32",
+         "on_campus": "yes", "temperature": "36.5", "symptoms": "none", "contact": "no",
+         "quarantine": "none", "remarks": ""}
+
+
+def test_jssdk_signature_matches_wecoms_documented_example() -> None:
+    # The example of WeCom's JS-SDK signature documentation.
+    assert signature("sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2"
+                     "fzFy1AOcHKP7qg", "Wm3WZYTPz0wzccnW", 1414587457,
+                     "http://mp.weixin.qq.com?params=value") == \
+        "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
+
+
+async def test_redirect_url_has_wecoms_exact_shape(emulator: WeComEmulator, tmp_path: Path,
+                                                   clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            for path in ("/h5/", "/dashboard/"):
+                r = await http.get(base + path, allow_redirects=False)
+                assert r.status == 302
+                url = r.headers["Location"]
+                assert url.startswith(f"{emulator.base_url}/connect/oauth2/authorize?appid="
+                                      f"{emulator.corp_id}&redirect_uri=http%3A%2F%2F127.0.0.1")
+                assert url.endswith(f"&agentid={emulator.agent_id}#wechat_redirect")
+                query = parse_qs(urlsplit(url.split("#")[0]).query)
+                assert query["redirect_uri"] == [f"{base}/oauth/callback"]
+                assert query["response_type"] == ["code"] and query["scope"] == ["snsapi_base"]
+                assert len(query["state"][0]) >= 24
+                cookie = r.cookies["yqt_oauth"]
+                assert cookie["httponly"] and cookie["samesite"] == "Lax"
+                assert cookie["path"] == "/oauth/" and not cookie["secure"]
+    finally:
+        await bot.stop()
+
+
+async def test_sign_in_sets_an_httponly_lax_cookie_that_expires_after_8_hours(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            first = await http.get(base + "/h5/?tab=info", allow_redirects=False)
+            authorize = first.headers["Location"].split("#")[0]
+            picked = await http.get(authorize + "&pick_userid=zhangsan", allow_redirects=False)
+            back = await http.get(picked.headers["Location"], allow_redirects=False)
+            assert back.status == 303 and back.headers["Location"] == "/h5/?tab=info"
+            session = back.cookies["yqt_session"]
+            assert session["httponly"] and session["samesite"] == "Lax"
+            assert session["max-age"] == str(8 * 3600)
+            assert (await http.get(base + "/h5/", allow_redirects=False)).status == 200
+            clock.advance(hours=7, minutes=59)
+            assert (await http.get(base + "/h5/", allow_redirects=False)).status == 200
+            clock.advance(minutes=2)
+            assert (await http.get(base + "/h5/", allow_redirects=False)).status == 302
+        async with bot.db.session() as s:
+            signed = (await s.execute(sa.select(AuditLog).where(
+                AuditLog.action == "web.sign_in"))).scalars().all()
+        assert [a.actor for a in signed] == ["zhangsan"]
+    finally:
+        await bot.stop()
+
+
+async def test_forged_replayed_and_foreign_states_are_refused(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            first = await http.get(base + "/h5/", allow_redirects=False)
+            authorize = first.headers["Location"].split("#")[0]
+            picked = await http.get(authorize + "&pick_userid=zhangsan", allow_redirects=False)
+            callback = picked.headers["Location"]
+            forged = re.sub(r"state=[^&]+", "state=forged", callback)
+            r = await http.get(forged, allow_redirects=False)
+            assert r.status == 400 and "登录请求无效" in await r.text()
+            state_cookie = http.cookie_jar.filter_cookies(URL(f"{base}/oauth/callback"))["yqt_oauth"]
+            ok = await http.get(callback, allow_redirects=False)
+            assert ok.status == 303
+            # Replay: same URL with the state cookie put back — the state was used once.
+            http.cookie_jar.update_cookies({"yqt_oauth": state_cookie.value},
+                                           response_url=ok.url.with_path("/oauth/"))
+            replay = await http.get(callback, allow_redirects=False)
+            assert replay.status == 400
+        async with http_client() as other:  # another browser: not its state
+            r = await other.get(callback, allow_redirects=False)
+            assert r.status == 400
+    finally:
+        await bot.stop()
+
+
+async def test_outsiders_and_non_roster_members_are_turned_away(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            r = await sign_in(http, base, "stranger")
+            assert r.status == 403 and "花名册中没有找到您的账号（stranger）" \
+                in await r.text()
+        async with http_client() as http:
+            first = await http.get(base + "/h5/", allow_redirects=False)
+            authorize = first.headers["Location"].split("#")[0]
+            r = await http.get(authorize + "&pick_openid=o_wechat_user")
+            assert r.status == 403 and "只有本企业的成员" in await r.text()
+            assert "yqt_session" not in {c.key for c in http.cookie_jar}
+    finally:
+        await bot.stop()
+
+
+async def test_post_without_csrf_token_changes_nothing(emulator: WeComEmulator,
+                                                      tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            r = await http.post(base + "/h5/info", data=BASIC)
+            assert r.status == 403 and "没有做任何更改" in await r.text()
+            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": "x" * 32})
+            assert r.status == 403
+            async with bot.db.session() as s:
+                assert await s.get(BasicInfo, "zhangsan") is None
+            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            assert r.status == 200 and "不可修改" in await r.text()
+        async with http_client() as anonymous:
+            r = await anonymous.post(base + "/h5/daily", data=DAILY)
+            assert r.status == 403
+    finally:
+        await bot.stop()
+
+
+async def test_page_uses_the_chats_validators_and_status_agrees(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            r = await http.post(base + "/h5/daily", data={**DAILY, "_csrf": token})
+            assert r.status == 409  # basic information first, as in the chat
+            bad = {**BASIC, "mobile": "12345", "_csrf": token}
+            r = await http.post(base + "/h5/info", data=bad)
+            assert r.status == 400 and "手机号" in await r.text()
+            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            assert r.status == 200
+            r = await http.post(base + "/h5/daily", data={**DAILY, "temperature": "45",
+                                                          "_csrf": token})
+            text = await r.text()
+            assert r.status == 400 and "35.0" in text and "42.0" in text
+            r = await http.post(base + "/h5/daily", data={**DAILY, "temperature": "36,5",
+                                                          "_csrf": token})
+            assert r.status == 200 and 'id="receipt"' in await r.text()
+            again = await http.post(base + "/h5/daily", data={**DAILY, "_csrf": token})
+            assert again.status == 200
+        async with bot.db.session() as s:
+            reports = (await s.execute(sa.select(DailyReport))).scalars().all()
+        assert len(reports) == 1 and reports[0].temperature == 36.5
+        await bot.settle()
+        bot.new_messages("zhangsan")
+        status = await bot.say("zhangsan", "状态")
+        assert reports[0].receipt in status[0]
+    finally:
+        await bot.stop()
+
+
+def test_every_declared_question_becomes_a_field() -> None:
+    """A question added to the form appears on the page with its own validator."""
+    extra = Question("vaccinated", QuestionKind.SINGLE, "q.contact", label="field.contact",
+                     options=DAILY_REPORT.question("contact").options)
+    steps = Question("steps", QuestionKind.NUMBER, "q.temperature", parse=v.temperature,
+                     label="field.temperature")
+    form = replace(DAILY_REPORT, questions=(*DAILY_REPORT.questions, extra, steps))
+    from datetime import date, datetime, UTC
+    from bot.conversation.engine import Context
+    ctx = Context(userid="u", lang="zh", rendering="text", now=datetime.now(UTC),
+                  today=date(2026, 11, 30), new_id="x")
+    keys = [f.key for f in formview.fields(form, {}, ctx, "zh")]
+    assert keys == [q.key for q in form.questions]
+    raw = formview.read_post(form, _multidict({**DAILY, "location.mode": "abroad",
+                                               "location.country": "日本",
+                                               "vaccinated": "yes", "steps": "50"}))
+    outcome = formview.parse(form, raw, ctx, "zh")
+    assert outcome.answers["vaccinated"] is True
+    assert outcome.answers["location"]["kind"] == "abroad"
+    assert set(outcome.errors) == {"steps"}
+
+
+def _multidict(data: dict[str, str]):
+    from multidict import MultiDict
+    return MultiDict(data)
+
+
+async def test_inside_wecom_the_page_signs_the_js_sdk_config(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            outside = await (await http.get(base + "/h5/?tab=daily")).text()
+            assert "window.YQT_JSSDK = null" in outside and "res.wx.qq.com" not in outside
+            ua = {"User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0 wxwork/4.1.0"}
+            inside = await (await http.get(base + "/h5/?tab=daily", headers=ua)).text()
+        config = json.loads(re.search(r"window.YQT_JSSDK = (\{.*?\});", inside).group(1))
+        url = f"{base}/h5/?tab=daily"
+        for part, kind in (("config", "jsapi"), ("agentConfig", "agent_config")):
+            c = config[part]
+            assert c["signature"] == signature(emulator.tickets[kind], c["nonceStr"],
+                                               c["timestamp"], url)
+            assert c["jsApiList"] == ["getLocation"]
+        assert config["agentConfig"]["agentid"] == emulator.agent_id
+        assert "jsapi_ticket" not in inside and emulator.tickets["jsapi"] not in inside
+    finally:
+        await bot.stop()
+
+
+async def test_reviewer_exports_audited_downloads_of_their_units_only_and_files_for_a_member(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "teacher", "/dashboard/")
+            assert page.status == 200
+            token = CSRF.search(await page.text()).group(1)
+            r = await http.get(base + "/dashboard/export?format=csv")
+            body = (await r.read()).decode("utf-8-sig")
+            assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
+            assert "zhangsan" in body and "lisi" in body and "maria" not in body
+            r = await http.get(base + "/dashboard/export?format=xlsx")
+            assert r.status == 200 and (await r.read())[:2] == b"PK"
+            r = await http.get(base + "/dashboard/export?format=csv&from=2026-12-05")
+            assert r.status == 400  # the future: refused, nothing exported
+            # 代报 on the web: the chat's proxy rules (typed address, reason recorded).
+            form = await (await http.get(base + "/dashboard/proxy/lisi")).text()
+            assert 'name="location.mode" value="gps"' not in form  # never the reviewer's GPS
+            data = {**DAILY, "location.mode": "address", "location.address": "北京市海淀区中关村",
+                    "location.reason": "手机坏了", "_csrf": token}
+            r = await http.post(base + "/dashboard/proxy/lisi", data=data)
+            assert r.status == 200 and 'id="receipt"' in await r.text()
+            r = await http.post(base + "/dashboard/proxy/maria", data=data)
+            assert r.status == 403
+        async with bot.db.session() as s:
+            report = (await s.execute(sa.select(DailyReport).where(
+                DailyReport.userid == "lisi"))).scalars().one()
+            actions = [a.action for a in (await s.execute(sa.select(AuditLog).where(
+                AuditLog.actor == "teacher").order_by(AuditLog.id))).scalars()]
+        assert report.filled_by == "teacher" and report.location_kind == "typed"
+        assert "手机坏了" in (report.proxy_reason or "")
+        assert actions.count("web.export") == 2 and "proxy.report" in actions
+        await bot.settle()
+        assert any("王老师" in t for t in bot.new_messages("lisi"))  # told who filed for them
+    finally:
+        await bot.stop()
