@@ -61,7 +61,10 @@ class Turn:
     reply: str | None = None
     _sequence: int = 0
     _member_messaged: bool = False
+    #: Keep outbox rows until `flush` writes them in one statement (the callback path).
+    buffer_outbox: bool = False
     _rows: list[dict[str, Any]] = field(default_factory=list)
+    _queued: set[str] = field(default_factory=set)
 
     @classmethod
     async def open(cls, deps: Deps, session: AsyncSession, inbound: Inbound, now: datetime,
@@ -104,8 +107,14 @@ class Turn:
             if first and self.passive and task is None and message.get("msgtype") == "text":
                 self.reply = str((message.get("text") or {}).get("content") or "")
                 return
-        self._rows.append(outbox_values(dedupe_key=key, touser=recipient, message=message,
-                                        kind=kind, now=self.now))
+        row = outbox_values(dedupe_key=key, touser=recipient, message=message, kind=kind,
+                            now=self.now)
+        if kind == "send":
+            self._queued.add(recipient)
+        if self.buffer_outbox:
+            self._rows.append(row)  # written by `flush`, with the rest of the callback
+        else:
+            await add_outbox_rows(self.session, [row])
         if task is not None:
             task_id, purpose, ref = task
             self.session.add(CardTask(task_id=task_id, userid=recipient, purpose=purpose,
@@ -127,7 +136,7 @@ class Turn:
     @property
     def queued_for(self) -> set[str]:
         """Recipients given outbox messages by this turn so far."""
-        return {row["touser"] for row in self._rows if row["kind"] == "send"}
+        return set(self._queued)
 
     async def flush(self) -> None:
         """Write what the turn produced: state (ORM) and outbox rows, in order."""

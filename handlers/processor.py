@@ -156,7 +156,7 @@ class InboundProcessor:
                     passive = (self.passive_enabled and isinstance(inbound, PASSIVE_KINDS)
                                and not waiting and inbound.userid not in queued)
                     turn = Turn(deps=deps, session=session, inbound=inbound, now=now,
-                                member=member, passive=passive,
+                                member=member, passive=passive, buffer_outbox=True,
                                 no_conversation_at_load=conv is None)
                     try:
                         outcome = await self._savepoint(session, turn, dispatch)
@@ -242,7 +242,8 @@ class InboundProcessor:
             members = await load_members(session, [inbound.userid])
             member, conv, waiting = members.get(inbound.userid, (None, None, False))
             turn = Turn(deps=deps, session=session, inbound=inbound, now=now, member=member,
-                        passive=passive and not waiting, no_conversation_at_load=conv is None)
+                        passive=passive and not waiting, buffer_outbox=True,
+                        no_conversation_at_load=conv is None)
             await dispatch(turn)
             record_inbound(session, dedupe_key=inbound.dedupe_key, userid=inbound.userid,
                            kind=inbound.kind, received_at=now, reply=turn.reply)

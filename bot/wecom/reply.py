@@ -7,7 +7,7 @@ TimeStamp, Nonce).
 
 from __future__ import annotations
 
-from bot.paging import TEXT_LIMIT_BYTES
+from bot.text import TEXT_LIMIT_BYTES
 from bot.wecom.crypto import WeComCrypto
 
 
