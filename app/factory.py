@@ -24,18 +24,22 @@ from handlers.keys import (
     CRYPTO,
     DATABASE,
     DEPS,
+    LIMITER,
+    METRICS,
     PROCESSOR,
     READY,
     SENDER,
     SETTINGS,
 )
+from handlers.metrics import Metrics, metrics
 from handlers.processor import InboundProcessor
+from handlers.ratelimit import InboundLimiter
 from handlers.router import dispatch
 from handlers.sender import OutboxSender
 from handlers.web import setup_web
 from scheduler.jobs import JobDeps
 from scheduler.setup import SchedulerLeader
-from storage.db import Database
+from storage.db import open_database
 from storage.tokens import DbTokenStore
 
 log = logging.getLogger("app.factory")
@@ -52,47 +56,48 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[READY] = asyncio.Event()
+    app[METRICS] = Metrics()
+    app[LIMITER] = InboundLimiter(settings.server.member_callbacks_per_minute)
     app[CRYPTO] = WeComCrypto(settings.wecom.token.get_secret_value(),
                               settings.wecom.encoding_aes_key.get_secret_value(),
                               settings.wecom.corp_id)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        db = Database(settings.database.url)
-        await db.create_schema()
-        http = aiohttp.ClientSession()
-        client = WeComClient(http, settings.wecom, DbTokenStore(db), clock)
-        sender = OutboxSender(db, client, settings.outbox, clock)
-        deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
-        app[DATABASE] = db
-        app[SENDER] = sender
-        app[DEPS] = deps
-        app[CLIENT] = client
-        app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
-        warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
-        tasks = []
-        if run_sender:
-            tasks.append(asyncio.create_task(sender.run(), name="outbox"))
-        if settings.schedule.enabled:
-            leader = SchedulerLeader(JobDeps(settings, db, clock, wake=sender.wake))
-            tasks.append(asyncio.create_task(leader.run(), name="scheduler"))
-        await warm
-        app[READY].set()
-        log.info("yiqingtong ready on %s", settings.server.callback_path)
-        try:
-            yield
-        finally:
-            app[READY].clear()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await http.close()
-            await db.dispose()
+        async with open_database(settings.database.url) as db, aiohttp.ClientSession() as http:
+            client = WeComClient(http, settings.wecom, DbTokenStore(db), clock)
+            sender = OutboxSender(db, client, settings.outbox, clock,
+                                  observer=app[METRICS].sent)
+            deps = Deps(settings=settings, db=db, clock=clock, geocode=geo.locate)
+            app[DATABASE] = db
+            app[SENDER] = sender
+            app[DEPS] = deps
+            app[CLIENT] = client
+            app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
+            warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
+            tasks = []
+            if run_sender:
+                tasks.append(asyncio.create_task(sender.run(), name="outbox"))
+            if settings.schedule.enabled:
+                leader = SchedulerLeader(JobDeps(settings, db, clock, wake=sender.wake))
+                app[METRICS].is_leader = lambda: leader.is_leader
+                tasks.append(asyncio.create_task(leader.run(), name="scheduler"))
+            await warm
+            app[READY].set()
+            log.info("yiqingtong ready on %s", settings.server.callback_path)
+            try:
+                yield
+            finally:
+                app[READY].clear()
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app.cleanup_ctx.append(resources)
     app.router.add_get(settings.server.callback_path, verify_url)
     app.router.add_post(settings.server.callback_path, receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     setup_web(app, settings)
     return app

@@ -120,6 +120,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "抱歉，系统暂时出了点问题，请稍后再试。",
         "Sorry, something went wrong on our side. Please try again in a moment.",
     ),
+    "limit.slow_down": (
+        "您发送得太快了，一分钟内的后续消息将不会处理，请稍后再试。",
+        "You are sending messages too fast; the rest of this minute's messages are ignored. "
+        "Please try again in a minute.",
+    ),
     "rendering.text": (
         "已切换为纯文字提问：回复选项前的序号即可作答。回复“卡片”可换回卡片。",
         "Switched to plain-text questions: reply with the option number. Reply \"cards\" to "

@@ -88,6 +88,9 @@ class ServerSettings(_Section):
     callback_path: str = "/wecom/callback"
     max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
     timestamp_window_seconds: int = Field(default=300, ge=0)
+    # A member (or a script using their account) sending more callbacks than this in a minute
+    # is answered once and then ignored until the minute is over; others are not affected.
+    member_callbacks_per_minute: int = Field(default=60, ge=1, le=10_000)
 
     @field_validator("callback_path")
     @classmethod
@@ -138,12 +141,12 @@ class OutboxSettings(_Section):
 class ScheduleSettings(_Section):
     enabled: bool = True
     timezone: str = "Asia/Shanghai"
-    morning_reminder: str = "07:30"
-    second_reminder: str = "11:00"
-    reviewer_digest: str = "12:00"
-    admin_summary: str = "20:00"
-    basic_info_reminder: str = "19:00"
-    housekeeping: str = "03:30"
+    morning_reminder: str = "07:25"
+    second_reminder: str = "10:55"
+    reviewer_digest: str = "12:05"
+    admin_summary: str = "20:05"
+    basic_info_reminder: str = "19:05"
+    housekeeping: str = "03:35"
     skip_weekends: bool = False
     holidays: tuple[date, ...] = ()
     misfire_grace_minutes: int = Field(default=60, ge=1, le=12 * 60)
@@ -198,6 +201,21 @@ class WebSettings(_Section):
         return self.public_url.startswith("https://")
 
 
+class LogSettings(_Section):
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class PrivacySettings(_Section):
+    # GPS coordinates in reports and member.last_lat/lng are reduced to province/city/district
+    # after this many days.
+    raw_location_days: int = Field(default=14, ge=1, le=3650)
+    # Reports older than this many days are deleted; 0 keeps them.
+    report_days: int = Field(default=0, ge=0, le=36500)
+    # Raise when the privacy notice changes: every member is shown the new one once.
+    notice_version: int = Field(default=1, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build it with `load_settings`; tests may construct it directly."""
 
@@ -212,6 +230,8 @@ class Settings(BaseSettings):
     bot: BotSettings = BotSettings()
     outbox: OutboxSettings = OutboxSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    log: LogSettings = LogSettings()
+    privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
 
     @classmethod

@@ -1,5 +1,4 @@
-"""The WeCom callback endpoint: verify, decrypt, parse, process, commit, then answer 200
-(empty, or with the encrypted passive reply).
+"""The WeCom callback endpoint: verify, decrypt, parse, process, commit, then answer 200.
 
 Everything before `process` is pure and cheap; a bad request is answered with a 4xx and leaves
 no trace. WeCom re-sends anything not answered 200 within 5 s, so the effect of a callback is
@@ -10,14 +9,18 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from aiohttp import web
 
+from bot import logs
 from bot.clock import Clock
 from bot.wecom.crypto import CallbackRejected
-from bot.wecom.inbound import parse_envelope, parse_plaintext
+from bot.wecom.inbound import Inbound, parse_envelope, parse_plaintext
 from bot.wecom.reply import passive_reply_xml
-from handlers.keys import CLOCK, CRYPTO, PROCESSOR, SETTINGS
+from handlers.context import Turn
+from handlers.keys import CLOCK, CRYPTO, LIMITER, METRICS, PROCESSOR, SETTINGS
+from handlers.ratelimit import Verdict
 
 log = logging.getLogger("handlers.callback")
 
@@ -64,28 +67,63 @@ async def verify_url(request: web.Request) -> web.Response:
 
 
 async def receive(request: web.Request) -> web.Response:
-    """POST: one message or event from WeCom."""
+    """POST: one message or event from WeCom (timed, counted, and tagged with a callback id
+    that every log line written while handling it carries)."""
+    token = logs.callback_id.set(logs.new_callback_id())
+    started = time.monotonic()
+    kind = "unknown"
+    result = "error"
+    try:
+        response, kind, result = await _receive(request)
+        return response
+    finally:
+        request.app[METRICS].callback(kind, result, time.monotonic() - started)
+        logs.callback_id.reset(token)
+
+
+async def _receive(request: web.Request) -> tuple[web.Response, str, str]:
     settings = request.app[SETTINGS]
     limit = settings.server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return web.Response(status=413, text="body too large")
+        return web.Response(status=413, text="body too large"), "unknown", "rejected"
     try:
         signature, timestamp, nonce = _query(request, "msg_signature", "timestamp", "nonce")
         _check_fresh(timestamp, settings.server.timestamp_window_seconds, request.app[CLOCK])
         body = await request.content.read(limit + 1)
         if len(body) > limit:
-            return web.Response(status=413, text="body too large")
+            return web.Response(status=413, text="body too large"), "unknown", "rejected"
         encrypted, _to_user = parse_envelope(body)
         plaintext = request.app[CRYPTO].decrypt(signature, timestamp, nonce, encrypted)
         inbound = parse_plaintext(plaintext)
     except CallbackRejected as exc:
         log.warning("callback refused (%d): %s", exc.status, exc.reason)
-        return web.Response(status=exc.status, text=exc.reason)
+        return web.Response(status=exc.status, text=exc.reason), "unknown", "rejected"
+    verdict = request.app[LIMITER].check(inbound.userid, request.app[CLOCK].now())
+    if verdict is Verdict.OVER:
+        return web.Response(status=200, text=""), inbound.kind, "limited"
+    if verdict is Verdict.FIRST_OVER:
+        log.warning("a member exceeded %d callbacks a minute; ignoring them for a minute",
+                    settings.server.member_callbacks_per_minute)
+        outcome = await request.app[PROCESSOR].process(inbound, dispatch=slow_down)
+        return _answer(request, inbound, outcome.reply, nonce), inbound.kind, "limited"
     outcome = await request.app[PROCESSOR].process(inbound)
-    if outcome.reply is None:
+    return (_answer(request, inbound, outcome.reply, nonce), inbound.kind,
+            "ok" if outcome.applied else "duplicate")
+
+
+def _answer(request: web.Request, inbound: Inbound, reply: str | None, nonce: str
+            ) -> web.Response:
+    """200, empty or carrying the encrypted passive reply (DOC-90241 text in the DOC-90238
+    envelope); a re-sent callback gets the same text, stored with its dedupe row."""
+    if reply is None:
         return web.Response(status=200, text="")
-    # The encrypted passive reply (DOC-90241 text in the DOC-90238 envelope); a re-sent
-    # callback gets the same text, stored with its dedupe row.
-    body = passive_reply_xml(request.app[CRYPTO], inbound.userid, settings.wecom.corp_id,
-                             outcome.reply, nonce, int(request.app[CLOCK].now().timestamp()))
+    body = passive_reply_xml(request.app[CRYPTO], inbound.userid,
+                             request.app[SETTINGS].wecom.corp_id, reply, nonce,
+                             int(request.app[CLOCK].now().timestamp()))
     return web.Response(body=body, content_type="text/xml")
+
+
+async def slow_down(turn: Turn) -> None:
+    """The one answer a member over the inbound limit gets."""
+    if turn.member is not None:
+        await turn.say("limit.slow_down")

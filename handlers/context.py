@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import catalog
@@ -22,10 +21,10 @@ from bot.clock import Clock, local_date
 from bot.conversation.render import text_message
 from bot.settings import Settings
 from bot.wecom.inbound import Inbound
+from storage import cards, members
 from storage.db import Database
-from storage.models import CardTask, Member
-from storage.inbound import add_outbox_rows
-from storage.outbox import outbox_values
+from storage.models import Member
+from storage.outbox import enqueue_rows, outbox_values
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
@@ -67,14 +66,11 @@ class Turn:
     _queued: set[str] = field(default_factory=set)
 
     @classmethod
-    async def open(cls, deps: Deps, session: AsyncSession, inbound: Inbound, now: datetime,
-                   *, passive: bool = False) -> Turn:
-        query = sa.select(Member).where(Member.userid == inbound.userid)
-        if deps.db.is_postgres:
-            query = query.with_for_update()
-        member = (await session.execute(query)).scalars().first()
-        return cls(deps=deps, session=session, inbound=inbound, now=now, member=member,
-                   passive=passive)
+    async def open(cls, deps: Deps, session: AsyncSession, inbound: Inbound, now: datetime
+                   ) -> Turn:
+        member = await members.for_callback(session, inbound.userid,
+                                            lock=deps.db.is_postgres)
+        return cls(deps=deps, session=session, inbound=inbound, now=now, member=member)
 
     @property
     def settings(self) -> Settings:
@@ -114,11 +110,11 @@ class Turn:
         if self.buffer_outbox:
             self._rows.append(row)  # written by `flush`, with the rest of the callback
         else:
-            await add_outbox_rows(self.session, [row])
+            await enqueue_rows(self.session, [row])
         if task is not None:
             task_id, purpose, ref = task
-            self.session.add(CardTask(task_id=task_id, userid=recipient, purpose=purpose,
-                                      ref=ref, live=True, created_at=self.now))
+            cards.add(self.session, task_id=task_id, userid=recipient, purpose=purpose,
+                      ref=ref, now=self.now)
 
     async def say(self, key: str, *, touser: Member | None = None, **params: Any) -> None:
         """Queue a catalog text for this member (or another member, in their language)."""
@@ -142,7 +138,7 @@ class Turn:
         """Write what the turn produced: state (ORM) and outbox rows, in order."""
         await self.session.flush()
         rows, self._rows = self._rows, []
-        await add_outbox_rows(self.session, rows)
+        await enqueue_rows(self.session, rows)
 
 
 def lang_of(member: Member | None, settings: Settings) -> str:

@@ -12,9 +12,6 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
 from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import engine
@@ -24,8 +21,8 @@ from bot.conversation.forms import Form
 from bot.conversation.validators import match_option
 from handlers.context import Turn, lang_of
 from handlers.reviewers import notify_abnormal, notify_proxy_request
-from storage.inbound import get_conversation
-from storage.models import AuditLog, BasicInfo, CardTask, Conversation, DailyReport, Member
+from storage import audit, cards, conversations, members, reports
+from storage.models import BasicInfo, Conversation, DailyReport, Member
 
 #: The staff-number rule of the basic-info form (validators.staff_no), for the prefill offer.
 STAFF_NO_PREFILL = re.compile(r"[A-Za-z0-9]{3,20}")
@@ -36,15 +33,15 @@ FORMS: dict[str, Form] = {form.id: form for form in (BASIC_INFO, DAILY_REPORT)}
 
 
 async def load_conversation(turn: Turn) -> Conversation | None:
-    return await get_conversation(turn.session, turn.inbound.userid,
-                                  absent_at_load=turn.no_conversation_at_load)
+    return await conversations.get(turn.session, turn.inbound.userid,
+                                   absent_at_load=turn.no_conversation_at_load)
 
 
 async def subject_of(turn: Turn, conv: Conversation | None) -> Member:
     """Whom the form is about: the member themself, or the member a reviewer reports for."""
     subject_id = (conv.state.get("meta") or {}).get("subject") if conv else None
     if subject_id and subject_id != turn.inbound.userid:
-        subject = await turn.session.get(Member, subject_id)
+        subject = await members.get(turn.session, subject_id)
         if subject is not None:
             return subject
     assert turn.member is not None
@@ -52,9 +49,7 @@ async def subject_of(turn: Turn, conv: Conversation | None) -> Member:
 
 
 async def report_today(turn: Turn, userid: str) -> DailyReport | None:
-    return (await turn.session.execute(
-        sa.select(DailyReport).where(DailyReport.userid == userid,
-                                     DailyReport.report_date == turn.today))).scalars().first()
+    return await reports.report_of_day(turn.session, userid, turn.today)
 
 
 async def build_context(turn: Turn, form: Form, subject: Member, *,
@@ -65,10 +60,7 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
     yesterday: dict[str, Any] | None = None
     previous_city: str | None = None
     if form.id == DAILY_REPORT.id:
-        last = (await turn.session.execute(
-            sa.select(DailyReport).where(DailyReport.userid == subject.userid,
-                                         DailyReport.report_date < turn.today)
-            .order_by(DailyReport.report_date.desc()).limit(1))).scalars().first()
+        last = await reports.last_report_before(turn.session, subject.userid, turn.today)
         if last is not None:
             previous_city = last.city or last.country
             if last.report_date == turn.today - timedelta(days=1):
@@ -119,7 +111,7 @@ async def _resume(turn: Turn, conv: Conversation
 async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> None:
     resumed = await _resume(turn, conv)
     if resumed is None:  # a form that no longer exists: drop it rather than guess
-        await turn.session.delete(conv)
+        await conversations.end(turn.session, conv)
         await turn.say("cmd.unknown")
         return
     form, state, ctx = resumed
@@ -130,7 +122,7 @@ async def reprompt_form(turn: Turn, conv: Conversation) -> None:
     """Ask the current question again (the engine offers to continue an abandoned form)."""
     resumed = await _resume(turn, conv)
     if resumed is None:
-        await turn.session.delete(conv)
+        await conversations.end(turn.session, conv)
         return
     form, state, ctx = resumed
     await apply_step(turn, form, conv, engine.reprompt(form, state, ctx), ctx)
@@ -164,37 +156,24 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
         if not stored:
             # Already stored today (or basic info exists): the engine's outputs do not apply.
             if conv is not None:
-                await turn.session.delete(conv)
+                await conversations.end(turn.session, conv)
             return
     for out in step.outgoing:
         new_card = out.task_id and out.kind == "send"
-        task = (out.task_id, f"form:{form.id}", step.state.conv_id if step.state else "") \
-            if new_card else None
+        ref = step.state.conv_id if step.state else ""
+        task = (out.task_id, cards.form_purpose(form.id), ref) if new_card else None
         await turn.send(dict(out.message), kind=out.kind, task=task)
     for effect in step.effects:
         await _apply_effect(turn, effect.name, dict(effect.data), subject_id)
     if step.state is None:
         if conv is not None:
-            await turn.session.delete(conv)
-        await _retire_cards(turn, form)
+            await conversations.end(turn.session, conv)
+        await cards.retire(turn.session, userid=turn.inbound.userid,
+                           purpose=cards.form_purpose(form.id))
         return
-    if conv is None:
-        conv = await turn.session.get(Conversation, turn.inbound.userid)
-    if conv is None:
-        conv = Conversation(userid=turn.inbound.userid, form_id=form.id,
-                            form_version=form.version, state={}, started_at=turn.now,
-                            updated_at=turn.now)
-    conv.form_id, conv.form_version = form.id, form.version
-    conv.state = step.state.to_json()
-    conv.updated_at = turn.now
-    turn.session.add(conv)
-
-
-async def _retire_cards(turn: Turn, form: Form) -> None:
-    await turn.session.execute(
-        sa.update(CardTask).where(CardTask.userid == turn.inbound.userid,
-                                  CardTask.purpose == f"form:{form.id}", CardTask.live.is_(True))
-        .values(live=False))
+    await conversations.save(turn.session, turn.inbound.userid, form_id=form.id,
+                             form_version=form.version, state=step.state.to_json(),
+                             now=turn.now, conv=conv)
 
 
 async def _store_completed(turn: Turn, form: Form, answers: dict[str, Any], ctx: engine.Context,
@@ -205,7 +184,7 @@ async def _store_completed(turn: Turn, form: Form, answers: dict[str, Any], ctx:
 
 
 async def _store_basic_info(turn: Turn, answers: dict[str, Any], subject_id: str) -> bool:
-    existing = await turn.session.get(BasicInfo, subject_id)
+    existing = await reports.basic_info(turn.session, subject_id)
     if existing is not None:
         await _say_basic_info_exists(turn, existing)
         return False
@@ -217,11 +196,8 @@ async def _store_basic_info(turn: Turn, answers: dict[str, Any], subject_id: str
         member_type=str(answers.get("member_type", "")),
         form_version=int(answers.get("form_version", BASIC_INFO.version)), answers=answers,
         submitted_at=turn.now)
-    try:
-        async with turn.session.begin_nested():
-            turn.session.add(record)
-    except IntegrityError:
-        existing = await turn.session.get(BasicInfo, subject_id)
+    if not await reports.add_basic_info_once(turn.session, record):
+        existing = await reports.basic_info(turn.session, subject_id)
         if existing is not None:
             await _say_basic_info_exists(turn, existing)
         return False
@@ -265,25 +241,21 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         submitted_at=turn.now)
     for _attempt in range(3):
         report = DailyReport(receipt=turn.deps.new_id()[:8].upper(), **values)
-        try:
-            async with turn.session.begin_nested():
-                turn.session.add(report)
+        if await reports.add_report_once(turn.session, report):
             break
-        except IntegrityError:
-            existing = await report_today(turn, subject_id)
-            if existing is not None:  # filed meanwhile (another instance, a reviewer)
-                await say_already_reported(turn, existing)
-                return False
-            # Otherwise the random receipt collided with an older one: draw another.
+        existing = await report_today(turn, subject_id)
+        if existing is not None:  # filed meanwhile (another instance, a reviewer)
+            await say_already_reported(turn, existing)
+            return False
+        # Otherwise the random receipt collided with an older one: draw another.
     else:
         raise RuntimeError("could not store the daily report")
     if subject_id != turn.inbound.userid:
-        turn.session.add(AuditLog(at=turn.now, actor=turn.inbound.userid, action="proxy.report",
-                                  target=subject_id,
-                                  detail={"report": report.id, "receipt": report.receipt,
-                                          "location": report.location_kind,
-                                          "reason": report.proxy_reason}))
-    subject = await turn.session.get(Member, subject_id)
+        audit.record(turn.session, at=turn.now, actor=turn.inbound.userid,
+                     action=audit.AuditAction.PROXY_REPORT, target=subject_id,
+                     detail={"report": report.id, "receipt": report.receipt,
+                             "location": report.location_kind, "reason": report.proxy_reason})
+    subject = await members.get(turn.session, subject_id)
     time = local_time_text(turn.deps.clock, turn.now)
     await turn.say_lines("report.receipt", engine.summary_lines(DAILY_REPORT, answers, turn.lang),
                          date=turn.today.isoformat(), time=time, receipt=report.receipt)
@@ -310,8 +282,8 @@ async def say_already_reported(turn: Turn, report: DailyReport) -> None:
     time = local_time_text(turn.deps.clock, report.submitted_at)
     if report.userid != turn.inbound.userid:
         # A reviewer filling in for a member: say whose report it is and who filed it.
-        subject = await turn.session.get(Member, report.userid)
-        filler = await turn.session.get(Member, report.filled_by)
+        subject = await members.get(turn.session, report.userid)
+        filler = await members.get(turn.session, report.filled_by)
         await turn.say("proxy.already_reported", name=subject.name if subject else report.userid,
                        by=filler.name if filler else report.filled_by, time=time,
                        receipt=report.receipt)
@@ -321,12 +293,12 @@ async def say_already_reported(turn: Turn, report: DailyReport) -> None:
 
 async def _apply_effect(turn: Turn, name: str, data: dict[str, Any], subject_id: str) -> None:
     if name in ("remember_country", "forget_country"):
-        subject = await turn.session.get(Member, subject_id)
+        subject = await members.get(turn.session, subject_id)
         if subject is not None:
             subject.abroad_country = data.get("country") or None
-            turn.session.add(subject)
+            members.save(turn.session, subject)
     elif name == "request_proxy":
-        subject = await turn.session.get(Member, subject_id)
+        subject = await members.get(turn.session, subject_id)
         if subject is not None:
             await notify_proxy_request(turn, subject, data)
     elif name == "cancelled":

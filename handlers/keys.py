@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from bot.wecom.client import WeComClient
     from bot.wecom.crypto import WeComCrypto
     from handlers.context import Deps
+    from handlers.metrics import Metrics
     from handlers.processor import InboundProcessor
+    from handlers.ratelimit import InboundLimiter
     from handlers.sender import OutboxSender
     from storage.db import Database
 
@@ -24,5 +26,7 @@ CRYPTO: web.AppKey[WeComCrypto] = web.AppKey("crypto")
 PROCESSOR: web.AppKey[InboundProcessor] = web.AppKey("processor")
 SENDER: web.AppKey[OutboxSender] = web.AppKey("sender")
 READY: web.AppKey[asyncio.Event] = web.AppKey("ready")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+LIMITER: web.AppKey[InboundLimiter] = web.AppKey("limiter")
 DEPS: web.AppKey[Deps] = web.AppKey("deps")
 CLIENT: web.AppKey[WeComClient] = web.AppKey("client")

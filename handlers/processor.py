@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.wecom.inbound import Inbound, LocationMessageIn, MenuClickIn, TextIn
 from handlers.context import Deps, Turn
-from storage.inbound import load_members, record_inbound, seen_replies, stored_reply
+from storage import inbound as inbound_events
 
 log = logging.getLogger("handlers.callback")
 
@@ -53,6 +53,7 @@ class Outcome:
 class _Pending:
     inbound: Inbound
     future: asyncio.Future[Outcome]
+    dispatch: Dispatch | None = None
 
 
 class InboundProcessor:
@@ -74,11 +75,12 @@ class InboundProcessor:
     def passive_enabled(self) -> bool:
         return self._deps.settings.bot.passive_replies
 
-    async def process(self, inbound: Inbound) -> Outcome:
+    async def process(self, inbound: Inbound, *, dispatch: Dispatch | None = None) -> Outcome:
         """Apply one callback (with whatever else arrives meanwhile); returns once committed.
-        Raises if nothing could be stored (the caller answers 500 and WeCom re-sends)."""
+        Raises if nothing could be stored (the caller answers 500 and WeCom re-sends).
+        `dispatch` replaces the router for this callback (the inbound limit's one answer)."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(inbound, future))
+        self._queue.append(_Pending(inbound, future, dispatch))
         self._idle.clear()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="callbacks")
@@ -123,7 +125,8 @@ class InboundProcessor:
             return
         for item in batch:
             try:
-                outcome = await self._process_alone(item.inbound)
+                outcome = await self._process_alone(item.inbound,
+                                                    item.dispatch or self._dispatch)
             except Exception as exc:
                 if not item.future.done():
                     item.future.set_exception(exc)
@@ -140,8 +143,10 @@ class InboundProcessor:
         now = deps.clock.now()
         outcomes: list[Outcome] = []
         async with deps.db.transaction() as session:
-            members = await load_members(session, (p.inbound.userid for p in batch))
-            seen = await seen_replies(session, (p.inbound.dedupe_key for p in batch))
+            members = await inbound_events.load_members(
+                session, (p.inbound.userid for p in batch))
+            seen = await inbound_events.seen_replies(
+                session, (p.inbound.dedupe_key for p in batch))
             queued: set[str] = set()  # members given outbox rows earlier in this batch
             for index, item in enumerate(batch):
                 inbound = item.inbound
@@ -151,7 +156,7 @@ class InboundProcessor:
                     outcomes.append(Outcome(False, seen[key]))
                     continue
                 outcome = None
-                for dispatch in (self._dispatch, _apologise):
+                for dispatch in (item.dispatch or self._dispatch, _apologise):
                     member, conv, waiting = members.get(inbound.userid, (None, None, False))
                     passive = (self.passive_enabled and isinstance(inbound, PASSIVE_KINDS)
                                and not waiting and inbound.userid not in queued)
@@ -166,7 +171,7 @@ class InboundProcessor:
                         _log_failure(inbound, exc)
                         # The savepoint's rollback expired what the callback had touched:
                         # load the rest of the batch's members and conversations afresh.
-                        members.update(await load_members(
+                        members.update(await inbound_events.load_members(
                             session, (p.inbound.userid for p in batch[index:]), refresh=True))
                         continue
                     queued.update(turn.queued_for)
@@ -183,12 +188,13 @@ class InboundProcessor:
         try:
             async with session.begin_nested():
                 await dispatch(turn)
-                record_inbound(session, dedupe_key=inbound.dedupe_key, userid=inbound.userid,
-                               kind=inbound.kind, received_at=turn.now, reply=turn.reply)
+                inbound_events.record_inbound(
+                    session, dedupe_key=inbound.dedupe_key, userid=inbound.userid,
+                    kind=inbound.kind, received_at=turn.now, reply=turn.reply)
                 await turn.flush()
         except IntegrityError:
             # Another instance recorded this callback first: then it is a re-send.
-            seen, reply = await stored_reply(session, inbound.dedupe_key)
+            seen, reply = await inbound_events.stored_reply(session, inbound.dedupe_key)
             if seen:
                 return Outcome(False, reply)
             raise
@@ -196,12 +202,12 @@ class InboundProcessor:
 
     # ------------------------------------------------------------------ one by one
 
-    async def _process_alone(self, inbound: Inbound) -> Outcome:
+    async def _process_alone(self, inbound: Inbound, dispatch: Dispatch) -> Outcome:
         """One callback in its own transaction, retried on transient database errors."""
         passive = self.passive_enabled and isinstance(inbound, PASSIVE_KINDS)
         for attempt in range(3):
             try:
-                return await self._apply_alone(inbound, self._dispatch, passive)
+                return await self._apply_alone(inbound, dispatch, passive)
             except IntegrityError:
                 seen, reply = await self._reply_of(inbound)
                 if seen:
@@ -222,7 +228,7 @@ class InboundProcessor:
 
     async def _reply_of(self, inbound: Inbound) -> tuple[bool, str | None]:
         async with self._deps.db.session() as session:
-            return await stored_reply(session, inbound.dedupe_key)
+            return await inbound_events.stored_reply(session, inbound.dedupe_key)
 
     async def _recover(self, inbound: Inbound, passive: bool) -> Outcome:
         """A bug, not the database: a re-send would fail the same way. Roll back, record the
@@ -235,18 +241,19 @@ class InboundProcessor:
         deps = self._deps
         now = deps.clock.now()
         async with deps.db.transaction() as session:
-            seen, reply = await stored_reply(session, inbound.dedupe_key)
+            seen, reply = await inbound_events.stored_reply(session, inbound.dedupe_key)
             if seen:
                 log.info("duplicate callback %s ignored", inbound.kind)
                 return Outcome(False, reply)
-            members = await load_members(session, [inbound.userid])
+            members = await inbound_events.load_members(session, [inbound.userid])
             member, conv, waiting = members.get(inbound.userid, (None, None, False))
             turn = Turn(deps=deps, session=session, inbound=inbound, now=now, member=member,
                         passive=passive and not waiting, buffer_outbox=True,
                         no_conversation_at_load=conv is None)
             await dispatch(turn)
-            record_inbound(session, dedupe_key=inbound.dedupe_key, userid=inbound.userid,
-                           kind=inbound.kind, received_at=now, reply=turn.reply)
+            inbound_events.record_inbound(
+                session, dedupe_key=inbound.dedupe_key, userid=inbound.userid,
+                kind=inbound.kind, received_at=now, reply=turn.reply)
             await turn.flush()
         return Outcome(True, turn.reply)
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import engine, render
 from bot.conversation.daily_report import DAILY_REPORT, reason_labels
 from handlers.context import Turn, lang_of, rendering_of
-from storage.db import insert_ignore
-from storage.models import Alert, AuditLog, CardTask, DailyReport, Member, Unit
-from storage.units import may_act_on, responsible_for
+from storage import alerts, audit, members, reports
+from storage.cards import CardPurpose, retire
+from storage.models import DailyReport, Member
+from storage.units import get_unit, may_act_on, responsible_for
 
 ACK_KEY = "ack"
 
@@ -27,15 +26,12 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
     """Push one alert for an abnormal report to the reviewers of the member's unit and of the
     units above it, or the admins where there are none (never to the member themself)."""
     await turn.session.flush()
-    inserted = await turn.session.execute(
-        insert_ignore(turn.session, Alert).values(report_id=report.id,
-                                                  reasons=report.abnormal_reasons,
-                                                  created_at=turn.now))
-    if not inserted.rowcount:
+    assert report.id is not None
+    alert = await alerts.raise_once(turn.session, report_id=report.id,
+                                    reasons=list(report.abnormal_reasons), now=turn.now)
+    if alert is None:
         return
-    alert = (await turn.session.execute(
-        sa.select(Alert).where(Alert.report_id == report.id))).scalars().one()
-    unit = await turn.session.get(Unit, subject.unit_id) if subject.unit_id else None
+    unit = await get_unit(turn.session, subject.unit_id)
     reasons = reason_labels(list(report.abnormal_reasons))
     for reviewer in await responsible_for(turn.session, subject.unit_id):
         if reviewer.userid == subject.userid:
@@ -52,7 +48,7 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
                 lang=lang, buttons=[(f"{ACK_KEY}:{alert.id}",
                                      catalog.lang_only("alert.ack_button", lang), 1)]))
             await turn.send(card, touser=reviewer.userid,
-                            task=(task_id, "alert:ack", str(alert.id)))
+                            task=(task_id, CardPurpose.ALERT_ACK, str(alert.id)))
         else:
             lines = engine.summary_lines(DAILY_REPORT, report.answers, lang)
             lines.append(catalog.stacked("alert.text_ack", lang, number=alert.id))
@@ -78,22 +74,22 @@ async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = 
     them) or an admin, never the member themself."""
     reviewer = turn.member
     assert reviewer is not None
-    alert = await turn.session.get(Alert, alert_id)
-    report = await turn.session.get(DailyReport, alert.report_id) if alert else None
-    subject = await turn.session.get(Member, report.userid) if report else None
+    alert = await alerts.get(turn.session, alert_id)
+    report = await reports.get_report(turn.session, alert.report_id) if alert else None
+    subject = await members.get(turn.session, report.userid) if report else None
     allowed = (subject is not None and subject.userid != reviewer.userid
                and await may_act_on(turn.session, reviewer, subject))
     if alert is None or not allowed:
         await turn.say("alert.unknown", number=alert_id)
         return
-    if alert.acknowledged_by is None:
-        alert.acknowledged_by, alert.acknowledged_at = reviewer.userid, turn.now
-        turn.session.add(alert)
-        turn.session.add(AuditLog(at=turn.now, actor=reviewer.userid, action="alert.ack",
-                                  target=str(alert_id), detail={"report": alert.report_id}))
+    if alerts.status_of(alert) is alerts.AlertStatus.OPEN:
+        alerts.acknowledge(turn.session, alert, by=reviewer.userid, at=turn.now)
+        audit.record(turn.session, at=turn.now, actor=reviewer.userid,
+                     action=audit.AuditAction.ALERT_ACK, target=str(alert_id),
+                     detail={"report": alert.report_id})
         await turn.say("alert.acknowledged", number=alert_id, name=subject.name)
     else:
-        by = await turn.session.get(Member, alert.acknowledged_by)
+        by = await members.get(turn.session, alert.acknowledged_by)
         await turn.say("alert.already_acknowledged", number=alert_id,
                        by=by.name if by else alert.acknowledged_by,
                        time=local_time_text(turn.deps.clock, alert.acknowledged_at or turn.now))
@@ -101,7 +97,5 @@ async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = 
         await turn.send({"response_code": response_code, "button": {
             "replace_name": catalog.lang_only("alert.ack_done_button", turn.lang)[:10]}},
             kind="update_card")
-        await turn.session.execute(
-            sa.update(CardTask).where(CardTask.purpose == "alert:ack",
-                                      CardTask.userid == reviewer.userid,
-                                      CardTask.ref == str(alert_id)).values(live=False))
+        await retire(turn.session, userid=reviewer.userid, purpose=CardPurpose.ALERT_ACK,
+                     ref=str(alert_id))

@@ -6,8 +6,6 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-import sqlalchemy as sa
-
 from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
@@ -28,9 +26,12 @@ from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
+from storage import cards, members, reports
 from storage import outbox as outbox_repo
-from storage.models import BasicInfo, CardTask, Conversation, Member
-from storage.outbox import REMIND_PURPOSE, reminder_key
+from storage.cards import CardPurpose
+from storage.members import REVIEWING
+from storage.models import Conversation
+from storage.outbox import reminder_key
 from storage.units import may_act_on
 
 log = logging.getLogger("handlers.router")
@@ -131,7 +132,7 @@ async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) ->
 
 async def start_daily_report(turn: Turn) -> None:
     assert turn.member is not None
-    if await turn.session.get(BasicInfo, turn.member.userid) is None:
+    if await reports.basic_info(turn.session, turn.member.userid) is None:
         await turn.say("info.required")
         await forms.start_form(turn, BASIC_INFO)
         return
@@ -144,7 +145,7 @@ async def start_daily_report(turn: Turn) -> None:
 
 async def cmd_info(turn: Turn, command: Command, conv: Conversation | None) -> None:
     assert turn.member is not None
-    info = await turn.session.get(BasicInfo, turn.member.userid)
+    info = await reports.basic_info(turn.session, turn.member.userid)
     if info is not None:
         await forms.show_basic_info(turn, info)
     if conv is not None:
@@ -159,7 +160,7 @@ async def cmd_status(turn: Turn, command: Command, conv: Conversation | None) ->
     if report is None:
         await turn.say("status.not_yet", date=turn.today.isoformat())
     else:
-        filler = await turn.session.get(Member, report.filled_by)
+        filler = await members.get(turn.session, report.filled_by)
         by = filler.name if filler else report.filled_by
         await turn.say("status.reported", date=turn.today.isoformat(),
                        time=local_time_text(turn.deps.clock, report.submitted_at),
@@ -183,7 +184,7 @@ async def _set_member(turn: Turn, conv: Conversation | None, key: str, **changes
     for name, value in changes.items():
         setattr(turn.member, name, value)
     turn.member.updated_at = turn.now
-    turn.session.add(turn.member)
+    members.save(turn.session, turn.member)
     await turn.say(key)
     if conv is not None:
         # Re-send the current question in the new rendering/language.
@@ -216,7 +217,7 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
     """代报 <userid>: a reviewer fills today's report for a member of their units."""
     reviewer = turn.member
     assert reviewer is not None
-    if reviewer.role not in ("reviewer", "admin"):
+    if reviewer.role not in REVIEWING:
         await turn.say("proxy.not_reviewer")
         return
     target = command.argument
@@ -230,8 +231,7 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
         await turn.say("proxy.finish_current_first")
         await forms.reprompt_form(turn, conv)
         return
-    subject = (await turn.session.execute(
-        sa.select(Member).where(sa.func.lower(Member.userid) == target))).scalars().first()
+    subject = await members.find(turn.session, target)
     if subject is None or not subject.active:
         await turn.say("proxy.unknown_member", userid=target)
         return
@@ -277,7 +277,7 @@ async def on_location_event(turn: Turn) -> None:
     assert isinstance(inbound, LocationEventIn) and turn.member is not None
     turn.member.last_lat, turn.member.last_lng = inbound.lat, inbound.lng
     turn.member.last_location_at = turn.now
-    turn.session.add(turn.member)
+    members.save(turn.session, turn.member)
     conv = await forms.load_conversation(turn)
     if conv is not None:
         # The engine uses it if a location question is waiting and ignores it otherwise.
@@ -302,19 +302,19 @@ async def on_location_message(turn: Turn) -> None:
 async def on_card(turn: Turn) -> None:
     inbound = turn.inbound
     assert isinstance(inbound, CardEventIn)
-    task = await turn.session.get(CardTask, inbound.task_id) if inbound.task_id else None
+    task = await cards.get(turn.session, inbound.task_id) if inbound.task_id else None
     if task is None or task.userid not in ("*", inbound.userid) and (
             task.userid.lower() != inbound.userid.lower()):
         await turn.say("card.not_yours")
         return
     await _learn_rendering(turn)
-    if task.purpose == REMIND_PURPOSE:
+    if task.purpose == CardPurpose.REMIND:
         if inbound.event_key not in ("report", "same"):
             await turn.say("card.stale")
             return
         await cmd_report(turn, Command("report"), await forms.load_conversation(turn))
         return
-    if task.purpose == "alert:ack":
+    if task.purpose == CardPurpose.ALERT_ACK:
         key = inbound.event_key
         if not key.startswith(f"{ACK_KEY}:") or not key.split(":", 1)[1].isdigit():
             await turn.say("card.stale")
@@ -323,7 +323,7 @@ async def on_card(turn: Turn) -> None:
                           response_code=inbound.response_code or None)
         return
     conv = await forms.load_conversation(turn)
-    if not task.live or conv is None or f"form:{conv.form_id}" != task.purpose:
+    if not task.live or conv is None or cards.form_purpose(conv.form_id) != task.purpose:
         await turn.say("card.stale")
         return
     await forms.advance_form(turn, conv, engine.CardInput(
@@ -337,7 +337,7 @@ async def _learn_rendering(turn: Turn) -> None:
     member = turn.member
     if member is not None and member.rendering is None:
         member.rendering = "cards"
-        turn.session.add(member)
+        members.save(turn.session, member)
 
 
 # ---------------------------------------------------------------- follow / unfollow
@@ -348,12 +348,12 @@ async def on_subscribe(turn: Turn) -> None:
     assert member is not None
     returning = not member.following
     member.following, member.updated_at = True, turn.now
-    turn.session.add(member)
+    members.save(turn.session, member)
     await turn.say("greet.refollow" if returning else "greet.subscribe", name=member.name)
     conv = await forms.load_conversation(turn)
     if conv is not None:
         await forms.reprompt_form(turn, conv)
-    elif await turn.session.get(BasicInfo, member.userid) is None:
+    elif await reports.basic_info(turn.session, member.userid) is None:
         await forms.start_form(turn, BASIC_INFO)
     elif await forms.report_today(turn, member.userid) is None:
         await turn.say("report.offer")
@@ -364,7 +364,7 @@ async def on_unsubscribe(turn: Turn) -> None:
     member = turn.member
     assert member is not None
     member.following, member.updated_at = False, turn.now
-    turn.session.add(member)
+    members.save(turn.session, member)
 
 
 async def on_enter_agent(turn: Turn) -> None:

@@ -6,7 +6,7 @@ from bot import catalog
 from bot.conversation.render import text_message
 from bot.text import PAGE_BYTES, byte_len, number_pages, pack
 from handlers.context import Turn
-from storage.models import AuditLog
+from storage import audit
 from storage.summary import UnitDay, unit_summaries
 from storage.units import reviewed_units
 
@@ -66,9 +66,8 @@ async def send_unit_summary(turn: Turn) -> None:
         await turn.say("stats.not_reviewer")
         return
     summaries = await unit_summaries(turn.session, turn.today, units)
-    turn.session.add(AuditLog(at=turn.now, actor=actor.userid, action="stats",
-                              target=turn.today.isoformat(),
-                              detail={"units": len(summaries)}))
+    audit.record(turn.session, at=turn.now, actor=actor.userid, action=audit.AuditAction.STATS,
+                 target=turn.today.isoformat(), detail={"units": len(summaries)})
     if not summaries:
         await turn.say("stats.empty")
         return

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from bot import catalog
 from bot.clock import Clock, local_date
 from bot.conversation import render
@@ -26,18 +23,13 @@ from bot.settings import Settings
 from bot.text import paginate
 from handlers.context import lang_of, new_id, rendering_of
 from handlers.stats import summary_pages
-from storage.db import Database, insert_ignore
-from storage.models import (
-    BasicInfo,
-    CardTask,
-    Conversation,
-    DailyReport,
-    InboundEvent,
-    JobRun,
-    Member,
-)
+from storage import cards, conversations, inbound, job_runs, members, reports
 from storage import outbox as outbox_repo
-from storage.outbox import REMIND_PURPOSE, enqueue_many, outbox_values, reminder_key
+from storage.cards import CardPurpose
+from storage.db import Database
+from storage.members import MemberRole
+from storage.models import Member
+from storage.outbox import enqueue_many, outbox_values, reminder_key
 from storage.summary import unit_summaries
 from storage.units import reviewed_units, unit_tree
 
@@ -86,13 +78,11 @@ async def run_job(deps: JobDeps, name: str, *, day: date | None = None,
         log.info("job %s: %s is a skip day", name, day)
         return JobResult(name, day, 0, skipped_day=True)
     async with deps.db.transaction() as session:
-        await session.execute(insert_ignore(session, JobRun).values(
-            job=name, day=day, started_at=now, instance=instance[:64]))
+        await job_runs.started(session, job=name, day=day, now=now, instance=instance)
     enqueued = await fn(deps, name, day)
     async with deps.db.transaction() as session:
-        await session.execute(sa.update(JobRun).where(JobRun.job == name, JobRun.day == day)
-                              .values(finished_at=deps.clock.now(),
-                                      enqueued=JobRun.enqueued + enqueued))
+        await job_runs.finished(session, job=name, day=day, now=deps.clock.now(),
+                                enqueued=enqueued)
     deps.wake()
     log.info("job %s for %s enqueued %d messages", name, day, enqueued)
     return JobResult(name, day, enqueued)
@@ -118,26 +108,14 @@ def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
                         + catalog.stacked(hint, lang))
 
 
-async def _unreported(session: AsyncSession, day: date) -> list[Member]:
-    reported = sa.select(DailyReport.userid).where(DailyReport.report_date == day)
-    with_info = sa.select(BasicInfo.userid)
-    rows = await session.execute(
-        sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
-                                Member.userid.not_in(reported), Member.userid.in_(with_info))
-        .order_by(Member.userid))
-    return list(rows.scalars())
-
-
 async def remind_unreported(deps: JobDeps, job: str, day: date) -> int:
     """Every following member with basic information and no report for `day`."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        members = await _unreported(session, day)
-        yesterday = set((await session.execute(
-            sa.select(DailyReport.userid).where(DailyReport.report_date == day - timedelta(1))
-        )).scalars())
+        to_remind = await members.to_remind(session, day)
+        yesterday = await reports.reporters_on(session, day - timedelta(1))
         groups: dict[tuple[str, str, bool], list[Member]] = defaultdict(list)
-        for member in members:
+        for member in to_remind:
             variant = (lang_of(member, deps.settings), rendering_of(member, deps.settings),
                        member.userid in yesterday)
             groups[variant].append(member)
@@ -150,8 +128,8 @@ async def remind_unreported(deps: JobDeps, job: str, day: date) -> int:
                     # One card per chunk: a task_id may be used by one send only, and the
                     # outbox sends one chunk per call. Anyone who received it may click it.
                     task_id = f"remind_{day:%Y%m%d}_{job}_{new_id(12)}"
-                    session.add(CardTask(task_id=task_id, userid="*", purpose=REMIND_PURPOSE,
-                                         ref=f"{job}:{day}", created_at=now))
+                    cards.add(session, task_id=task_id, userid="*", purpose=CardPurpose.REMIND,
+                              ref=f"{job}:{day}", now=now)
                 message = _reminder_message(variant, job, day, task_id)
                 rows.extend(outbox_values(dedupe_key=reminder_key(job, day, m.userid),
                                           touser=m.userid, message=message, now=now,
@@ -163,31 +141,21 @@ async def remind_basic_info(deps: JobDeps, job: str, day: date) -> int:
     """Members who follow the app but never completed basic information."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        members = list((await session.execute(
-            sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
-                                    Member.userid.not_in(sa.select(BasicInfo.userid)))
-            .order_by(Member.userid))).scalars())
         rows = [outbox_values(dedupe_key=f"job:{job}:{day}:{m.userid}", touser=m.userid,
                               message=text_message(catalog.stacked(
                                   "remind.basic_info", lang_of(m, deps.settings))), now=now)
-                for m in members]
+                for m in await members.without_basic_info(session)]
         return await enqueue_many(session, rows)
 
 
 # ------------------------------------------------------------------ digests
 
 
-async def _active_with_role(session: AsyncSession, role: str) -> list[Member]:
-    return list((await session.execute(
-        sa.select(Member).where(Member.active.is_(True), Member.role == role)
-        .order_by(Member.userid))).scalars())
-
-
 async def reviewer_digest(deps: JobDeps, job: str, day: date) -> int:
     """Each reviewer: their units' counts, non-reporters, unfollowed, basic info missing."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        reviewers = await _active_with_role(session, "reviewer")
+        reviewers = await members.active_with_role(session, MemberRole.REVIEWER)
         # The whole university once; each reviewer gets the units they may see.
         tree = await unit_tree(session)
         by_unit = {s.unit_id: s for s in await unit_summaries(session, day, None)}
@@ -209,7 +177,7 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
     """The day's totals per unit to every admin."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        admins = await _active_with_role(session, "admin")
+        admins = await members.active_with_role(session, MemberRole.ADMIN)
         if not admins:
             return 0
         summaries = await unit_summaries(session, day, None)
@@ -250,16 +218,13 @@ async def housekeeping(deps: JobDeps, job: str, day: date) -> int:
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         counts = {
-            "dedupe keys": (await session.execute(sa.delete(InboundEvent).where(
-                InboundEvent.received_at < now - KEEP_INBOUND))).rowcount,
+            "dedupe keys": await inbound.prune(session, now - KEEP_INBOUND),
             "outbox rows": await outbox_repo.prune(session, created_before=now - KEEP_OUTBOX),
             "outbox payloads": await outbox_repo.strip_delivered_payloads(
                 session, sent_before=now - KEEP_OUTBOX_PAYLOAD),
-            "cards retired": (await session.execute(sa.update(CardTask).where(
-                CardTask.live.is_(True), CardTask.created_at < now - CARD_LIFETIME)
-                .values(live=False))).rowcount,
-            "abandoned forms": (await session.execute(sa.delete(Conversation).where(
-                Conversation.updated_at < now - KEEP_ABANDONED_FORMS))).rowcount,
+            "cards retired": await cards.retire_older_than(session, now - CARD_LIFETIME),
+            "abandoned forms": await conversations.drop_abandoned(
+                session, now - KEEP_ABANDONED_FORMS),
         }
     log.info("housekeeping: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0

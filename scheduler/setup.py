@@ -24,7 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.jobs import JOBS, JobDeps, is_skip_day, missed_jobs, run_job
-from storage.models import JobRun
+from storage import job_runs
 
 log = logging.getLogger("scheduler")
 
@@ -49,8 +49,7 @@ async def catch_up(deps: JobDeps, instance: str) -> list[str]:
     """Run jobs missed while no instance led, if still inside their grace window."""
     now = deps.clock.now()
     async with deps.db.session() as session:
-        done = {(job, day) for job, day in (await session.execute(
-            sa.select(JobRun.job, JobRun.day))).all()}
+        done = await job_runs.done(session)
     ran = []
     for job, day in missed_jobs(deps.settings, now, done):
         if is_skip_day(deps.settings, day, job):

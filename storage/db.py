@@ -121,6 +121,18 @@ class Database:
         await self.engine.dispose()
 
 
+@asynccontextmanager
+async def open_database(url: str, **engine_kwargs: Any) -> AsyncIterator[Database]:
+    """The database at `url` with its schema created or upgraded, disposed on leaving: how every
+    command and the server open the database."""
+    db = Database(url, **engine_kwargs)
+    try:
+        await db.create_schema()
+        yield db
+    finally:
+        await db.dispose()
+
+
 async def readiness(db: Database, *, timeout: float = 2.0) -> tuple[bool, str]:
     """(ready, reason): the database answers within `timeout` and its schema is the one this
     code expects. Never raises; the reason names the problem without connection details."""

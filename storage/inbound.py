@@ -1,22 +1,39 @@
-"""The callback write path's own queries: few round trips per callback, many callbacks a batch.
+"""Accepted callbacks' one door: a row per callback, whose primary key makes WeCom's re-sends
+harmless, with the passive reply it was answered with.
 
-A batch of callbacks (handlers/processor.py) starts with two queries for all of them: the
-members with their conversations (locked on PostgreSQL, in userid order so that two processes'
-batches never deadlock), and the dedupe keys already seen with the replies they were answered
-with. Each callback's dedupe row, state and outbox rows are then written by one flush.
+The callback write path's own queries are here too: a batch of callbacks
+(handlers/processor.py) starts with two queries for all of them — the members with their
+conversations (locked on PostgreSQL, in userid order, so two processes' batches never
+deadlock) and the dedupe keys already seen with their replies — and each callback's dedupe row,
+state and outbox rows are then written by one flush.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import outbox
 from storage.db import insert_ignore, is_postgres
-from storage.models import Conversation, InboundEvent, Member, Outbox
+from storage.models import Conversation, InboundEvent, Member
+
+
+async def accept_once(session: AsyncSession, *, dedupe_key: str, userid: str, kind: str,
+                      now: datetime) -> bool:
+    """Record a callback; False when this one was already accepted (a re-send)."""
+    inserted = await session.execute(insert_ignore(session, InboundEvent).values(
+        dedupe_key=dedupe_key[:255], userid=userid, kind=kind, received_at=now))
+    return bool(inserted.rowcount)
+
+
+async def prune(session: AsyncSession, before: datetime) -> int:
+    """Housekeeping: dedupe keys older than any re-send."""
+    result = await session.execute(sa.delete(InboundEvent).where(
+        InboundEvent.received_at < before))
+    return result.rowcount or 0
 
 
 async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh: bool = False
@@ -30,10 +47,7 @@ async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh
     ids = sorted(set(userids))
     if not ids:
         return {}
-    waiting = (sa.select(Outbox.id)
-               .where(Outbox.touser == Member.userid, Outbox.status == "pending",
-                      Outbox.sent_at.is_(None), Outbox.kind == "send")
-               .correlate(Member).exists())
+    waiting = outbox.waiting_for(Member.userid).correlate(Member)
     query = (sa.select(Member, Conversation, waiting)
              .outerjoin(Conversation, Conversation.userid == Member.userid)
              .where(Member.userid.in_(ids))
@@ -76,22 +90,3 @@ def record_inbound(session: AsyncSession, *, dedupe_key: str, userid: str, kind:
     which the processor treats as a re-send."""
     session.add(InboundEvent(dedupe_key=dedupe_key[:255], userid=userid[:64], kind=kind[:64],
                              received_at=received_at, reply=reply))
-
-
-async def get_conversation(session: AsyncSession, userid: str, *, absent_at_load: bool
-                           ) -> Conversation | None:
-    """The member's conversation, without a query when the batch's load already told."""
-    if absent_at_load:
-        for obj in session.new:
-            if isinstance(obj, Conversation) and obj.userid == userid:
-                return obj
-        key = session.sync_session.identity_key(Conversation, userid)
-        found = session.sync_session.identity_map.get(key)
-        return found if found is not None and found not in session.deleted else None
-    return await session.get(Conversation, userid)
-
-
-async def add_outbox_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Write a callback's outbox rows (`outbox_values` dicts) in one statement, in order."""
-    if rows:
-        await session.execute(insert_ignore(session, Outbox), rows)

@@ -40,10 +40,6 @@ class OutboxKind(StrEnum):
 #: Statuses a row can be pruned from (dead rows wait for an operator).
 FINISHED = (OutboxStatus.SENT, OutboxStatus.CANCELLED)
 
-# The reminder card: the scheduler sends it, the router answers its button.
-REMIND_PURPOSE = "remind"
-
-
 def reminder_key(job: str, day: date, userid: str) -> str:
     """The outbox dedupe key of one member's reminder: (job, day, member) sends once."""
     return f"job:{job}:{day}:{userid}"
@@ -92,6 +88,21 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
             await session.execute(insert_ignore(session, Outbox), fresh)
         inserted += len(fresh)
     return inserted
+
+
+async def enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """A callback's rows (`outbox_values` dicts) in one statement, in order; keys that exist
+    already are skipped."""
+    if rows:
+        await session.execute(insert_ignore(session, Outbox), rows)
+
+
+def waiting_for(userid: Any) -> Any:
+    """EXISTS clause: a message to `userid` (a column) still waits to be sent."""
+    return (sa.select(Outbox.id)
+            .where(Outbox.touser == userid, Outbox.status == "pending",
+                   Outbox.sent_at.is_(None), Outbox.kind == "send")
+            .exists())
 
 
 async def any_key_exists(session: AsyncSession, keys: Sequence[str]) -> bool:
@@ -301,3 +312,13 @@ async def strip_delivered_payloads(session: AsyncSession, *, sent_before: dateti
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+async def reminder_counts(session: AsyncSession, day: date) -> dict[str, int]:
+    """The day's reminder rows (both reminder jobs) by status."""
+    result = await session.execute(
+        sa.select(Outbox.status, sa.func.count())
+        .where(Outbox.dedupe_key.like(f"job:%_reminder:{day}:%"))
+        .group_by(Outbox.status))
+    found = {str(status): int(n) for status, n in result}
+    return {s.value: found.get(s.value, 0) for s in OutboxStatus}

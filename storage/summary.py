@@ -66,3 +66,10 @@ async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | 
         if row.info is None:
             summary.no_basic_info.append(row.name)
     return [by_unit[k] for k in sorted(by_unit)]
+
+
+async def reports_on(session: AsyncSession, day: date) -> int:
+    """How many daily reports were stored for `day` (a count, nothing personal)."""
+    return int((await session.execute(
+        sa.select(sa.func.count()).select_from(DailyReport)
+        .where(DailyReport.report_date == day))).scalar_one())

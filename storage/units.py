@@ -11,7 +11,12 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.members import REVIEWING, MemberRole
 from storage.models import Member, ReviewerAssignment, Unit
+
+
+async def get_unit(session: AsyncSession, unit_id: str | None) -> Unit | None:
+    return await session.get(Unit, unit_id) if unit_id else None
 
 
 async def unit_tree(session: AsyncSession) -> dict[str, str | None]:
@@ -52,9 +57,9 @@ async def reviewed_units(session: AsyncSession, actor: Member,
     (from `unit_tree`) when asking for many actors in a row."""
     if not actor.active:  # a deactivated admin or reviewer sees nothing
         return set()
-    if actor.role == "admin":
+    if actor.role == MemberRole.ADMIN:
         return None
-    if actor.role != "reviewer":
+    if actor.role != MemberRole.REVIEWER:
         return set()
     assigned = set((await session.execute(
         sa.select(ReviewerAssignment.unit_id).where(ReviewerAssignment.userid == actor.userid)
@@ -83,7 +88,7 @@ async def reviewers_of(session: AsyncSession, unit_id: str | None) -> list[Membe
         sa.select(Member, ReviewerAssignment.unit_id)
         .join(ReviewerAssignment, ReviewerAssignment.userid == Member.userid)
         .where(ReviewerAssignment.unit_id.in_(chain), Member.active.is_(True),
-               Member.role.in_(("reviewer", "admin"))))
+               Member.role.in_(REVIEWING)))
     ranked = sorted(rows, key=lambda pair: chain.index(pair[1]))
     seen: set[str] = set()
     result = []
@@ -101,5 +106,5 @@ async def responsible_for(session: AsyncSession, unit_id: str | None) -> list[Me
     if reviewers:
         return reviewers
     return list((await session.execute(
-        sa.select(Member).where(Member.role == "admin", Member.active.is_(True))
+        sa.select(Member).where(Member.role == MemberRole.ADMIN, Member.active.is_(True))
         .order_by(Member.userid))).scalars())

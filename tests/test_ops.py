@@ -4,6 +4,7 @@ clear answer, exit code 2, and changes nothing."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -278,3 +279,36 @@ async def test_admin_correct_refusals(db: Database, db_url: str,
     [info] = await rows(db, BasicInfo)
     assert info.mobile == "13800000002" and info.member_type == "student"
     assert await rows(db, AuditLog) == []
+
+
+# ---- the command tree -------------------------------------------------------------------------
+
+
+def _parsers(parser: argparse.ArgumentParser, path: str = "yiqingtong"
+             ) -> list[tuple[str, argparse.ArgumentParser]]:
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += _parsers(child, f"{path} {name}")
+    return found
+
+
+def test_every_command_and_option_explains_itself() -> None:
+    undocumented = []
+    for path, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                undocumented += [f"{path} {a.dest}" for a in action._choices_actions
+                                 if not a.help]
+            elif not action.help:
+                undocumented.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    assert undocumented == []
+
+
+def test_roster_import_help_lists_the_csv_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["roster", "import", "--help"])
+    text = capsys.readouterr().out
+    for column in ("userid", "name", "unit", "role", "mobile", "parent_unit", "reviews"):
+        assert column in text

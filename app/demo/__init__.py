@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from aiohttp import web
 from pydantic import SecretStr
 
-from app.console import out
 from app.emulator.api import WeComEmulator
 from app.emulator.member import CardNotInteractive
 from app.factory import create_app
@@ -31,6 +30,11 @@ DEMO_DB = "sqlite:///yiqingtong-demo.db"
 # Which client each demo member uses: most members use the WeChat plugin, as in the original.
 DEMO_CLIENTS = {"lisi": "wecom", "wanglaoshi": "wecom"}
 BEIJING_CAMPUS = (39.9523, 116.3235)  # GCJ-02, Minzu University of China
+
+
+def out(line: str = "") -> None:
+    """The demo is a terminal chat: one line to standard output, at once."""
+    print(line, flush=True)
 
 HELP = """Demo commands (everything else is sent to the bot as a chat message):
   /as USERID          chat as another member ({members})

@@ -258,14 +258,6 @@ class WeComClient:
             body["template_card"] = template_card
         return await self._call("POST", "message/update_template_card", body=body)
 
-    async def recall(self, msgid: str) -> None:
-        """message/recall a message sent within the last 24 hours."""
-        await self._call("POST", "message/recall", body={"msgid": msgid})
-
-    async def get_user(self, userid: str) -> dict[str, Any]:
-        """user/get: one member's details."""
-        return await self._call("GET", "user/get", params={"userid": userid})
-
     async def list_departments(self, department_id: int | None = None) -> list[dict[str, Any]]:
         """department/list: the department and every department below it (all if None)."""
         params = {} if department_id is None else {"id": department_id}
@@ -308,11 +300,6 @@ class WeComClient:
         expires_at = self._clock.now() + timedelta(seconds=int(data.get("expires_in") or 7200))
         await self._tokens.put(key, ticket, expires_at)
         return ticket
-
-    async def get_callback_ips(self) -> list[str]:
-        """getcallbackip: the addresses WeCom sends callbacks from."""
-        data = await self._call("GET", "getcallbackip")
-        return list(data.get("ip_list", []))
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -14,6 +14,7 @@ import secrets
 import time
 
 from wechatpy.enterprise.crypto import PrpCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
 
 
 class CallbackRejected(Exception):
@@ -54,9 +55,9 @@ class WeComCrypto:
         self.check_signature(msg_signature, timestamp, nonce, encrypted)
         try:
             plaintext = PrpCrypto(self._key).decrypt(encrypted, self._receive_id)
-        except Exception as exc:  # wechatpy raises many unrelated types here
-            if type(exc).__name__ == "InvalidCorpIdException":
-                raise CallbackRejected("receiveid does not match corp_id", status=403) from None
+        except InvalidCorpIdException:
+            raise CallbackRejected("receiveid does not match corp_id", status=403) from None
+        except Exception:  # wechatpy raises many unrelated types here
             raise CallbackRejected("payload does not decrypt") from None
         if isinstance(plaintext, bytes):
             try:

@@ -1,9 +1,9 @@
-"""Callback XML -> our own frozen values. The only module that knows wechatpy's message classes.
+"""Callback XML -> our own frozen values.
 
-wechatpy 1.8 parses the standard messages and events; it has no class for
-`template_card_event`, so we register one and normalise `SelectedItems` (xmltodict gives a dict
-for one child and a list for several). xmltodict >= 0.13 refuses entity declarations, which
-defuses entity-expansion bombs and external entities.
+The decrypted XML is read with xmltodict (>= 0.13, entity declarations refused, which defuses
+entity-expansion bombs and external entities) into a dict, and each message or event becomes one
+of the frozen `Inbound` values below. `SelectedItems` of a template_card_event is normalised
+(xmltodict gives a dict for one child and a list for several).
 """
 
 from __future__ import annotations
@@ -14,27 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import xmltodict
-from wechatpy.enterprise import parse_message
-from wechatpy.enterprise.events import register_event
-from wechatpy.fields import IntegerField, StringField
-from wechatpy.messages import BaseMessage, UnknownMessage
 
 from bot.wecom.crypto import CallbackRejected
 
 log = logging.getLogger("bot.callback")
-
-
-@register_event("template_card_event")
-class TemplateCardEvent(BaseMessage):
-    """模板卡片事件推送. https://developer.work.weixin.qq.com/document/path/90240"""
-
-    type = "event"
-    event = "template_card_event"
-    agent = IntegerField("AgentID", 0)
-    key = StringField("EventKey")
-    task_id = StringField("TaskId")
-    card_type = StringField("CardType")
-    response_code = StringField("ResponseCode")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -129,15 +112,21 @@ class OtherIn(Inbound):
     kind: str = field(default="other", init=False)
 
 
-def parse_envelope(body: bytes) -> tuple[str, str]:
-    """(Encrypt, ToUserName) from the outer POST body."""
+def _xml_root(data: bytes | str, what: str) -> dict[str, Any]:
+    """The children of the <xml> root as a dict; CallbackRejected(400) for anything else."""
     try:
-        doc = xmltodict.parse(body, disable_entities=True)
+        doc = xmltodict.parse(data, disable_entities=True)
     except Exception:  # ExpatError, ValueError("entities are disabled"), UnicodeError
-        raise CallbackRejected("body is not acceptable XML") from None
+        raise CallbackRejected(f"{what} is not acceptable XML") from None
     root = doc.get("xml") if isinstance(doc, dict) else None
     if not isinstance(root, dict):
-        raise CallbackRejected("body has no <xml> root")
+        raise CallbackRejected(f"{what} has no <xml> root")
+    return root
+
+
+def parse_envelope(body: bytes) -> tuple[str, str]:
+    """(Encrypt, ToUserName) from the outer POST body."""
+    root = _xml_root(body, "body")
     encrypted = root.get("Encrypt")
     if not isinstance(encrypted, str) or not encrypted:
         raise CallbackRejected("body has no Encrypt element")
@@ -159,15 +148,7 @@ def _float(value: Any, limit: float = 180.0) -> float:
 
 def parse_plaintext(plaintext: str) -> Inbound:
     """Decrypted XML -> an Inbound value; malformed content raises CallbackRejected(400)."""
-    try:
-        message = parse_message(plaintext)
-    except Exception:
-        raise CallbackRejected("message is not acceptable XML") from None
-    if message is None:
-        raise CallbackRejected("empty message")
-    raw: dict[str, Any] = message._data  # wechatpy keeps the parsed dict here
-    if not isinstance(raw, dict):
-        raise CallbackRejected("message is not a mapping")
+    raw = _xml_root(plaintext, "message")
     userid = raw.get("FromUserName")
     if not isinstance(userid, str) or not userid or len(userid) > 64:
         raise CallbackRejected("message has no valid FromUserName")
@@ -184,7 +165,8 @@ def parse_plaintext(plaintext: str) -> Inbound:
             return TextIn(userid, create_time, key, content=content if isinstance(content, str)
                           else "")
         if msg_type == "location":
-            return LocationMessageIn(userid, create_time, key, lat=_float(raw.get("Location_X"), 90.0),
+            return LocationMessageIn(userid, create_time, key,
+                                     lat=_float(raw.get("Location_X"), 90.0),
                                      lng=_float(raw.get("Location_Y")),
                                      label=str(raw.get("Label") or ""))
         return OtherIn(userid, create_time, key, msg_type=msg_type)
@@ -193,12 +175,12 @@ def parse_plaintext(plaintext: str) -> Inbound:
     event_key = raw.get("EventKey") if isinstance(raw.get("EventKey"), str) else ""
     task_id = raw.get("TaskId") if isinstance(raw.get("TaskId"), str) else ""
     key = f"evt:{userid}|{create_time}|{event}|{event_key}|{task_id}"
-    if isinstance(message, TemplateCardEvent):
+    name = event.lower()
+    if name == "template_card_event":
         return CardEventIn(userid, create_time, key, task_id=task_id, event_key=event_key,
                            card_type=str(raw.get("CardType") or ""),
                            response_code=str(raw.get("ResponseCode") or ""),
                            selected=selected_items(raw))
-    name = event.lower()
     if name == "subscribe":
         return SubscribeIn(userid, create_time, key)
     if name == "unsubscribe":
@@ -211,6 +193,5 @@ def parse_plaintext(plaintext: str) -> Inbound:
         return LocationEventIn(userid, create_time, key, lat=_float(raw.get("Latitude"), 90.0),
                                lng=_float(raw.get("Longitude")),
                                precision=_float(raw.get("Precision") or 0, 1e7))
-    if isinstance(message, UnknownMessage):
-        log.info("unhandled event type %r", event)
+    log.info("unhandled event type %r", event)
     return OtherIn(userid, create_time, key, msg_type=msg_type, event=event)

@@ -1,0 +1,79 @@
+"""Prometheus metrics (`GET /metrics`): what operators watch.
+
+Counters and the latency histogram are updated as things happen; the outbox, reminder, report
+and leader gauges are read from the database when scraped, so every instance reports the same
+shared figures. Each app has its own registry (no process globals), and no label ever holds a
+userid or any content — only kinds, results, APIs and errcodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from bot.clock import local_date
+from handlers.keys import CLOCK, DATABASE, METRICS
+from storage import outbox as outbox_repo
+from storage.summary import reports_on
+
+#: The callback kinds we label by (anything else is "other", so labels stay bounded).
+KINDS = frozenset({"text", "location", "LOCATION", "subscribe", "unsubscribe", "enter_agent",
+                   "click", "template_card_event", "other", "unknown"})
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.callbacks = Counter("yqt_callbacks", "Callbacks by kind and result "
+                                 "(ok, duplicate, rejected, limited, error)",
+                                 ["kind", "result"], registry=r)
+        self.callback_seconds = Histogram(
+            "yqt_callback_seconds", "Time from request to answer for a callback POST",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0), registry=r)
+        self.wecom_calls = Counter("yqt_wecom_sends", "Outbox calls to WeCom by API and errcode",
+                                   ["api", "errcode"], registry=r)
+        self.wecom_seconds = Histogram("yqt_wecom_send_seconds", "WeCom send call latency",
+                                       registry=r)
+        self.outbox = Gauge("yqt_outbox_rows", "Outbox rows by status", ["status"], registry=r)
+        self.reminders = Gauge("yqt_reminders_today", "Today's reminder rows by status "
+                               "(pending = queued, sent, cancelled = reported first, dead)",
+                               ["status"], registry=r)
+        self.reports = Gauge("yqt_reports_today", "Daily reports stored for today", registry=r)
+        self.leader = Gauge("yqt_scheduler_leader",
+                            "1 if this instance runs the scheduler", registry=r)
+        self.is_leader: Callable[[], bool] = lambda: False
+
+    def callback(self, kind: str, result: str, seconds: float | None = None) -> None:
+        self.callbacks.labels(kind if kind in KINDS else "other", result).inc()
+        if seconds is not None:
+            self.callback_seconds.observe(seconds)
+
+    def sent(self, api: str, errcode: int, seconds: float, rows: int) -> None:
+        """The outbox sender's observer (handlers.sender.SendObserver)."""
+        self.wecom_calls.labels(api, str(errcode)).inc()
+        self.wecom_seconds.observe(seconds)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    m = request.app[METRICS]
+    clock = request.app[CLOCK]
+    today = local_date(clock)
+    async with request.app[DATABASE].session() as session:
+        for status, n in (await outbox_repo.counts_by_status(session)).items():
+            m.outbox.labels(status).set(n)
+        for status, n in (await outbox_repo.reminder_counts(session, today)).items():
+            m.reminders.labels(status).set(n)
+        m.reports.set(await reports_on(session, today))
+    m.leader.set(1 if m.is_leader() else 0)
+    return web.Response(body=generate_latest(m.registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,70 @@
+"""Members' one door: the roster rows handlers and jobs read and change."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import BasicInfo, DailyReport, Member
+
+
+class MemberRole(StrEnum):
+    MEMBER = "member"
+    REVIEWER = "reviewer"  # reviews their units (reviewer_assignment) and every unit below
+    ADMIN = "admin"  # reviews everything; hears what no reviewer hears
+
+
+#: Roles that may review, report on behalf and see statistics.
+REVIEWING = (MemberRole.REVIEWER, MemberRole.ADMIN)
+
+
+async def get(session: AsyncSession, userid: str) -> Member | None:
+    return await session.get(Member, userid)
+
+
+async def for_callback(session: AsyncSession, userid: str, *, lock: bool) -> Member | None:
+    """The member a callback is from; `lock` (PostgreSQL) takes the row lock that orders one
+    member's callbacks across instances until the transaction ends."""
+    query = sa.select(Member).where(Member.userid == userid)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def find(session: AsyncSession, userid: str) -> Member | None:
+    """A member by a typed userid, ignoring case (WeCom userids are case-insensitive)."""
+    return (await session.execute(
+        sa.select(Member).where(sa.func.lower(Member.userid) == userid.lower()))
+    ).scalars().first()
+
+
+def save(session: AsyncSession, member: Member) -> None:
+    """Write back a member whose fields the caller changed."""
+    session.add(member)
+
+
+async def active_with_role(session: AsyncSession, role: MemberRole) -> list[Member]:
+    return list((await session.execute(
+        sa.select(Member).where(Member.active.is_(True), Member.role == role)
+        .order_by(Member.userid))).scalars())
+
+
+async def to_remind(session: AsyncSession, day: date) -> list[Member]:
+    """Active, following members with basic information and no report for `day`."""
+    reported = sa.select(DailyReport.userid).where(DailyReport.report_date == day)
+    with_info = sa.select(BasicInfo.userid)
+    return list((await session.execute(
+        sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
+                                Member.userid.not_in(reported), Member.userid.in_(with_info))
+        .order_by(Member.userid))).scalars())
+
+
+async def without_basic_info(session: AsyncSession) -> list[Member]:
+    """Active, following members who never completed basic information."""
+    return list((await session.execute(
+        sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
+                                Member.userid.not_in(sa.select(BasicInfo.userid)))
+        .order_by(Member.userid))).scalars())
