@@ -272,3 +272,9 @@ async def test_pacing_counts_what_other_instances_sent(emulator: WeComEmulator, 
         assert len(emulator.inbox("zhangsan")) == 6
     finally:
         await bot.stop()
+
+
+@pytest.fixture(autouse=True)
+def _every_reply_through_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the outbox: no passive replies (`[bot] passive_replies`)."""
+    monkeypatch.setenv("YQT_BOT__PASSIVE_REPLIES", "false")

@@ -239,3 +239,9 @@ def test_settings_default_to_hours_of_retries() -> None:
     total = sum(min(settings.max_backoff_seconds, 2.0 ** n) / 2
                 for n in range(1, settings.max_attempts))
     assert total > 4 * 3600
+
+
+@pytest.fixture(autouse=True)
+def _every_reply_through_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the outbox: no passive replies (`[bot] passive_replies`)."""
+    monkeypatch.setenv("YQT_BOT__PASSIVE_REPLIES", "false")
