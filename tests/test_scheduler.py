@@ -187,11 +187,7 @@ async def test_a_new_leader_catches_up_a_job_missed_within_the_window(
     leader = SchedulerLeader(deps(bot), retry_seconds=0.05, start_scheduler=False)
     task = asyncio.create_task(leader.run())
     try:
-        await asyncio.wait_for(leader.became_leader.wait(), 5)
-        for _ in range(100):  # the catch-up runs right after the election
-            if await outbox_users(bot, "morning_reminder"):
-                break
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(leader.became_leader.wait(), 5)  # set after the catch-up
         assert await outbox_users(bot, "morning_reminder") == ["zhangsan"]
     finally:
         task.cancel()
@@ -216,7 +212,8 @@ async def test_two_instances_elect_one_scheduler_and_the_standby_takes_over(
         leaders = [SchedulerLeader(JobDeps(bot.settings, db, clock), retry_seconds=0.1,
                                    start_scheduler=False) for db in dbs]
         tasks = [asyncio.create_task(leader.run()) for leader in leaders]
-        await asyncio.sleep(1.0)
+        await asyncio.wait_for(asyncio.gather(*(leader.first_round.wait()
+                                                for leader in leaders)), 10)
         assert sum(leader.is_leader for leader in leaders) == 1
         await bot.settle()
         assert len(emulator.inbox("zhangsan")) == 1 and len(emulator.inbox("lisi")) == 1
