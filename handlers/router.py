@@ -26,7 +26,7 @@ from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
-from storage import cards, members, reports
+from storage import cards, conversations, members, reports
 from storage import outbox as outbox_repo
 from storage.cards import CardPurpose
 from storage.members import REVIEWING
@@ -121,7 +121,7 @@ async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) ->
         existing = await forms.report_today(turn, turn.member.userid)
         if existing is not None:
             # The member's own form, left over (e.g. from yesterday) for a day filed since.
-            await turn.session.delete(conv)
+            await conversations.end(turn.session, conv)
             await forms.say_already_reported(turn, existing)
             return
     if conv is not None:

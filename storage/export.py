@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import DailyReport, Member
+from storage.reports import ReportStatus
 from storage.units import descendants, unit_tree
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -35,7 +36,6 @@ MAX_DAYS = 366
 #: Excel's row limit per sheet, header included.
 XLSX_MAX_ROWS = 1_048_576
 
-STATUSES = ("reported", "missing", "unfollowed")
 LEADING_COLUMNS = ("date", "userid", "name", "unit", "status", "filled_by", "submitted_at")
 ANSWER_COLUMNS = (
     "location_kind", "province", "city", "district", "country",
@@ -65,7 +65,7 @@ class ExportRow:
     userid: str
     name: str
     unit: str
-    status: str  # reported | missing | unfollowed
+    status: ReportStatus
     filled_by: str = ""
     submitted_at: str = ""  # local time "YYYY-MM-DD HH:MM:SS", empty when not reported
     answers: dict[str, Cell] = field(default_factory=dict)  # ANSWER_COLUMNS
@@ -90,9 +90,9 @@ class ExportRow:
 
     def fill(self) -> str | None:
         """The xlsx fill colour for this row, or None."""
-        if self.status == "missing":
+        if self.status == ReportStatus.MISSING:
             return FILL_MISSING
-        if self.status == "unfollowed":
+        if self.status == ReportStatus.UNFOLLOWED:
             return FILL_UNFOLLOWED
         if self.abnormal:
             return FILL_CITY_CHANGED if set(self.abnormal_reasons) == {"city_changed"} \
@@ -144,7 +144,8 @@ async def iter_export_days(session: AsyncSession, start: date, end: date, unit: 
                 joined = member.created_at.astimezone(tz).date() if member.created_at else day
                 if not member.active or joined > day:
                     continue
-                status = "missing" if member.following else "unfollowed"
+                status = (ReportStatus.MISSING if member.following
+                          else ReportStatus.UNFOLLOWED)
                 rows.append(ExportRow(day, userid, member.name, member.unit_id or "", status))
             else:
                 rows.append(_reported_row(day, member, report, tz))
@@ -200,7 +201,7 @@ def flatten_answers(report: DailyReport) -> dict[str, Cell]:
 def _reported_row(day: date, member: Any, report: DailyReport, tz: ZoneInfo) -> ExportRow:
     return ExportRow(
         day=day, userid=member.userid, name=member.name, unit=member.unit_id or "",
-        status="reported", filled_by=report.filled_by,
+        status=ReportStatus.REPORTED, filled_by=report.filled_by,
         submitted_at=report.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
         answers=flatten_answers(report),
         abnormal_reasons=tuple(report.abnormal_reasons or ()),

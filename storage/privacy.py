@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import audit
+from storage.audit import AuditAction
 from storage.models import (
     Alert,
     AuditLog,
@@ -72,8 +74,8 @@ async def export_member(session: AsyncSession, userid: str, *, actor: str,
         "reviews_units": await rows(ReviewerAssignment, ReviewerAssignment.userid == uid),
         "audit": await rows(AuditLog, sa.or_(AuditLog.target == uid, AuditLog.actor == uid)),
     }
-    session.add(AuditLog(at=now, actor=actor[:64], action="privacy.export", target=uid,
-                         detail={"reports": len(reports)}))
+    audit.record(session, at=now, actor=actor, action=AuditAction.PRIVACY_EXPORT, target=uid,
+                 detail={"reports": len(reports)})
     return data
 
 
@@ -112,6 +114,6 @@ async def erase_member(session: AsyncSession, userid: str, *, actor: str,
               .values(payload={}, payload_hash="", status=sa.case(
                   (Outbox.status == "pending", "cancelled"), else_=Outbox.status)))
     await run("callbacks", sa.delete(InboundEvent).where(InboundEvent.userid == uid))
-    session.add(AuditLog(at=now, actor=actor[:64], action="privacy.erase", target=uid,
-                         detail=dict(counts)))
+    audit.record(session, at=now, actor=actor, action=AuditAction.PRIVACY_ERASE, target=uid,
+                 detail=dict(counts))
     return counts

@@ -4,12 +4,21 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import BasicInfo, DailyReport
+
+
+class ReportStatus(StrEnum):
+    """A member's day, as exports and summaries tell it."""
+
+    REPORTED = "reported"
+    MISSING = "missing"  # follows the app, has not reported
+    UNFOLLOWED = "unfollowed"  # cannot be reached: does not follow the app
 
 
 async def basic_info(session: AsyncSession, userid: str) -> BasicInfo | None:
