@@ -27,6 +27,11 @@ class AuditAction(StrEnum):
     OUTBOX_RETRY = "outbox.retry"
     PROXY_REQUESTED = "proxy.requested"  # a member who cannot locate asked their reviewers
     PROXY_REQUEST_CLOSED = "proxy.request_closed"  # a report for that day was stored
+    LATE_REPORT = "late.report"  # 补报: a reviewer filed a past day for a member
+    EXEMPT = "exempt"  # 免报
+    REMIND_NOW = "remind.now"  # a reviewer's 提醒
+    NOTICE_SEND = "notice.send"
+    NOTICE_STATUS = "notice.status"  # who has read a notice (names: a read of others' data)
     WEB_SIGN_IN = "web.sign_in"  # a member signed in to the web pages
     WEB_DASHBOARD = "web.dashboard"  # a reviewer viewed their units' dashboard
     WEB_MEMBER = "web.member"  # a reviewer viewed a member's history

@@ -194,6 +194,7 @@ class Context:
     prefill: Mapping[str, Any] = field(default_factory=dict)
     form_timeout_seconds: int = 1800
     helpers: tuple[str, ...] = ()  # whom to ask when stuck (the subject's reviewers, by name)
+    late_reason: str | None = None  # a reviewer's 补报 of a past day (`today` is that day)
     daily: DailyContext = field(default_factory=DailyContext)
 
     @property
@@ -285,6 +286,7 @@ class ConvState:
     copied: list[str] = field(default_factory=list)
     resume_step: str | None = None        # where to continue after @resume
     tries: int = 0                        # rejected answers in a row at the current step
+    late_reason: str | None = None        # a 补报: `day` is a past day, filed for this reason
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (a deep copy)."""
@@ -355,7 +357,7 @@ def _migrate_v1(data: Mapping[str, Any], owner: str | None) -> dict[str, Any]:
             "v": STATE_VERSION, "subject": subject, "day": day, "step": key,
             "location": location, "edit": edit, "repeat": meta.get("repeat"),
             "copied": list(meta.get("copied") or ()), "resume_step": resume_key or None,
-            "tries": 0}
+            "tries": 0, "late_reason": meta.get("late_reason")}
 
 
 @dataclass(frozen=True)
@@ -493,7 +495,8 @@ def _fresh(form: Form, ctx: Context, notice: str | None) -> Step:
     state = ConvState(form_id=form.id, form_version=form.version, conv_id=_clean_id(ctx.new_id),
                       subject=ctx.whom, day=ctx.today.isoformat(), step="", answers={},
                       history=[], seq=0, live_task_id=None, lang=ctx.lang,
-                      rendering=ctx.rendering, started_at=now, updated_at=now)
+                      rendering=ctx.rendering, started_at=now, updated_at=now,
+                      late_reason=ctx.late_reason)
     move = _Move(form, state, ctx)
     if notice:
         move.note(notice)
