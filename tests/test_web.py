@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 import sqlalchemy as sa
 from yarl import URL
 
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
+from bot.conversation import validators as v
 from bot.conversation.daily_report import DAILY_REPORT
 from bot.conversation.forms import Question, QuestionKind
-from bot.conversation import validators as v
-from app.emulator.api import WeComEmulator
 from handlers.web import formview
 from handlers.web.jssdk import signature
 from storage.models import AuditLog, BasicInfo, DailyReport
@@ -196,7 +196,8 @@ def test_every_declared_question_becomes_a_field() -> None:
     steps = Question("steps", QuestionKind.NUMBER, "q.temperature", parse=v.temperature,
                      label="field.temperature")
     form = replace(DAILY_REPORT, questions=(*DAILY_REPORT.questions, extra, steps))
-    from datetime import date, datetime, UTC
+    from datetime import UTC, date, datetime
+
     from bot.conversation.engine import Context
     ctx = Context(userid="u", lang="zh", rendering="text", now=datetime.now(UTC),
                   today=date(2026, 11, 30), new_id="x")
