@@ -16,7 +16,7 @@ from bot.wecom.inbound import TextIn
 from handlers.context import Turn
 from handlers.processor import InboundProcessor
 from storage.models import InboundEvent, Outbox
-from tests.dialog_helpers import give_basic_info, outbox_rows, use_cards
+from tests.harness import give_basic_info, outbox_rows, use_cards
 from tests.harness import Bot, start_bot
 
 
