@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import sqlalchemy as sa
 from yarl import URL
 
@@ -386,3 +387,36 @@ async def test_remind_now_reaches_only_the_actors_units(
         assert not emulator.inbox("maria") and not emulator.inbox("zhangsan")
     finally:
         await bot.stop()
+
+
+async def test_web_can_be_turned_off(emulator: WeComEmulator, tmp_path: Path,
+                                     clock: FixedClock) -> None:
+    from bot.settings import WebSettings
+    from tests.harness import sqlite_url, start_bot
+    from tests.web_helpers import free_port
+
+    port = free_port()
+    bot = await start_bot(emulator, sqlite_url(tmp_path), clock=clock, port=port,
+                          web=WebSettings(enabled=False))
+    try:
+        async with http_client() as http:
+            for path in ("/h5/", "/dashboard/", "/oauth/callback"):
+                assert (await http.get(f"http://127.0.0.1:{port}{path}",
+                                       allow_redirects=False)).status == 404
+    finally:
+        await bot.stop()
+
+
+def test_web_settings_name_the_bad_key(tmp_path: Path, monkeypatch) -> None:
+    from bot.settings import ConfigError, load_settings
+
+    config = tmp_path / "settings.toml"
+    config.write_text('[web]\npublic_url = "https://yqt.example.edu.cn/"\n', encoding="utf-8")
+    monkeypatch.setenv("YQT_WEB__PUBLIC_URL", "yqt.example.edu.cn")
+    with pytest.raises(ConfigError, match="web.public_url"):
+        load_settings(config)
+    monkeypatch.delenv("YQT_WEB__PUBLIC_URL")
+    monkeypatch.setenv("YQT_WEB__SECRET", "from-the-environment-0123456789")
+    settings = load_settings(config)
+    assert settings.web.public_url == "https://yqt.example.edu.cn"
+    assert settings.web.secure_cookies and "from-the-env" not in repr(settings)
