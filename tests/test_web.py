@@ -101,7 +101,8 @@ async def test_forged_replayed_and_foreign_states_are_refused(
             forged = re.sub(r"state=[^&]+", "state=forged", callback)
             r = await http.get(forged, allow_redirects=False)
             assert r.status == 400 and "登录请求无效" in await r.text()
-            state_cookie = http.cookie_jar.filter_cookies(URL(f"{base}/oauth/callback"))["yqt_oauth"]
+            jar = http.cookie_jar.filter_cookies(URL(f"{base}/oauth/callback"))
+            state_cookie = jar["yqt_oauth"]
             ok = await http.get(callback, allow_redirects=False)
             assert ok.status == 303
             # Replay: same URL with the state cookie put back — the state was used once.
@@ -420,3 +421,20 @@ def test_web_settings_name_the_bad_key(tmp_path: Path, monkeypatch) -> None:
     settings = load_settings(config)
     assert settings.web.public_url == "https://yqt.example.edu.cn"
     assert settings.web.secure_cookies and "from-the-env" not in repr(settings)
+
+
+async def test_proxy_page_for_a_member_who_reported_says_so(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as member, http_client() as teacher:
+            page = await sign_in(member, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            await member.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await member.post(base + "/h5/daily", data={**DAILY, "_csrf": token})
+            await sign_in(teacher, base, "teacher", "/dashboard/")
+            html = await (await teacher.get(base + "/dashboard/proxy/zhangsan")).text()
+            assert 'id="receipt"' in html and "今日（2026-11-30）已上报" in html
+            assert "<form method=\"post\" action=\"/dashboard/proxy" not in html
+    finally:
+        await bot.stop()

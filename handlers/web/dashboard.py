@@ -289,6 +289,18 @@ def _xlsx_bytes(rows: list[Any]) -> bytes:
         os.unlink(path)
 
 
+def _proxy_receipt(report: Any, subject: Member, lang: str, deps: Any) -> str | None:
+    """Today's report of the member, as the reviewer sees it (filed by whom)."""
+    if report is None:
+        return None
+    if report.filled_by != subject.userid:
+        return catalog.lang_only("web.proxy.done", lang, name=subject.name,
+                                 receipt=report.receipt)
+    return catalog.lang_only("web.receipt", lang, date=report.report_date.isoformat(),
+                             time=local_time_text(deps.clock, report.submitted_at),
+                             receipt=report.receipt)
+
+
 async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str, Any] | None,
                         errors: dict[str, str] | None, status: int = 200,
                         done: str | None = None) -> web.Response:
@@ -302,11 +314,11 @@ async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str,
                                  formview.initial_raw(DAILY_REPORT, {}, ctx), ctx, lang, errors)
     return page(request, "proxy.html", {
         "subject": subject, "fields": fields, "errors": errors or {}, "done": done,
-        "report": report, "form": {"id": "daily", "action": request.path,
-                                   "title": catalog.lang_only("web.proxy.title", lang,
-                                                        name=subject.name),
-                                   "intro": "", "note": catalog.lang_only(DAILY_REPORT.note, lang)
-                                   if DAILY_REPORT.note else ""},
+        "report": report, "report_text": _proxy_receipt(report, subject, lang, deps),
+        "form": {"id": "daily", "action": request.path,
+                 "title": catalog.lang_only("web.proxy.title", lang, name=subject.name),
+                 "intro": "", "note": catalog.lang_only(DAILY_REPORT.note, lang)
+                 if DAILY_REPORT.note else ""},
         "jssdk": "null",
     }, status=status)
 
