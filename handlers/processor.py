@@ -14,11 +14,10 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
-
 from bot.wecom.inbound import Inbound
 from handlers.context import Deps, Turn
 from storage import inbound as inbound_events
+from storage.db import DatabaseError, is_transient
 
 log = logging.getLogger("handlers.callback")
 
@@ -54,8 +53,8 @@ class InboundProcessor:
             for attempt in range(3):
                 try:
                     applied = await self._apply(inbound, dispatch or self._dispatch)
-                except DBAPIError as exc:
-                    if not _transient(exc):
+                except DatabaseError as exc:
+                    if not is_transient(exc):
                         applied = await self._recover(inbound)
                     elif attempt < 2:
                         # A deadlock or serialisation failure between instances: try again.
@@ -94,11 +93,6 @@ class InboundProcessor:
             await dispatch(turn)
             await turn.flush()
         return True
-
-
-def _transient(exc: DBAPIError) -> bool:
-    # A value the database refuses (too long, out of range) fails the same way every time.
-    return not isinstance(exc, IntegrityError | ProgrammingError | DataError)
 
 
 async def _apologise(turn: Turn) -> None:
