@@ -24,6 +24,11 @@ class AuditAction(StrEnum):
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"
     OUTBOX_RETRY = "outbox.retry"
+    WEB_SIGN_IN = "web.sign_in"  # a member signed in to the web pages
+    WEB_DASHBOARD = "web.dashboard"  # a reviewer viewed their units' dashboard
+    WEB_MEMBER = "web.member"  # a reviewer viewed a member's history
+    WEB_EXPORT = "web.export"  # a reviewer downloaded an export
+    WEB_REMIND = "web.remind"  # a reviewer reminded non-reporters from the dashboard
 
 
 def record(session: AsyncSession, *, at: datetime, actor: str, action: AuditAction | str,
