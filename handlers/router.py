@@ -21,12 +21,12 @@ from bot.wecom.inbound import (
     TextIn,
     UnsubscribeIn,
 )
-from handlers import forms
+from handlers import forms, notices, unit_day
 from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
-from storage import cards, members, reports
+from storage import cards, conversations, members, reports
 from storage import outbox as outbox_repo
 from storage.cards import CardPurpose
 from storage.members import REVIEWING
@@ -121,7 +121,7 @@ async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) ->
         existing = await forms.report_today(turn, turn.member.userid)
         if existing is not None:
             # The member's own form, left over (e.g. from yesterday) for a day filed since.
-            await turn.session.delete(conv)
+            await conversations.end(turn.session, conv)
             await forms.say_already_reported(turn, existing)
             return
     if conv is not None:
@@ -264,6 +264,8 @@ _COMMANDS: dict[str, Callable[[Turn, Command, Conversation | None], Awaitable[No
     "cancel": cmd_cancel, "back": cmd_cancel, "text": cmd_text, "cards": cmd_cards,
     "en": cmd_lang_en, "zh": cmd_lang_zh, "stats": cmd_stats, "proxy": cmd_proxy,
     "ack": cmd_ack,
+    **unit_day.COMMANDS,  # 补报, 免报, 提醒
+    **notices.COMMANDS,  # 已读
 }
 
 
@@ -313,6 +315,9 @@ async def on_card(turn: Turn) -> None:
             await turn.say("card.stale")
             return
         await cmd_report(turn, Command("report"), await forms.load_conversation(turn))
+        return
+    if task.purpose == CardPurpose.NOTICE:
+        await notices.on_notice_card(turn, inbound.event_key, inbound.response_code or None)
         return
     if task.purpose == CardPurpose.ALERT_ACK:
         key = inbound.event_key

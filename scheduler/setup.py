@@ -14,17 +14,15 @@ have not run; jobs are idempotent anyway.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 
-import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduler.jobs import JOBS, JobDeps, is_skip_day, missed_jobs, run_job
 from storage import job_runs
+from storage.locks import HeldLock
 
 log = logging.getLogger("scheduler")
 
@@ -70,47 +68,30 @@ class SchedulerLeader:
         self.start_scheduler = start_scheduler
         self.instance = secrets.token_hex(6)
         self.is_leader = False
+        # Set once this instance leads and has caught up on missed jobs; cleared on standing
+        # down. `first_round` is set when the first election round is over, won or lost.
         self.became_leader = asyncio.Event()
-        self._conn: AsyncConnection | None = None
+        self.first_round = asyncio.Event()
+        self._lock = HeldLock(deps.db, LOCK_KEY)
         self.scheduler: AsyncIOScheduler | None = None
 
     async def _try_lock(self) -> bool:
-        if not self.deps.db.is_postgres:
-            return True
-        conn = await self.deps.db.engine.connect()
-        try:
-            got = bool((await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
-                                           {"k": LOCK_KEY})).scalar_one())
-            await conn.commit()
-        except BaseException:  # also cancelled mid-query: drop the connection for good
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-            raise
-        if got:
-            self._conn = conn
-        else:
-            await conn.close()
-        return got
+        return await self._lock.try_acquire()
 
     async def _still_holding(self) -> bool:
-        if self._conn is None:
+        if await self._lock.still_held():
             return True
-        try:
-            await self._conn.execute(sa.text("SELECT 1"))
-            await self._conn.commit()
-            return True
-        except Exception:
-            log.warning("lost the scheduler lock connection; standing down")
-            return False
+        log.warning("lost the scheduler lock connection; standing down")
+        return False
 
     async def _lead(self) -> None:
         self.is_leader = True
-        self.became_leader.set()
         log.info("instance %s leads the scheduler", self.instance)
         await catch_up(self.deps, self.instance)
         if self.start_scheduler:
             self.scheduler = build_scheduler(self.deps, self.instance)
             self.scheduler.start()
+        self.became_leader.set()
 
     async def _stand_down(self) -> None:
         self.is_leader = False
@@ -118,17 +99,7 @@ class SchedulerLeader:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            try:
-                # A closed connection goes back to the pool with its session alive, so the
-                # lock must be released first; if that fails, drop the connection for good.
-                await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-                await conn.commit()
-                await conn.close()
-            except Exception:
-                with contextlib.suppress(Exception):
-                    await conn.invalidate()
+        await self._lock.release()
 
     async def run(self) -> None:
         try:
@@ -143,6 +114,7 @@ class SchedulerLeader:
                 except Exception:
                     log.exception("scheduler election round failed")
                     await self._stand_down()
+                self.first_round.set()
                 await asyncio.sleep(self.retry_seconds)
         finally:
             await self._stand_down()

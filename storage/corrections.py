@@ -19,7 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversation import validators as v
 from bot.conversation.basic_info import MEMBER_TYPES
-from storage.models import AuditLog, BasicInfo, Member, ReviewerAssignment, Unit
+from storage import audit
+from storage.audit import AuditAction
+from storage.models import BasicInfo, Member, ReviewerAssignment, Unit
 
 FIELDS = ("name", "staff_no", "mobile", "beijing_hukou", "hukou_address", "member_type")
 _YES = frozenset({"yes", "y", "true", "1", "是", "京籍", "北京"})
@@ -123,8 +125,8 @@ async def correct_basic_info(session: AsyncSession, userid: str, field: str, raw
                               "reason": reason or ""}
     if cleared:
         detail["cleared"] = cleared
-    session.add(AuditLog(at=now, actor=by[:64], action="basic_info.correct", target=userid,
-                         detail=detail))
+    audit.record(session, at=now, actor=by, action=AuditAction.BASIC_INFO_CORRECT,
+                 target=userid, detail=detail)
     return Correction(userid, field, old, value, True, cleared)
 
 
@@ -171,6 +173,6 @@ async def add_reviewer(session: AsyncSession, userid: str, unit: str, *, now: da
         member.role = "reviewer"
         member.updated_at = now
         session.add(member)
-    session.add(AuditLog(at=now, actor=actor, action="reviewer.add", target=member.userid,
-                         detail={"unit": target.id, "promoted": promoted}))
+    audit.record(session, at=now, actor=actor, action=AuditAction.REVIEWER_ADD,
+                 target=member.userid, detail={"unit": target.id, "promoted": promoted})
     return ReviewerAdded(member, target, present is None, promoted)

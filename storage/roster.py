@@ -19,7 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversation.validators import InvalidAnswer
 from bot.conversation.validators import mobile as parse_mobile
-from storage.models import AuditLog, Member, ReviewerAssignment, Unit
+from storage import audit
+from storage.audit import AuditAction
+from storage.models import Member, ReviewerAssignment, Unit
 
 REQUIRED = ("userid", "name", "unit", "role")
 OPTIONAL = ("mobile", "parent_unit", "reviews")
@@ -191,9 +193,9 @@ async def import_roster(session: AsyncSession, rows: list[RosterRow], *, now: da
             if present is None:
                 session.add(ReviewerAssignment(userid=row.userid, unit_id=unit_id))
                 result.reviewer_assignments += 1
-    session.add(AuditLog(at=now, actor=actor, action="roster.import", target=source[:128],
-                         detail={"rows": len(rows), "added": result.members_added,
-                                 "updated": result.members_updated}))
+    audit.record(session, at=now, actor=actor, action=AuditAction.ROSTER_IMPORT, target=source,
+                 detail={"rows": len(rows), "added": result.members_added,
+                         "updated": result.members_updated})
     return result
 
 

@@ -29,8 +29,10 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import audit
+from storage.audit import AuditAction
 from storage.db import Database
-from storage.models import AuditLog, Member, Unit
+from storage.models import Member, Unit
 
 #: Members written per batch (and between two progress reports).
 BATCH = 500
@@ -214,15 +216,15 @@ async def apply_directory(session: AsyncSession, departments: list[dict[str, Any
         session.add(member)
     result.members_deactivated = len(gone)
     await session.flush()
-    session.add(AuditLog(at=now, actor=actor, action="roster.sync", target=source[:128],
-                         detail={"departments": result.departments,
-                                 "units_added": result.units_added,
-                                 "units_updated": result.units_updated,
-                                 "members_seen": result.members_seen,
-                                 "members_added": result.members_added,
-                                 "members_updated": result.members_updated,
-                                 "members_deactivated": result.members_deactivated,
-                                 "deactivated": sorted(m.userid for m in gone)[:200]}))
+    audit.record(session, at=now, actor=actor, action=AuditAction.ROSTER_SYNC, target=source,
+                 detail={"departments": result.departments,
+                         "units_added": result.units_added,
+                         "units_updated": result.units_updated,
+                         "members_seen": result.members_seen,
+                         "members_added": result.members_added,
+                         "members_updated": result.members_updated,
+                         "members_deactivated": result.members_deactivated,
+                         "deactivated": sorted(m.userid for m in gone)[:200]})
     return result
 
 

@@ -108,3 +108,8 @@ async def responsible_for(session: AsyncSession, unit_id: str | None) -> list[Me
     return list((await session.execute(
         sa.select(Member).where(Member.role == MemberRole.ADMIN, Member.active.is_(True))
         .order_by(Member.userid))).scalars())
+
+
+async def unit_names(session: AsyncSession) -> dict[str, str]:
+    """{unit_id: name} for every unit."""
+    return dict((await session.execute(sa.select(Unit.id, Unit.name))).all())

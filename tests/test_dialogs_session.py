@@ -18,8 +18,10 @@ from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock, local_time_text
 from bot.wecom.crypto import WeComCrypto
 from storage.models import BasicInfo, Conversation, DailyReport, InboundEvent
-from tests.dialog_helpers import (
+from tests.harness import (
     BEIJING,
+    CLIENT,
+    Bot,
     answers_of,
     basic_info,
     conversation,
@@ -35,12 +37,12 @@ from tests.dialog_helpers import (
     seen,
     send_event,
     settle,
+    start_bot,
     start_report_at_gps,
     step_of,
     tap,
     use_cards,
 )
-from tests.harness import CLIENT, Bot, start_bot
 
 RENDERINGS = pytest.mark.parametrize("rendering", ["text", "cards"])
 CJK = re.compile(r"[\u3400-\u9fff]")

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from app.cli import main
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
-from handlers.sender import backoff_seconds
+from bot.clock import FixedClock
 from bot.settings import OutboxSettings
 from bot.wecom.client import MemoryTokenStore, WeComClient
 from handlers.context import text_message
+from handlers.sender import backoff_seconds
 from storage import outbox as repo
 from storage.models import AuditLog, Outbox
 from tests.harness import Bot, start_bot

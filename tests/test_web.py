@@ -10,15 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import sqlalchemy as sa
 from yarl import URL
 
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
+from bot.conversation import validators as v
 from bot.conversation.daily_report import DAILY_REPORT
 from bot.conversation.forms import Question, QuestionKind
-from bot.conversation import validators as v
-from app.emulator.api import WeComEmulator
 from handlers.web import formview
 from handlers.web.jssdk import signature
 from storage.models import AuditLog, BasicInfo, DailyReport
@@ -40,9 +39,9 @@ def test_jssdk_signature_matches_wecoms_documented_example() -> None:
         "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
 
 
-async def test_redirect_url_has_wecoms_exact_shape(emulator: WeComEmulator, tmp_path: Path,
+async def test_redirect_url_has_wecoms_exact_shape(emulator: WeComEmulator, db_url: str,
                                                    clock: FixedClock) -> None:
-    bot, base = await start_web_bot(emulator, tmp_path, clock)
+    bot, base = await start_web_bot(emulator, db_url, clock)
     try:
         async with http_client() as http:
             for path in ("/h5/", "/dashboard/"):
@@ -64,8 +63,8 @@ async def test_redirect_url_has_wecoms_exact_shape(emulator: WeComEmulator, tmp_
 
 
 async def test_sign_in_sets_an_httponly_lax_cookie_that_expires_after_8_hours(
-        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
-    bot, base = await start_web_bot(emulator, tmp_path, clock)
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
     try:
         async with http_client() as http:
             first = await http.get(base + "/h5/?tab=info", allow_redirects=False)
@@ -90,8 +89,8 @@ async def test_sign_in_sets_an_httponly_lax_cookie_that_expires_after_8_hours(
 
 
 async def test_forged_replayed_and_foreign_states_are_refused(
-        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
-    bot, base = await start_web_bot(emulator, tmp_path, clock)
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
     try:
         async with http_client() as http:
             first = await http.get(base + "/h5/", allow_redirects=False)
@@ -117,8 +116,8 @@ async def test_forged_replayed_and_foreign_states_are_refused(
 
 
 async def test_outsiders_and_non_roster_members_are_turned_away(
-        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
-    bot, base = await start_web_bot(emulator, tmp_path, clock)
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
     try:
         async with http_client() as http:
             r = await sign_in(http, base, "stranger")
@@ -135,8 +134,8 @@ async def test_outsiders_and_non_roster_members_are_turned_away(
 
 
 async def test_post_without_csrf_token_changes_nothing(emulator: WeComEmulator,
-                                                      tmp_path: Path, clock: FixedClock) -> None:
-    bot, base = await start_web_bot(emulator, tmp_path, clock)
+                                                      db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
     try:
         async with http_client() as http:
             page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
@@ -157,8 +156,8 @@ async def test_post_without_csrf_token_changes_nothing(emulator: WeComEmulator,
 
 
 async def test_page_uses_the_chats_validators_and_status_agrees(
-        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
-    bot, base = await start_web_bot(emulator, tmp_path, clock)
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
     try:
         async with http_client() as http:
             page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
@@ -197,7 +196,8 @@ def test_every_declared_question_becomes_a_field() -> None:
     steps = Question("steps", QuestionKind.NUMBER, "q.temperature", parse=v.temperature,
                      label="field.temperature")
     form = replace(DAILY_REPORT, questions=(*DAILY_REPORT.questions, extra, steps))
-    from datetime import date, datetime, UTC
+    from datetime import UTC, date, datetime
+
     from bot.conversation.engine import Context
     ctx = Context(userid="u", lang="zh", rendering="text", now=datetime.now(UTC),
                   today=date(2026, 11, 30), new_id="x")
@@ -218,8 +218,8 @@ def _multidict(data: dict[str, str]):
 
 
 async def test_inside_wecom_the_page_signs_the_js_sdk_config(
-        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
-    bot, base = await start_web_bot(emulator, tmp_path, clock)
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
     try:
         async with http_client() as http:
             page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
@@ -243,8 +243,8 @@ async def test_inside_wecom_the_page_signs_the_js_sdk_config(
 
 
 async def test_reviewer_exports_audited_downloads_of_their_units_only_and_files_for_a_member(
-        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
-    bot, base = await start_web_bot(emulator, tmp_path, clock)
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
     try:
         async with http_client() as http:
             page = await sign_in(http, base, "teacher", "/dashboard/")
@@ -277,5 +277,112 @@ async def test_reviewer_exports_audited_downloads_of_their_units_only_and_files_
         assert actions.count("web.export") == 2 and "proxy.report" in actions
         await bot.settle()
         assert any("王老师" in t for t in bot.new_messages("lisi"))  # told who filed for them
+    finally:
+        await bot.stop()
+
+
+async def test_admin_sees_the_whole_university_with_subtotals(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            page = await (await sign_in(http, base, "admin", "/dashboard/")).text()
+        rows = re.findall(r'data-unit="([^"]+)".*?<span class="pct">(\d+)/(\d+)</span>', page,
+                          re.S)
+        totals = {unit: int(total) for unit, _reported, total in rows}
+        # The root sums the colleges below it (6 members in all; 1 directly in the root).
+        assert totals["中央民族大学"] == 6
+        assert totals["民族学与社会学学院"] == 3 and totals["国际教育学院"] == 2
+        assert [u for u, _r, _t in rows][0] == "中央民族大学"
+    finally:
+        await bot.stop()
+
+
+async def test_cookies_are_secure_when_the_public_url_is_https(
+        emulator: WeComEmulator, tmp_path: Path, clock: FixedClock) -> None:
+    from pydantic import SecretStr
+
+    from bot.settings import WebSettings
+    from tests.harness import sqlite_url, start_bot
+    from tests.web_helpers import free_port
+
+    port = free_port()
+    web = WebSettings(public_url="https://yqt.example.edu.cn", oauth_base=emulator.base_url,
+                      secret=SecretStr("s" * 32))
+    bot = await start_bot(emulator, sqlite_url(tmp_path), clock=clock, port=port, web=web)
+    try:
+        async with http_client() as http:
+            r = await http.get(f"http://127.0.0.1:{port}/h5/", allow_redirects=False)
+            assert "redirect_uri=https%3A%2F%2Fyqt.example.edu.cn%2Foauth%2Fcallback" in \
+                r.headers["Location"]
+            assert r.cookies["yqt_oauth"]["secure"]
+    finally:
+        await bot.stop()
+
+
+async def test_a_report_started_in_the_chat_is_continued_in_the_page(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await bot.say("zhangsan", "上报")
+            await bot.say("zhangsan", "在国外")
+            await bot.say("zhangsan", "日本")
+            html = await (await http.get(base + "/h5/?tab=daily")).text()
+            assert "已带入您在对话中填写的内容" in html
+            assert 'value="abroad" checked' in html and 'value="日本"' in html
+            data = {**DAILY, "location.mode": "abroad", "location.country": "日本",
+                    "_csrf": token}
+            r = await http.post(base + "/h5/daily", data=data)
+            assert r.status == 200 and "在国外：日本" in await r.text()
+        async with bot.db.session() as s:
+            from storage.models import Conversation, Member
+            assert await s.get(Conversation, "zhangsan") is None  # the chat's half is over
+            assert (await s.get(Member, "zhangsan")).abroad_country == "日本"
+    finally:
+        await bot.stop()
+
+
+async def test_emulator_oauth_enforces_wecoms_rules(emulator: WeComEmulator) -> None:
+    """Codes work once; redirect_uri must be in the trusted domain; parameters are checked."""
+    async with http_client() as http:
+        token = emulator.issue_token()
+        code = emulator.issue_oauth_code(userid="zhangsan")
+        api = f"{emulator.base_url}/cgi-bin/auth/getuserinfo"
+        first = await (await http.get(api, params={"access_token": token, "code": code})).json()
+        again = await (await http.get(api, params={"access_token": token, "code": code})).json()
+        assert first["errcode"] == 0 and first["userid"] == "zhangsan"
+        assert again["errcode"] == 40029
+        authorize = f"{emulator.base_url}/connect/oauth2/authorize"
+        params = {"appid": emulator.corp_id, "redirect_uri": "http://127.0.0.1:1/oauth/callback",
+                  "response_type": "code", "scope": "snsapi_base", "state": "s",
+                  "agentid": str(emulator.agent_id)}
+        assert (await http.get(authorize, params=params)).status == 200
+        assert (await http.get(authorize, params={**params, "appid": "wrong"})).status == 400
+        assert (await http.get(authorize, params={**params, "agentid": "1"})).status == 400
+        emulator.trusted_domain = "yqt.example.edu.cn"
+        r = await http.get(authorize, params=params)
+        assert r.status == 400 and "可信域名" in await r.text()
+
+
+async def test_remind_now_reaches_only_the_actors_units(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "teacher", "/dashboard/")
+            token = CSRF.search(await page.text()).group(1)
+            r = await http.post(base + "/dashboard/remind",
+                                data={"_csrf": token, "userid": "maria"})
+            assert r.status == 200 and "已向 0 人发送提醒" in await r.text()
+            r = await http.post(base + "/dashboard/remind",
+                                data={"_csrf": token, "userid": "lisi"})
+            assert "已向 1 人发送提醒" in await r.text()
+        await bot.settle()
+        assert any("还没有健康上报" in d.text for d in emulator.inbox("lisi"))
+        assert not emulator.inbox("maria") and not emulator.inbox("zhangsan")
     finally:
         await bot.stop()

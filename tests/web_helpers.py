@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
+from bot.clock import FixedClock
 from bot.settings import WebSettings
 from tests.harness import Bot, sqlite_url, start_bot
 
@@ -24,13 +24,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_web_bot(emulator: WeComEmulator, tmp_path: Path, clock: FixedClock,
+async def start_web_bot(emulator: WeComEmulator, db: Path | str, clock: FixedClock,
                         **sections: Any) -> tuple[Bot, str]:
+    """`db`: a database URL, or a directory for a fresh SQLite file."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     web = WebSettings(public_url=base, oauth_base=emulator.base_url or "",
                       secret=SecretStr(SECRET))
-    bot = await start_bot(emulator, sqlite_url(tmp_path), clock=clock, port=port, web=web,
+    url = db if isinstance(db, str) else sqlite_url(db)
+    bot = await start_bot(emulator, url, clock=clock, port=port, web=web,
                           **sections)
     emulator.add_member(ROSTER_EXTRA, "路人甲")
     return bot, base

@@ -129,6 +129,7 @@ class WeComEmulator(MemberSide, OAuthSide):
         self._response_codes: dict[str, ResponseCode] = {}
         self._messages: dict[str, SentMessage] = {}
         self._inbox: dict[str, list[Delivered]] = {}
+        self._arrived = asyncio.Event()  # set on every delivery; see wait_for_inbox
         self._timeline: dict[str, list[tuple[str, Any]]] = {}
         self.menu: dict[str, Any] | None = None
         #: WeCom's per-member limits for message/send: beyond them messages are dropped
@@ -265,8 +266,19 @@ class WeComEmulator(MemberSide, OAuthSide):
             return views[userid.lower()]
         return next(iter(views.values()))
 
+    async def wait_for_inbox(self, userid: str, count: int = 1, *, timeout: float = 10.0
+                             ) -> list[Delivered]:
+        """The member's inbox once it holds at least `count` messages: woken by each delivery,
+        never polling; TimeoutError after `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            while len(self._inbox.get(userid.lower(), [])) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.inbox(userid)
+
     def _add_to_inbox(self, userid: str, delivered: Delivered) -> None:
         self._inbox.setdefault(userid.lower(), []).append(delivered)
+        self._arrived.set()
         self._timeline.setdefault(userid.lower(), []).append(("received", delivered))
 
     def _record_sent(self, userid: str, text: str) -> None:

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from handlers.context import Deps, lang_of
 from handlers.web.session import Signer, WebSession, new_state, read_session
 from storage.models import Member
-from storage.web import get_member
+from storage import members
 
 SIGNER: web.AppKey[Signer] = web.AppKey("web_signer")
 MEMBER: web.RequestKey[Member] = web.RequestKey("web_member", Member)
@@ -103,7 +103,7 @@ def signed_in(handler: Handler) -> Handler:
             return message_page(request, "web.csrf", status=403, retry=True)
         request[SESSION] = session
         async with deps_of(request).db.session() as db:
-            member = await get_member(db, session.userid)
+            member = await members.get(db, session.userid)
         if member is None or not member.active:
             return message_page(request, "roster.not_found", status=403,
                                 userid=session.userid)

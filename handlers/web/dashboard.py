@@ -41,21 +41,13 @@ from handlers.web.member import read_turn, web_inbound
 from storage.export import ExportError, check_range, export_rows, write_csv, write_xlsx
 from storage.models import Member
 from storage.summary import unit_summaries
-from storage.units import may_act_on, reviewed_units, unit_tree
-from storage.web import (
-    alert_subject,
-    alerts_since,
-    audit,
-    daily_series,
-    enqueue_reminder,
-    get_basic_info,
-    get_member,
-    history,
-    report_on,
-    units_named,
-)
+from storage.units import descendants, may_act_on, reviewed_units, unit_names, unit_tree
+from storage import alerts, audit, members, reports
+from storage.audit import AuditAction
+from storage.outbox import enqueue_web_reminder
 
 CHART_DAYS = 14
+MISSING_SHOWN = 300  # names listed; "remind now" reaches every non-reporter in scope
 ALERT_DAYS = 7
 
 
@@ -96,25 +88,31 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         assert scope is not True
         summaries = {s.unit_id: s for s in await unit_summaries(session, today, scope)}
         tree = await unit_tree(session)
-        names = await units_named(session)
-        series = await daily_series(session, today, CHART_DAYS, scope)
-        alerts = await alerts_since(session, today - timedelta(days=ALERT_DAYS - 1), scope)
-        acked_by = {a.acknowledged_by for a in alerts if a.acknowledged_by}
-        ack_names = {uid: (m.name if (m := await get_member(session, uid)) else uid)
+        names = await unit_names(session)
+        series = await reports.daily_counts(session, today, CHART_DAYS, scope)
+        recent = await alerts.since(session, today - timedelta(days=ALERT_DAYS - 1), scope)
+        acked_by = {a.acknowledged_by for a in recent if a.acknowledged_by}
+        ack_names = {uid: (m.name if (m := await members.get(session, uid)) else uid)
                      for uid in acked_by}
-        await audit(session, actor=actor.userid, action="web.dashboard",
-                    target=today.isoformat(),
-                    detail={"units": len(summaries), "alerts": len(alerts)}, now=now)
+        audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_DASHBOARD,
+                     target=today.isoformat(),
+                     detail={"units": len(summaries), "alerts": len(recent)})
     rows = []
     for unit_id, depth in _ordered_units(tree, scope):
-        s = summaries.get(unit_id)
-        if s is None:
+        # A unit's counts include the units below it (a college sums its classes).
+        below = [summaries[u] for u in sorted(descendants(tree, {unit_id})) if u in summaries]
+        total = sum(s.total for s in below)
+        if not total:
             continue
+        reported = sum(s.reported for s in below)
         rows.append({"id": unit_id, "name": names.get(unit_id, unit_id), "depth": depth,
-                     "total": s.total, "reported": s.reported, "missing": s.missing,
-                     "unfollowed": len(s.unfollowed), "abnormal": len(s.abnormal),
-                     "percent": round(100 * s.reported / s.total) if s.total else 0})
-    missing = [(uid, name, row["name"]) for row in rows for uid, name in row["missing"]]
+                     "total": total, "reported": reported,
+                     "missing": sum(len(s.missing) for s in below),
+                     "unfollowed": sum(len(s.unfollowed) for s in below),
+                     "abnormal": sum(len(s.abnormal) for s in below),
+                     "percent": round(100 * reported / total)})
+    missing = [(uid, name, names.get(s.unit_id, s.unit_id))
+               for s in summaries.values() for uid, name in s.missing]
     alert_rows = [{
         "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
         "unit": names.get(a.unit_id or "", a.unit_id or ""),
@@ -123,10 +121,11 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                              by=ack_names.get(a.acknowledged_by, a.acknowledged_by),
                              time=local_time_text(deps.clock, a.acknowledged_at))
         if a.acknowledged_by and a.acknowledged_at else None,
-    } for a in alerts]
+    } for a in recent]
     reminded = request.query.get("reminded")
     return page(request, "dashboard.html", {
-        "today": today.isoformat(), "units": rows, "missing": missing, "alerts": alert_rows,
+        "today": today.isoformat(), "units": rows, "missing": missing[:MISSING_SHOWN],
+        "missing_total": len(missing), "alerts": alert_rows,
         "chart": svg(series, rate_label=catalog.lang_only("web.dashboard.rate", lang),
                      abnormal_label=catalog.lang_only("web.dashboard.abnormal", lang)),
         "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
@@ -138,7 +137,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 @signed_in
 async def remind(request: web.Request) -> web.StreamResponse:
     """Remind today's non-reporters of the actor's units now, through the outbox (paced like
-    every message; skipped for whoever reports before it goes out; once a day each)."""
+    every message; skipped for whoever reports before it goes out; once a day each). Posted
+    `userid` fields narrow it to those members (still only within the actor's units)."""
     deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
     settings = settings_of(request)
     today = local_date(deps.clock, now)
@@ -154,16 +154,16 @@ async def remind(request: web.Request) -> web.StreamResponse:
         targets = [uid for s in summaries for uid, _name in s.missing
                    if not chosen or uid in chosen]
         for userid in targets:
-            member = await get_member(session, userid)
+            member = await members.get(session, userid)
             if member is None or not member.following:
                 continue
             lang = lang_of(member, settings)
             content = "\n".join([catalog.stacked("remind.daily", lang, date=today.isoformat()),
                                  catalog.stacked("remind.text_report", lang)])
-            queued += await enqueue_reminder(session, userid=userid, day=today,
-                                             message=text_message(content), now=now)
-        await audit(session, actor=actor.userid, action="web.remind", target=today.isoformat(),
-                    detail={"members": len(targets), "queued": queued}, now=now)
+            queued += await enqueue_web_reminder(session, userid=userid, day=today,
+                                                 message=text_message(content), now=now)
+        audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_REMIND,
+                     target=today.isoformat(), detail={"members": len(targets), "queued": queued})
     wake_sender(request)
     raise web.HTTPSeeOther(f"/dashboard/?reminded={queued}")
 
@@ -176,7 +176,7 @@ async def ack(request: web.Request) -> web.StreamResponse:
     except ValueError:
         return message_page(request, "web.not_found", status=404)
     async with deps.db.transaction() as session:
-        subject = await alert_subject(session, alert_id)
+        subject = await alerts.subject(session, alert_id)
         if subject is None:
             return message_page(request, "web.not_found", status=404)
         if subject.userid == actor.userid or not await may_act_on(session, actor, subject):
@@ -190,7 +190,7 @@ async def ack(request: web.Request) -> web.StreamResponse:
 async def _subject_or_error(request: web.Request, session: Any
                             ) -> Member | web.Response:
     actor = request[MEMBER]
-    subject = await get_member(session, request.match_info["userid"])
+    subject = await members.get(session, request.match_info["userid"])
     if subject is None:
         return message_page(request, "web.not_found", status=404)
     units = await reviewed_units(session, actor)
@@ -207,11 +207,11 @@ async def member_history(request: web.Request) -> web.StreamResponse:
         subject = await _subject_or_error(request, session)
         if isinstance(subject, web.Response):
             return subject
-        reports = await history(session, subject.userid)
-        info = await get_basic_info(session, subject.userid)
-        names = await units_named(session)
-        await audit(session, actor=actor.userid, action="web.member", target=subject.userid,
-                    detail={"reports": len(reports)}, now=now)
+        past = await reports.history(session, subject.userid)
+        info = await reports.basic_info(session, subject.userid)
+        names = await unit_names(session)
+        audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_MEMBER,
+                     target=subject.userid, detail={"reports": len(past)})
     return page(request, "member.html", {
         "subject": subject, "unit": names.get(subject.unit_id or "", subject.unit_id or ""),
         "info_lines": engine.summary_lines(BASIC_INFO, info.answers, lang) if info else None,
@@ -222,7 +222,7 @@ async def member_history(request: web.Request) -> web.StreamResponse:
             if r.abnormal else "",
             "proxy": r.filled_by != r.userid,
             "lines": engine.summary_lines(DAILY_REPORT, r.answers, lang),
-        } for r in reports],
+        } for r in past],
     })
 
 
@@ -250,9 +250,9 @@ async def export(request: web.Request) -> web.StreamResponse:
         assert scope is not True
         rows = [r for r in await export_rows(session, start, end, None, tz=deps.clock.tz)
                 if scope is None or r.unit in scope]
-        await audit(session, actor=actor.userid, action="web.export",
-                    target=f"{start.isoformat()}..{end.isoformat()}",
-                    detail={"rows": len(rows), "format": fmt}, now=now)
+        audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_EXPORT,
+                     target=f"{start.isoformat()}..{end.isoformat()}",
+                     detail={"rows": len(rows), "format": fmt})
     name = f"yiqingtong-{start.isoformat()}-{end.isoformat()}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"',
                "Cache-Control": "no-store"}
@@ -284,7 +284,7 @@ async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str,
     lang = lang_of(actor, settings_of(request))
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, actor, now)
-        report = await report_on(session, subject.userid, turn.today)
+        report = await reports.report_of_day(session, subject.userid, turn.today)
         ctx = await build_context(turn, DAILY_REPORT, subject, proxy_for=subject.userid)
         fields = formview.fields(DAILY_REPORT, raw if raw is not None else
                                  formview.initial_raw(DAILY_REPORT, {}, ctx), ctx, lang, errors)

@@ -36,14 +36,7 @@ from handlers.web.common import (
 )
 from handlers.web.jssdk import config_for
 from storage.models import Member
-from storage.web import (
-    drop_conversation,
-    get_basic_info,
-    get_member,
-    open_conversation,
-    report_on,
-    set_language,
-)
+from storage import conversations, members, reports
 
 FORMS: dict[str, Form] = {"info": BASIC_INFO, "daily": DAILY_REPORT}
 
@@ -61,6 +54,13 @@ async def read_turn(deps: Deps, session: Any, member: Member, now: datetime) -> 
                 member=member)
 
 
+async def _end_chat_form(session: Any, userid: str, form: Form) -> None:
+    """The page completed the form the chat had started: the chat's half is over."""
+    conv = await conversations.get(session, userid)
+    if conv is not None and conv.form_id == form.id:
+        await conversations.end(session, conv)
+
+
 def _tab(request: web.Request) -> str:
     tab = request.query.get("tab", "daily")
     return tab if tab in FORMS else "daily"
@@ -70,7 +70,7 @@ async def _earlier_answers(session: Any, member: Member, form: Form, ctx: engine
                            ) -> tuple[dict[str, Any], str | None]:
     """Answers to show before the first submission, and why: the chat's unfinished form, or
     yesterday's report when the form offers "same as yesterday"."""
-    conv = await open_conversation(session, member.userid)
+    conv = await conversations.get(session, member.userid)
     if conv is not None and conv.form_id == form.id and not (conv.state.get("meta") or {}
                                                                ).get("subject"):
         answers = dict(conv.state.get("answers") or {})
@@ -96,14 +96,14 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
                                "receipt": None, "fields": [], "form": None}
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, member, now)
-        info = await get_basic_info(session, member.userid)
+        info = await reports.basic_info(session, member.userid)
         context["info_lines"] = (engine.summary_lines(BASIC_INFO, info.answers, lang)
                                  if info else None)
         context["info_date"] = (local_date(deps.clock, info.submitted_at).isoformat()
                                 if info else None)
-        report = await report_on(session, member.userid, turn.today)
+        report = await reports.report_of_day(session, member.userid, turn.today)
         if report is not None:
-            filler = (await get_member(session, report.filled_by)
+            filler = (await members.get(session, report.filled_by)
                       if report.filled_by != member.userid else None)
             context["receipt"] = {
                 "lines": engine.summary_lines(DAILY_REPORT, report.answers, lang),
@@ -147,7 +147,7 @@ async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
     async with deps.db.transaction() as session:
         turn = await Turn.open(deps, session, web_inbound(member.userid, now), now)
         assert turn.member is not None
-        if tab == "daily" and await get_basic_info(session, member.userid) is None:
+        if tab == "daily" and await reports.basic_info(session, member.userid) is None:
             return message_page(request, "web.info_first", status=409)
         ctx = await build_context(turn, form, turn.member)
         outcome = formview.parse(form, raw, ctx, lang)
@@ -155,10 +155,10 @@ async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
             await apply_effect(turn, engine.Effect("request_proxy", {
                 "userid": member.userid, "form_id": form.id, "date": turn.today.isoformat(),
                 "reason": "location_failed"}), member.userid)
-            await drop_conversation(session, member.userid, form.id)
+            await _end_chat_form(session, member.userid, form)
         elif outcome.ok:
             await store_record(turn, form, outcome.answers, ctx, outcome.effects)
-            await drop_conversation(session, member.userid, form.id)
+            await _end_chat_form(session, member.userid, form)
     if not outcome.ok:
         return await _render(request, tab, raw=raw, errors=outcome.errors, status=400)
     wake_sender(request)
@@ -196,6 +196,9 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     post = await request.post()
     lang = "en" if post.get("lang") == "en" else "zh"
     async with deps_of(request).db.transaction() as session:
-        await set_language(session, request[MEMBER].userid, lang)
+        member = await members.get(session, request[MEMBER].userid)
+        if member is not None:
+            member.language = lang  # the same preference as the chat's 中文 / English
+            members.save(session, member)
     tab = str(post.get("tab", "daily"))
     raise web.HTTPSeeOther(f"/h5/?tab={tab if tab in FORMS else 'daily'}")

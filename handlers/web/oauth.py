@@ -18,7 +18,8 @@ from handlers.keys import CLIENT
 from bot.wecom.errors import WeComError
 from handlers.web.common import SIGNER, deps_of, message_page, now_of, settings_of
 from handlers.web.session import STATE_COOKIE, pending_state, start_session
-from storage.web import audit, claim_once, get_member
+from storage import audit, inbound, members
+from storage.audit import AuditAction
 
 log = logging.getLogger("handlers.web")
 
@@ -43,8 +44,9 @@ async def callback(request: web.Request) -> web.StreamResponse:
                             lang=settings.bot.default_language)
     db = deps_of(request).db
     async with db.transaction() as session:
-        fresh = await claim_once(session, f"web:oauth-state:{state}", userid="",
-                                 kind="web.oauth_state", now=now)
+        # The callbacks' dedupe table makes the state one-time (and housekeeping prunes it).
+        fresh = await inbound.accept_once(session, dedupe_key=f"web:oauth-state:{state}",
+                                          userid="", kind="web.oauth_state", now=now)
     if not fresh:
         return message_page(request, "web.state_refused", status=400, retry=True,
                             lang=settings.bot.default_language)
@@ -59,10 +61,10 @@ async def callback(request: web.Request) -> web.StreamResponse:
         return message_page(request, "web.not_member", status=403,
                             lang=settings.bot.default_language)
     async with db.transaction() as session:
-        member = await get_member(session, userid)
+        member = await members.get(session, userid)
         if member is not None and member.active:
-            await audit(session, actor=userid, action="web.sign_in", target=userid,
-                        detail={}, now=now)
+            audit.record(session, at=now, actor=userid, action=AuditAction.WEB_SIGN_IN,
+                         target=userid)
     if member is None or not member.active:
         return message_page(request, "roster.not_found", status=403, userid=userid,
                             lang=settings.bot.default_language)
