@@ -1,0 +1,230 @@
+"""A university's morning, simulated: N roster members report through the real server.
+
+`yiqingtong serve --workers W` on PostgreSQL, against the WeCom emulator. Every member (basic
+information already on file, the WeChat-plugin text client) arrives within the window, says
+上报, enters the app (enter_agent + LOCATION), and answers the daily report — about 10 callbacks
+— at human pace (2–8 s between answers). Arrivals are concentrated early in the window (a
+triangular distribution peaking at a fifth of it); `--compress` divides every time (window and
+pace) so that a run fits this machine. Printed: callbacks/s, answer → next message in the
+member's chat p50/p99, lost reports (members answered 200 at every step but without a stored
+report: must be 0), message/send calls, peak RSS of each worker, database size.
+
+    python bench/morning_bench.py --database postgresql+asyncpg://postgres@127.0.0.1/yqt_bench \
+        [--members 50000] [--workers 2] [--window-minutes 30] [--compress 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+import psutil
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.emulator.api import WeComEmulator  # noqa: E402
+from storage.db import Database  # noqa: E402
+from storage.models import BasicInfo, DailyReport, metadata  # noqa: E402
+from storage.roster import import_roster, parse_roster  # noqa: E402
+
+BEIJING = (39.99, 116.31)
+# on campus, 36.5, no symptoms, no contact, no quarantine, no remarks, submit
+ANSWERS = ["1", "1", "36.5", "1", "2", "1", "无", "1"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def prepare(url: str, members: int) -> None:
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    await db.create_schema()
+    now = datetime.now().astimezone()
+    csv = "userid,name,unit,role\n" + "".join(
+        f"m{i},Member {i},Unit {i % 50},member\n" for i in range(members))
+    async with db.transaction() as session:
+        await import_roster(session, parse_roster(csv.encode()), now=now)
+    rows = [dict(userid=f"m{i}", name=f"Member {i}", staff_no=f"S{i:07d}",
+                 mobile="13800000000", beijing_hukou=True, member_type="student",
+                 form_version=1, answers={}, submitted_at=now) for i in range(members)]
+    async with db.transaction() as session:
+        for start in range(0, len(rows), 5000):
+            await session.execute(sa.insert(BasicInfo), rows[start:start + 5000])
+    await db.dispose()
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError("server exited during startup")
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("server did not become ready")
+
+
+async def sample_rss(pid: int, peak: dict[int, int], stop: asyncio.Event) -> None:
+    parent = psutil.Process(pid)
+    while not stop.is_set():
+        try:
+            for child in parent.children(recursive=True):
+                try:
+                    peak[child.pid] = max(peak.get(child.pid, 0), child.memory_info().rss)
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            return
+        await asyncio.sleep(0.2)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+async def run(args: argparse.Namespace) -> None:
+    await prepare(args.database, args.members)
+    emu = WeComEmulator(callback_timeout=10.0)
+    await emu.start()
+    for i in range(args.members):
+        emu.add_member(f"m{i}", f"Member {i}", client="wechat_plugin")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
+    env.update({
+        "YQT_WECOM__CORP_ID": emu.corp_id, "YQT_WECOM__AGENT_ID": str(emu.agent_id),
+        "YQT_WECOM__SECRET": emu.secret, "YQT_WECOM__TOKEN": emu.token,
+        "YQT_WECOM__ENCODING_AES_KEY": emu.encoding_aes_key,
+        "YQT_WECOM__API_BASE": emu.base_url or "", "YQT_DATABASE__URL": args.database,
+        "YQT_SERVER__PORT": str(port), "YQT_SCHEDULE__ENABLED": "false",
+        "YQT_WEB__SECRET": "bench-" + "x" * 32})
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--workers",
+                             str(args.workers)], cwd=ROOT, env=env, start_new_session=True)
+    waits: list[float] = []
+    by_step: dict[str, list[float]] = {}
+    failed: set[str] = set()
+    callbacks = 0
+    try:
+        await wait_ready(port, proc)
+        emu.callback_url = f"http://127.0.0.1:{port}/wecom/callback"
+        window = args.window_minutes * 60 / args.compress
+        rng = random.Random(7)
+        peak: dict[int, int] = {}
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_rss(proc.pid, peak, stop))
+
+        async def step(user: str, send, name: str) -> bool:  # noqa: ANN001
+            nonlocal callbacks
+            before = len(emu.inbox(user))
+            started = time.perf_counter()
+            result = await send()
+            callbacks += 1
+            if result.status != 200:
+                failed.add(user)
+                return False
+            try:
+                await emu.wait_for_inbox(user, before + 1, timeout=30)
+            except TimeoutError:
+                failed.add(user)
+                return False
+            waits.append(time.perf_counter() - started)
+            by_step.setdefault(name, []).append(waits[-1])
+            return True
+
+        async def member(i: int) -> None:
+            nonlocal callbacks
+            user = f"m{i}"
+            await asyncio.sleep(rng.triangular(0, window, window / 5))
+            if not await step(user, lambda: emu.send_text(user, "上报"), "report"):
+                return
+            before = len(emu.inbox(user))
+            started = time.perf_counter()
+            results = await emu.enter_app(user, *BEIJING)
+            callbacks += len(results)
+            if any(r.status != 200 for r in results):
+                failed.add(user)
+                return
+            try:  # the position to confirm
+                await emu.wait_for_inbox(user, before + 1, timeout=30)
+            except TimeoutError:
+                failed.add(user)
+                return
+            waits.append(time.perf_counter() - started)
+            by_step.setdefault("enter+LOCATION", []).append(waits[-1])
+            for n, answer in enumerate(ANSWERS):
+                await asyncio.sleep(rng.uniform(2, 8) / args.compress)
+                if not await step(user, lambda a=answer: emu.send_text(user, a),
+                                  f"answer {n + 1}"):
+                    return
+
+        started = time.perf_counter()
+        await asyncio.gather(*(member(i) for i in range(args.members)))
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(2)  # the last messages settle
+        stop.set()
+        await sampler
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    db = Database(args.database)
+    async with db.session() as session:
+        reported = set((await session.execute(sa.select(DailyReport.userid))).scalars())
+        size = (await session.execute(
+            sa.select(sa.func.pg_database_size(sa.func.current_database())))).scalar_one()
+    await db.dispose()
+    answered = {f"m{i}" for i in range(args.members)} - failed
+    lost = answered - reported
+    sends = emu.api_call_count("message/send")
+    await emu.close()
+    print(f"morning: {args.members} members, {args.workers} workers on PostgreSQL, window "  # noqa: T201
+          f"{args.window_minutes} min compressed {args.compress}x ({window:.0f} s), "
+          f"{os.cpu_count()} cores")
+    print(f"callbacks {callbacks} in {elapsed:.0f} s = {callbacks / elapsed:.0f}/s; "  # noqa: T201
+          f"answer -> next message p50 {pct(waits, 0.5):.0f} ms, p99 {pct(waits, 0.99):.0f} ms "
+          f"(target < 250)")
+    print(f"reports stored {len(reported)}, members with a failed step {len(failed)}, "  # noqa: T201
+          f"lost reports {len(lost)} (must be 0); message/send calls {sends}; peak RSS per "
+          f"worker {max(peak.values(), default=0) / 2**20:.0f} MiB; database "
+          f"{size / 2**20:.0f} MiB")
+    print("answer -> next p50 by step (ms): " + ", ".join(  # noqa: T201
+        f"{name} {pct(values, 0.5):.0f}" for name, values in by_step.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default=os.environ.get("YQT_TEST_POSTGRES_URL"),
+                        help="PostgreSQL URL (its tables are dropped and created)")
+    parser.add_argument("--members", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--window-minutes", type=float, default=30)
+    parser.add_argument("--compress", type=float, default=30)
+    args = parser.parse_args()
+    if not args.database or not args.database.startswith("postgres"):
+        parser.error("--database must name a PostgreSQL database")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
