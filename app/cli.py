@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from app.demo import run_demo
 from app.factory import create_app
 from bot import catalog, logs
+from bot.conversation import form_files
 from bot.clock import Clock, SystemClock, local_date, local_time_text
 from bot.settings import ConfigError, Settings, load_settings
 from bot.wecom.client import MemoryTokenStore, WeComClient
@@ -911,6 +912,38 @@ async def cmd_notice_status(args: argparse.Namespace, settings: Settings) -> int
 # ---- registration ----------------------------------------------------------------------------
 
 
+# ---- forms as files --------------------------------------------------------------------------
+
+
+async def cmd_form_check(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        _err(f"form check: cannot read {args.file} as UTF-8 text: {exc}")
+        return 2
+    problems = form_files.check_text(text)
+    for problem in problems:
+        _err(f"{args.file}:{problem.line}: {problem.message}")
+    if problems:
+        _err(f"{len(problems)} problem(s); the form cannot be published")
+        return 2
+    built = form_files.load_text(text)
+    _out(f"{args.file}: form {built.form.id} version {built.form.version}, "
+         f"{len(built.form.questions)} questions, {len(built.abnormal)} abnormal rules: OK")
+    return 0
+
+
+async def cmd_form_show(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = form_files.shipped_text(args.name)
+    except KeyError:
+        _err(f"form show: unknown form {args.name!r}; known: "
+             f"{', '.join(form_files.SHIPPED)}")
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
 def _register_reviewer_day(sub: Any, roster: Any) -> None:
     """补报, 免报, trends and notices (README: "A reviewer's day")."""
     exempt = _command(
@@ -1091,6 +1124,15 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--by", help="who asks (recorded in the audit log)")
 
     _register_reviewer_day(sub, roster)
+
+    form = _group(sub, "form", "forms declared in TOML files: check, show")
+    fcheck = _command(
+        form, "check", cmd_form_check,
+        "check a form file: unknown keys, conditions on later questions, options referenced "
+        "but missing, texts over WeCom's limits (with line numbers)")
+    fcheck.add_argument("file", help="the form file (TOML)")
+    fshow = _command(form, "show", cmd_form_show, "print a form as TOML")
+    fshow.add_argument("name", help="basic_info, daily_report or daily_report_2022")
     return parser
 
 

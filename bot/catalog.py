@@ -928,6 +928,18 @@ CATALOG: dict[str, tuple[str, str]] = {
         "日期不能晚于今天（{today}）。",
         "The date can't be after today ({today}).",
     ),
+    "err.date_too_far": (
+        "日期不能晚于 {latest}。",
+        "The date can't be after {latest}.",
+    ),
+    "err.number_format": (
+        "请输入一个数字，例如 2。",
+        "Please enter a number, e.g. 2.",
+    ),
+    "err.number_range": (
+        "请输入 {low} 到 {high} 之间的数字。",
+        "Please enter a number from {low} to {high}.",
+    ),
     "err.date_too_old": (
         "日期不能早于 {earliest}（{days} 天前）。",
         "The date can't be before {earliest} ({days} days ago).",
