@@ -33,7 +33,8 @@ FORMS: dict[str, Form] = {form.id: form for form in (BASIC_INFO, DAILY_REPORT)}
 
 
 async def load_conversation(turn: Turn) -> Conversation | None:
-    return await conversations.get(turn.session, turn.inbound.userid)
+    return await conversations.get(turn.session, turn.inbound.userid,
+                                   absent_at_load=turn.no_conversation_at_load)
 
 
 async def subject_of(turn: Turn, conv: Conversation | None) -> Member:

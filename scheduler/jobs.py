@@ -25,6 +25,7 @@ from handlers.context import lang_of, new_id, rendering_of
 from handlers.stats import summary_pages
 from storage import cards, conversations, inbound, job_runs, members, reports
 from storage import outbox as outbox_repo
+from storage.privacy import apply_retention
 from storage.cards import CardPurpose
 from storage.db import Database
 from storage.members import MemberRole
@@ -233,7 +234,8 @@ KEEP_ABANDONED_FORMS = timedelta(days=7)
 
 
 async def housekeeping(deps: JobDeps, job: str, day: date) -> int:
-    """Prune what only matters for a while; reports, basic info and audit rows are kept.
+    """Prune what only matters for a while and apply the `[privacy]` retention rules (precise
+    locations reduced, old reports deleted if configured); basic info and audit rows are kept.
     Logs how many rows each step touched, never what they held."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
@@ -246,6 +248,10 @@ async def housekeeping(deps: JobDeps, job: str, day: date) -> int:
             "abandoned forms": await conversations.drop_abandoned(
                 session, now - KEEP_ABANDONED_FORMS),
         }
+        privacy = deps.settings.privacy
+        counts.update(await apply_retention(
+            session, now=now, today=day, raw_location_days=privacy.raw_location_days,
+            report_days=privacy.report_days))
     log.info("housekeeping: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 

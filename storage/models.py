@@ -91,6 +91,9 @@ class InboundEvent(SQLModel, table=True):
     userid: str = Field(default="", max_length=64, index=True)
     kind: str = Field(default="", max_length=64)
     received_at: datetime = utc_column(index=True)
+    # The text of the passive reply this callback was answered with (None: empty answer), so
+    # that a callback WeCom re-sends is answered with the identical reply.
+    reply: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
 
 
 class Conversation(SQLModel, table=True):

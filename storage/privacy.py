@@ -123,3 +123,73 @@ async def erase_member(session: AsyncSession, userid: str, *, actor: str,
     audit.record(session, at=now, actor=actor, action=AuditAction.PRIVACY_ERASE, target=uid,
                  detail=dict(counts))
     return counts
+
+
+# ---- retention -------------------------------------------------------------------------------
+
+#: What stays of a report's location after `raw_location_days`.
+COARSE_LOCATION_KEYS = ("kind", "province", "city", "district", "category", "country",
+                        "verified", "source", "reason", "proxy_reason")
+
+
+def coarse_location(location: dict[str, Any]) -> dict[str, Any]:
+    """A location reduced to province/city/district: no coordinates, no typed address. A
+    geocoded place name (which names a district) is kept; any other label is rebuilt."""
+    reduced = {k: location[k] for k in COARSE_LOCATION_KEYS if k in location}
+    geocoded = location.get("kind") == "gps" and location.get("district")
+    if geocoded:
+        for key in ("label", "label_en"):
+            if key in location:
+                reduced[key] = location[key]
+    else:
+        parts = [location.get(k) for k in ("province", "city", "district")]
+        label = "".join(dict.fromkeys(p for p in parts if p))  # 北京市北京市 -> 北京市
+        if label:
+            reduced["label"] = label
+    return reduced
+
+
+async def apply_retention(session: AsyncSession, *, now: datetime, today: Any,
+                          raw_location_days: int, report_days: int,
+                          batch: int = 500) -> dict[str, int]:
+    """The `[privacy]` retention rules; returns counts only (the housekeeping job logs them)."""
+    from datetime import timedelta
+
+    counts: dict[str, int] = {}
+    cutoff_day = today - timedelta(days=raw_location_days)
+    reduced = 0
+    last_id = 0
+    while True:
+        reports = list((await session.execute(
+            sa.select(DailyReport).where(
+                DailyReport.report_date < cutoff_day, DailyReport.id > last_id,
+                sa.cast(DailyReport.answers, sa.String).like('%"lat"%'))
+            .order_by(DailyReport.id).limit(batch))).scalars())
+        if not reports:
+            break
+        for report in reports:
+            last_id = report.id or last_id
+            answers = dict(report.answers or {})
+            location = answers.get("location")
+            if isinstance(location, dict) and ("lat" in location or "lng" in location):
+                answers["location"] = coarse_location(location)
+                report.answers = answers
+                session.add(report)
+                reduced += 1
+        await session.flush()
+    counts["report locations reduced"] = reduced
+    result = await session.execute(
+        sa.update(Member).where(Member.last_lat.is_not(None),
+                                sa.or_(Member.last_location_at.is_(None),
+                                       Member.last_location_at
+                                       < now - timedelta(days=raw_location_days)))
+        .values(last_lat=None, last_lng=None).execution_options(synchronize_session=False))
+    counts["member positions cleared"] = int(result.rowcount or 0)
+    if report_days > 0:
+        old = sa.select(DailyReport.id).where(
+            DailyReport.report_date < today - timedelta(days=report_days))
+        await session.execute(sa.delete(Alert).where(Alert.report_id.in_(old)))
+        result = await session.execute(sa.delete(DailyReport).where(
+            DailyReport.report_date < today - timedelta(days=report_days)))
+        counts["reports deleted"] = int(result.rowcount or 0)
+    return counts

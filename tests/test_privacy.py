@@ -12,12 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from app.cli import main
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
+from bot.clock import FixedClock
 from storage.models import AuditLog, BasicInfo, DailyReport, Member
 from storage.privacy import ERASED_NAME, PrivacyError, erase_member, export_member
-from tests.dialog_helpers import give_basic_info
-from tests.harness import Bot, start_bot
+from tests.harness import Bot, give_basic_info, start_bot
 
 SETTINGS_TOML = Path(__file__).parent.parent / "settings.toml"
 DAY = date(2026, 11, 30)
@@ -102,3 +101,65 @@ async def test_the_commands(emulator: WeComEmulator, tmp_path: Path, clock: Fixe
         assert await loop.run_in_executor(None, run, "privacy", "export", "nobody") == 2
     finally:
         await bot.stop()
+
+
+# ---- retention -------------------------------------------------------------------------------
+
+async def test_housekeeping_reduces_old_locations_and_logs_counts_only(
+        bot: Bot, clock: FixedClock, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    from datetime import timedelta
+
+    from scheduler.jobs import JobDeps, housekeeping
+
+    await add_report(bot, "zhangsan")
+    async with bot.db.transaction() as session:
+        member = await session.get(Member, "zhangsan")
+        assert member is not None
+        member.last_location_at = clock.now()
+        session.add(member)
+    deps = JobDeps(bot.settings, bot.db, clock, wake=lambda: None)
+    caplog.set_level(logging.INFO)
+    await housekeeping(deps, "housekeeping", DAY + timedelta(days=14))  # not yet
+    async with bot.db.session() as session:
+        (report,) = (await session.execute(sa.select(DailyReport))).scalars()
+    assert report.answers["location"]["lat"] == 39.95
+    clock.advance(days=15)
+    await housekeeping(deps, "housekeeping", DAY + timedelta(days=15))
+    async with bot.db.session() as session:
+        (report,) = (await session.execute(sa.select(DailyReport))).scalars()
+        member = await session.get(Member, "zhangsan")
+    assert report.answers["location"] == {}  # add_report's location had only coordinates
+    assert report.district == "海淀区" and report.answers["remarks"] == "头疼"
+    assert member is not None and member.last_lat is None and member.last_lng is None
+    assert "report locations reduced 1" in caplog.text
+    assert "头疼" not in caplog.text and "39.95" not in caplog.text
+
+
+def test_a_coarse_location_keeps_the_district_and_drops_the_rest() -> None:
+    from storage.privacy import coarse_location
+
+    gps = {"kind": "gps", "lat": 39.95, "lng": 116.32, "label": "北京市海淀区",
+           "province": "北京市", "city": "北京市", "district": "海淀区", "source": "event"}
+    assert coarse_location(gps) == {"kind": "gps", "label": "北京市海淀区", "province": "北京市",
+                                    "city": "北京市", "district": "海淀区", "source": "event"}
+    typed = {"kind": "typed", "label": "海淀区中关村南大街27号3号楼201", "lat": 1.0,
+             "province": "北京市", "city": "北京市", "district": "海淀区"}
+    assert coarse_location(typed)["label"] == "北京市海淀区"
+
+
+async def test_report_days_deletes_old_reports_when_configured(bot: Bot,
+                                                               clock: FixedClock) -> None:
+    from datetime import timedelta
+
+    from storage.privacy import apply_retention
+
+    await add_report(bot, "zhangsan")
+    async with bot.db.transaction() as session:
+        kept = await apply_retention(session, now=clock.now(), today=DAY + timedelta(days=400),
+                                     raw_location_days=14, report_days=0)
+        assert "reports deleted" not in kept
+        counts = await apply_retention(session, now=clock.now(),
+                                       today=DAY + timedelta(days=400),
+                                       raw_location_days=14, report_days=365)
+    assert counts["reports deleted"] == 1

@@ -29,7 +29,7 @@ from storage.models import (
 )
 from storage.summary import unit_summaries
 from storage.trends import sparkline, unit_trend
-from tests.dialog_helpers import tap, use_cards
+from tests.harness import tap, use_cards
 from tests.harness import Bot
 from tests.test_reviewer_dialogs import (
     ADDRESS,
