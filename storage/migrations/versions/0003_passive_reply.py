@@ -1,7 +1,7 @@
 """inbound_event.reply: the passive reply a callback was answered with, for its re-sends.
 
 Revision ID: 0003_passive_reply
-Revises: 0003 (a reviewer's day; both were written against 0002)
+Revises: 0002
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_passive_reply"
-down_revision: str | None = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | None = None
 depends_on: str | None = None
 
