@@ -369,6 +369,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "只能补报最近 {days} 天内的日子。",
         "Only the last {days} days can be filed late.",
     ),
+    "late.unknown_member": (
+        "花名册中没有 {userid}，没有做任何更改。",
+        "There is no {userid} in the roster; nothing was changed.",
+    ),
+    "late.not_your_unit": (
+        "{userid} 不在您负责审核的单位，不能补报。",
+        "{userid} is not in a unit you review, so you can't file a late report for them.",
+    ),
     "late.not_self": (
         "不能为自己补报过去的日子。",
         "You can't file a past day for yourself.",
