@@ -21,7 +21,7 @@ from bot.wecom.inbound import (
     TextIn,
     UnsubscribeIn,
 )
-from handlers import forms
+from handlers import forms, privacy_notice
 from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
@@ -46,6 +46,8 @@ async def dispatch(turn: Turn) -> None:
         if isinstance(inbound, TextIn | SubscribeIn | MenuClickIn | CardEventIn):
             await turn.say("roster.not_found", userid=inbound.userid)
         log.info("callback from a userid not in the roster (%s)", inbound.kind)
+        return
+    if await privacy_notice.gate(turn):  # the notice comes before anything else
         return
     handler = _HANDLERS.get(type(inbound))
     if handler is None:
