@@ -349,6 +349,145 @@ CATALOG: dict[str, tuple[str, str]] = {
         "开始为 {name}（{userid}）代填今日上报。",
         "Starting today's report on behalf of {name} ({userid}).",
     ),
+    # ---- handlers: a reviewer's day (补报, 免报, 提醒) and notices ------------------------------
+    "late.not_reviewer": (
+        "只有审核老师可以为本单位成员补报；成员不能补报过去的日子。",
+        "Only a unit's reviewer can file a past day for a member; members can't back-date.",
+    ),
+    "late.usage": (
+        "请回复“补报 学工号 日期 原因”，例如：补报 20210001 2026-11-29 住院无法使用手机",
+        "Reply \"late USERID YYYY-MM-DD REASON\", e.g. late 20210001 2026-11-29 in hospital",
+    ),
+    "late.bad_date": (
+        "“{value}”不是日期，请写成 年-月-日，例如 2026-11-29。没有做任何更改。",
+        "\"{value}\" is not a date; write YYYY-MM-DD, e.g. 2026-11-29. Nothing was changed.",
+    ),
+    "late.reason_required": (
+        "补报需要写明原因，例如：补报 20210001 2026-11-29 住院无法使用手机",
+        "A late report needs a reason, e.g. late 20210001 2026-11-29 in hospital",
+    ),
+    "late.reason_too_long": (
+        "原因最多 {max} 个字，没有做任何更改。",
+        "The reason may be at most {max} characters; nothing was changed.",
+    ),
+    "late.not_past": (
+        "补报只能补过去的日子（今天是 {today}）；今天的上报请用“代报”。",
+        "A late report is for a past day (today is {today}); use \"proxy\" for today.",
+    ),
+    "late.too_old": (
+        "只能补报最近 {days} 天内的日子。",
+        "Only the last {days} days can be filed late.",
+    ),
+    "late.not_self": (
+        "不能为自己补报过去的日子。",
+        "You can't file a past day for yourself.",
+    ),
+    "late.already": (
+        "{name} 在 {date} 已有上报，由 {by} 提交（回执号 {receipt}），无需补报。",
+        "{name} already has a report for {date}, filed by {by} (receipt {receipt}).",
+    ),
+    "late.started": (
+        "开始为 {name}（{userid}）补报 {date} 的健康上报。",
+        "Starting a late report for {name} ({userid}) for {date}.",
+    ),
+    "late.filed_for_you": (
+        "{by} 于 {time} 为您补报了 {date} 的健康上报（回执号 {receipt}），原因：{reason}",
+        "{by} filed your health report for {date} late at {time} (receipt {receipt}). "
+        "Reason: {reason}",
+    ),
+    "exempt.not_reviewer": (
+        "只有审核老师可以设置免报。",
+        "Only a unit's reviewer can exempt members.",
+    ),
+    "exempt.usage": (
+        "请回复“免报 学工号 开始日期 结束日期 原因”，例如：免报 20210001 2026-12-01 "
+        "2026-12-20 请假回家",
+        "Reply \"exempt USERID FROM TO REASON\", e.g. exempt 20210001 2026-12-01 "
+        "2026-12-20 on leave",
+    ),
+    "exempt.reason_required": (
+        "免报需要写明原因（请假、毕业、住院……），没有做任何更改。",
+        "An exemption needs a reason (leave, graduated, in hospital...); nothing was changed.",
+    ),
+    "exempt.reason_too_long": (
+        "原因最多 {max} 个字，没有做任何更改。",
+        "The reason may be at most {max} characters; nothing was changed.",
+    ),
+    "exempt.bad_range": (
+        "开始日期 {start} 晚于结束日期 {end}，没有做任何更改。",
+        "The start {start} is after the end {end}; nothing was changed.",
+    ),
+    "exempt.too_long": (
+        "一次免报最多 {days} 天，没有做任何更改。",
+        "One exemption covers at most {days} days; nothing was changed.",
+    ),
+    "exempt.past": (
+        "免报的结束日期已经过去（今天是 {today}）；过去的日子请用“补报”。",
+        "That exemption would end in the past (today is {today}); use \"late\" for past days.",
+    ),
+    "exempt.not_your_unit": (
+        "{userid} 不在您负责审核的单位，不能设置免报。",
+        "{userid} is not in a unit you review, so you can't exempt them.",
+    ),
+    "exempt.done": (
+        "已为 {name}（{userid}）设置免报：{start} 至 {end}，原因：{reason}。期间不提醒、不计未报。",
+        "{name} ({userid}) is exempt from {start} to {end} ({reason}): not reminded, not "
+        "counted missing.",
+    ),
+    "exempt.told": (
+        "{by} 为您设置了免报：{start} 至 {end}（{reason}），期间不会提醒您上报。",
+        "{by} exempted you from reporting from {start} to {end} ({reason}); you won't be "
+        "reminded meanwhile.",
+    ),
+    "remind.not_reviewer": (
+        "只有审核老师可以提醒本单位成员。",
+        "Only a unit's reviewer can remind members.",
+    ),
+    "remind.now": (
+        "{by} 提醒您：今天（{date}）还没有健康上报，回复“上报”即可开始。",
+        "{by} reminds you: today's ({date}) health report isn't filed yet. Reply \"report\" "
+        "to start.",
+    ),
+    "remind.now_done": (
+        "{time} 已提醒 {count} 人；另有 {recent} 人一小时内已提醒过，这次不再提醒。",
+        "{time}: reminded {count} members; {recent} more were reminded within the hour and "
+        "are not reminded again.",
+    ),
+    "remind.now_nobody": (
+        "您负责的单位今天（{date}）需要上报的成员都已上报，无需提醒。",
+        "Everyone due in your units has reported today ({date}); nobody to remind.",
+    ),
+    "notice.text": (
+        "【通知 #{number}】{title}\n{body}",
+        "[Notice #{number}] {title}\n{body}",
+    ),
+    "notice.reply_hint": (
+        "读完请回复“已读 {number}”。",
+        "When you have read it, reply \"read {number}\".",
+    ),
+    "notice.card_title": ("通知 #{number}", "Notice #{number}"),
+    "notice.card_see_above": (
+        "请阅读上面的通知，读完点“已读”。",
+        "Please read the notice above, then press \"Read\".",
+    ),
+    "notice.read_button": ("已读", "Read"),
+    "notice.read_done_button": ("已读 ✓", "Read ✓"),
+    "notice.read": (
+        "已记录：您已阅读通知 #{number}。",
+        "Noted: you have read notice #{number}.",
+    ),
+    "notice.already_read": (
+        "您已于 {time} 阅读通知 #{number}。",
+        "You read notice #{number} at {time}.",
+    ),
+    "notice.unknown": (
+        "没有发给您的通知 #{number}。",
+        "There is no notice #{number} for you.",
+    ),
+    "notice.none_unread": (
+        "您没有未读的通知。",
+        "You have no unread notices.",
+    ),
     "stats.not_reviewer": (
         "统计只对审核老师和管理员开放。",
         "Statistics are for reviewers and administrators.",
@@ -369,6 +508,25 @@ CATALOG: dict[str, tuple[str, str]] = {
     "stats.abnormal_names": ("异常", "Abnormal"),
     "stats.unfollowed_names": ("未关注", "Not following"),
     "stats.no_info_names": ("未填基础信息", "No basic info"),
+    "stats.exempt_names": ("免报", "Exempt"),
+    "stats.late_exempt": (
+        "其中补报 {late_count}，免报 {exempt}",
+        "of which {late_count} filed late; {exempt} exempt",
+    ),
+    "stats.better": (
+        "比昨天好：上报率 {rate}%（昨天 {previous}%）",
+        "Better than yesterday: {rate}% reported (yesterday {previous}%)",
+    ),
+    "stats.worse": (
+        "比昨天差：上报率 {rate}%（昨天 {previous}%）",
+        "Worse than yesterday: {rate}% reported (yesterday {previous}%)",
+    ),
+    "stats.same": (
+        "与昨天持平：上报率 {rate}%",
+        "Same as yesterday: {rate}% reported",
+    ),
+    "admin.trend_header": ("近7日上报率", "Reporting over the last 7 days"),
+    "admin.trend_unit": ("【{unit}】{spark} 今日 {rate}", "[{unit}] {spark} today {rate}"),
     "admin.summary_header": (
         "{date} 全校汇总：共 {total} 人，已报 {reported}，未报 {missing}，异常 {abnormal}",
         "{date} university summary: {total} members, {reported} reported, {missing} missing, "
@@ -973,6 +1131,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "stats": ("统计", "stats"),
     "proxy": ("代报", "proxy", "代填报", "代填"),
     "ack": ("确认", "ack"),
+    "late": ("补报", "late"),
+    "exempt": ("免报", "exempt"),
+    "remind": ("提醒", "remind"),
+    "read": ("已读", "read"),
 }
 
 _COMMAND_INDEX: dict[str, str] = {

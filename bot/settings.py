@@ -117,6 +117,9 @@ class BotSettings(_Section):
     form_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
     location_fresh_minutes: int = Field(default=10, ge=1, le=24 * 60)
     fever_threshold: float = Field(default=37.3, ge=36.0, le=39.0)
+    # Answer a member's message with the first reply inside the callback's own HTTP answer
+    # (WeCom's encrypted passive reply) instead of a message/send through the outbox.
+    passive_replies: bool = True
 
 
 class OutboxSettings(_Section):

@@ -16,7 +16,8 @@ from aiohttp import web
 from bot import logs
 from bot.clock import Clock
 from bot.wecom.crypto import CallbackRejected
-from bot.wecom.inbound import parse_envelope, parse_plaintext
+from bot.wecom.inbound import Inbound, parse_envelope, parse_plaintext
+from bot.wecom.reply import passive_reply_xml
 from handlers.context import Turn
 from handlers.keys import CLOCK, CRYPTO, LIMITER, METRICS, PROCESSOR, SETTINGS
 from handlers.ratelimit import Verdict
@@ -103,10 +104,23 @@ async def _receive(request: web.Request) -> tuple[web.Response, str, str]:
     if verdict is Verdict.FIRST_OVER:
         log.warning("a member exceeded %d callbacks a minute; ignoring them for a minute",
                     settings.server.member_callbacks_per_minute)
-        await request.app[PROCESSOR].process(inbound, dispatch=slow_down)
-        return web.Response(status=200, text=""), inbound.kind, "limited"
-    applied = await request.app[PROCESSOR].process(inbound)
-    return web.Response(status=200, text=""), inbound.kind, "ok" if applied else "duplicate"
+        outcome = await request.app[PROCESSOR].process(inbound, dispatch=slow_down)
+        return _answer(request, inbound, outcome.reply, nonce), inbound.kind, "limited"
+    outcome = await request.app[PROCESSOR].process(inbound)
+    return (_answer(request, inbound, outcome.reply, nonce), inbound.kind,
+            "ok" if outcome.applied else "duplicate")
+
+
+def _answer(request: web.Request, inbound: Inbound, reply: str | None, nonce: str
+            ) -> web.Response:
+    """200, empty or carrying the encrypted passive reply (DOC-90241 text in the DOC-90238
+    envelope); a re-sent callback gets the same text, stored with its dedupe row."""
+    if reply is None:
+        return web.Response(status=200, text="")
+    body = passive_reply_xml(request.app[CRYPTO], inbound.userid,
+                             request.app[SETTINGS].wecom.corp_id, reply, nonce,
+                             int(request.app[CLOCK].now().timestamp()))
+    return web.Response(body=body, content_type="text/xml")
 
 
 async def slow_down(turn: Turn) -> None:

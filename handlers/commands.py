@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot import catalog
 
 # Commands that take one argument: "代报 20210001" / "proxy 20210001" / "确认 12".
-_WITH_ARGUMENT = {"proxy", "ack"}
+_WITH_ARGUMENT = {"proxy", "ack", "late", "exempt", "read"}
 # Commands that mean nothing without their argument; alone, the word is an ordinary answer
 # ("确认" alone confirms a prefilled name).
 _ARGUMENT_REQUIRED = {"ack"}

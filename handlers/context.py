@@ -1,7 +1,9 @@
 """What a handler works with: long-lived `Deps` and the per-callback `Turn`.
 
 Handlers never talk to WeCom: every reply is an outbox row written in the callback's own
-transaction (`Turn.send`), so the reply exists if and only if the state change does.
+transaction (`Turn.send`), so the reply exists if and only if the state change does. The one
+exception is the passive reply: the first message to the member who called back, when it is
+text, rides on the callback's own HTTP answer (`Turn.reply`), stored with the dedupe row.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bot.wecom.inbound import Inbound
 from storage import cards, members
 from storage.db import Database
 from storage.models import Member
-from storage.outbox import enqueue
+from storage.outbox import enqueue_rows, outbox_values
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
@@ -50,7 +52,18 @@ class Turn:
     inbound: Inbound
     now: datetime
     member: Member | None
+    #: May the first message to this member be a passive reply (settings and callback type)?
+    passive: bool = False
+    #: The batch's load found no conversation for this member (saves a query).
+    no_conversation_at_load: bool = False
+    #: The passive reply's text, if the first message to the member was one.
+    reply: str | None = None
     _sequence: int = 0
+    _member_messaged: bool = False
+    #: Keep outbox rows until `flush` writes them in one statement (the callback path).
+    buffer_outbox: bool = False
+    _rows: list[dict[str, Any]] = field(default_factory=list)
+    _queued: set[str] = field(default_factory=set)
 
     @classmethod
     async def open(cls, deps: Deps, session: AsyncSession, inbound: Inbound, now: datetime
@@ -83,8 +96,21 @@ class Turn:
                    kind: str = "send", task: tuple[str, str, str] | None = None) -> None:
         """Queue one WeCom call; `task` = (task_id, purpose, ref) records an interactive card."""
         recipient = touser or self.inbound.userid
-        await enqueue(self.session, dedupe_key=self._next_key(), touser=recipient,
-                      message=message, kind=kind, now=self.now)
+        key = self._next_key()
+        if kind == "send" and recipient == self.inbound.userid:
+            first = not self._member_messaged
+            self._member_messaged = True
+            if first and self.passive and task is None and message.get("msgtype") == "text":
+                self.reply = str((message.get("text") or {}).get("content") or "")
+                return
+        row = outbox_values(dedupe_key=key, touser=recipient, message=message, kind=kind,
+                            now=self.now)
+        if kind == "send":
+            self._queued.add(recipient)
+        if self.buffer_outbox:
+            self._rows.append(row)  # written by `flush`, with the rest of the callback
+        else:
+            await enqueue_rows(self.session, [row])
         if task is not None:
             task_id, purpose, ref = task
             cards.add(self.session, task_id=task_id, userid=recipient, purpose=purpose,
@@ -103,8 +129,16 @@ class Turn:
         content = "\n".join([catalog.stacked(key, lang, **params), *lines])
         await self.send(text_message(content), touser=touser.userid if touser else None)
 
+    @property
+    def queued_for(self) -> set[str]:
+        """Recipients given outbox messages by this turn so far."""
+        return set(self._queued)
+
     async def flush(self) -> None:
+        """Write what the turn produced: state (ORM) and outbox rows, in order."""
         await self.session.flush()
+        rows, self._rows = self._rows, []
+        await enqueue_rows(self.session, rows)
 
 
 def lang_of(member: Member | None, settings: Settings) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot import catalog
@@ -33,7 +33,8 @@ FORMS: dict[str, Form] = {form.id: form for form in (BASIC_INFO, DAILY_REPORT)}
 
 
 async def load_conversation(turn: Turn) -> Conversation | None:
-    return await conversations.get(turn.session, turn.inbound.userid)
+    return await conversations.get(turn.session, turn.inbound.userid,
+                                   absent_at_load=turn.no_conversation_at_load)
 
 
 async def subject_of(turn: Turn, conv: Conversation | None) -> Member:
@@ -51,18 +52,33 @@ async def report_today(turn: Turn, userid: str) -> DailyReport | None:
     return await reports.report_of_day(turn.session, userid, turn.today)
 
 
+async def report_on(turn: Turn, userid: str, day: date) -> DailyReport | None:
+    return await reports.report_of_day(turn.session, userid, day)
+
+
+def late_of(meta: dict[str, Any] | None) -> tuple[date, str] | None:
+    """(day, reason) when a form is a reviewer's 补报 of a past day, else None."""
+    meta = meta or {}
+    if "late_reason" not in meta or not meta.get("day"):
+        return None
+    return date.fromisoformat(str(meta["day"])), str(meta["late_reason"])
+
+
 async def build_context(turn: Turn, form: Form, subject: Member, *,
-                        proxy_for: str | None = None) -> engine.Context:
+                        proxy_for: str | None = None, day: date | None = None
+                        ) -> engine.Context:
+    """`day`: the reporting day (a past one for 补报; today by default)."""
     settings = turn.settings
     member = turn.member
     assert member is not None
+    day = day or turn.today
     yesterday: dict[str, Any] | None = None
     previous_city: str | None = None
     if form.id == DAILY_REPORT.id:
-        last = await reports.last_report_before(turn.session, subject.userid, turn.today)
+        last = await reports.last_report_before(turn.session, subject.userid, day)
         if last is not None:
             previous_city = last.city or last.country
-            if last.report_date == turn.today - timedelta(days=1):
+            if last.report_date == day - timedelta(days=1):
                 yesterday = dict(last.answers)
     last_location = None
     if proxy_for is None and member.last_lat is not None and member.last_location_at:
@@ -76,7 +92,7 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
         prefill["staff_no"] = subject.userid
     return engine.Context(
         userid=member.userid, lang=turn.lang, rendering=turn.rendering, now=turn.now,
-        today=turn.today, new_id=turn.deps.new_id(), prefill=prefill, yesterday=yesterday,
+        today=day, new_id=turn.deps.new_id(), prefill=prefill, yesterday=yesterday,
         remembered_country=subject.abroad_country, last_location=last_location,
         location_fresh_seconds=settings.bot.location_fresh_minutes * 60,
         previous_city=previous_city, geocode=turn.deps.geocode,
@@ -85,14 +101,20 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
     )
 
 
-async def start_form(turn: Turn, form: Form, *, subject: Member | None = None) -> None:
+async def start_form(turn: Turn, form: Form, *, subject: Member | None = None,
+                     late: tuple[date, str] | None = None) -> None:
+    """Start `form` for the member (or, as a reviewer, for `subject`); `late` = (day, reason)
+    makes it a 补报 of that past day."""
     subject = subject or turn.member
     assert subject is not None
     proxy_for = _proxy_for(turn, subject)
-    ctx = await build_context(turn, form, subject, proxy_for=proxy_for)
+    ctx = await build_context(turn, form, subject, proxy_for=proxy_for,
+                              day=late[0] if late else None)
     step = engine.start(form, ctx)
     if step.state is not None and proxy_for:
         step.state.meta["subject"] = subject.userid
+    if step.state is not None and late:
+        step.state.meta["late_reason"] = late[1]
     await apply_step(turn, form, None, step, ctx)
 
 
@@ -103,7 +125,9 @@ async def _resume(turn: Turn, conv: Conversation
     if form is None:
         return None
     subject = await subject_of(turn, conv)
-    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject))
+    late = late_of(conv.state.get("meta"))
+    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject),
+                              day=late[0] if late else None)
     return form, engine.ConvState.from_json(conv.state), ctx
 
 
@@ -151,7 +175,10 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
         (conv.state.get("meta") or {}).get("subject") if conv is not None else None
     ) or turn.inbound.userid
     if step.completed is not None:
-        stored = await _store_completed(turn, form, dict(step.completed), ctx, subject_id)
+        late = late_of(step.state.meta if step.state is not None else
+                       (conv.state.get("meta") if conv is not None else None))
+        stored = await _store_completed(turn, form, dict(step.completed), ctx, subject_id,
+                                        late[1] if late else None)
         if not stored:
             # Already stored today (or basic info exists): the engine's outputs do not apply.
             if conv is not None:
@@ -176,10 +203,10 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
 
 
 async def _store_completed(turn: Turn, form: Form, answers: dict[str, Any], ctx: engine.Context,
-                           subject_id: str) -> bool:
+                           subject_id: str, late_reason: str | None = None) -> bool:
     if form.id == BASIC_INFO.id:
         return await _store_basic_info(turn, answers, subject_id)
-    return await _store_daily_report(turn, answers, ctx, subject_id)
+    return await _store_daily_report(turn, answers, ctx, subject_id, late_reason)
 
 
 async def _store_basic_info(turn: Turn, answers: dict[str, Any], subject_id: str) -> bool:
@@ -220,8 +247,10 @@ async def show_basic_info(turn: Turn, info: BasicInfo) -> None:
 
 
 async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.Context,
-                              subject_id: str) -> bool:
-    existing = await report_today(turn, subject_id)
+                              subject_id: str, late_reason: str | None = None) -> bool:
+    day = ctx.today  # the reporting day: today, or the past day of a 补报
+    late = day != turn.today
+    existing = await report_on(turn, subject_id, day)
     if existing is not None:
         await say_already_reported(turn, existing)
         return False
@@ -229,7 +258,8 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
     reasons = abnormal_reasons(answers, ctx)
     temperature = answers.get("temperature")
     values = dict(
-        userid=subject_id, report_date=turn.today,
+        userid=subject_id, report_date=day, late=late,
+        late_reason=((late_reason or "")[:200] or None) if late else None,
         form_version=int(answers.get("form_version", DAILY_REPORT.version)), answers=answers,
         temperature=float(temperature) if isinstance(temperature, int | float) else None,
         abnormal=bool(reasons), abnormal_reasons=list(reasons),
@@ -242,7 +272,7 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         report = DailyReport(receipt=turn.deps.new_id()[:8].upper(), **values)
         if await reports.add_report_once(turn.session, report):
             break
-        existing = await report_today(turn, subject_id)
+        existing = await report_on(turn, subject_id, day)
         if existing is not None:  # filed meanwhile (another instance, a reviewer)
             await say_already_reported(turn, existing)
             return False
@@ -251,14 +281,24 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         raise RuntimeError("could not store the daily report")
     if subject_id != turn.inbound.userid:
         audit.record(turn.session, at=turn.now, actor=turn.inbound.userid,
-                     action=audit.AuditAction.PROXY_REPORT, target=subject_id,
+                     action=audit.AuditAction.LATE_REPORT if late
+                     else audit.AuditAction.PROXY_REPORT, target=subject_id,
                      detail={"report": report.id, "receipt": report.receipt,
-                             "location": report.location_kind, "reason": report.proxy_reason})
+                             "location": report.location_kind, "reason": report.proxy_reason,
+                             **({"day": day.isoformat(), "late_reason": report.late_reason}
+                                if late else {})})
     subject = await members.get(turn.session, subject_id)
     time = local_time_text(turn.deps.clock, turn.now)
     await turn.say_lines("report.receipt", engine.summary_lines(DAILY_REPORT, answers, turn.lang),
-                         date=turn.today.isoformat(), time=time, receipt=report.receipt)
-    if subject is not None and subject_id != turn.inbound.userid:
+                         date=day.isoformat(), time=time, receipt=report.receipt)
+    if subject is not None and subject_id != turn.inbound.userid and late:
+        assert turn.member is not None
+        await turn.say_lines(
+            "late.filed_for_you",
+            engine.summary_lines(DAILY_REPORT, answers, lang_of(subject, turn.settings)),
+            touser=subject, by=turn.member.name, date=day.isoformat(), time=time,
+            receipt=report.receipt, reason=report.late_reason or "")
+    elif subject is not None and subject_id != turn.inbound.userid:
         assert turn.member is not None
         await turn.say_lines(
             "proxy.filed_for_you",

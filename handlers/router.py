@@ -21,7 +21,7 @@ from bot.wecom.inbound import (
     TextIn,
     UnsubscribeIn,
 )
-from handlers import forms, privacy_notice
+from handlers import forms, notices, privacy_notice, unit_day
 from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
@@ -266,6 +266,8 @@ _COMMANDS: dict[str, Callable[[Turn, Command, Conversation | None], Awaitable[No
     "cancel": cmd_cancel, "back": cmd_cancel, "text": cmd_text, "cards": cmd_cards,
     "en": cmd_lang_en, "zh": cmd_lang_zh, "stats": cmd_stats, "proxy": cmd_proxy,
     "ack": cmd_ack,
+    **unit_day.COMMANDS,  # 补报, 免报, 提醒
+    **notices.COMMANDS,  # 已读
 }
 
 
@@ -315,6 +317,9 @@ async def on_card(turn: Turn) -> None:
             await turn.say("card.stale")
             return
         await cmd_report(turn, Command("report"), await forms.load_conversation(turn))
+        return
+    if task.purpose == CardPurpose.NOTICE:
+        await notices.on_notice_card(turn, inbound.event_key, inbound.response_code or None)
         return
     if task.purpose == CardPurpose.ALERT_ACK:
         key = inbound.event_key

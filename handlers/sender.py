@@ -113,6 +113,8 @@ class OutboxSender:
         self._clock = clock
         self._observer = observer
         self._wakeup = asyncio.Event()
+        # Set while `run` waits for a wake-up or the poll interval (nothing due to send).
+        self.idle = asyncio.Event()
         self._worker = secrets.token_hex(8)
         self._lease = timedelta(seconds=settings.lease_seconds)
         self.totals = DrainStats()
@@ -131,8 +133,10 @@ class OutboxSender:
             except Exception as exc:
                 log.error("outbox round failed (%s); retrying after the poll interval",
                           type(exc).__name__)
+            self.idle.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_interval_seconds)
+            self.idle.clear()
             self._wakeup.clear()
 
     async def drain(self, *, until_empty_timeout: float = 30.0) -> DrainStats:

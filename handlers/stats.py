@@ -22,31 +22,50 @@ def _names(key: str, lang: str, names: list[str]) -> list[str]:
                                             sep=_SEPARATOR)]
 
 
-def unit_lines(s: UnitDay, lang: str) -> list[str]:
+def compare_line(s: UnitDay, before: UnitDay | None, lang: str) -> str | None:
+    """Whether the unit did better or worse than the day before (by the share of members due
+    who reported), or None when either day had nobody due."""
+    if before is None or s.rate is None or before.rate is None:
+        return None
+    now, then = round(s.rate * 100), round(before.rate * 100)
+    key = "stats.better" if now > then else "stats.worse" if now < then else "stats.same"
+    return catalog.stacked(key, lang, rate=now, previous=then)
+
+
+def unit_lines(s: UnitDay, lang: str, before: UnitDay | None = None) -> list[str]:
     """One unit: its counts, then the names of who is missing, abnormal, ..."""
     lines = [catalog.stacked(
         "stats.unit", lang, unit=s.unit_name, total=s.total, reported=s.reported,
         self_count=s.reported_self, proxy_count=s.reported_proxy,
         missing=len(s.missing), abnormal=len(s.abnormal), unfollowed=len(s.unfollowed),
         no_info=len(s.no_basic_info))]
+    if s.reported_late or s.exempt:
+        lines.append(catalog.stacked("stats.late_exempt", lang, late_count=s.reported_late,
+                                  exempt=len(s.exempt)))
+    compared = compare_line(s, before, lang)
+    if compared:
+        lines.append(compared)
     for key, names in (("stats.missing_names", [name for _uid, name in s.missing]),
                        ("stats.abnormal_names", [name for name, _r in s.abnormal]),
+                       ("stats.exempt_names", s.exempt),
                        ("stats.unfollowed_names", s.unfollowed),
                        ("stats.no_info_names", s.no_basic_info)):
         lines.extend(_names(key, lang, names))
     return lines
 
 
-def summary_pages(summaries: list[UnitDay], lang: str, day: str, *, limit: int = PAGE_BYTES
-                  ) -> list[str]:
+def summary_pages(summaries: list[UnitDay], lang: str, day: str, *, limit: int = PAGE_BYTES,
+                  previous: dict[str, UnitDay] | None = None) -> list[str]:
     """The summary (`统计` and the scheduled reviewer digest) as text messages of whole
     lines, grouped by unit: a unit that runs on to the next page is named again at its top;
-    several pages are numbered "(i/n)"."""
+    several pages are numbered "(i/n)". `previous` (the day before, by unit id) adds whether
+    each unit did better or worse."""
     pages: list[str] = []
     current = [catalog.stacked("stats.header", lang, date=day)]
     size = byte_len(current[0])
     for s in summaries:
-        for n, line in enumerate(unit_lines(s, lang)):
+        before = previous.get(s.unit_id) if previous is not None else None
+        for n, line in enumerate(unit_lines(s, lang, before)):
             if size + 1 + byte_len(line) > limit:
                 pages.append("\n".join(current))
                 current = [catalog.stacked("stats.unit_continued", lang, unit=s.unit_name)] \

@@ -32,6 +32,7 @@ from storage.members import MemberRole
 from storage.models import Member
 from storage.outbox import enqueue_many, outbox_values, reminder_key
 from storage.summary import unit_summaries
+from storage.trends import sparkline, unit_trend
 from storage.units import reviewed_units, unit_tree
 
 log = logging.getLogger("scheduler.jobs")
@@ -160,6 +161,7 @@ async def reviewer_digest(deps: JobDeps, job: str, day: date) -> int:
         # The whole university once; each reviewer gets the units they may see.
         tree = await unit_tree(session)
         by_unit = {s.unit_id: s for s in await unit_summaries(session, day, None)}
+        before = {s.unit_id: s for s in await unit_summaries(session, day - timedelta(1), None)}
         rows = []
         for reviewer in reviewers:
             units = await reviewed_units(session, reviewer, tree)
@@ -167,7 +169,7 @@ async def reviewer_digest(deps: JobDeps, job: str, day: date) -> int:
             if not summaries:
                 continue
             lang = lang_of(reviewer, deps.settings)
-            pages = summary_pages(summaries, lang, day.isoformat())
+            pages = summary_pages(summaries, lang, day.isoformat(), previous=before)
             rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{reviewer.userid}:{i}",
                                       touser=reviewer.userid, message=text_message(page),
                                       now=now) for i, page in enumerate(pages))
@@ -182,6 +184,7 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
         if not admins:
             return 0
         summaries = await unit_summaries(session, day, None)
+        trend = await unit_trend(session, day, TREND_DAYS, None)
         rows = []
         for admin in admins:
             lang = lang_of(admin, deps.settings)
@@ -193,10 +196,27 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
             lines += [catalog.stacked("admin.summary_unit", lang, unit=s.unit_name, total=s.total,
                                    reported=s.reported, abnormal=len(s.abnormal))
                       for s in summaries]
+            lines += trend_lines(trend, lang)
             rows.extend(outbox_values(dedupe_key=f"job:{job}:{day}:{admin.userid}:{i}",
                                       touser=admin.userid, message=text_message(page), now=now)
                         for i, page in enumerate(paginate(lines)))
         return await enqueue_many(session, rows)
+
+
+TREND_DAYS = 7
+
+
+def trend_lines(trend: dict[str, list[Any]], lang: str) -> list[str]:
+    """The admin summary's last lines: a 7-day sparkline per unit and today's share."""
+    if not trend:
+        return []
+    lines = [catalog.stacked("admin.trend_header", lang)]
+    for points in trend.values():
+        rate = points[-1].rate
+        lines.append(catalog.stacked("admin.trend_unit", lang, unit=points[-1].unit_name,
+                                  spark=sparkline([p.rate for p in points]),
+                                  rate="-" if rate is None else f"{round(rate * 100)}%"))
+    return lines
 
 
 # ------------------------------------------------------------------ housekeeping

@@ -68,7 +68,10 @@ class SchedulerLeader:
         self.start_scheduler = start_scheduler
         self.instance = secrets.token_hex(6)
         self.is_leader = False
+        # Set once this instance leads and has caught up on missed jobs; cleared on standing
+        # down. `first_round` is set when the first election round is over, won or lost.
         self.became_leader = asyncio.Event()
+        self.first_round = asyncio.Event()
         self._lock = HeldLock(deps.db, LOCK_KEY)
         self.scheduler: AsyncIOScheduler | None = None
 
@@ -83,12 +86,12 @@ class SchedulerLeader:
 
     async def _lead(self) -> None:
         self.is_leader = True
-        self.became_leader.set()
         log.info("instance %s leads the scheduler", self.instance)
         await catch_up(self.deps, self.instance)
         if self.start_scheduler:
             self.scheduler = build_scheduler(self.deps, self.instance)
             self.scheduler.start()
+        self.became_leader.set()
 
     async def _stand_down(self) -> None:
         self.is_leader = False
@@ -111,6 +114,7 @@ class SchedulerLeader:
                 except Exception:
                     log.exception("scheduler election round failed")
                     await self._stand_down()
+                self.first_round.set()
                 await asyncio.sleep(self.retry_seconds)
         finally:
             await self._stand_down()

@@ -24,6 +24,11 @@ class AuditAction(StrEnum):
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"
     OUTBOX_RETRY = "outbox.retry"
+    LATE_REPORT = "late.report"  # 补报: a reviewer filed a past day for a member
+    EXEMPT = "exempt"  # 免报
+    REMIND_NOW = "remind.now"  # a reviewer's 提醒
+    NOTICE_SEND = "notice.send"
+    NOTICE_STATUS = "notice.status"  # who has read a notice (names: a read of others' data)
     WEB_SIGN_IN = "web.sign_in"  # a member signed in to the web pages
     WEB_DASHBOARD = "web.dashboard"  # a reviewer viewed their units' dashboard
     WEB_MEMBER = "web.member"  # a reviewer viewed a member's history

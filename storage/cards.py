@@ -15,6 +15,7 @@ from storage.models import CardTask
 class CardPurpose(StrEnum):
     ALERT_ACK = "alert:ack"  # an abnormal-report alert with its acknowledge button; ref = alert id
     REMIND = "remind"  # the daily reminder (report now / same as yesterday); userid "*"
+    NOTICE = "notice"  # a policy notice with its Read button; userid "*", ref = notice id
 
 
 def form_purpose(form_id: str) -> str:

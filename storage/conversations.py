@@ -11,7 +11,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import Conversation
 
 
-async def get(session: AsyncSession, userid: str) -> Conversation | None:
+async def get(session: AsyncSession, userid: str, *, absent_at_load: bool = False
+              ) -> Conversation | None:
+    """The member's conversation; `absent_at_load` (the callback batch's load found none)
+    answers from the session without a query."""
+    if absent_at_load:
+        for obj in session.new:
+            if isinstance(obj, Conversation) and obj.userid == userid:
+                return obj
+        key = session.sync_session.identity_key(Conversation, userid)
+        found = session.sync_session.identity_map.get(key)
+        return found if found is not None and found not in session.deleted else None
     return await session.get(Conversation, userid)
 
 

@@ -54,6 +54,15 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # The driver's own implicit transactions break SAVEPOINT (the group commit's
+            # per-callback isolation): let SQLAlchemy emit BEGIN itself (SQLAlchemy's
+            # documented recipe for pysqlite/aiosqlite).
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # "BEGIN IMMEDIATE" where a connection asks for the write lock up front.
+            conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)

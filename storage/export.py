@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.exemptions import exempt_days, reason_on
 from storage.models import DailyReport, Member
 from storage.reports import ReportStatus
 from storage.units import descendants, unit_tree
@@ -42,7 +43,9 @@ ANSWER_COLUMNS = (
     "on_campus", "temperature", "symptoms", "symptom_other", "contact", "quarantine",
     "quarantine_start", "city_changed_reason", "remarks",
 )
-TRAILING_COLUMNS = ("abnormal_reasons", "receipt", "proxy_reason")
+# `late` is "yes" for a day a reviewer filed afterwards (补报); `note` holds its reason, or
+# the exemption's reason on an `exempt` row.
+TRAILING_COLUMNS = ("abnormal_reasons", "receipt", "proxy_reason", "late", "note")
 COLUMNS = LEADING_COLUMNS + ANSWER_COLUMNS + TRAILING_COLUMNS
 
 #: xlsx row fills (ARGB): missing yellow, abnormal red, changed city orange (when the changed
@@ -72,6 +75,8 @@ class ExportRow:
     abnormal_reasons: tuple[str, ...] = ()
     receipt: str = ""
     proxy_reason: str = ""
+    late: bool = False
+    note: str = ""
 
     @property
     def abnormal(self) -> bool:
@@ -86,13 +91,14 @@ class ExportRow:
         return [self.day.isoformat(), self.userid, self.name, self.unit, self.status,
                 self.filled_by, self.submitted_at,
                 *(self.answers.get(c) for c in ANSWER_COLUMNS),
-                ";".join(self.abnormal_reasons), self.receipt, self.proxy_reason]
+                ";".join(self.abnormal_reasons), self.receipt, self.proxy_reason,
+                "yes" if self.late else "", self.note]
 
     def fill(self) -> str | None:
         """The xlsx fill colour for this row, or None."""
         if self.status == ReportStatus.MISSING:
             return FILL_MISSING
-        if self.status == ReportStatus.UNFOLLOWED:
+        if self.status in (ReportStatus.UNFOLLOWED, ReportStatus.EXEMPT):
             return FILL_UNFOLLOWED
         if self.abnormal:
             return FILL_CITY_CHANGED if set(self.abnormal_reasons) == {"city_changed"} \
@@ -132,6 +138,7 @@ async def iter_export_days(session: AsyncSession, start: date, end: date, unit: 
     if units is not None:
         query = query.where(Member.unit_id.in_(sorted(units)))
     members = {row.userid: row for row in (await session.execute(query)).all()}
+    exemptions = await exempt_days(session, start, end)
     day = start
     while day <= end:
         reports = (await session.execute(
@@ -144,9 +151,14 @@ async def iter_export_days(session: AsyncSession, start: date, end: date, unit: 
                 joined = member.created_at.astimezone(tz).date() if member.created_at else day
                 if not member.active or joined > day:
                     continue
-                status = (ReportStatus.MISSING if member.following
-                          else ReportStatus.UNFOLLOWED)
-                rows.append(ExportRow(day, userid, member.name, member.unit_id or "", status))
+                exempt_for = reason_on(exemptions.get(userid, []), day)
+                if exempt_for is not None:
+                    status = ReportStatus.EXEMPT
+                else:
+                    status = (ReportStatus.MISSING if member.following
+                              else ReportStatus.UNFOLLOWED)
+                rows.append(ExportRow(day, userid, member.name, member.unit_id or "", status,
+                                      note=exempt_for or ""))
             else:
                 rows.append(_reported_row(day, member, report, tz))
         rows.sort(key=lambda r: (r.unit, r.userid))
@@ -205,7 +217,8 @@ def _reported_row(day: date, member: Any, report: DailyReport, tz: ZoneInfo) -> 
         submitted_at=report.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
         answers=flatten_answers(report),
         abnormal_reasons=tuple(report.abnormal_reasons or ()),
-        receipt=report.receipt, proxy_reason=report.proxy_reason or "")
+        receipt=report.receipt, proxy_reason=report.proxy_reason or "",
+        late=bool(report.late), note=report.late_reason or "")
 
 
 # ---- writers ---------------------------------------------------------------------------------

@@ -1,15 +1,24 @@
 """Accepted callbacks' one door: a row per callback, whose primary key makes WeCom's re-sends
-harmless."""
+harmless, with the passive reply it was answered with.
+
+The callback write path's own queries are here too: a batch of callbacks
+(handlers/processor.py) starts with two queries for all of them — the members with their
+conversations (locked on PostgreSQL, in userid order, so two processes' batches never
+deadlock) and the dedupe keys already seen with their replies — and each callback's dedupe row,
+state and outbox rows are then written by one flush.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import insert_ignore
-from storage.models import InboundEvent
+from storage import outbox
+from storage.db import insert_ignore, is_postgres
+from storage.models import Conversation, InboundEvent, Member
 
 
 async def accept_once(session: AsyncSession, *, dedupe_key: str, userid: str, kind: str,
@@ -25,3 +34,59 @@ async def prune(session: AsyncSession, before: datetime) -> int:
     result = await session.execute(sa.delete(InboundEvent).where(
         InboundEvent.received_at < before))
     return result.rowcount or 0
+
+
+async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh: bool = False
+                       ) -> dict[str, tuple[Member, Conversation | None, bool]]:
+    """{userid: (member, conversation or None, has undelivered messages)} in one query.
+
+    PostgreSQL first locks the member rows FOR UPDATE in userid order (a second statement): a
+    member's callbacks are serialised across instances, and two batches always lock in the same
+    order. `refresh` overwrites objects already in the session. The third value says whether
+    messages to the member still wait in the outbox (a passive reply would overtake them)."""
+    ids = sorted(set(userids))
+    if not ids:
+        return {}
+    waiting = outbox.waiting_for(Member.userid).correlate(Member)
+    query = (sa.select(Member, Conversation, waiting)
+             .outerjoin(Conversation, Conversation.userid == Member.userid)
+             .where(Member.userid.in_(ids))
+             .order_by(Member.userid))
+    if is_postgres(session):
+        # Lock first, then read: a SELECT that waited for a lock sees the locked row's newest
+        # version but the joined rows as of its start, which another instance may have
+        # changed meanwhile (READ COMMITTED). Two statements on PostgreSQL, one on SQLite.
+        await session.execute(sa.select(Member.userid).where(Member.userid.in_(ids))
+                              .order_by(Member.userid).with_for_update())
+    if refresh:  # overwrite what a rolled-back savepoint left expired
+        query = query.execution_options(populate_existing=True)
+    rows = (await session.execute(query)).all()
+    return {member.userid: (member, conv, bool(pending)) for member, conv, pending in rows}
+
+
+async def seen_replies(session: AsyncSession, keys: Iterable[str]) -> dict[str, str | None]:
+    """{dedupe_key: stored reply} for the keys already recorded (re-sent callbacks)."""
+    wanted = sorted({key[:255] for key in keys})
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        sa.select(InboundEvent.dedupe_key, InboundEvent.reply)
+        .where(InboundEvent.dedupe_key.in_(wanted)))
+    return {key: reply for key, reply in rows}
+
+
+async def stored_reply(session: AsyncSession, dedupe_key: str) -> tuple[bool, str | None]:
+    """(seen, reply) for one dedupe key."""
+    row = (await session.execute(
+        sa.select(InboundEvent.reply).where(InboundEvent.dedupe_key == dedupe_key[:255])
+    )).first()
+    return (row is not None, row[0] if row is not None else None)
+
+
+def record_inbound(session: AsyncSession, *, dedupe_key: str, userid: str, kind: str,
+                   received_at: datetime, reply: str | None) -> None:
+    """Add the dedupe row; it is written by the callback's flush, with everything else. A
+    concurrent instance that recorded the same key first makes that flush fail (IntegrityError),
+    which the processor treats as a re-send."""
+    session.add(InboundEvent(dedupe_key=dedupe_key[:255], userid=userid[:64], kind=kind[:64],
+                             received_at=received_at, reply=reply))

@@ -53,12 +53,16 @@ async def active_with_role(session: AsyncSession, role: MemberRole) -> list[Memb
 
 
 async def to_remind(session: AsyncSession, day: date) -> list[Member]:
-    """Active, following members with basic information and no report for `day`."""
+    """Active, following members with basic information, no report for `day`, and not exempt
+    that day."""
+    from storage.exemptions import exempt_clause  # exemptions → units → members
+
     reported = sa.select(DailyReport.userid).where(DailyReport.report_date == day)
     with_info = sa.select(BasicInfo.userid)
     return list((await session.execute(
         sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
-                                Member.userid.not_in(reported), Member.userid.in_(with_info))
+                                Member.userid.not_in(reported), Member.userid.in_(with_info),
+                                sa.not_(exempt_clause(Member.userid, day)))
         .order_by(Member.userid))).scalars())
 
 

@@ -94,6 +94,9 @@ class InboundEvent(SQLModel, table=True):
     userid: str = Field(default="", max_length=64, index=True)
     kind: str = Field(default="", max_length=64)
     received_at: datetime = utc_column(index=True)
+    # The text of the passive reply this callback was answered with (None: empty answer), so
+    # that a callback WeCom re-sends is answered with the identical reply.
+    reply: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
 
 
 class Conversation(SQLModel, table=True):
@@ -158,7 +161,46 @@ class DailyReport(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=64)
     filled_by: str = Field(max_length=64)  # the member, or the reviewer who filled on behalf
     proxy_reason: str | None = Field(default=None, max_length=200)
+    late: bool = False  # 补报: filed by a reviewer after the day was over
+    late_reason: str | None = Field(default=None, max_length=200)
     submitted_at: datetime = utc_column()
+
+
+class Exemption(SQLModel, table=True):
+    """免报: a member need not report from `start` to `end` (inclusive): leave, graduated,
+    hospitalised. Exempt members are not reminded and not counted missing."""
+
+    __tablename__ = "exemption"
+    __table_args__ = (sa.Index("ix_exemption_member_days", "userid", "start", "end"),)
+    id: int | None = Field(default=None, primary_key=True)
+    userid: str = Field(foreign_key="member.userid", max_length=64)
+    start: date
+    end: date
+    reason: str = Field(max_length=200)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = utc_column()
+
+
+class Notice(SQLModel, table=True):
+    """A policy notice sent to a unit (and the units below it) or to everyone."""
+
+    __tablename__ = "notice"
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: str | None = Field(default=None, max_length=64)  # None: everyone
+    title: str = Field(max_length=128)
+    body: str = Field(max_length=4000)
+    cards: bool = False
+    created_by: str = Field(max_length=64)
+    created_at: datetime = utc_column()
+
+
+class NoticeRecipient(SQLModel, table=True):
+    """Who a notice went to, and when they said they had read it."""
+
+    __tablename__ = "notice_recipient"
+    notice_id: int = Field(primary_key=True, foreign_key="notice.id")
+    userid: str = Field(primary_key=True, max_length=64, index=True)
+    read_at: datetime | None = utc_column(nullable=True)
 
 
 class Alert(SQLModel, table=True):

@@ -90,6 +90,21 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
     return inserted
 
 
+async def enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """A callback's rows (`outbox_values` dicts) in one statement, in order; keys that exist
+    already are skipped."""
+    if rows:
+        await session.execute(insert_ignore(session, Outbox), rows)
+
+
+def waiting_for(userid: Any) -> Any:
+    """EXISTS clause: a message to `userid` (a column) still waits to be sent."""
+    return (sa.select(Outbox.id)
+            .where(Outbox.touser == userid, Outbox.status == "pending",
+                   Outbox.sent_at.is_(None), Outbox.kind == "send")
+            .exists())
+
+
 async def any_key_exists(session: AsyncSession, keys: Sequence[str]) -> bool:
     """Was any of these logical messages ever queued?"""
     if not keys:

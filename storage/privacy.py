@@ -22,8 +22,10 @@ from storage.models import (
     CardTask,
     Conversation,
     DailyReport,
+    Exemption,
     InboundEvent,
     Member,
+    NoticeRecipient,
     Outbox,
     ReviewerAssignment,
 )
@@ -72,6 +74,8 @@ async def export_member(session: AsyncSession, userid: str, *, actor: str,
         "messages_to_member": await rows(Outbox, Outbox.touser == uid),
         "callbacks_received": await rows(InboundEvent, InboundEvent.userid == uid),
         "reviews_units": await rows(ReviewerAssignment, ReviewerAssignment.userid == uid),
+        "exemptions": await rows(Exemption, Exemption.userid == uid),
+        "notices_received": await rows(NoticeRecipient, NoticeRecipient.userid == uid),
         "audit": await rows(AuditLog, sa.or_(AuditLog.target == uid, AuditLog.actor == uid)),
     }
     audit.record(session, at=now, actor=actor, action=AuditAction.PRIVACY_EXPORT, target=uid,
@@ -104,7 +108,9 @@ async def erase_member(session: AsyncSession, userid: str, *, actor: str,
         name=ERASED_NAME, staff_no="", mobile="", hukou_address=None, answers={}))
     await run("reports", sa.update(DailyReport).where(DailyReport.userid == uid).values(
         answers={}, temperature=None, province=None, city=None, district=None, country=None,
-        proxy_reason=None, abnormal_reasons=[]))
+        proxy_reason=None, late_reason=None, abnormal_reasons=[]))
+    await run("exemptions", sa.update(Exemption).where(Exemption.userid == uid).values(
+        reason=ERASED_NAME))
     report_ids = sa.select(DailyReport.id).where(DailyReport.userid == uid)
     await run("alerts", sa.update(Alert).where(Alert.report_id.in_(report_ids))
               .values(reasons=[]))

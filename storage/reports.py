@@ -19,6 +19,7 @@ class ReportStatus(StrEnum):
 
     REPORTED = "reported"
     MISSING = "missing"  # follows the app, has not reported
+    EXEMPT = "exempt"  # 免报 that day (storage/exemptions.py): not due, not missing
     UNFOLLOWED = "unfollowed"  # cannot be reached: does not follow the app
 
 

@@ -64,14 +64,16 @@ _process_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Loc
 async def upgrade_to_head(engine: AsyncEngine) -> None:
     """Create the schema in an empty database, or upgrade an existing one, in one transaction."""
     lock = _process_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-    async with lock, engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Several instances may start together: one migrates, the others wait, then find
-            # the database at head.
-            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                               {"key": SCHEMA_LOCK})
-        else:
+    async with lock, engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
             # SQLite: take the write lock first, so a second process waits instead of
-            # creating the same tables; SQLite's DDL is transactional.
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-        await conn.run_sync(_upgrade)
+            # creating the same tables; SQLite's DDL is transactional (storage/db.py emits
+            # the BEGIN it is told).
+            await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        async with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # Several instances may start together: one migrates, the others wait, then
+                # find the database at head.
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": SCHEMA_LOCK})
+            await conn.run_sync(_upgrade)

@@ -8,6 +8,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.exemptions import exempt_clause
 from storage.models import BasicInfo, DailyReport, Member, Unit
 
 
@@ -22,10 +23,22 @@ class UnitDay:
     abnormal: list[tuple[str, list[str]]] = field(default_factory=list)  # (name, reasons)
     unfollowed: list[str] = field(default_factory=list)
     no_basic_info: list[str] = field(default_factory=list)
+    exempt: list[str] = field(default_factory=list)  # names of members exempt that day
+    reported_late: int = 0  # of `reported`: filed afterwards by a reviewer (补报)
 
     @property
     def reported(self) -> int:
         return self.reported_self + self.reported_proxy
+
+    @property
+    def expected(self) -> int:
+        """Members who were due to report: everyone but the exempt."""
+        return self.total - len(self.exempt)
+
+    @property
+    def rate(self) -> float | None:
+        """Share of the members due who reported (None when nobody was due)."""
+        return self.reported / self.expected if self.expected else None
 
 
 async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | None
@@ -35,7 +48,8 @@ async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | 
     members_q = (
         sa.select(Member.userid, Member.name, Member.unit_id, Member.following,
                   DailyReport.filled_by, DailyReport.abnormal, DailyReport.abnormal_reasons,
-                  BasicInfo.userid.label("info"))
+                  DailyReport.late, BasicInfo.userid.label("info"),
+                  exempt_clause(Member.userid, day).label("exempt"))
         .outerjoin(DailyReport, sa.and_(DailyReport.userid == Member.userid,
                                         DailyReport.report_date == day))
         .outerjoin(BasicInfo, BasicInfo.userid == Member.userid)
@@ -53,12 +67,16 @@ async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | 
         summary = by_unit.setdefault(row.unit_id,
                                      UnitDay(row.unit_id, names.get(row.unit_id, row.unit_id)))
         summary.total += 1
-        if row.filled_by is None:
+        if row.filled_by is None and row.exempt:
+            summary.exempt.append(row.name)
+        elif row.filled_by is None:
             summary.missing.append((row.userid, row.name))
         elif row.filled_by == row.userid:
             summary.reported_self += 1
         else:
             summary.reported_proxy += 1
+        if row.late:
+            summary.reported_late += 1
         if row.abnormal:
             summary.abnormal.append((row.name, list(row.abnormal_reasons)))
         if not row.following:

@@ -9,9 +9,12 @@ import time
 
 import sqlalchemy as sa
 
+from bot.clock import FixedClock
+from app.emulator.api import WeComEmulator
+from bot.settings import BotSettings
 from bot.wecom.crypto import WeComCrypto
 from storage.models import Conversation, InboundEvent, Outbox
-from tests.harness import Bot
+from tests.harness import Bot, start_bot
 
 
 async def counts(bot: Bot) -> tuple[int, int, int]:
@@ -53,9 +56,9 @@ async def test_url_verification_with_a_forged_signature_is_refused(bot: Bot) -> 
 
 async def test_a_text_round_trip_is_stored_and_answered(bot: Bot) -> None:
     result = await bot.emulator.send_text("zhangsan", "帮助")
-    assert result.status == 200 and result.body == ""
+    assert result.status == 200 and result.reply is not None  # the help text, passively
     inbound, outbox, _ = await counts(bot)
-    assert (inbound, outbox) == (1, 2)  # the help text and the FAQ
+    assert (inbound, outbox) == (1, 1)  # the FAQ goes through the outbox
     await bot.settle()
     seen = bot.new_messages("zhangsan")
     assert len(seen) == 2 and "上报" in seen[0] and "微信" in seen[1]
@@ -65,7 +68,8 @@ async def test_the_same_callback_four_times_is_processed_once(bot: Bot) -> None:
     result = await bot.emulator.send_text("zhangsan", "状态", repeat=4)
     assert [status for status, _ in result.deliveries] == [200, 200, 200, 200]
     inbound, outbox, _ = await counts(bot)
-    assert (inbound, outbox) == (1, 1)
+    assert (inbound, outbox) == (1, 0)  # the answer is the passive reply
+    assert len({body for _, body in result.deliveries}) == 4  # each envelope freshly sealed...
     await bot.settle()
     assert len(bot.new_messages("zhangsan")) == 1
 
@@ -74,7 +78,8 @@ async def test_events_are_deduplicated_by_user_time_event_and_key(bot: Bot) -> N
     await bot.emulator.send_event("zhangsan", "click", EventKey="status", repeat=3)
     await bot.emulator.send_event("zhangsan", "click", EventKey="report")
     inbound, outbox, _ = await counts(bot)
-    assert inbound == 2 and outbox == 1 + 2  # status; "basic info first" + its first question
+    # status and "basic info first" are passive replies; the first question is queued
+    assert inbound == 2 and outbox == 1
 
 
 async def _assert_refused(bot: Bot, params: dict[str, str], body: bytes | str,
@@ -93,7 +98,6 @@ async def test_forged_signature_is_refused_and_leaves_no_trace(bot: Bot) -> None
 
 async def test_undecryptable_payload_is_a_4xx_not_a_500(bot: Bot) -> None:
     # A correctly signed Encrypt that is not valid ciphertext (wechatpy leaks ValueError).
-    crypto = WeComCrypto(bot.emulator.token, bot.emulator.encoding_aes_key, "x")
     garbage = base64.b64encode(b"not a multiple of the block size").decode()
     from bot.wecom.crypto import signature
 
@@ -102,7 +106,6 @@ async def test_undecryptable_payload_is_a_4xx_not_a_500(bot: Bot) -> None:
     body = f"<xml><ToUserName>c</ToUserName><Encrypt><![CDATA[{garbage}]]></Encrypt></xml>"
     await _assert_refused(bot, {"msg_signature": sig, "timestamp": timestamp, "nonce": nonce},
                           body, 400)
-    assert crypto is not None
 
 
 async def test_a_wrong_aes_key_is_a_4xx_not_a_500(bot: Bot) -> None:
@@ -182,24 +185,31 @@ async def test_a_stranger_is_told_they_are_not_in_the_roster(bot: Bot) -> None:
 
 
 async def test_fifty_concurrent_callbacks_from_one_member_apply_once_each_in_turn(
-        bot: Bot) -> None:
-    results = await asyncio.gather(*(bot.emulator.send_text("zhangsan", "状态")
-                                     for _ in range(50)))
-    assert all(r.status == 200 for r in results)
-    async with bot.db.session() as session:
-        rows = list((await session.execute(sa.select(Outbox).order_by(Outbox.id))).scalars())
-        inbound = (await session.execute(sa.select(sa.func.count()).select_from(InboundEvent))
-                   ).scalar_one()
-    assert inbound == 50 and len(rows) == 50
-    # Every reply belongs to a distinct callback: none applied twice, none lost.
-    assert len({row.dedupe_key.split("#")[0] for row in rows}) == 50
-    await bot.settle()
-    per_minute = bot.settings.outbox.per_member_per_minute
-    assert len(bot.new_messages("zhangsan")) == per_minute  # paced for WeCom's limit
-    for _ in range(50 // per_minute):
-        bot.clock.advance(seconds=61)
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    # Every reply through the outbox, to see the pacing (passive replies are not paced).
+    bot = await start_bot(emulator, db_url, clock=clock,
+                          bot=BotSettings(passive_replies=False))
+    try:
+        results = await asyncio.gather(*(bot.emulator.send_text("zhangsan", "状态")
+                                         for _ in range(50)))
+        assert all(r.status == 200 and r.body == "" for r in results)
+        async with bot.db.session() as session:
+            rows = list((await session.execute(sa.select(Outbox).order_by(Outbox.id))
+                         ).scalars())
+            inbound = (await session.execute(
+                sa.select(sa.func.count()).select_from(InboundEvent))).scalar_one()
+        assert inbound == 50 and len(rows) == 50
+        # Every reply belongs to a distinct callback: none applied twice, none lost.
+        assert len({row.dedupe_key.split("#")[0] for row in rows}) == 50
         await bot.settle()
-    assert len(bot.new_messages("zhangsan")) == 50 - per_minute
+        per_minute = bot.settings.outbox.per_member_per_minute
+        assert len(bot.new_messages("zhangsan")) == per_minute  # paced for WeCom's limit
+        for _ in range(50 // per_minute):
+            bot.clock.advance(seconds=61)
+            await bot.settle()
+        assert len(bot.new_messages("zhangsan")) == 50 - per_minute
+    finally:
+        await bot.stop()
 
 
 async def test_a_failing_handler_rolls_back_and_the_member_is_asked_to_retry(bot: Bot) -> None:
@@ -222,7 +232,8 @@ async def test_a_failing_handler_rolls_back_and_the_member_is_asked_to_retry(bot
     finally:
         processor._dispatch = original
     inbound, outbox, _ = await counts(bot)
-    assert (inbound, outbox) == (1, 1)  # recorded once; only the apology is queued
+    assert (inbound, outbox) == (1, 0)  # recorded once; only the apology, as the reply
+    assert "稍后再试" in (result.reply or "")
     await bot.settle()
     (text,) = bot.new_messages("zhangsan")
     assert "稍后再试" in text

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from storage.models import DailyReport, Outbox
-from tests.dialog_helpers import BEIJING, give_basic_info, pick, say, start_report_at_gps
+from tests.harness import BEIJING, give_basic_info, pick, say, start_report_at_gps
 from tests.harness import Bot, start_bot
 
 MEMBERS = 16

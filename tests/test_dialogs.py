@@ -4,7 +4,7 @@ The emulator encrypts each callback as WeCom does and POSTs it to the running se
 applies it to a real database; the real outbox sender delivers the replies back to the emulator,
 and every assertion is about what the member saw (or what was stored). Choice questions are
 answered by typing the number (WeChat plugin, text rendering) or by tapping the card (WeCom
-client, card rendering); see tests/dialog_helpers.py.
+client, card rendering); see tests/harness.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import sqlalchemy as sa
 
 from bot.clock import local_time_text
 from storage.models import BasicInfo, DailyReport
-from tests.dialog_helpers import (
+from tests.harness import (
     BEIJING,
     BEIJING_EAST,
+    Bot,
     answers_of,
     basic_info,
     conversation,
@@ -38,7 +39,6 @@ from tests.dialog_helpers import (
     step_of,
     use_cards,
 )
-from tests.harness import Bot
 
 RENDERINGS = pytest.mark.parametrize("rendering", ["text", "cards"])
 DAY1 = date(2026, 11, 30)

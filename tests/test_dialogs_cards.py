@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.dialog_helpers import (
+from tests.harness import (
+    Bot,
     answers_of,
     conversation,
     forged_click,
@@ -21,7 +22,6 @@ from tests.dialog_helpers import (
     tap,
     use_cards,
 )
-from tests.harness import Bot
 
 
 @pytest.fixture

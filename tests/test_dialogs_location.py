@@ -10,12 +10,13 @@ from datetime import date, timedelta
 import pytest
 
 from storage.models import Conversation
-from tests.dialog_helpers import (
+from tests.harness import (
     BEIJING,
     HONG_KONG,
     MID_OCEAN,
     SHANGHAI_COAST,
     TOKYO,
+    Bot,
     conversation,
     enter_app,
     give_basic_info,
@@ -33,7 +34,6 @@ from tests.dialog_helpers import (
     step_of,
     use_cards,
 )
-from tests.harness import Bot
 
 RENDERINGS = pytest.mark.parametrize("rendering", ["text", "cards"])
 DAY1 = date(2026, 11, 30)

@@ -40,7 +40,7 @@ HEADER = ["date", "userid", "name", "unit", "status", "filled_by", "submitted_at
           "location_kind", "province", "city", "district", "country", "on_campus",
           "temperature", "symptoms", "symptom_other", "contact", "quarantine",
           "quarantine_start", "city_changed_reason", "remarks", "abnormal_reasons", "receipt",
-          "proxy_reason"]
+          "proxy_reason", "late", "note"]
 
 
 def at(day: date, hh: int, mm: int) -> datetime:
@@ -130,19 +130,19 @@ def blank(n: int) -> list[str]:
 EXPECTED_DAY = [
     ["2026-11-30", "s5", "Maria", "国际学院", "reported", "s5", "2026-11-30 00:30:00",
      "gps", "北京市", "上海市", "浦东新区", "中国", "no", "36.5", "none", "", "no", "none", "",
-     "回家探亲", "", "city_changed", "R0000003", ""],
+     "回家探亲", "", "city_changed", "R0000003", "", "", ""],
     ["2026-11-30", "s7", "孙八", "国际学院", "reported", "s7", "2026-11-30 07:45:00",
      "abroad", "", "", "", "Japan", "yes", "36.5", "none", "", "no", "none", "", "", "", "",
-     "R0000004", ""],
+     "R0000004", "", "", ""],
     ["2026-11-30", "s1", "张三", "民族一班", "reported", "s1", "2026-11-30 07:45:00",
      "gps", "北京市", "北京市", "海淀区", "中国", "yes", "36.5", "none", "", "no", "none", "",
-     "", "一切正常", "", "R0000001", ""],
-    ["2026-11-30", "s2", "李四", "民族一班", "missing", *blank(19)],
-    ["2026-11-30", "s3", "王五", "民族学院", "unfollowed", *blank(19)],
+     "", "一切正常", "", "R0000001", "", "", ""],
+    ["2026-11-30", "s2", "李四", "民族一班", "missing", *blank(21)],
+    ["2026-11-30", "s3", "王五", "民族学院", "unfollowed", *blank(21)],
     ["2026-11-30", "s4", "赵六", "民族学院", "reported", "t1", "2026-11-30 10:05:00",
      "gps", "北京市", "北京市", "海淀区", "中国", "yes", "38.2", "fever;cough;other", "头痛",
-     "no", "home", "2026-11-29", "", "", "fever;symptoms", "R0000002", "住院，无法使用手机"],
-    ["2026-11-30", "t1", "王老师", "民族学院", "missing", *blank(19)],
+     "no", "home", "2026-11-29", "", "", "fever;symptoms", "R0000002", "住院，无法使用手机", "", ""],
+    ["2026-11-30", "t1", "王老师", "民族学院", "missing", *blank(21)],
 ]
 
 

@@ -193,16 +193,13 @@ async def test_a_claim_left_by_a_crashed_sender_is_resumed_after_its_lease(
 async def test_the_sender_is_woken_by_the_commit_not_by_polling(
         emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
     bot = await start_bot(emulator, db_url, clock=clock, run_sender=True,
-                          outbox=OutboxSettings(poll_interval_seconds=30))
+                          outbox=OutboxSettings(poll_interval_seconds=60))
     try:
-        await asyncio.sleep(0.2)  # let the sender reach its wait
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        await asyncio.wait_for(bot.sender.idle.wait(), 10)  # nothing due: waiting for a wake-up
         await emulator.send_text("zhangsan", "状态")
-        while not emulator.inbox("zhangsan") and loop.time() - started < 10:
-            await asyncio.sleep(0.01)
-        assert emulator.inbox("zhangsan"), "reply not delivered"
-        assert loop.time() - started < 5  # far below the 30 s poll interval
+        # Delivered long before the 60 s poll would have looked: the commit woke it.
+        (reply,) = await emulator.wait_for_inbox("zhangsan", timeout=10)
+        assert "还没有上报" in reply.text
     finally:
         await bot.stop()
 
@@ -272,3 +269,9 @@ async def test_pacing_counts_what_other_instances_sent(emulator: WeComEmulator, 
         assert len(emulator.inbox("zhangsan")) == 6
     finally:
         await bot.stop()
+
+
+@pytest.fixture(autouse=True)
+def _every_reply_through_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the outbox: no passive replies (`[bot] passive_replies`)."""
+    monkeypatch.setenv("YQT_BOT__PASSIVE_REPLIES", "false")

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from app.cli import main
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
-from handlers.sender import backoff_seconds
+from bot.clock import FixedClock
 from bot.settings import OutboxSettings
 from bot.wecom.client import MemoryTokenStore, WeComClient
 from handlers.context import text_message
+from handlers.sender import backoff_seconds
 from storage import outbox as repo
 from storage.models import AuditLog, Outbox
 from tests.harness import Bot, start_bot
@@ -239,3 +239,9 @@ def test_settings_default_to_hours_of_retries() -> None:
     total = sum(min(settings.max_backoff_seconds, 2.0 ** n) / 2
                 for n in range(1, settings.max_attempts))
     assert total > 4 * 3600
+
+
+@pytest.fixture(autouse=True)
+def _every_reply_through_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the outbox: no passive replies (`[bot] passive_replies`)."""
+    monkeypatch.setenv("YQT_BOT__PASSIVE_REPLIES", "false")

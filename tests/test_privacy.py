@@ -12,12 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from app.cli import main
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
+from bot.clock import FixedClock
 from storage.models import AuditLog, BasicInfo, DailyReport, Member
 from storage.privacy import ERASED_NAME, PrivacyError, erase_member, export_member
-from tests.dialog_helpers import give_basic_info
-from tests.harness import Bot, start_bot
+from tests.harness import Bot, give_basic_info, start_bot
 
 SETTINGS_TOML = Path(__file__).parent.parent / "settings.toml"
 DAY = date(2026, 11, 30)

@@ -11,8 +11,7 @@ import pytest
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from bot.settings import PrivacySettings
-from tests.dialog_helpers import basic_info, member
-from tests.harness import Bot, start_bot
+from tests.harness import Bot, basic_info, member, start_bot
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from storage.models import (
     Member,
     Outbox,
 )
-from tests.harness import CLIENT, Bot, start_bot
-from tests.test_scheduler import add_report, give_basic_info, set_member
+from tests.harness import Bot, give_basic_info, member, set_member, start_bot, use_cards
+from tests.test_scheduler import add_report
 
 TODAY = date(2026, 11, 30)
 UNIVERSITY, COLLEGE, CLASS, FOREIGN = "中央民族大学", "民族学院", "民族学院2021级1班", "外国语学院"
@@ -392,14 +392,6 @@ async def test_a_return_from_abroad_alerts(tree: Bot) -> None:
                               date="2026-11-30", reasons=reason_labels(["abroad_return"])))
 
 
-async def card_reviewer(bot: Bot, userid: str) -> None:
-    """The reviewer uses the WeCom client and asked for cards."""
-    await set_member(bot, userid, rendering="cards")
-    member = bot.emulator.member(userid)
-    assert member is not None
-    member.client = CLIENT
-
-
 def alert_card(bot: Bot, userid: str) -> str:
     (task_id,) = [d.task_id for d in bot.emulator.inbox(userid)
                   if d.msgtype == "template_card" and d.task_id
@@ -410,7 +402,7 @@ def alert_card(bot: Bot, userid: str) -> str:
 async def test_a_card_reviewer_acknowledges_with_the_button(tree: Bot, clock: FixedClock
                                                             ) -> None:
     bot = tree
-    await card_reviewer(bot, "dean")
+    await use_cards(bot, "dean")
     await proxy_report(bot, "admin", "stu1", [ADDRESS], FEVER_AFTER_LOCATION)
     (alert,) = await rows(bot, Alert)
     task_id = alert_card(bot, "dean")
@@ -445,8 +437,8 @@ async def test_a_card_reviewer_acknowledges_with_the_button(tree: Bot, clock: Fi
 
 async def test_a_second_card_reviewer_sees_who_acknowledged_first(tree: Bot) -> None:
     bot = tree
-    await card_reviewer(bot, "dean")
-    await card_reviewer(bot, "classrev")
+    await use_cards(bot, "dean")
+    await use_cards(bot, "classrev")
     await proxy_report(bot, "admin", "stu2", [ADDRESS], FEVER_AFTER_LOCATION)
     (alert,) = await rows(bot, Alert)
     first, second = alert_card(bot, "classrev"), alert_card(bot, "dean")
@@ -582,13 +574,6 @@ async def test_matrix_alert_acknowledge(tree: Bot, actor: str, clock: FixedClock
         assert not await audit(bot, "alert.ack")
 
 
-async def member(bot: Bot, userid: str) -> Member:
-    async with bot.db.session() as session:
-        found = await session.get(Member, userid)
-    assert found is not None
-    return found
-
-
 # ============================================================ 统计 / stats
 
 
@@ -686,7 +671,7 @@ async def test_a_reviewers_own_abnormal_report_goes_to_the_reviewers_above(tree:
 
 async def test_a_card_reviewer_on_the_wecom_client_reads_the_summary_too(tree: Bot) -> None:
     bot = tree
-    await card_reviewer(bot, "dean")
+    await use_cards(bot, "dean")
     await add_report(bot, "stu1")
     drain(bot)
     (text,) = await bot.say("dean", "统计")
@@ -699,7 +684,6 @@ async def test_a_card_reviewer_on_the_wecom_client_reads_the_summary_too(tree: B
 async def test_a_unit_without_any_reviewer_alerts_the_admins(emulator, db_url, clock) -> None:
     """Nobody reviews 无人学院: its abnormal reports and proxy requests reach the admin."""
     from tests.harness import start_bot
-    from tests.test_scheduler import give_basic_info
 
     roster = ("userid,name,unit,role,mobile,parent_unit,reviews\n"
               "boss,校管理员,学校,admin,,,\n"

@@ -15,9 +15,9 @@ from bot.settings import ScheduleSettings, Settings
 from scheduler.jobs import JobDeps, missed_jobs, run_job
 from scheduler.setup import SchedulerLeader, build_scheduler
 from storage.db import Database
-from storage.models import BasicInfo, DailyReport, Member, Outbox
+from storage.models import DailyReport, Outbox
 from tests.conftest import SHANGHAI
-from tests.harness import Bot, start_bot
+from tests.harness import Bot, give_basic_info, set_member, start_bot
 
 TODAY = date(2026, 11, 30)  # a Monday
 
@@ -30,24 +30,11 @@ def deps(bot: Bot, **schedule: object) -> JobDeps:
     return JobDeps(settings, bot.db, bot.clock)
 
 
-async def give_basic_info(bot: Bot, *userids: str) -> None:
-    async with bot.db.transaction() as session:
-        for userid in userids:
-            session.add(BasicInfo(userid=userid, name=userid, staff_no=userid,
-                                  mobile="13800000000", beijing_hukou=True, member_type="student",
-                                  form_version=1, answers={}, submitted_at=bot.clock.now()))
-
-
 async def add_report(bot: Bot, userid: str, day: date = TODAY, **fields: object) -> None:
     async with bot.db.transaction() as session:
         session.add(DailyReport(receipt=f"R{userid}{day:%d}"[:16], userid=userid,
                                 report_date=day, form_version=1, answers={},
                                 filled_by=userid, submitted_at=bot.clock.now(), **fields))
-
-
-async def set_member(bot: Bot, userid: str, **fields: object) -> None:
-    async with bot.db.transaction() as session:
-        await session.execute(sa.update(Member).where(Member.userid == userid).values(**fields))
 
 
 async def outbox_users(bot: Bot, job: str) -> list[str]:
@@ -187,11 +174,7 @@ async def test_a_new_leader_catches_up_a_job_missed_within_the_window(
     leader = SchedulerLeader(deps(bot), retry_seconds=0.05, start_scheduler=False)
     task = asyncio.create_task(leader.run())
     try:
-        await asyncio.wait_for(leader.became_leader.wait(), 5)
-        for _ in range(100):  # the catch-up runs right after the election
-            if await outbox_users(bot, "morning_reminder"):
-                break
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(leader.became_leader.wait(), 5)  # set after the catch-up
         assert await outbox_users(bot, "morning_reminder") == ["zhangsan"]
     finally:
         task.cancel()
@@ -216,7 +199,8 @@ async def test_two_instances_elect_one_scheduler_and_the_standby_takes_over(
         leaders = [SchedulerLeader(JobDeps(bot.settings, db, clock), retry_seconds=0.1,
                                    start_scheduler=False) for db in dbs]
         tasks = [asyncio.create_task(leader.run()) for leader in leaders]
-        await asyncio.sleep(1.0)
+        await asyncio.wait_for(asyncio.gather(*(leader.first_round.wait()
+                                                for leader in leaders)), 10)
         assert sum(leader.is_leader for leader in leaders) == 1
         await bot.settle()
         assert len(emulator.inbox("zhangsan")) == 1 and len(emulator.inbox("lisi")) == 1
@@ -267,7 +251,7 @@ async def test_housekeeping_prunes_only_what_has_served_its_time(bot: Bot,
         reports = (await session.execute(sa.select(sa.func.count()).select_from(DailyReport))
                    ).scalar_one()
     assert live == 0 and reports == 1  # cards retired, reports kept
-    assert await count(Outbox) >= 2  # messages are kept for a month
+    assert await count(Outbox) >= 1  # messages are kept for a month
 
 
 async def test_a_text_reminder_is_answered_by_its_number(bot: Bot) -> None:

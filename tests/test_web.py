@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 import sqlalchemy as sa
 from yarl import URL
 
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
+from bot.conversation import validators as v
 from bot.conversation.daily_report import DAILY_REPORT
 from bot.conversation.forms import Question, QuestionKind
-from bot.conversation import validators as v
-from app.emulator.api import WeComEmulator
 from handlers.web import formview
 from handlers.web.jssdk import signature
 from storage.models import AuditLog, BasicInfo, DailyReport
@@ -196,7 +196,8 @@ def test_every_declared_question_becomes_a_field() -> None:
     steps = Question("steps", QuestionKind.NUMBER, "q.temperature", parse=v.temperature,
                      label="field.temperature")
     form = replace(DAILY_REPORT, questions=(*DAILY_REPORT.questions, extra, steps))
-    from datetime import date, datetime, UTC
+    from datetime import UTC, date, datetime
+
     from bot.conversation.engine import Context
     ctx = Context(userid="u", lang="zh", rendering="text", now=datetime.now(UTC),
                   today=date(2026, 11, 30), new_id="x")
@@ -341,5 +342,47 @@ async def test_a_report_started_in_the_chat_is_continued_in_the_page(
             from storage.models import Conversation, Member
             assert await s.get(Conversation, "zhangsan") is None  # the chat's half is over
             assert (await s.get(Member, "zhangsan")).abroad_country == "日本"
+    finally:
+        await bot.stop()
+
+
+async def test_emulator_oauth_enforces_wecoms_rules(emulator: WeComEmulator) -> None:
+    """Codes work once; redirect_uri must be in the trusted domain; parameters are checked."""
+    async with http_client() as http:
+        token = emulator.issue_token()
+        code = emulator.issue_oauth_code(userid="zhangsan")
+        api = f"{emulator.base_url}/cgi-bin/auth/getuserinfo"
+        first = await (await http.get(api, params={"access_token": token, "code": code})).json()
+        again = await (await http.get(api, params={"access_token": token, "code": code})).json()
+        assert first["errcode"] == 0 and first["userid"] == "zhangsan"
+        assert again["errcode"] == 40029
+        authorize = f"{emulator.base_url}/connect/oauth2/authorize"
+        params = {"appid": emulator.corp_id, "redirect_uri": "http://127.0.0.1:1/oauth/callback",
+                  "response_type": "code", "scope": "snsapi_base", "state": "s",
+                  "agentid": str(emulator.agent_id)}
+        assert (await http.get(authorize, params=params)).status == 200
+        assert (await http.get(authorize, params={**params, "appid": "wrong"})).status == 400
+        assert (await http.get(authorize, params={**params, "agentid": "1"})).status == 400
+        emulator.trusted_domain = "yqt.example.edu.cn"
+        r = await http.get(authorize, params=params)
+        assert r.status == 400 and "可信域名" in await r.text()
+
+
+async def test_remind_now_reaches_only_the_actors_units(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "teacher", "/dashboard/")
+            token = CSRF.search(await page.text()).group(1)
+            r = await http.post(base + "/dashboard/remind",
+                                data={"_csrf": token, "userid": "maria"})
+            assert r.status == 200 and "已向 0 人发送提醒" in await r.text()
+            r = await http.post(base + "/dashboard/remind",
+                                data={"_csrf": token, "userid": "lisi"})
+            assert "已向 1 人发送提醒" in await r.text()
+        await bot.settle()
+        assert any("还没有健康上报" in d.text for d in emulator.inbox("lisi"))
+        assert not emulator.inbox("maria") and not emulator.inbox("zhangsan")
     finally:
         await bot.stop()

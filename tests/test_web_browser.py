@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
+from bot.clock import FixedClock
 from storage.models import Alert, AuditLog, BasicInfo, DailyReport
 from tests.harness import Bot
 from tests.web_helpers import start_web_bot

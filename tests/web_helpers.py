@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from bot.clock import FixedClock
 from app.emulator.api import WeComEmulator
+from bot.clock import FixedClock
 from bot.settings import WebSettings
 from tests.harness import Bot, sqlite_url, start_bot
 

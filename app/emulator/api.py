@@ -129,8 +129,16 @@ class WeComEmulator(MemberSide, OAuthSide):
         self._response_codes: dict[str, ResponseCode] = {}
         self._messages: dict[str, SentMessage] = {}
         self._inbox: dict[str, list[Delivered]] = {}
+        self._arrived = asyncio.Event()  # set on every delivery; see wait_for_inbox
         self._timeline: dict[str, list[tuple[str, Any]]] = {}
         self.menu: dict[str, Any] | None = None
+        #: WeCom's per-member limits for message/send: beyond them messages are dropped
+        #: silently (protocol doc §5.1). Passive replies are not message/send and not counted.
+        self.per_member_per_minute = 30
+        self.per_member_per_hour = 1000
+        self._received_at: dict[str, deque[float]] = {}
+        #: Messages WeCom dropped for a member's limit, as (userid, msgtype).
+        self.dropped: list[tuple[str, str]] = []
 
         #: Every API call as (api path without /cgi-bin/, JSON body or query parameters).
         self.calls: list[tuple[str, dict[str, Any] | None]] = []
@@ -258,8 +266,19 @@ class WeComEmulator(MemberSide, OAuthSide):
             return views[userid.lower()]
         return next(iter(views.values()))
 
+    async def wait_for_inbox(self, userid: str, count: int = 1, *, timeout: float = 10.0
+                             ) -> list[Delivered]:
+        """The member's inbox once it holds at least `count` messages: woken by each delivery,
+        never polling; TimeoutError after `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            while len(self._inbox.get(userid.lower(), [])) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.inbox(userid)
+
     def _add_to_inbox(self, userid: str, delivered: Delivered) -> None:
         self._inbox.setdefault(userid.lower(), []).append(delivered)
+        self._arrived.set()
         self._timeline.setdefault(userid.lower(), []).append(("received", delivered))
 
     def _record_sent(self, userid: str, text: str) -> None:
@@ -587,6 +606,9 @@ class WeComEmulator(MemberSide, OAuthSide):
                 response_code = self._issue_response_code(task_id, None)
                 result["response_code"] = response_code
         for member in deliver:
+            if not self._within_member_limit(member.userid, now):
+                self.dropped.append((member.userid, msgtype))  # no error: WeCom is silent
+                continue
             visible = not (member.client == "wechat_plugin" and msgtype in HIDDEN_IN_PLUGIN)
             delivered = Delivered(member.userid, msgtype, content, msgid, now, visible,
                                   task_id=task_id, response_code=response_code,
@@ -601,6 +623,17 @@ class WeComEmulator(MemberSide, OAuthSide):
         if truncated:
             log.info("emulator: text message %s truncated to %d bytes", msgid, TEXT_MAX_BYTES)
         return result
+
+    def _within_member_limit(self, userid: str, now: float) -> bool:
+        """Count one message/send delivery to the member; False beyond 30/min or 1000/h."""
+        times = self._received_at.setdefault(userid.lower(), deque())
+        while times and now - times[0] >= 3600:
+            times.popleft()
+        last_minute = sum(1 for at in times if now - at < 60)
+        if last_minute >= self.per_member_per_minute or len(times) >= self.per_member_per_hour:
+            return False
+        times.append(now)
+        return True
 
     def _api_update_template_card(self, params: dict[str, str], body: dict[str, Any]
                                   ) -> dict[str, Any]:

@@ -728,7 +728,8 @@ class _Turn:
     def on_resume(self, option: Option | None) -> None:
         if option is not None and option.id == "restart":
             self.state.answers, self.state.history = {}, []
-            self.state.meta = {k: v for k, v in self.meta.items() if k in ("day", "proxy_for")}
+            self.state.meta = {k: v for k, v in self.meta.items()
+                               if k in ("day", "proxy_for", "subject", "late_reason")}
             self.begin()
             return
         step = self.meta.pop("resume_step", None) or self.first_unanswered()

@@ -47,6 +47,7 @@ from storage.audit import AuditAction
 from storage.outbox import enqueue_web_reminder
 
 CHART_DAYS = 14
+MISSING_SHOWN = 300  # names listed; "remind now" reaches every non-reporter in scope
 ALERT_DAYS = 7
 
 
@@ -123,7 +124,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     } for a in recent]
     reminded = request.query.get("reminded")
     return page(request, "dashboard.html", {
-        "today": today.isoformat(), "units": rows, "missing": missing, "alerts": alert_rows,
+        "today": today.isoformat(), "units": rows, "missing": missing[:MISSING_SHOWN],
+        "missing_total": len(missing), "alerts": alert_rows,
         "chart": svg(series, rate_label=catalog.lang_only("web.dashboard.rate", lang),
                      abnormal_label=catalog.lang_only("web.dashboard.abnormal", lang)),
         "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
@@ -135,7 +137,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 @signed_in
 async def remind(request: web.Request) -> web.StreamResponse:
     """Remind today's non-reporters of the actor's units now, through the outbox (paced like
-    every message; skipped for whoever reports before it goes out; once a day each)."""
+    every message; skipped for whoever reports before it goes out; once a day each). Posted
+    `userid` fields narrow it to those members (still only within the actor's units)."""
     deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
     settings = settings_of(request)
     today = local_date(deps.clock, now)

@@ -1,7 +1,7 @@
 """The privacy notice: which version each member accepted, and when.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_privacy
+Revises: 0003, 0003_passive_reply (joins the two heads)
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004_privacy"
+down_revision: str | tuple[str, ...] | None = ("0003", "0003_passive_reply")
 branch_labels: str | None = None
 depends_on: str | None = None
 

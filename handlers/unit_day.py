@@ -1,0 +1,311 @@
+"""A reviewer's day: 补报 a past day for a member, 免报 (exempt) a member for some days, and
+提醒 (remind) the unit's non-reporters now.
+
+Each command is for reviewers (and admins) only and acts on members of the units they review
+(`storage.units`); bad input gets a clear answer and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import catalog
+from bot.clock import Clock, local_time_text
+from bot.conversation import engine, render
+from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
+from bot.conversation.render import text_message
+from bot.text import fit as fit_text
+from handlers import forms
+from handlers.commands import Command
+from bot.settings import Settings
+from handlers.context import Turn, lang_of, new_id, rendering_of
+from storage.exemptions import ExemptionError, add_exemption
+from storage import audit, cards, members, reports
+from storage.cards import CardPurpose
+from storage.models import Conversation, DailyReport, Member
+from storage.outbox import enqueue, enqueue_many, outbox_values
+from storage.reminders import reminded_since, unreported_in_units
+from storage.units import may_act_on, reviewed_units
+
+#: How far back a reviewer may file a 补报.
+LATE_MAX_DAYS = 30
+#: A member is reminded by `提醒` at most once in this long (counting scheduled reminders).
+REMIND_EVERY = timedelta(hours=1)
+USERID_ARG = re.compile(r"^[a-z0-9._@-]{1,64}$")
+DATE_ARG = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+BATCH = 1000
+
+
+def _reviewer(turn: Turn) -> Member | None:
+    member = turn.member
+    return member if member is not None and member.role in ("reviewer", "admin") else None
+
+
+def parse_day(text: str) -> date | None:
+    """YYYY-MM-DD (also 2026-1-5, ２０２６-１１-２９); None if not a calendar day."""
+    text = unicodedata.normalize("NFKC", text).replace("/", "-").replace(".", "-")
+    if not DATE_ARG.match(text):
+        return None
+    year, month, day = (int(part) for part in text.split("-"))
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+async def _subject(turn: Turn, userid: str) -> Member | None:
+    subject = await members.find(turn.session, userid)
+    return subject if subject is not None and subject.active else None
+
+
+# ------------------------------------------------------------------ 补报
+
+
+async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    """补报 USERID YYYY-MM-DD REASON: a reviewer files a past day for a member."""
+    reviewer = _reviewer(turn)
+    if reviewer is None:
+        await turn.say("late.not_reviewer")
+        return
+    parts = command.argument.split(maxsplit=2)
+    if len(parts) < 2:
+        await turn.say("late.usage")
+        return
+    target, day_text = parts[0].lower(), parts[1]
+    reason = " ".join(parts[2].split()) if len(parts) > 2 else ""
+    if not USERID_ARG.match(target):
+        await turn.say("proxy.bad_userid")
+        return
+    day = parse_day(day_text)
+    if day is None:
+        await turn.say("late.bad_date", value=day_text[:20])
+        return
+    if not reason:
+        await turn.say("late.reason_required")
+        return
+    if len(reason) > 200:
+        await turn.say("late.reason_too_long", max=200)
+        return
+    if conv is not None:
+        await turn.say("proxy.finish_current_first")
+        await forms.reprompt_form(turn, conv)
+        return
+    if day >= turn.today:
+        await turn.say("late.not_past", today=turn.today.isoformat())
+        return
+    if (turn.today - day).days > LATE_MAX_DAYS:
+        await turn.say("late.too_old", days=LATE_MAX_DAYS)
+        return
+    subject = await _subject(turn, target)
+    if subject is None:
+        await turn.say("proxy.unknown_member", userid=target)
+        return
+    if subject.userid == reviewer.userid:
+        await turn.say("late.not_self")
+        return
+    if not await may_act_on(turn.session, reviewer, subject):
+        await turn.say("proxy.not_your_unit", userid=subject.userid)
+        return
+    existing = await forms.report_on(turn, subject.userid, day)
+    if existing is not None:
+        filler = await members.get(turn.session, existing.filled_by)
+        await turn.say("late.already", name=subject.name, date=day.isoformat(),
+                       by=filler.name if filler else existing.filled_by,
+                       receipt=existing.receipt)
+        return
+    await turn.say("late.started", name=subject.name, userid=subject.userid,
+                   date=day.isoformat())
+    await forms.start_form(turn, DAILY_REPORT, subject=subject, late=(day, reason))
+
+
+# ------------------------------------------------------------------ 免报
+
+
+async def cmd_exempt(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    """免报 USERID FROM TO REASON: the member need not report from FROM to TO."""
+    reviewer = _reviewer(turn)
+    if reviewer is None:
+        await turn.say("exempt.not_reviewer")
+    else:
+        await _exempt(turn, reviewer, command.argument)
+    if conv is not None:
+        await forms.reprompt_form(turn, conv)
+
+
+async def _exempt(turn: Turn, reviewer: Member, argument: str) -> None:
+    parts = argument.split(maxsplit=3)
+    if len(parts) < 3:
+        await turn.say("exempt.usage")
+        return
+    target = parts[0].lower()
+    if not USERID_ARG.match(target):
+        await turn.say("proxy.bad_userid")
+        return
+    days = [parse_day(p) for p in parts[1:3]]
+    for text, day in zip(parts[1:3], days, strict=True):
+        if day is None:
+            await turn.say("late.bad_date", value=text[:20])
+            return
+    start, end = days
+    assert start is not None and end is not None
+    if end < turn.today:
+        await turn.say("exempt.past", today=turn.today.isoformat())
+        return
+    subject = await _subject(turn, target)
+    if subject is None:
+        await turn.say("proxy.unknown_member", userid=target)
+        return
+    try:
+        exemption = await add_exemption(turn.session, actor=reviewer, subject=subject,
+                                        start=start, end=end,
+                                        reason=parts[3] if len(parts) > 3 else "",
+                                        now=turn.now)
+    except ExemptionError as exc:
+        await turn.say(exc.key, **exc.params)
+        return
+    await turn.say("exempt.done", name=subject.name, userid=subject.userid,
+                   start=start.isoformat(), end=end.isoformat(), reason=exemption.reason)
+    await turn.say("exempt.told", touser=subject, by=reviewer.name, start=start.isoformat(),
+                   end=end.isoformat(), reason=exemption.reason)
+
+
+# ------------------------------------------------------------------ 提醒
+
+
+async def cmd_remind(turn: Turn, command: Command, conv: Conversation | None) -> None:
+    """提醒: remind the non-reporters of the reviewer's units now."""
+    reviewer = _reviewer(turn)
+    if reviewer is None:
+        await turn.say("remind.not_reviewer")
+    else:
+        await remind_units_now(turn, reviewer)
+    if conv is not None:
+        await forms.reprompt_form(turn, conv)
+
+
+async def remind_units_now(turn: Turn, reviewer: Member) -> None:
+    units = await reviewed_units(turn.session, reviewer)
+    if units is not None and not units:
+        await turn.say("stats.not_reviewer")
+        return
+    unreported = [m for m in await unreported_in_units(turn.session, turn.today, units)
+                  if m.userid != reviewer.userid]
+    recent = await reminded_since(turn.session, (m.userid for m in unreported),
+                                  turn.now - REMIND_EVERY)
+    due = [m for m in unreported if m.userid not in recent]
+    groups: dict[tuple[str, str], list[Member]] = defaultdict(list)
+    for member in due:
+        groups[(lang_of(member, turn.settings), rendering_of(member, turn.settings))
+               ].append(member)
+    hour = turn.now.strftime("%Y%m%d%H")
+    rows = []
+    for (lang, rendering), group in sorted(groups.items()):
+        for start in range(0, len(group), BATCH):
+            chunk = group[start:start + BATCH]
+            subtitle = catalog.lang_only("remind.now", lang, by=reviewer.name,
+                                   date=turn.today.isoformat())
+            if rendering == "cards":
+                task_id = f"remindnow_{hour}_{new_id(12)}"
+                cards.add(turn.session, task_id=task_id, userid="*", purpose=CardPurpose.REMIND,
+                          ref=f"remindnow:{turn.today}", now=turn.now)
+                message = render.card_message(render.button_card(
+                    task_id=task_id, title=catalog.lang_only("remind.card_title", lang),
+                    subtitle=subtitle, lang=lang,
+                    buttons=[("report", catalog.lang_only("remind.button_report", lang), 1)]))
+            else:
+                message = text_message(catalog.stacked("remind.now", lang, by=reviewer.name,
+                                                     date=turn.today.isoformat()))
+            rows.extend(outbox_values(dedupe_key=f"remindnow:{m.userid}:{hour}",
+                                      touser=m.userid, message=message, now=turn.now,
+                                      skip_if_reported=turn.today) for m in chunk)
+    sent = await enqueue_many(turn.session, rows)
+    audit.record(turn.session, at=turn.now, actor=reviewer.userid,
+                 action=audit.AuditAction.REMIND_NOW, target=turn.today.isoformat(),
+                 detail={"reminded": sent, "recently": len(unreported) - len(due)})
+    if not unreported:
+        await turn.say("remind.now_nobody", date=turn.today.isoformat())
+    else:
+        await turn.say("remind.now_done", count=sent, recent=len(unreported) - sent,
+                       time=local_time_text(turn.deps.clock, turn.now))
+
+
+COMMANDS = {"late": cmd_late, "exempt": cmd_exempt, "remind": cmd_remind}
+
+
+# ------------------------------------------------------------------ 补报 from the command line
+
+
+class LateError(ValueError):
+    """The late report cannot be filed as asked; nothing was changed."""
+
+
+async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock, *,
+                         reviewer: Member, subject: Member, day: date, reason: str,
+                         same_as: date | None, now: datetime, today: date,
+                         receipt: str) -> DailyReport:
+    """补报 from the command line: file `day` for `subject` with the answers of the member's
+    report of `same_as` (default: their latest report before `day`), as a reviewer of their
+    units; marked late, audited, and the member is told. LateError changes nothing."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise LateError("a reason is required (--reason)")
+    if len(reason) > 200:
+        raise LateError("the reason is longer than 200 characters")
+    if reviewer.role not in ("reviewer", "admin") or not reviewer.active:
+        raise LateError(f"{reviewer.userid} is not a reviewer")
+    if subject.userid == reviewer.userid:
+        raise LateError("a reviewer cannot file a past day for themself")
+    if not await may_act_on(session, reviewer, subject):
+        raise LateError(f"{subject.userid} is not in a unit {reviewer.userid} reviews")
+    if day >= today:
+        raise LateError(f"{day.isoformat()} is not a past day (today is {today.isoformat()})")
+    if (today - day).days > LATE_MAX_DAYS:
+        raise LateError(f"only the last {LATE_MAX_DAYS} days can be filed late")
+    if await reports.report_of_day(session, subject.userid, day) is not None:
+        raise LateError(f"{subject.userid} already has a report for {day.isoformat()}")
+    previous = await reports.last_report_before(session, subject.userid, day)
+    source = await reports.report_of_day(session, subject.userid, same_as) if same_as \
+        else previous
+    if source is None:
+        raise LateError(f"{subject.userid} has no report "
+                        f"{'on ' + same_as.isoformat() if same_as else 'before that day'} "
+                        "to copy the answers from")
+    ctx = SimpleNamespace(
+        fever_threshold=settings.bot.fever_threshold,
+        previous_city=(previous.city or previous.country) if previous else None,
+        yesterday=dict(previous.answers) if previous and
+        previous.report_date == day - timedelta(days=1) else None)
+    answers = {k: v for k, v in source.answers.items() if k not in ("date", "userid")}
+    answers["date"] = day.isoformat()
+    reasons = abnormal_reasons(answers, ctx)
+    report = DailyReport(
+        receipt=receipt, userid=subject.userid, report_date=day,
+        form_version=source.form_version, answers=answers, temperature=source.temperature,
+        abnormal=bool(reasons), abnormal_reasons=list(reasons),
+        location_kind=source.location_kind, province=source.province, city=source.city,
+        district=source.district, country=source.country, filled_by=reviewer.userid,
+        proxy_reason=None, late=True, late_reason=reason, submitted_at=now)
+    if not await reports.add_report_once(session, report):
+        raise LateError(f"{subject.userid} already has a report for {day.isoformat()}, or "
+                        "the receipt collided; try again")
+    await session.flush()
+    audit.record(session, at=now, actor=reviewer.userid, action=audit.AuditAction.LATE_REPORT,
+                 target=subject.userid,
+                 detail={"report": report.id, "receipt": receipt, "day": day.isoformat(),
+                         "late_reason": reason, "copied_from": source.receipt, "via": "cli"})
+    lang = lang_of(subject, settings)
+    content = "\n".join([catalog.stacked(
+        "late.filed_for_you", lang, by=reviewer.name, date=day.isoformat(),
+        time=local_time_text(clock, now), receipt=receipt, reason=reason),
+        *engine.summary_lines(DAILY_REPORT, answers, lang)])
+    await enqueue(session, dedupe_key=f"late:{subject.userid}:{day}", touser=subject.userid,
+                  message=text_message(fit_text(content)), now=now)
+    return report
+

@@ -1,0 +1,46 @@
+"""Who a reviewer's `提醒` reaches: their units' members who have not reported today, are
+not exempt, follow the app and have basic information; and who was reminded lately."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.exemptions import exempt_clause
+from storage.models import BasicInfo, DailyReport, Member, Outbox
+
+#: The outbox dedupe keys of reminders start with these (scheduled jobs, chat 提醒, dashboard).
+REMINDER_PREFIXES = ("job:morning_reminder:", "job:second_reminder:", "remindnow:",
+                     "remind:web:")
+
+
+async def unreported_in_units(session: AsyncSession, day: date, unit_ids: set[str] | None
+                              ) -> list[Member]:
+    """Members of `unit_ids` (None: every unit) a reminder for `day` should reach."""
+    query = sa.select(Member).where(
+        Member.active.is_(True), Member.following.is_(True), Member.unit_id.is_not(None),
+        Member.userid.not_in(sa.select(DailyReport.userid).where(DailyReport.report_date == day)),
+        Member.userid.in_(sa.select(BasicInfo.userid)),
+        sa.not_(exempt_clause(Member.userid, day)))
+    if unit_ids is not None:
+        if not unit_ids:
+            return []
+        query = query.where(Member.unit_id.in_(sorted(unit_ids)))
+    return list((await session.execute(query.order_by(Member.userid))).scalars())
+
+
+async def reminded_since(session: AsyncSession, userids: Iterable[str], since: datetime
+                         ) -> set[str]:
+    """Which of `userids` were sent (or queued) a reminder at or after `since`."""
+    found: set[str] = set()
+    ids = sorted(set(userids))
+    prefix = sa.or_(*(Outbox.dedupe_key.like(f"{p}%") for p in REMINDER_PREFIXES))
+    for start in range(0, len(ids), 900):
+        found.update((await session.execute(
+            sa.select(Outbox.touser).where(Outbox.touser.in_(ids[start:start + 900]),
+                                           Outbox.created_at >= since, prefix)
+        )).scalars())
+    return found

@@ -1,0 +1,435 @@
+"""A reviewer's day, end to end against the emulator: 补报 (a past day filed late), 免报
+(exemptions), 提醒 (remind the unit now), trends, and notices with read receipts — in the chat
+and at the command line. Bad input gets a clear answer and changes nothing.
+
+The unit tree is the one of `test_reviewer_dialogs`: 中央民族大学 ← 民族学院 ← 民族学院2021级1班,
+and 中央民族大学 ← 外国语学院.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.cli import build_parser
+from scheduler.jobs import JobDeps, run_job
+from storage.export import export_rows, write_csv
+from storage.models import (
+    AuditLog,
+    CardTask,
+    Conversation,
+    DailyReport,
+    Exemption,
+    NoticeRecipient,
+    Outbox,
+)
+from storage.summary import unit_summaries
+from storage.trends import sparkline, unit_trend
+from tests.harness import tap, use_cards
+from tests.harness import Bot
+from tests.test_reviewer_dialogs import (
+    ADDRESS,
+    CLASS,
+    COLLEGE,
+    NORMAL_AFTER_LOCATION,
+    add_report,
+    audit,
+    drain,
+    give_basic_info,
+    nothing_new,
+    reports,
+    rows,
+    set_member,
+    tree,  # noqa: F401  (fixture)
+    walk,
+    zh,
+)
+
+TODAY = date(2026, 11, 30)
+YESTERDAY = TODAY - timedelta(days=1)
+
+
+def deps(bot: Bot) -> JobDeps:
+    return JobDeps(bot.settings, bot.db, bot.clock)
+
+
+async def cli(bot: Bot, *argv: str) -> int:
+    args = build_parser().parse_args(list(argv))
+    args.clock = bot.clock
+    return await args.run(args, bot.settings)
+
+
+# ============================================================ 补报
+
+
+async def test_a_reviewer_files_yesterday_late_for_a_member(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    drain(bot)
+    started = await bot.say("classrev", "补报 stu1 2026-11-29 住院无法使用手机")
+    assert started[0] == zh("late.started", name="孙一", userid="stu1", date="2026-11-29")
+    seen = await walk(bot, "classrev", ["1", ADDRESS, *NORMAL_AFTER_LOCATION])
+    (report,) = await reports(bot)
+    assert (report.userid, report.report_date, report.filled_by) == ("stu1", YESTERDAY,
+                                                                     "classrev")
+    assert report.late and report.late_reason == "住院无法使用手机"
+    assert seen[-1].startswith(zh("report.receipt", date="2026-11-29", time="08:00",
+                                  receipt=report.receipt))
+    (told,) = bot.new_messages("stu1")
+    assert told.startswith(zh("late.filed_for_you", by="钱老师", date="2026-11-29",
+                              time="08:00", receipt=report.receipt, reason="住院无法使用手机"))
+    (entry,) = await audit(bot, "late.report")
+    assert (entry.actor, entry.target, entry.detail["day"], entry.detail["late_reason"]) == (
+        "classrev", "stu1", "2026-11-29", "住院无法使用手机")
+    # Today is still open for the member: the late day is not today's report.
+    assert await bot.say("stu1", "状态") == [zh("status.not_yet", date="2026-11-30")]
+    # Marked late in the export and the stats of that day.
+    async with bot.db.session() as session:
+        (row,) = [r for r in await export_rows(session, YESTERDAY, YESTERDAY, CLASS)
+                  if r.userid == "stu1"]
+        (klass,) = [s for s in await unit_summaries(session, YESTERDAY, {CLASS})]
+    assert (row.status, row.late, row.note) == ("reported", True, "住院无法使用手机")
+    stream = io.StringIO()
+    write_csv([row], stream)
+    header, cells = list(csv.reader(io.StringIO(stream.getvalue())))
+    assert dict(zip(header, cells, strict=True))["late"] == "yes"
+    assert klass.reported_late == 1 and klass.reported == 1
+
+
+@pytest.mark.parametrize(("who", "typed", "key", "params"), [
+    ("stu2", "补报 stu1 2026-11-29 生病", "late.not_reviewer", {}),
+    ("stu1", "补报 stu1 2026-11-29 忘了", "late.not_reviewer", {}),
+    ("classrev", "补报 stu1", "late.usage", {}),
+    ("classrev", "补报 stu1 2026-11-29", "late.reason_required", {}),
+    ("classrev", "补报 stu1 2026-02-30 生病", "late.bad_date", {"value": "2026-02-30"}),
+    ("classrev", "补报 stu1 昨天 生病", "late.bad_date", {"value": "昨天"}),
+    ("classrev", "补报 stu1 2026-11-30 生病", "late.not_past", {"today": "2026-11-30"}),
+    ("classrev", "补报 stu1 2026-12-01 生病", "late.not_past", {"today": "2026-11-30"}),
+    ("classrev", "补报 stu1 2026-10-01 生病", "late.too_old", {"days": 30}),
+    ("classrev", "补报 classrev 2026-11-29 忘了", "late.not_self", {}),
+    ("forrev", "补报 stu1 2026-11-29 生病", "proxy.not_your_unit", {"userid": "stu1"}),
+    ("classrev", "补报 nobody 2026-11-29 生病", "proxy.unknown_member", {"userid": "nobody"}),
+    ("classrev", "补报 st*1 2026-11-29 生病", "proxy.bad_userid", {}),
+])
+async def test_late_refusals_change_nothing(tree: Bot, who: str, typed: str,  # noqa: F811
+                                            key: str, params: dict) -> None:
+    bot = tree
+    drain(bot)
+    assert await bot.say(who, typed) == [zh(key, **params)]
+    assert await reports(bot) == []
+    assert await rows(bot, Conversation) == []
+    nothing_new(bot, "stu1")
+
+
+async def test_a_day_already_reported_is_not_filed_again(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    await add_report(bot, "stu1", YESTERDAY)
+    (report,) = await reports(bot)
+    assert await bot.say("dean", "补报 stu1 2026-11-29 生病") == [zh(
+        "late.already", name="孙一", date="2026-11-29", by="孙一", receipt=report.receipt)]
+    assert await rows(bot, Conversation) == []
+
+
+async def test_cli_late_report_copies_a_report_and_tells_the_member(tree: Bot,  # noqa: F811
+                                                                    capsys) -> None:
+    bot = tree
+    async with bot.db.transaction() as session:
+        session.add(DailyReport(receipt="RSTU127", userid="stu1",
+                                report_date=TODAY - timedelta(days=3), form_version=1,
+                                answers={"temperature": 36.4, "on_campus": True},
+                                temperature=36.4, city="北京市", filled_by="stu1",
+                                submitted_at=bot.clock.now()))
+    drain(bot)
+    assert await cli(bot, "report", "late", "stu1", "2026-11-29", "--by", "classrev",
+                     "--reason", "在医院") == 0
+    assert "receipt" in capsys.readouterr().out
+    report = next(r for r in await reports(bot) if r.report_date == YESTERDAY)
+    assert (report.late, report.late_reason, report.filled_by) == (True, "在医院", "classrev")
+    assert report.answers["temperature"] == 36.4 and not report.abnormal
+    await bot.settle()
+    (told,) = bot.new_messages("stu1")
+    assert told.startswith(zh("late.filed_for_you", by="钱老师", date="2026-11-29",
+                              time="08:00", receipt=report.receipt, reason="在医院"))
+    # Refusals: another unit's reviewer, no report to copy, a member, the future.
+    for argv, message in [
+        (["stu1", "2026-11-28", "--by", "forrev"], "not in a unit forrev reviews"),
+        (["stu2", "2026-11-28", "--by", "classrev"], "has no report before that day"),
+        (["stu1", "2026-11-28", "--by", "stu2"], "stu2 is not a reviewer"),
+        (["stu1", "2026-11-30", "--by", "classrev"], "is not a past day"),
+        (["stu1", "2026-11-29", "--by", "classrev"], "already has a report"),
+    ]:
+        assert await cli(bot, "report", "late", *argv, "--reason", "x") == 2, argv
+        captured = capsys.readouterr()
+        assert message in captured.err and "nothing was changed" in captured.err, argv
+    assert len(await reports(bot)) == 2
+
+
+# ============================================================ 免报
+
+
+async def test_an_exempt_member_is_not_reminded_nor_missing(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    await give_basic_info(bot, "stu1", "stu2")
+    drain(bot)
+    done = await bot.say("classrev", "免报 stu2 2026-11-30 2026-12-05 请假回家")
+    assert done == [zh("exempt.done", name="李二", userid="stu2", start="2026-11-30",
+                       end="2026-12-05", reason="请假回家")]
+    assert bot.new_messages("stu2") == [zh("exempt.told", by="钱老师", start="2026-11-30",
+                                           end="2026-12-05", reason="请假回家")]
+    (entry,) = await audit(bot, "exempt")
+    assert (entry.actor, entry.target) == ("classrev", "stu2")
+    # Not reminded.
+    await run_job(deps(bot), "morning_reminder")
+    await bot.settle()
+    assert bot.new_messages("stu1") and not bot.new_messages("stu2")
+    # Not missing: exempt in the stats, the digest and the export.
+    async with bot.db.session() as session:
+        (klass,) = await unit_summaries(session, TODAY, {CLASS})
+        exported = {r.userid: r for r in await export_rows(session, TODAY, TODAY, CLASS)}
+    assert klass.exempt == ["李二"] and [uid for uid, _ in klass.missing] == ["classrev",
+                                                                              "stu1"]
+    assert (exported["stu2"].status, exported["stu2"].note) == ("exempt", "请假回家")
+    assert exported["stu1"].status == "missing"
+    await run_job(deps(bot), "reviewer_digest")
+    await bot.settle()
+    (digest,) = bot.new_messages("classrev")
+    assert "免报 Exempt：李二" in digest
+    assert zh("stats.late_exempt", late_count=0, exempt=1) in digest
+    # The day after the exemption ends, stu2 is due again.
+    async with bot.db.session() as session:
+        (later,) = await unit_summaries(session, date(2026, 12, 6), {CLASS})
+    assert later.exempt == [] and "stu2" in [uid for uid, _ in later.missing]
+
+
+@pytest.mark.parametrize(("who", "typed", "key", "params"), [
+    ("stu1", "免报 stu2 2026-11-30 2026-12-05 请假", "exempt.not_reviewer", {}),
+    ("classrev", "免报 stu2 2026-11-30", "exempt.usage", {}),
+    ("classrev", "免报 stu2 2026-11-30 2026-12-05", "exempt.reason_required", {}),
+    ("classrev", "免报 stu2 2026-12-05 2026-11-30 请假", "exempt.bad_range",
+     {"start": "2026-12-05", "end": "2026-11-30"}),
+    ("classrev", "免报 stu2 2026-11-01 2026-11-20 请假", "exempt.past", {"today": "2026-11-30"}),
+    ("classrev", "免报 stu2 2026-12-01 2027-12-01 请假", "exempt.too_long", {"days": 200}),
+    ("classrev", "免报 stu2 12月1日 2026-12-05 请假", "late.bad_date", {"value": "12月1日"}),
+    ("forrev", "免报 stu2 2026-11-30 2026-12-05 请假", "exempt.not_your_unit",
+     {"userid": "stu2"}),
+    ("classrev", "免报 classrev 2026-11-30 2026-12-05 请假", "exempt.not_your_unit",
+     {"userid": "classrev"}),
+])
+async def test_exempt_refusals_change_nothing(tree: Bot, who: str, typed: str,  # noqa: F811
+                                              key: str, params: dict) -> None:
+    bot = tree
+    drain(bot)
+    assert await bot.say(who, typed) == [zh(key, **params)]
+    assert await rows(bot, Exemption) == []
+    assert await audit(bot, "exempt") == []
+    nothing_new(bot, "stu2")
+
+
+async def test_cli_roster_exempt(tree: Bot, capsys) -> None:  # noqa: F811
+    bot = tree
+    assert await cli(bot, "roster", "exempt", "stu1", "--from", "2026-11-30", "--to",
+                     "2026-12-31", "--reason", "毕业离校", "--by", "教务处") == 0
+    assert "stu1 (孙一) is exempt from 2026-11-30 to 2026-12-31" in capsys.readouterr().out
+    (exemption,) = await rows(bot, Exemption)
+    assert (exemption.created_by, exemption.reason) == ("教务处", "毕业离校")
+    assert await cli(bot, "roster", "exempt", "stu1", "--from", "2026-12-31", "--to",
+                     "2026-11-30", "--reason", "x") == 2
+    assert "is after" in capsys.readouterr().err
+    assert await cli(bot, "roster", "exempt", "nobody", "--from", "2026-11-30", "--to",
+                     "2026-11-30", "--reason", "x") == 2
+    assert "no 'nobody' in the roster" in capsys.readouterr().err
+    assert await cli(bot, "roster", "exempt", "stu1", "--from", "2026-11-30", "--to",
+                     "2026-11-30", "--reason", "  ") == 2
+    assert len(await rows(bot, Exemption)) == 1
+
+
+# ============================================================ 提醒
+
+
+async def test_remind_now_reaches_the_units_non_reporters_once_an_hour(
+        tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    await give_basic_info(bot, "stu1", "stu2", "colmem", "formem", "classrev")
+    await add_report(bot, "colmem")
+    drain(bot)
+    # The dean reviews the college and the class: stu1 and stu2 and classrev are due.
+    (said,) = await bot.say("dean", "提醒")
+    assert said == zh("remind.now_done", time="08:00", count=3, recent=0)
+    for userid in ("stu1", "stu2", "classrev"):
+        assert bot.new_messages(userid) == [zh("remind.now", by="赵院长", date="2026-11-30")]
+    nothing_new(bot, "colmem", "formem")
+    # Again at once, or by the class reviewer: nobody is reminded twice within the hour.
+    bot.clock.advance(minutes=30)
+    assert await bot.say("classrev", "提醒") == [zh("remind.now_done", time="08:30",
+                                                    count=0, recent=2)]
+    nothing_new(bot, "stu1", "stu2")
+    # An hour later, whoever has still not reported is reminded again.
+    await add_report(bot, "stu1")
+    bot.clock.advance(minutes=31)
+    assert await bot.say("dean", "提醒") == [zh("remind.now_done", time="09:01", count=2,
+                                                recent=0)]
+    assert bot.new_messages("stu2") == [zh("remind.now", by="赵院长", date="2026-11-30")]
+    nothing_new(bot, "stu1")
+    assert [e.detail for e in await audit(bot, "remind.now")] == [
+        {"reminded": 3, "recently": 0}, {"reminded": 0, "recently": 2},
+        {"reminded": 2, "recently": 0}]
+
+
+async def test_remind_now_skips_the_exempt_and_is_for_reviewers(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    await give_basic_info(bot, "stu1", "stu2", "formem")
+    await add_report(bot, "stu1")
+    async with bot.db.transaction() as session:
+        session.add(Exemption(userid="stu2", start=TODAY, end=TODAY, reason="住院",
+                              created_by="classrev", created_at=bot.clock.now()))
+    drain(bot)
+    assert await bot.say("classrev", "提醒") == [zh("remind.now_nobody", date="2026-11-30")]
+    nothing_new(bot, "stu2")
+    assert await bot.say("stu1", "提醒") == [zh("remind.not_reviewer")]
+    assert await bot.say("formem", "remind") == [zh("remind.not_reviewer")]
+    async with bot.db.session() as session:
+        keys = list((await session.execute(
+            sa.select(Outbox.dedupe_key).where(Outbox.dedupe_key.like("remindnow:%")))).scalars())
+    assert keys == []
+
+
+async def test_remind_now_on_cards_opens_the_report(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    await give_basic_info(bot, "stu1")
+    await use_cards(bot, "stu1")
+    drain(bot)
+    await bot.say("classrev", "提醒")
+    seen = await tap(bot, "stu1", "report")
+    assert any("定位" in text or "位置" in text for text in seen), seen
+    assert await rows(bot, Conversation)
+
+
+# ============================================================ trends
+
+
+def test_sparkline() -> None:
+    assert sparkline([0.0, 0.25, 0.5, 0.75, 1.0]) == "▁▃▅▇█"
+    assert sparkline([None, 1.2, -1]) == "·█▁"
+    assert sparkline([]) == ""
+
+
+async def test_trend_counts_per_day_and_unit_and_the_admin_summary_sparkline(
+        tree: Bot, tmp_path, capsys) -> None:  # noqa: F811
+    bot = tree
+    for back in range(6, -1, -1):  # stu1 every day, stu2 only the last three days
+        day = TODAY - timedelta(days=back)
+        await add_report(bot, "stu1", day, abnormal=back == 0, abnormal_reasons=["fever"]
+                         if back == 0 else [])
+        if back < 3:
+            await add_report(bot, "stu2", day)
+    async with bot.db.session() as session:
+        series = await unit_trend(session, TODAY, 7, {CLASS})
+    points = series[CLASS]
+    assert [(p.reported, p.missing, p.abnormal) for p in points] == [
+        (1, 2, 0)] * 4 + [(2, 1, 0)] * 2 + [(2, 1, 1)]
+    # The 20:00 admin summary ends with the 7-day line of each unit.
+    await run_job(deps(bot), "admin_summary")
+    await bot.settle()
+    summary = "\n".join(bot.new_messages("admin"))
+    trend = zh("admin.trend_unit", unit=CLASS, spark="▃▃▃▃▆▆▆", rate="67%")
+    assert summary.endswith(trend)
+    assert zh("admin.trend_header") in summary
+    # The CLI prints the same numbers and draws a chart.
+    out = tmp_path / "trend.png"
+    assert await cli(bot, "report", "trend", "--days", "7", "--unit", CLASS,
+                     "--output", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert f"{CLASS} ({CLASS})  ▃▃▃▃▆▆▆" in printed
+    assert "  2026-11-30         2        1       0         1     0    67%" in printed
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert await cli(bot, "report", "trend", "--days", "0") == 2
+    assert await cli(bot, "report", "trend", "--unit", "没有") == 2
+    assert await cli(bot, "report", "trend", "--output", "x.jpg") == 2
+
+
+async def test_the_digest_says_better_or_worse_than_yesterday(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    await add_report(bot, "stu1", YESTERDAY)
+    await add_report(bot, "stu2", YESTERDAY)
+    await add_report(bot, "stu1")
+    drain(bot)
+    await run_job(deps(bot), "reviewer_digest")
+    await bot.settle()
+    (digest,) = bot.new_messages("classrev")
+    assert zh("stats.worse", rate=33, previous=67) in digest
+    await add_report(bot, "stu2")
+    await add_report(bot, "classrev")
+    async with bot.db.transaction() as session:
+        await session.execute(sa.delete(Outbox))
+    await run_job(deps(bot), "reviewer_digest")
+    await bot.settle()
+    (digest,) = bot.new_messages("classrev")
+    assert zh("stats.better", rate=100, previous=67) in digest
+
+
+# ============================================================ notices
+
+
+async def test_a_text_notice_and_its_read_receipts(tree: Bot, tmp_path, capsys) -> None:  # noqa: F811
+    bot = tree
+    notice = tmp_path / "notice.txt"
+    notice.write_text("关于寒假离校的通知\n请各位同学离校前完成健康上报。\n", encoding="utf-8")
+    drain(bot)
+    assert await cli(bot, "notice", "send", "--unit", CLASS, str(notice)) == 0
+    assert "notice #1 queued for 3 members" in capsys.readouterr().out
+    await bot.settle()
+    expected = ("【通知 #1】关于寒假离校的通知\n请各位同学离校前完成健康上报。\n"
+                + zh("notice.reply_hint", number=1))
+    for userid in ("stu1", "stu2", "classrev"):
+        assert bot.new_messages(userid) == [expected]
+    nothing_new(bot, "dean", "formem")
+    assert await bot.say("stu1", "已读 1") == [zh("notice.read", number=1)]
+    bot.clock.advance(minutes=5)
+    assert await bot.say("stu1", "已读 1") == [zh("notice.already_read", number=1,
+                                                  time="08:00")]
+    assert await bot.say("stu2", "已读") == [zh("notice.read", number=1)]
+    assert await bot.say("stu2", "已读") == [zh("notice.none_unread")]
+    assert await bot.say("formem", "已读 1") == [zh("notice.unknown", number=1)]
+    assert await bot.say("stu1", "已读 x") == [zh("notice.unknown", number="x")]
+    assert await cli(bot, "notice", "status", "1") == 0
+    status = capsys.readouterr().out
+    assert "2/3 read" in status and "unread  classrev  钱老师" in status
+    assert "read    stu1  孙一  2026-11-30 08:00" in status
+    assert [e.action for e in await rows(bot, AuditLog) if e.action.startswith("notice")] == [
+        "notice.send", "notice.status"]
+    # Bad input: unknown unit, empty file, unknown notice: nothing sent.
+    assert await cli(bot, "notice", "send", "--unit", "没有", str(notice)) == 2
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n", encoding="utf-8")
+    assert await cli(bot, "notice", "send", str(empty)) == 2
+    assert await cli(bot, "notice", "status", "9") == 2
+    assert len({r.notice_id for r in await rows(bot, NoticeRecipient)}) == 1
+
+
+async def test_a_card_notice_has_a_read_button(tree: Bot, tmp_path) -> None:  # noqa: F811
+    bot = tree
+    await use_cards(bot, "stu1")
+    notice = tmp_path / "notice.txt"
+    notice.write_text("返校通知\n12月5日前返校。", encoding="utf-8")
+    drain(bot)
+    assert await cli(bot, "notice", "send", "--cards", str(notice)) == 0
+    await bot.settle()
+    assert bot.new_messages("stu2")[0].startswith("【通知 #1】返校通知")  # text on the plugin
+    seen = await tap(bot, "stu1", "read:1")
+    assert zh("notice.read", number=1) in seen
+    async with bot.db.session() as session:
+        row = await session.get(NoticeRecipient, (1, "stu1"))
+        tasks = list((await session.execute(
+            sa.select(CardTask).where(CardTask.purpose == "notice"))).scalars())
+    assert row is not None and row.read_at == bot.clock.now()
+    assert tasks and all(t.ref == "1" for t in tasks)
+    # A too-long notice is refused before anything is stored.
+    long = tmp_path / "long.txt"
+    long.write_text("标题\n" + "很长的通知。" * 400, encoding="utf-8")
+    assert await cli(bot, "notice", "send", str(long)) == 2
+    async with bot.db.session() as session:
+        assert (await session.execute(sa.select(sa.func.count()).select_from(DailyReport))
+                ).scalar() == 0
