@@ -1,7 +1,7 @@
 """The privacy notice: which version each member accepted, and when.
 
 Revision ID: 0004_privacy
-Revises: 0003, 0003_passive_reply (joins the two heads)
+Revises: 0003
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_privacy"
-down_revision: str | tuple[str, ...] | None = ("0003", "0003_passive_reply")
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
