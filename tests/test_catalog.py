@@ -62,6 +62,7 @@ SAMPLES: dict[str, Any] = {
     "earliest": "2022-01-09",
     "latest": "2022-05-09",
     "days": 60,
+    "version": 12,
     "choice": Bi("发热、咳嗽、乏力、咽痛、其他", "Fever, Cough, Fatigue, Sore throat, Other"),
     "option": catalog.halves("opt.symptom.none"),
     "reason": "电话一直没有人接听，" * 10,
