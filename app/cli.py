@@ -63,7 +63,15 @@ from storage.export import (
 from storage.models import AuditLog, Member
 from storage.notices import NoticeError, notice_status, parse_notice
 from storage.privacy import PrivacyError, erase_member, export_member
-from storage.roster import OPTIONAL, REQUIRED, ROLES, RosterError, import_roster, read_roster_file
+from storage.roster import (
+    OPTIONAL,
+    REQUIRED,
+    ROLES,
+    RosterError,
+    all_problems,
+    import_roster,
+    read_roster_file,
+)
 from storage.sync import SyncError, sync_directory
 from storage.tokens import DbTokenStore
 from storage.trends import MAX_TREND_DAYS, sparkline, unit_trend
@@ -238,7 +246,11 @@ async def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int
     try:
         rows = read_roster_file(Path(args.file))
     except RosterError as exc:
-        return _roster_problems(args.file, exc.problems, limit=50)
+        problems = exc.problems
+        if exc.rows:  # the unit problems of the valid rows too, in one go
+            async with open_database(settings.database.url) as db, db.session() as session:
+                problems = await all_problems(session, exc)
+        return _roster_problems(args.file, problems, limit=50)
     try:
         async with open_database(settings.database.url) as db, db.transaction() as session:
             result = await import_roster(session, rows, now=_clock(args, settings).now(),

@@ -204,6 +204,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name} ({userid}) cannot get a location fix and asks you to file the daily report "
         "for {date} on their behalf.",
     ),
+    "proxy.request_done": (
+        "{name}（{userid}）的代填请求已由 {by} 完成，无需再代填。",
+        "The request of {name} ({userid}) has been handled by {by}; no need to report for them.",
+    ),
     "proxy.filed_for_you": (
         "{by} 已为您代填 {date} 的每日上报（{time}，回执号 {receipt}）。"
         "如有错误，请联系该老师。",
@@ -214,6 +218,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "remind.daily": (
         "您今天（{date}）还没有健康上报，回复“上报”即可开始。",
         "You haven't filed today's ({date}) health report yet. Reply \"report\" to start.",
+    ),
+    "remind.daily_no_info": (
+        "您今天（{date}）还没有健康上报。您还没有填写基础信息：回复后先填基础信息（只需一次），"
+        "填完直接开始今天的上报。",
+        "You haven't filed today's ({date}) health report. You haven't filled in your basic "
+        "information yet: reply to fill it in first (once only), then today's report starts.",
     ),
     "remind.basic_info": (
         "您还没有填写基础信息，回复“信息”开始填写（只需一次）。",
@@ -297,24 +307,30 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Only a unit's reviewer can report on behalf of a member.",
     ),
     "proxy.usage": (
-        "请回复“代报 学工号”，例如：代报 20210001",
-        "Reply \"proxy USERID\", e.g. proxy 20210001",
+        "请回复“代报 学工号”（或企业微信账号、姓名），例如：代报 20210001",
+        "Reply \"proxy ID\" (student/staff ID, WeCom account or name), e.g. proxy 20210001",
     ),
     "proxy.bad_userid": (
-        "学工号只能包含字母、数字和 . _ @ -，没有做任何更改。",
-        "A userid has only letters, digits and . _ @ -; nothing was changed.",
+        "请输入学工号、企业微信账号或姓名（文字、数字和 . _ @ - ·），没有做任何更改。",
+        "Type an ID, a WeCom account or a name (letters, digits and . _ @ - ·); nothing was "
+        "changed.",
     ),
     "proxy.finish_current_first": (
         "请先完成或取消当前正在填写的表单。",
         "Please finish or cancel the form you are filling in first.",
     ),
-    "proxy.unknown_member": (
-        "花名册中没有 {userid}。",
-        "There is no {userid} in the roster.",
+    "proxy.no_such_member": (
+        "在您负责审核的单位中没有找到“{query}”。请输入学生的学工号、企业微信账号或姓名。",
+        "No one called \"{query}\" in the units you review. Type the student/staff ID, the "
+        "WeCom account or the name.",
     ),
-    "proxy.not_your_unit": (
-        "{userid} 不在您负责审核的单位，不能代填。",
-        "{userid} is not in a unit you review, so you can't report for them.",
+    "proxy.choose": (
+        "“{query}”对应多位成员，请回复其中一条“代报 …”：",
+        "Several members match \"{query}\"; reply with one of these \"proxy …\" lines:",
+    ),
+    "proxy.choose_line": (
+        "{name}（学工号 {staff_no}）：代报 {userid}",
+        "{name} (ID {staff_no}): proxy {userid}",
     ),
     "proxy.already_reported": (
         "{name} 今天已上报：{time}，由 {by} 提交（回执号 {receipt}）。",
@@ -537,6 +553,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Starting your health report for {date}. You can reply \"back\", \"cancel\" or "
         "\"help\" at any time.",
     ),
+    "form.daily_report.intro.proxy": (
+        "开始为{member}填写 {date} 的健康上报。填写中可随时回复“上一步”“取消”“帮助”。",
+        "Starting {member}'s health report for {date}. You can reply \"back\", \"cancel\" or "
+        "\"help\" at any time.",
+    ),
     "form.daily_report.note": (
         "每天只能提交一次，提交后不可修改，请如实填写。",
         "One report a day; it cannot be changed after submission. Please answer truthfully.",
@@ -568,6 +589,25 @@ CATALOG: dict[str, tuple[str, str]] = {
     "q.member_type": ("您的身份是？", "Are you a student, faculty or staff?"),
     # ---- questions: daily report ------------------------------------------------------------
     "q.on_campus": ("您今天是否在校？", "Are you on campus today?"),
+    "q.on_campus.proxy": ("{member}今天是否在校？", "Is {member} on campus today?"),
+    "q.temperature.proxy": (
+        "请输入{member}今天的体温（℃），例如 36.5。",
+        "Please enter {member}'s body temperature today in °C, e.g. 36.5.",
+    ),
+    "q.symptoms.proxy": (
+        "{member}今天是否有以下症状？（可多选）",
+        "Does {member} have any of these symptoms today? (choose all that apply)",
+    ),
+    "q.contact.proxy": (
+        "{member}是否接触过确诊或疑似病例？",
+        "Has {member} been in contact with confirmed or suspected cases?",
+    ),
+    "q.quarantine.proxy": ("{member}目前是否在隔离？", "Is {member} in quarantine at the moment?"),
+    "q.city_changed_reason.proxy": (
+        "{member}所在的城市与上次上报不同（{previous} → {current}），请简要说明原因。",
+        "{member}'s city differs from the last report ({previous} → {current}). Please "
+        "briefly give the reason.",
+    ),
     "q.temperature": (
         "请输入您今天的体温（℃），例如 36.5。",
         "Please enter today's body temperature in °C, e.g. 36.5.",
@@ -622,15 +662,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "opt.again": ("重新填写", "Fill in again"),
     "opt.continue": ("继续", "Continue"),
     "opt.restart": ("重新开始", "Start over"),
-    "opt.loc.failed": ("定位失败", "Location failed"),
-    "opt.loc.abroad": ("在国外", "I'm abroad"),
+    "opt.loc.failed": ("定位失败", "GPS failed"),
+    "opt.loc.abroad": ("在国外", "Abroad"),
     "opt.loc.retry": ("重新定位", "Send again"),
-    "opt.loc.type": ("输入地址", "Type address"),
-    "opt.loc.proxy": ("请老师代填", "Ask reviewer"),
+    "opt.loc.type": ("输入地址", "Address"),
+    "opt.loc.proxy": ("请老师代填", "Reviewer"),
     "opt.loc.still": ("仍在该国", "Still there"),
     "opt.loc.change": ("更改", "Change"),
     "opt.loc.unknown": ("不详", "Unknown"),
-    "opt.proxy.phone_fails": ("手机无法定位", "Phone can't locate"),
+    "opt.proxy.phone_fails": ("手机无法定位", "No GPS"),
     "opt.proxy.no_phone": ("没有手机", "No phone"),
     "opt.proxy.other": ("其他原因", "Other"),
     # ---- field labels (summaries, receipts, the edit list) ----------------------------------
@@ -678,16 +718,34 @@ CATALOG: dict[str, tuple[str, str]] = {
         "The questions have been updated; please start again.",
     ),
     "conv.summary": ("请核对您的{form}：", "Please check your answers ({form}):"),
+    "conv.summary.proxy": ("请核对{member}的{form}：", "Please check {member}'s {form}:"),
     "conv.confirm": (
         "确认无误请提交；需要更改请选“修改”。",
         "Submit if everything is correct, or choose \"Edit\" to change something.",
     ),
     "conv.repeat_summary": ("您昨天的上报：", "Your report yesterday:"),
+    "conv.repeat_summary.proxy": ("{member}昨天的上报：", "{member}'s report yesterday:"),
     "conv.repeat": (
         "今天的情况与昨天相同吗？位置按今天的为准。",
         "Is everything the same as yesterday? Today's location is used.",
     ),
     "conv.edit": ("请选择要修改的项目。", "Which item do you want to change?"),
+    "conv.repeat.proxy": (
+        "{member}今天的情况与昨天相同吗？位置按今天的为准。",
+        "Is everything the same for {member} as yesterday? Today's location is used.",
+    ),
+    "conv.stuck": (
+        "好像遇到了困难。可以回复“帮助”查看这一题的说明，或回复“取消”稍后再填；"
+        "也可以请本单位的审核老师{helpers}帮忙（老师可以代为上报）。",
+        "Having trouble? Reply \"help\" for this question's instructions, or \"cancel\" to "
+        "try later; your unit's reviewer {helpers} can also help (and can report for you).",
+    ),
+    "conv.stuck_location": (
+        "位置发不出去？回复“定位失败”查看排查步骤，也可以输入地址；"
+        "或者请本单位的审核老师{helpers}代为上报（在“定位失败”中选“请老师代填”）。",
+        "Can't send your location? Reply \"failed\" for the checklist, where you can also "
+        "type your address, or ask your unit's reviewer {helpers} to report for you.",
+    ),
     "conv.proxy_tag": ("代 {member} 填报", "For {member}"),
     "conv.proxy_intro": (
         "您正在为 {member} 代填每日上报。",
@@ -744,7 +802,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "点输入框旁的“+”→“位置”，发送当前位置即可；进入应用时也会自动获取位置。"
         "身在国外选“在国外”，无需定位；无法定位选“定位失败”，会有排查方法和其他办法。",
         "Tap \"+\" next to the input box, then \"Location\", and send your current location; "
-        "entering the app also shares it. Abroad? Choose \"I'm abroad\": no location needed. "
+        "entering the app also shares it. Abroad? Choose \"Abroad\": no location needed. "
         "Can't get a fix? Choose \"Location failed\" for a checklist and other options.",
     ),
     "help.q.on_campus": (
@@ -840,6 +898,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Please type your current address (province, city, district, street). It will be "
         "marked as unverified.",
     ),
+    "loc.abroad_again.proxy": (
+        "{member}仍在{country}吗？身在国外无需定位。",
+        "Is {member} still in {country}? No location is needed abroad.",
+    ),
+    "loc.country.proxy": (
+        "请输入{member}所在的国家或地区，如：日本。",
+        "Type the country or region {member} is in, e.g. Japan.",
+    ),
     "loc.abroad_again": (
         "您仍在{country}吗？身在国外无需定位。",
         "Are you still in {country}? No location is needed abroad.",
@@ -859,7 +925,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "loc.proxy_ask": (
         "请输入 {member} 当前所在的地址；在国外请选“在国外”，不清楚请选“不详”。",
-        "Type the current address of {member}; choose \"I'm abroad\" if they are abroad, or "
+        "Type the current address of {member}; choose \"Abroad\" if they are abroad, or "
         "\"Unknown\" if you don't know.",
     ),
     "loc.unknown_reason": (
@@ -884,6 +950,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.choice": (
         "没有看懂您的选择，请回复选项前的序号。",
         "Sorry, I didn't understand that choice. Please reply with the option number.",
+    ),
+    "err.choice_range": (
+        "没有这个序号，请回复 1 到 {count} 之间的序号。",
+        "There is no such number. Please reply with a number from 1 to {count}.",
+    ),
+    "err.answer_first": (
+        "请先回答这一题；全部答完后会显示核对页面，再选“提交”。",
+        "Please answer this question first; the summary with \"Submit\" comes after the "
+        "last one.",
     ),
     "err.choice_emoji": (
         "请回复序号或选项文字，只发表情无法识别。",
@@ -955,7 +1030,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.location_expected": (
         "请发送位置（“+”→“位置”），或选择“定位失败”或“在国外”。",
         "Please send your location (\"+\" → \"Location\"), or choose \"Location failed\" or "
-        "\"I'm abroad\".",
+        "\"Abroad\".",
     ),
     "err.location_impossible": (
         "无法识别这个位置，请重新发送当前位置。",

@@ -42,6 +42,7 @@ __all__ = [
     "InvalidCoordinates",
     "Place",
     "locate",
+    "read_address",
     "warm",
 ]
 
@@ -332,3 +333,61 @@ def locate(lat: float, lng: float) -> Place:
     if snapped is None:
         return _ABROAD
     return _place(index, point, snapped, None, None, approximate=True)
+
+
+# ---- typed addresses ----------------------------------------------------------------------------
+
+_NAME_SUFFIXES = tuple(sorted(("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区",
+                               "自治州", "自治县", "地区", "省", "市", "区", "县", "盟", "旗"),
+                              key=len, reverse=True))
+
+
+def _short_name(name: str) -> str:
+    """"海淀区" -> "海淀", "内蒙古自治区" -> "内蒙古"; names of two characters stay whole."""
+    for suffix in _NAME_SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
+
+
+def _find(regions: Sequence[_Region], text: str) -> _Region | None:
+    """The region named earliest in `text` (full name, or its name without the suffix)."""
+    best: tuple[int, int, _Region] | None = None
+    for region in regions:
+        for candidate in {region.name, _short_name(region.name)}:
+            at = text.find(candidate)
+            if at >= 0 and (best is None or (at, -len(candidate)) < best[:2]):
+                best = (at, -len(candidate), region)
+    return best[2] if best else None
+
+
+def read_address(text: str) -> Place | None:
+    """Province/city/district named in a typed address ("北京市海淀区学院路", "湖北武汉洪山"),
+    or None when no province or city can be read. Never a position: the place is unverified."""
+    index = _get_index()
+    compact = "".join(text.split())
+    province = _find(index.provinces, compact)
+    city = district = None
+    if province is None:  # "武汉市洪山区": find the city among all, then its province
+        every_city = [c for regions, _ in index.cities.values() for c in regions]
+        city = _find(every_city, compact)
+        if city is None:
+            return None
+        province = next((p for p in index.provinces if city.code.startswith(_stem(p.code))),
+                        None)
+        if province is None:
+            return None
+    cities = index.cities.get(_stem(province.code), ((), None))[0]
+    if city is None:
+        rest = compact.replace(province.name, " ").replace(_short_name(province.name), " ")
+        city = _find(cities, rest)
+    if city is None and len(cities) == 1:
+        city = cities[0]  # a municipality: 北京市 is both
+    if city is not None:
+        districts = index.districts.get(_stem(city.code), ((), None))[0]
+        rest = compact.replace(city.name, " ").replace(_short_name(city.name), " ")
+        district = _find(districts, rest)
+    return Place(category=_CATEGORY_BY_PROVINCE.get(province.code, "mainland"),
+                 province=province.name, city=city.name if city else None,
+                 district=district.name if district else None,
+                 code=(district or city or province).code, approximate=True)

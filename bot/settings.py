@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import tomllib
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
@@ -281,11 +282,31 @@ def _describe(error: dict[str, Any]) -> str:
     return f"config error: {key}: {message} (env {env_name(key)})"
 
 
+SECRET_KEYS = ("wecom.secret", "wecom.token", "wecom.encoding_aes_key")
+
+
+def _refuse_file_secrets(path: Path) -> None:
+    """Secrets are read from the environment only (a settings file gets copied, committed and
+    shown around); a non-empty one in the file stops startup, naming the key, not the value."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config error: {path}: {exc}") from None
+    for dotted in SECRET_KEYS:
+        section, _, key = dotted.partition(".")
+        value = (data.get(section) or {}).get(key) if isinstance(data.get(section), dict) else None
+        if value not in (None, ""):
+            raise ConfigError(f"config error: {dotted} must not be in {path}; secrets are read "
+                              f"from the environment only: set {env_name(dotted)}")
+
+
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read the TOML file (``--config``, then ``$YQT_CONFIG``, then ./settings.toml) plus env."""
     chosen = Path(path or os.environ.get("YQT_CONFIG") or DEFAULT_CONFIG)
     if (path or os.environ.get("YQT_CONFIG")) and not chosen.is_file():
         raise ConfigError(f"config error: config file {chosen} does not exist")
+    if chosen.is_file():
+        _refuse_file_secrets(chosen)
     token = _toml_path.set(chosen if chosen.is_file() else None)
     try:
         return Settings()

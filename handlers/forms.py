@@ -12,7 +12,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot import catalog
+from bot import catalog, geo
 from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
@@ -20,9 +20,10 @@ from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
 from bot.conversation.forms import Form
 from bot.conversation.validators import match_option
 from handlers.context import Turn, lang_of
-from handlers.reviewers import notify_abnormal, notify_proxy_request
+from handlers.reviewers import close_proxy_request, notify_abnormal, notify_proxy_request
 from storage import audit, cards, conversations, members, reports
 from storage.models import BasicInfo, Conversation, DailyReport, Member
+from storage.units import reviewers_of
 
 #: The staff-number rule of the basic-info form (validators.staff_no), for the prefill offer.
 STAFF_NO_PREFILL = re.compile(r"[A-Za-z0-9]{3,20}")
@@ -37,15 +38,18 @@ async def load_conversation(turn: Turn) -> Conversation | None:
                                    absent_at_load=turn.no_conversation_at_load)
 
 
-async def subject_of(turn: Turn, conv: Conversation | None) -> Member:
-    """Whom the form is about: the member themself, or the member a reviewer reports for."""
-    subject_id = (conv.state.get("meta") or {}).get("subject") if conv else None
-    if subject_id and subject_id != turn.inbound.userid:
-        subject = await members.get(turn.session, subject_id)
-        if subject is not None:
-            return subject
-    assert turn.member is not None
-    return turn.member
+def stored_state(conv: Conversation) -> engine.ConvState:
+    """The typed state of a stored conversation (older stored versions are migrated)."""
+    return engine.ConvState.from_json(conv.state, owner=conv.userid)
+
+
+async def subject_of(turn: Turn, conv: Conversation) -> Member | None:
+    """Whom a stored form is about: the member themself, or the member a reviewer reports for
+    (None if that member is gone from the roster)."""
+    subject_id = stored_state(conv).subject
+    if subject_id == turn.inbound.userid:
+        return turn.member
+    return await members.get(turn.session, subject_id)
 
 
 async def report_today(turn: Turn, userid: str) -> DailyReport | None:
@@ -56,49 +60,61 @@ async def report_on(turn: Turn, userid: str, day: date) -> DailyReport | None:
     return await reports.report_of_day(turn.session, userid, day)
 
 
-def late_of(meta: dict[str, Any] | None) -> tuple[date, str] | None:
+def late_of(state: engine.ConvState) -> tuple[date, str] | None:
     """(day, reason) when a form is a reviewer's 补报 of a past day, else None."""
-    meta = meta or {}
-    if "late_reason" not in meta or not meta.get("day"):
+    if state.late_reason is None:
         return None
-    return date.fromisoformat(str(meta["day"])), str(meta["late_reason"])
+    return date.fromisoformat(state.day), state.late_reason
 
 
 async def build_context(turn: Turn, form: Form, subject: Member, *,
-                        proxy_for: str | None = None, day: date | None = None
-                        ) -> engine.Context:
-    """`day`: the reporting day (a past one for 补报; today by default)."""
+                        state: engine.ConvState | None = None,
+                        late: tuple[date, str] | None = None) -> engine.Context:
+    """The engine's context for `form` about `subject` (the member, or whom a reviewer fills
+    for); the daily report's extension only for the daily report. The reviewers to name as
+    helpers are looked up only when the next rejected answer would be a stuck one. A 补报
+    (`late` = (past day, reason), or a stored state that is one) is evaluated on that day."""
+    late = late or (late_of(state) if state is not None else None)
+    day = late[0] if late else turn.today
     settings = turn.settings
     member = turn.member
     assert member is not None
-    day = day or turn.today
-    yesterday: dict[str, Any] | None = None
-    previous_city: str | None = None
+    proxy = subject.userid != member.userid
+    prefill = {"name": subject.name}
+    if STAFF_NO_PREFILL.fullmatch(subject.userid):
+        # Only a userid that is itself a valid staff number is offered (typing the real ID
+        # always works): a longer one would not fit basic_info.staff_no.
+        prefill["staff_no"] = subject.userid
+    helpers: tuple[str, ...] = ()
+    if state is not None and (state.tries + 1) % engine.STUCK_AFTER == 0:
+        helpers = tuple(r.name for r in await reviewers_of(turn.session, subject.unit_id)
+                        if r.userid != member.userid)[:3]
+    daily = engine.DailyContext()
     if form.id == DAILY_REPORT.id:
+        yesterday: dict[str, Any] | None = None
+        previous_city: str | None = None
         last = await reports.last_report_before(turn.session, subject.userid, day)
         if last is not None:
             previous_city = last.city or last.country
             if last.report_date == day - timedelta(days=1):
                 yesterday = dict(last.answers)
-    last_location = None
-    if proxy_for is None and member.last_lat is not None and member.last_location_at:
-        last_location = engine.LocationInput(lat=member.last_lat, lng=member.last_lng or 0.0,
-                                             label="", source="event",
-                                             at=member.last_location_at)
-    prefill = {"name": subject.name}
-    if STAFF_NO_PREFILL.fullmatch(subject.userid):
-        # Only a userid that is itself a valid staff number is offered: a longer one would not
-        # fit basic_info.staff_no and the member could never finish.
-        prefill["staff_no"] = subject.userid
+        last_location = None
+        if not proxy and member.last_lat is not None and member.last_location_at:
+            last_location = engine.LocationInput(
+                lat=member.last_lat, lng=member.last_lng or 0.0, label="", source="event",
+                at=member.last_location_at)
+        daily = engine.DailyContext(
+            yesterday=yesterday, remembered_country=subject.abroad_country,
+            last_location=last_location,
+            location_fresh_seconds=settings.bot.location_fresh_minutes * 60,
+            previous_city=previous_city, geocode=turn.deps.geocode,
+            read_address=geo.read_address, fever_threshold=settings.bot.fever_threshold)
     return engine.Context(
         userid=member.userid, lang=turn.lang, rendering=turn.rendering, now=turn.now,
-        today=day, new_id=turn.deps.new_id(), prefill=prefill, yesterday=yesterday,
-        remembered_country=subject.abroad_country, last_location=last_location,
-        location_fresh_seconds=settings.bot.location_fresh_minutes * 60,
-        previous_city=previous_city, geocode=turn.deps.geocode,
-        fever_threshold=settings.bot.fever_threshold, proxy_for=proxy_for,
-        form_timeout_seconds=settings.bot.form_timeout_minutes * 60,
-    )
+        today=day, new_id=turn.deps.new_id(), subject=subject.userid,
+        subject_name=subject.name, prefill=prefill,
+        form_timeout_seconds=settings.bot.form_timeout_minutes * 60, helpers=helpers,
+        late_reason=late[1] if late else None, daily=daily)
 
 
 async def start_form(turn: Turn, form: Form, *, subject: Member | None = None,
@@ -107,28 +123,22 @@ async def start_form(turn: Turn, form: Form, *, subject: Member | None = None,
     makes it a 补报 of that past day."""
     subject = subject or turn.member
     assert subject is not None
-    proxy_for = _proxy_for(turn, subject)
-    ctx = await build_context(turn, form, subject, proxy_for=proxy_for,
-                              day=late[0] if late else None)
-    step = engine.start(form, ctx)
-    if step.state is not None and proxy_for:
-        step.state.meta["subject"] = subject.userid
-    if step.state is not None and late:
-        step.state.meta["late_reason"] = late[1]
-    await apply_step(turn, form, None, step, ctx)
+    ctx = await build_context(turn, form, subject, late=late)
+    await apply_step(turn, form, None, engine.start(form, ctx), ctx)
 
 
 async def _resume(turn: Turn, conv: Conversation
                   ) -> tuple[Form, engine.ConvState, engine.Context] | None:
-    """The form, state and context of a stored conversation; None if its form is gone."""
+    """The form, state and context of a stored conversation; None if its form (or the member
+    it is about) is gone."""
     form = FORMS.get(conv.form_id)
     if form is None:
         return None
+    state = stored_state(conv)
     subject = await subject_of(turn, conv)
-    late = late_of(conv.state.get("meta"))
-    ctx = await build_context(turn, form, subject, proxy_for=_proxy_for(turn, subject),
-                              day=late[0] if late else None)
-    return form, engine.ConvState.from_json(conv.state), ctx
+    if subject is None:
+        return None
+    return form, state, await build_context(turn, form, subject, state=state)
 
 
 async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> None:
@@ -158,27 +168,20 @@ async def names_an_option(turn: Turn, conv: Conversation, text: str) -> bool:
     if form is None or conv.form_version != form.version:
         return False  # the engine starts such a form afresh; its old steps may not exist
     resumed = await _resume(turn, conv)
-    assert resumed is not None
+    if resumed is None:
+        return False
     form, state, ctx = resumed
     question = engine.current_question(form, state, ctx)
     return match_option(question.options, text, numbered=False) is not None
 
 
-def _proxy_for(turn: Turn, subject: Member) -> str | None:
-    return subject.userid if subject.userid != turn.inbound.userid else None
-
-
 async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: engine.Step,
                      ctx: engine.Context) -> None:
     """Persist the step's state, store a completed record, queue its messages and effects."""
-    subject_id = (step.state.meta.get("subject") if step.state is not None else None) or (
-        (conv.state.get("meta") or {}).get("subject") if conv is not None else None
-    ) or turn.inbound.userid
+    subject_id = ctx.whom
     if step.completed is not None:
-        late = late_of(step.state.meta if step.state is not None else
-                       (conv.state.get("meta") if conv is not None else None))
         stored = await _store_completed(turn, form, dict(step.completed), ctx, subject_id,
-                                        late[1] if late else None)
+                                        ctx.late_reason)
         if not stored:
             # Already stored today (or basic info exists): the engine's outputs do not apply.
             if conv is not None:
@@ -196,6 +199,11 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
             await conversations.end(turn.session, conv)
         await cards.retire(turn.session, userid=turn.inbound.userid,
                            purpose=cards.form_purpose(form.id))
+        if (form.id == BASIC_INFO.id and step.completed is not None
+                and subject_id == turn.inbound.userid
+                and await report_today(turn, subject_id) is None):
+            # Basic information was what stood between the member and today's report.
+            await start_form(turn, DAILY_REPORT)
         return
     await conversations.save(turn.session, turn.inbound.userid, form_id=form.id,
                              form_version=form.version, state=step.state.to_json(),
@@ -307,6 +315,8 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
             receipt=report.receipt)
     if reasons and subject is not None:
         await notify_abnormal(turn, subject, report)
+    if subject is not None:
+        await close_proxy_request(turn, subject)
     return True
 
 

@@ -67,6 +67,23 @@ async def notify_proxy_request(turn: Turn, subject: Member, data: dict[str, Any]
         await turn.say("proxy.notified", reviewer="、".join(r.name for r in reviewers[:3]))
     else:
         await turn.say("proxy.no_reviewer")
+    audit.record_proxy_request(turn.session, userid=subject.userid, day=turn.today,
+                               told=[r.userid for r in reviewers], now=turn.now)
+
+
+async def close_proxy_request(turn: Turn, subject: Member) -> None:
+    """A report for `subject` today was stored: close their help request, telling the other
+    reviewers who were asked that it is done (the filler knows)."""
+    told = await audit.close_proxy_request(turn.session, userid=subject.userid, day=turn.today,
+                                           by=turn.inbound.userid, now=turn.now)
+    filler = turn.member.name if turn.member is not None else turn.inbound.userid
+    for userid in told:
+        if userid == turn.inbound.userid:
+            continue
+        reviewer = await members.get(turn.session, userid)
+        if reviewer is not None:
+            await turn.say("proxy.request_done", touser=reviewer, name=subject.name,
+                           userid=subject.userid, by=filler)
 
 
 async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = None) -> None:

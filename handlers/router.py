@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
+from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
@@ -32,12 +33,13 @@ from storage.cards import CardPurpose
 from storage.members import REVIEWING
 from storage.models import Conversation
 from storage.outbox import reminder_key
-from storage.units import may_act_on
+from storage.units import members_for_proxy
 
 log = logging.getLogger("handlers.router")
 
 MAX_TEXT_CHARS = 500
-USERID_ARG = re.compile(r"^[a-z0-9._@-]{1,64}$")
+# What 代报 takes: a userid, a student/staff ID or a name (any script; "·" in minority names).
+PROXY_QUERY = re.compile(r"[^\W_]([\w.@·・ -]{0,62}[^\W_])?")
 
 
 async def dispatch(turn: Turn) -> None:
@@ -117,7 +119,7 @@ async def run_command(turn: Turn, command: Command, conv: Conversation | None) -
 async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) -> None:
     assert turn.member is not None
     if conv is not None and conv.form_id == DAILY_REPORT.id and \
-            (conv.state.get("meta") or {}).get("subject") in (None, turn.member.userid):
+            forms.stored_state(conv).subject == turn.member.userid:
         existing = await forms.report_today(turn, turn.member.userid)
         if existing is not None:
             # The member's own form, left over (e.g. from yesterday) for a day filed since.
@@ -214,7 +216,11 @@ async def cmd_stats(turn: Turn, command: Command, conv: Conversation | None) -> 
 
 
 async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    """代报 <userid>: a reviewer fills today's report for a member of their units."""
+    """代报 <学工号 | userid | 姓名>: a reviewer fills today's report for a member of their units.
+
+    The member is found by the student/staff ID they entered, their WeCom userid or their name;
+    several members of one name are listed to choose from. Anyone not found among the
+    reviewer's units gets one answer, whether or not they are on the roster (no probing)."""
     reviewer = turn.member
     assert reviewer is not None
     if reviewer.role not in REVIEWING:
@@ -224,22 +230,26 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
     if not target:
         await turn.say("proxy.usage")
         return
-    if not USERID_ARG.match(target):
+    if not PROXY_QUERY.fullmatch(target):
         await turn.say("proxy.bad_userid")
         return
     if conv is not None:
         await turn.say("proxy.finish_current_first")
         await forms.reprompt_form(turn, conv)
         return
-    subject = await members.find(turn.session, target)
-    if subject is None or not subject.active:
-        await turn.say("proxy.unknown_member", userid=target)
+    found = await members_for_proxy(turn.session, reviewer, target)
+    if not found:
+        await turn.say("proxy.no_such_member", query=target)
         return
+    if len(found) > 1:
+        lines = [catalog.stacked("proxy.choose_line", turn.lang, name=m.name, userid=m.userid,
+                                 staff_no=staff_no or "-")
+                 for m, staff_no in found]
+        await turn.say_lines("proxy.choose", lines, query=target)
+        return
+    subject, _staff_no = found[0]
     if subject.userid == reviewer.userid:
         await start_daily_report(turn)
-        return
-    if not await may_act_on(turn.session, reviewer, subject):
-        await turn.say("proxy.not_your_unit", userid=subject.userid)
         return
     existing = await forms.report_today(turn, subject.userid)
     if existing is not None:

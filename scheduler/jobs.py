@@ -93,10 +93,13 @@ async def run_job(deps: JobDeps, name: str, *, day: date | None = None,
 # ------------------------------------------------------------------ reminders
 
 
-def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
+def _reminder_message(variant: tuple[str, str, bool, bool], job: str, day: date,
                       task_id: str | None) -> dict[str, Any]:
-    lang, rendering, has_yesterday = variant
+    lang, rendering, has_yesterday, has_info = variant
     key = "remind.again" if job == "second_reminder" else "remind.daily"
+    if not has_info:
+        # Never filled basic information (rollout day): the reply starts it, then the report.
+        key, has_yesterday = "remind.daily_no_info", False
     if rendering == "cards" and task_id is not None:
         buttons = [("report", catalog.lang_only("remind.button_report", lang), 1)]
         if has_yesterday:
@@ -111,15 +114,15 @@ def _reminder_message(variant: tuple[str, str, bool], job: str, day: date,
 
 
 async def remind_unreported(deps: JobDeps, job: str, day: date) -> int:
-    """Every following member with basic information and no report for `day`."""
+    """Every following member with no report for `day`, with or without basic information."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         to_remind = await members.to_remind(session, day)
         yesterday = await reports.reporters_on(session, day - timedelta(1))
-        groups: dict[tuple[str, str, bool], list[Member]] = defaultdict(list)
-        for member in to_remind:
+        groups: dict[tuple[str, str, bool, bool], list[Member]] = defaultdict(list)
+        for member, has_info in to_remind:
             variant = (lang_of(member, deps.settings), rendering_of(member, deps.settings),
-                       member.userid in yesterday)
+                       has_info and member.userid in yesterday, has_info)
             groups[variant].append(member)
         rows = []
         for variant, group in sorted(groups.items()):

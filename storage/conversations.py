@@ -42,8 +42,10 @@ async def save(session: AsyncSession, userid: str, *, form_id: str, form_version
 
 
 async def end(session: AsyncSession, conv: Conversation) -> None:
-    """The form is finished or cancelled."""
+    """The form is finished or cancelled (flushed: another form may start in the same
+    transaction, e.g. the daily report right after basic information)."""
     await session.delete(conv)
+    await session.flush()
 
 
 async def drop_abandoned(session: AsyncSession, before: datetime) -> int:

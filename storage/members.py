@@ -52,18 +52,20 @@ async def active_with_role(session: AsyncSession, role: MemberRole) -> list[Memb
         .order_by(Member.userid))).scalars())
 
 
-async def to_remind(session: AsyncSession, day: date) -> list[Member]:
-    """Active, following members with basic information, no report for `day`, and not exempt
-    that day."""
+async def to_remind(session: AsyncSession, day: date) -> list[tuple[Member, bool]]:
+    """Active, following members with no report for `day` and not exempt that day, and
+    whether they have basic information (those without it are reminded too: on rollout day
+    that is everyone)."""
     from storage.exemptions import exempt_clause  # exemptions → units → members
 
     reported = sa.select(DailyReport.userid).where(DailyReport.report_date == day)
-    with_info = sa.select(BasicInfo.userid)
-    return list((await session.execute(
-        sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
-                                Member.userid.not_in(reported), Member.userid.in_(with_info),
-                                sa.not_(exempt_clause(Member.userid, day)))
-        .order_by(Member.userid))).scalars())
+    rows = await session.execute(
+        sa.select(Member, BasicInfo.userid)
+        .outerjoin(BasicInfo, BasicInfo.userid == Member.userid)
+        .where(Member.active.is_(True), Member.following.is_(True),
+               Member.userid.not_in(reported), sa.not_(exempt_clause(Member.userid, day)))
+        .order_by(Member.userid))
+    return [(member, info is not None) for member, info in rows]
 
 
 async def without_basic_info(session: AsyncSession) -> list[Member]:

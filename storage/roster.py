@@ -33,9 +33,10 @@ MAX_ROWS = 200_000
 class RosterError(Exception):
     """The file cannot be imported; `problems` lists every reason with its line number."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], rows: list[RosterRow] | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.rows = rows or []  # the rows that were valid, to check their units as well
 
 
 @dataclass(frozen=True)
@@ -138,14 +139,17 @@ def parse_roster(data: bytes) -> list[RosterRow]:
     if not rows and not problems:
         problems.append("the file has a header but no members")
     if problems:
-        raise RosterError(problems)
+        raise RosterError(problems, rows)
     return rows
 
 
-async def import_roster(session: AsyncSession, rows: list[RosterRow], *, now: datetime,
-                        actor: str = "cli", source: str = "") -> ImportResult:
-    """Upsert units, members and reviewer assignments; idempotent; caller owns the transaction."""
-    result = ImportResult(rows=rows)
+def _line_of(problem: str) -> int:
+    head = problem.split(":", 1)[0]
+    return int(head[5:]) if head.startswith("line ") and head[5:].isdigit() else 0
+
+
+async def reference_problems(session: AsyncSession, rows: list[RosterRow]) -> list[str]:
+    """Unknown parent or reviewed units and parent cycles (needs the units already stored)."""
     existing_units = {u.id: u for u in (await session.execute(sa.select(Unit))).scalars()}
     file_units = {r.unit for r in rows}
     parents = {r.unit: r.parent_unit for r in rows if r.parent_unit}
@@ -154,9 +158,26 @@ async def import_roster(session: AsyncSession, rows: list[RosterRow], *, now: da
                 if r.parent_unit and r.parent_unit not in known]
     problems += [f"line {r.line}: reviews unknown unit {u!r}" for r in rows for u in r.reviews
                  if u not in known]
-    problems += _cycles(parents, existing_units)
+    return problems + _cycles(parents, existing_units)
+
+
+async def all_problems(session: AsyncSession, error: RosterError) -> list[str]:
+    """A parse error's problems together with the unit problems of its valid rows, by line:
+    the operator fixes the file once, not field errors first and unknown units after."""
+    return sorted([*error.problems, *await reference_problems(session, error.rows)],
+                  key=_line_of)
+
+
+async def import_roster(session: AsyncSession, rows: list[RosterRow], *, now: datetime,
+                        actor: str = "cli", source: str = "") -> ImportResult:
+    """Upsert units, members and reviewer assignments; idempotent; caller owns the transaction."""
+    result = ImportResult(rows=rows)
+    problems = await reference_problems(session, rows)
     if problems:
         raise RosterError(problems)
+    existing_units = {u.id: u for u in (await session.execute(sa.select(Unit))).scalars()}
+    file_units = {r.unit for r in rows}
+    parents = {r.unit: r.parent_unit for r in rows if r.parent_unit}
     for unit_id in sorted(file_units, key=lambda u: (_depth(u, parents, existing_units), u)):
         # Parents before children, whatever order the file (or the alphabet) has them in.
         unit = existing_units.get(unit_id)

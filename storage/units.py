@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.members import REVIEWING, MemberRole
-from storage.models import Member, ReviewerAssignment, Unit
+from storage.models import BasicInfo, Member, ReviewerAssignment, Unit
 
 
 async def get_unit(session: AsyncSession, unit_id: str | None) -> Unit | None:
@@ -108,6 +108,36 @@ async def responsible_for(session: AsyncSession, unit_id: str | None) -> list[Me
     return list((await session.execute(
         sa.select(Member).where(Member.role == MemberRole.ADMIN, Member.active.is_(True))
         .order_by(Member.userid))).scalars())
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def members_for_proxy(session: AsyncSession, actor: Member, query: str, *,
+                            limit: int = 10) -> list[tuple[Member, str | None]]:
+    """Active members `actor` may report for whose WeCom userid (any case), student/staff ID
+    (as entered in their basic information) or name is `query`, with that ID; the actor first
+    if it is themself. Members outside the actor's units are never returned, so the caller
+    cannot tell "not in the roster" from "not yours" (no probing of the roster)."""
+    units = await reviewed_units(session, actor)
+    query = query.strip()
+    rows = await session.execute(
+        sa.select(Member, BasicInfo.staff_no)
+        .outerjoin(BasicInfo, BasicInfo.userid == Member.userid)
+        .where(Member.active.is_(True),
+               sa.or_(sa.func.lower(Member.userid) == query.lower(),
+                      BasicInfo.staff_no == query,
+                      # the name in any case, or its first word ("李四" for "李四 Li Si")
+                      sa.func.lower(Member.name) == query.lower(),
+                      sa.func.lower(Member.name).like(_like_prefix(query.lower()) + " %",
+                                                      escape="\\")))
+        .order_by(Member.userid).limit(200))
+    found = [(member, staff_no) for member, staff_no in rows
+             if member.userid == actor.userid or units is None
+             or (member.unit_id is not None and member.unit_id in units)]
+    found.sort(key=lambda pair: pair[0].userid != actor.userid)
+    return found[:limit]
 
 
 async def unit_names(session: AsyncSession) -> dict[str, str]:

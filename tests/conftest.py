@@ -7,6 +7,7 @@ names a server (CI sets it; `.ci/run` runs `pytest -m postgres`).
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -15,11 +16,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from storage.db import Database
 from tests.harness import Bot, new_emulator, postgres_url, sqlite_url, start_bot
+
+# Property-based tests: a fast default for every run and CI, a long one for a nightly run
+# (HYPOTHESIS_PROFILE=nightly). No deadline: the machine running CI is shared and slow.
+settings.register_profile("ci", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("nightly", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _skipped_postgres: list[str] = []

@@ -27,6 +27,7 @@ from app.emulator.member import selected_items_xml, xml_fields
 from app.emulator.records import Delivered
 from app.factory import create_app
 from bot.clock import Clock, FixedClock
+from bot.conversation.engine import ConvState
 from bot.settings import (
     DatabaseSettings,
     OutboxSettings,
@@ -315,8 +316,14 @@ async def conversation(bot: Bot, userid: str) -> Conversation | None:
 
 
 async def step_of(bot: Bot, userid: str) -> str | None:
+    """The question key, or "key#sub" at a LOCATION sub-step (a test-side shorthand)."""
     conv = await conversation(bot, userid)
-    return None if conv is None else conv.state["step"]
+    if conv is None:
+        return None
+    state = ConvState.from_json(conv.state, owner=userid)
+    if state.sub is not None and state.step != "@resume":
+        return f"{state.step}#{state.sub.value}"
+    return state.step
 
 
 async def answers_of(bot: Bot, userid: str) -> dict[str, Any]:
@@ -381,9 +388,11 @@ async def start_report_at_gps(bot: Bot, userid: str, at: tuple[float, float] = B
     return await enter_app(bot, userid, *at)
 
 
-async def healthy_answers(bot: Bot, userid: str) -> list[str]:
-    """on campus, 36.5, no symptoms, no contact, no quarantine, no remarks → the summary."""
-    await pick(bot, userid, "yes", "1")
+async def healthy_answers(bot: Bot, userid: str, *, abroad: bool = False) -> list[str]:
+    """on campus (not asked abroad), 36.5, no symptoms, no contact, no quarantine, no remarks
+    → the summary."""
+    if not abroad:
+        await pick(bot, userid, "yes", "1")
     await say(bot, userid, "36.5")
     await pick(bot, userid, ["none"], "1")
     await pick(bot, userid, "no", "2")

@@ -99,13 +99,17 @@ async def test_basic_info_dialog_with_prefill_bad_phone_edit_and_one_submission(
     assert info is not None
     assert (info.name, info.staff_no, info.mobile, info.beijing_hukou, info.hukou_address,
             info.member_type) == ("张三", "zhangsan", "13912345678", True, None, "student")
-    assert await conversation(bot, "zhangsan") is None
+    # Basic information was what stood before today's report: it starts by itself.
+    assert "开始 2026-11-30 的健康上报" in out
+    conv = await conversation(bot, "zhangsan")
+    assert conv is not None and conv.form_id == "daily_report"
 
     # A second attempt shows what was stored and says it cannot be changed.
     out = joined(await say(bot, "zhangsan", "信息"))
     assert "您的基础信息（2026-11-30 提交）" in out and "手机号 Mobile：13912345678" in out
     assert "不可修改" in out or "不能修改" in out
-    assert await conversation(bot, "zhangsan") is None
+    conv = await conversation(bot, "zhangsan")
+    assert conv is not None and conv.form_id == "daily_report"  # no second basic info form
     async with bot.db.session() as session:
         count = (await session.execute(sa.select(sa.func.count()).select_from(BasicInfo)
                                        )).scalar_one()
@@ -484,7 +488,7 @@ async def test_invalid_choices_and_free_text_are_refused_with_a_reason(bot: Bot)
     out = joined(await say(bot, "zhangsan", "👍"))
     assert "只发表情无法识别" in out and "您今天是否在校" in out
     out = joined(await say(bot, "zhangsan", "7"))
-    assert "没有看懂您的选择" in out
+    assert "没有这个序号，请回复 1 到 2 之间的序号" in out
     out = joined(await say(bot, "zhangsan", "1 2"))
     assert "这一题只能选一项" in out
     assert await step_of(bot, "zhangsan") == "on_campus"

@@ -161,7 +161,9 @@ async def test_location_failed_then_a_typed_address_is_stored_unverified(
     assert "位置 Location：河北省廊坊市三河市燕郊镇（未核验）" in out
     await pick(bot, "zhangsan", "submit", "1")
     (report,) = await reports(bot, "zhangsan")
-    assert report.location_kind == "typed" and report.city is None
+    # The typed address is unverified, but its province and city are read for the export.
+    assert report.location_kind == "typed"
+    assert (report.province, report.city) == ("河北省", "廊坊市")
     location = report.answers["location"]
     assert location["verified"] is False and location["label"] == "河北省廊坊市三河市燕郊镇"
     assert location["lat"] is None
@@ -213,8 +215,8 @@ async def test_abroad_asks_the_country_and_offers_it_again_the_next_day(
     out = joined(await say(bot, "zhangsan", "中国"))
     assert "在国内请发送位置" in out
     out = joined(await say(bot, "zhangsan", "日本"))
-    assert "您今天是否在校" in out
-    out = joined(await healthy_answers(bot, "zhangsan"))
+    assert "请输入您今天的体温" in out and "在校" not in out  # abroad is not on campus
+    out = joined(await healthy_answers(bot, "zhangsan", abroad=True))
     assert "位置 Location：在国外：日本" in out
     await pick(bot, "zhangsan", "submit", "1")
     (report,) = await reports(bot, "zhangsan")
@@ -242,6 +244,8 @@ async def test_abroad_asks_the_country_and_offers_it_again_the_next_day(
     await pick(bot, "zhangsan", "ok", "1")
     await say(bot, "zhangsan", "回国")  # the city-change reason (日本 → 北京市)
     await pick(bot, "zhangsan", "same", "1")
+    out = joined(await pick(bot, "zhangsan", "yes", "1"))  # not asked abroad, so not copied
+    assert "请核对您的每日上报" in out
     await pick(bot, "zhangsan", "submit", "1")
     day3 = await report_on(bot, "zhangsan", DAY1 + timedelta(days=2))
     assert day3 is not None and day3.city == "北京市"

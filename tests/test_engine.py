@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from bot.conversation.engine import (
     CardInput,
     Context,
     ConvState,
+    DailyContext,
     Input,
     LocationInput,
     Step,
@@ -74,12 +75,23 @@ def gps(age_seconds: float = 30, lat: float = 39.96, lng: float = 116.35,
     return LocationInput(lat, lng, "", source, NOW - timedelta(seconds=age_seconds))
 
 
+_DAILY_FIELDS = {f.name for f in fields(DailyContext)}
+
+
 def make_ctx(**overrides: Any) -> Context:
+    """A context; daily-report keys (yesterday, geocode, ...) go to `Context.daily` and
+    `proxy_for` names the subject."""
     base: dict[str, Any] = dict(userid="zhangsan", lang="zh", rendering="text", now=NOW,
-                                today=TODAY, new_id="c0nv1d", prefill=ROSTER,
-                                geocode=fake_geocode)
-    base.update(overrides)
-    return Context(**base)
+                                today=TODAY, new_id="c0nv1d", prefill=ROSTER)
+    daily: dict[str, Any] = {"geocode": fake_geocode}
+    for key, value in overrides.items():
+        if key in _DAILY_FIELDS:
+            daily[key] = value
+        elif key == "proxy_for":
+            base["subject"] = value or ""
+        else:
+            base[key] = value
+    return Context(**base, daily=DailyContext(**daily))
 
 
 # ---- WeCom limit checks ----------------------------------------------------------------------
@@ -214,7 +226,12 @@ class Dialog:
     # observations
     @property
     def step(self) -> str | None:
-        return self.state.step if self.state else None
+        """The question key, or "key#sub" at a LOCATION sub-step (a test-side shorthand)."""
+        if self.state is None:
+            return None
+        sub = self.state.sub
+        return f"{self.state.step}#{sub.value}" if sub and self.state.step != "@resume" \
+            else self.state.step
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -252,9 +269,14 @@ def fill_basic(d: Dialog, *, hukou: str = "no") -> None:
     d.choose("student")
 
 
+def with_daily(ctx: Context, **changes: Any) -> Context:
+    return replace(ctx, daily=replace(ctx.daily, **changes))
+
+
 def fill_daily(d: Dialog, temperature: str = "36.5") -> None:
-    """From the on_campus question to the summary, with a normal day."""
-    d.choose("yes")
+    """From the on_campus question (skipped abroad) to the summary, with a normal day."""
+    if d.step == "on_campus":
+        d.choose("yes")
     d.say(temperature)
     d.choose("none")
     d.choose("no")
@@ -322,8 +344,9 @@ def test_invalid_phone_reprompts_and_changes_nothing(rendering: str, bad: str) -
     d.say(bad)
     assert d.step == "mobile"
     after = d.state.to_json()
-    for key in ("step", "answers", "history", "meta"):
+    for key in ("step", "answers", "history", "location", "edit", "subject", "day"):
         assert after[key] == before[key]
+    assert after["tries"] == before["tries"] + 1
     assert ("手机号格式不对" in d.texts) or ("没有收到内容" in d.texts)
     assert "请输入您的手机号" in d.texts  # the question again
 
@@ -579,7 +602,7 @@ def test_continuing_after_a_pause_keeps_a_fresh_position(rendering: str) -> None
     d = Dialog(DAILY_REPORT, rendering=rendering, last_location=gps())
     d.tick(minutes=31)
     d.say("1")
-    d.ctx = replace(d.ctx, last_location=gps(age_seconds=-31 * 60 + 5))  # entered the app again
+    d.ctx = with_daily(d.ctx, last_location=gps(age_seconds=-31 * 60 + 5))  # entered again
     d.choose("continue")
     assert d.step == "location#confirm"
 
@@ -605,10 +628,11 @@ def test_cancel_works_on_an_expired_form() -> None:
 def test_a_daily_form_from_yesterday_starts_afresh() -> None:
     d = Dialog(DAILY_REPORT, last_location=gps())
     d.choose("ok")
-    d.ctx = replace(d.ctx, now=NOW + timedelta(days=1), today=TODAY + timedelta(days=1),
-                    new_id="next", last_location=None)
+    d.ctx = with_daily(replace(d.ctx, now=NOW + timedelta(days=1),
+                               today=TODAY + timedelta(days=1), new_id="next"),
+                       last_location=None)
     d.say("1")
-    assert d.state is not None and d.state.meta["day"] == "2022-03-11"
+    assert d.state is not None and d.state.day == "2022-03-11"
     assert d.answers == {} and "新的一天" in d.texts and d.step == "location#ask"
 
 
@@ -672,7 +696,7 @@ def test_location_message_from_the_picker(rendering: str) -> None:
 def test_reprompt_at_the_location_step_uses_a_newly_arrived_event() -> None:
     d = Dialog(DAILY_REPORT)
     assert d.step == "location#ask"
-    d.ctx = replace(d.ctx, last_location=gps(age_seconds=1))
+    d.ctx = with_daily(d.ctx, last_location=gps(age_seconds=1))
     d.again()
     assert d.step == "location#confirm"
 
@@ -884,7 +908,8 @@ def test_choice_answers_that_are_not_options(typed: str) -> None:
     d.choose("ok")
     d.say(typed)
     assert d.step == "on_campus"
-    expected = "只发表情无法识别" if typed.startswith(("👍", "🙂")) else "没有看懂您的选择"
+    expected = ("只发表情无法识别" if typed.startswith(("👍", "🙂")) else
+                "没有这个序号" if typed.isdigit() else "没有看懂您的选择")
     assert expected in d.texts
 
 

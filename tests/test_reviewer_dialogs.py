@@ -20,10 +20,12 @@ from app.emulator.api import WeComEmulator
 from bot import catalog
 from bot.clock import FixedClock
 from bot.conversation.daily_report import reason_labels
+from bot.conversation.engine import ConvState
 from bot.text import TEXT_LIMIT_BYTES, byte_len
 from storage.models import (
     Alert,
     AuditLog,
+    BasicInfo,
     CardTask,
     Conversation,
     DailyReport,
@@ -200,12 +202,14 @@ async def test_refusals_say_why_and_change_nothing(tree: Bot) -> None:
         ("classrev", "代报 a'; drop table member;--", zh("proxy.bad_userid")),
         ("classrev", "代报 <script>alert(1)</script>", zh("proxy.bad_userid")),
         ("classrev", "代报 <script>", zh("proxy.bad_userid")),
-        ("classrev", "代报 stu 1", zh("proxy.bad_userid")),
         ("classrev", "proxy stu1 OR 1=1", zh("proxy.bad_userid")),
-        ("classrev", "代报 nobody", zh("proxy.unknown_member", userid="nobody")),
-        ("classrev", "代报 formem", zh("proxy.not_your_unit", userid="formem")),
-        ("classrev", "代报 colmem", zh("proxy.not_your_unit", userid="colmem")),  # parent unit
-        ("forrev", "代报 stu1", zh("proxy.not_your_unit", userid="stu1")),
+        ("classrev", "代报 stu 1", zh("proxy.no_such_member", query="stu 1")),
+        # Not on the roster and not in one's units get the same answer: no roster probing.
+        ("classrev", "代报 nobody", zh("proxy.no_such_member", query="nobody")),
+        ("classrev", "代报 formem", zh("proxy.no_such_member", query="formem")),
+        ("classrev", "代报 周外", zh("proxy.no_such_member", query="周外")),
+        ("classrev", "代报 colmem", zh("proxy.no_such_member", query="colmem")),  # parent unit
+        ("forrev", "代报 stu1", zh("proxy.no_such_member", query="stu1")),
         ("stu1", "代报 stu2", zh("proxy.not_reviewer")),
         ("stu1", "proxy stu1", zh("proxy.not_reviewer")),
         ("classrev", "代报 stu2", zh("proxy.already_reported", name="李二", by="李二",
@@ -219,6 +223,44 @@ async def test_refusals_say_why_and_change_nothing(tree: Bot) -> None:
     assert len(await rows(bot, Member)) == len(EVERYONE)
     nothing_new(bot, "stu1", "stu2", "colmem", "formem", "dean", "admin")
     assert not await audit(bot, "proxy.report")
+
+
+async def test_proxy_finds_the_member_by_the_id_they_entered_or_by_name(tree: Bot) -> None:
+    bot = tree
+    async with bot.db.transaction() as session:  # stu1 typed their real student number
+        session.add(BasicInfo(userid="stu1", name="孙一", staff_no="2019011234",
+                              mobile="13800000000", beijing_hukou=True, member_type="student",
+                              form_version=1, answers={}, submitted_at=bot.clock.now()))
+    for query in ("2019011234", "２０１９０１１２３４", "孙一", "STU1"):
+        seen = await bot.say("classrev", f"代报 {query}")
+        assert seen[0] == zh("proxy.started", name="孙一", userid="stu1"), query
+        assert await bot.say("classrev", "取消") == [zh("conv.cancelled")]
+
+
+async def test_a_name_shared_by_several_members_is_listed_to_choose(tree: Bot) -> None:
+    bot = tree
+    await set_member(bot, "stu2", name="孙一")
+    await set_member(bot, "formem", name="孙一")  # not in 钱老师's units: never listed
+    (text,) = await bot.say("classrev", "代报 孙一")
+    assert text.startswith(zh("proxy.choose", query="孙一"))
+    assert "代报 stu1" in text and "代报 stu2" in text and "formem" not in text
+    assert not await rows(bot, Conversation)
+    seen = await bot.say("classrev", "代报 stu2")
+    assert seen[0] == zh("proxy.started", name="孙一", userid="stu2")
+
+
+async def test_a_paused_proxy_form_restarted_is_stored_for_the_member(tree: Bot,
+                                                                     clock: FixedClock) -> None:
+    bot = tree
+    await walk(bot, "classrev", ["代报 stu1", "1", ADDRESS, "在"])
+    clock.advance(minutes=45)  # past form_timeout_minutes
+    seen = await walk(bot, "classrev", ["36.5"])
+    assert any("还没填完" in m for m in seen)
+    seen = await walk(bot, "classrev", ["2"])  # 重新开始
+    assert any("代 孙一 填报" in m for m in seen)
+    await walk(bot, "classrev", ["1", ADDRESS, *NORMAL_AFTER_LOCATION])
+    (report,) = await reports(bot)
+    assert (report.userid, report.filled_by) == ("stu1", "classrev")
 
 
 async def test_already_reported_on_behalf_says_by_whom_and_when(tree: Bot, clock: FixedClock
@@ -242,7 +284,8 @@ async def test_a_reviewer_must_finish_their_own_form_first(tree: Bot) -> None:
     assert zh("loc.ask") in seen[1]  # the reviewer's own question again
     async with bot.db.session() as session:
         conv = await session.get(Conversation, "classrev")
-    assert conv is not None and not (conv.state.get("meta") or {}).get("subject")
+    assert conv is not None
+    assert ConvState.from_json(conv.state, owner="classrev").subject == "classrev"
     nothing_new(bot, "stu1")
 
 
@@ -280,6 +323,11 @@ async def test_a_member_who_cannot_locate_asks_and_the_reviewer_reports_for_them
     assert report.proxy_reason == "phone_fails; 定位失败，学生请求代填"
     (told,) = bot.new_messages("stu1")
     assert "钱老师 已为您代填" in told
+    # The request is closed: the other reviewer asked learns it is done, once.
+    assert bot.new_messages("dean") == [zh("proxy.request_done", name="孙一", userid="stu1",
+                                          by="钱老师")]
+    (closed,) = await audit(bot, "proxy.request_closed")
+    assert (closed.actor, closed.target) == ("classrev", "stu1")
 
 
 async def test_a_member_reporting_while_the_reviewer_fills_keeps_their_own_report(
@@ -384,12 +432,13 @@ async def test_a_return_from_abroad_alerts(tree: Bot) -> None:
                                 answers={"location": {"kind": "abroad", "country": "日本"}},
                                 filled_by="stu1", submitted_at=bot.clock.now()))
     drain(bot)
-    await proxy_report(bot, "classrev", "stu1", [ADDRESS])
+    # The typed address names a city, so the change from Japan asks for a reason.
+    await proxy_report(bot, "classrev", "stu1", [ADDRESS, "回国"])
     today = [r for r in await reports(bot) if r.report_date == TODAY]
-    assert today[0].abnormal_reasons == ["abroad_return"]
+    assert today[0].abnormal_reasons == ["city_changed", "abroad_return"]
     (text,) = alert_texts(bot, "dean")
-    assert text.startswith(zh("alert.abnormal", name="孙一", userid="stu1",
-                              date="2026-11-30", reasons=reason_labels(["abroad_return"])))
+    assert text.startswith(zh("alert.abnormal", name="孙一", userid="stu1", date="2026-11-30",
+                              reasons=reason_labels(["city_changed", "abroad_return"])))
 
 
 def alert_card(bot: Bot, userid: str) -> str:
@@ -518,8 +567,9 @@ async def test_matrix_proxy_report(tree: Bot, actor: str, subject: str) -> None:
     name = SUBJECTS[subject]
     seen = await bot.say(actor, f"代报 {subject}")
     if not allowed:
-        refusal = "proxy.not_reviewer" if actor == "stu2" else "proxy.not_your_unit"
-        assert seen == [zh(refusal, userid=subject)]
+        refusal = (zh("proxy.not_reviewer") if actor == "stu2"
+                   else zh("proxy.no_such_member", query=subject))
+        assert seen == [refusal]
         assert not await rows(bot, Conversation)
         assert not await audit(bot, "proxy.report")
         nothing_new(bot, subject)

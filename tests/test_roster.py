@@ -100,6 +100,21 @@ def test_a_bad_file_is_reported_and_nothing_is_written(
     assert asyncio.run(table_count(tmp_path, Member)) == 0
 
 
+def test_unknown_parent_units_are_reported_together_with_field_errors(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = ("userid,name,unit,role,parent_unit\n"
+               "s1,张三,民族学院,member,中央民族大学\n"       # parent unknown (line 2)
+               "s2,李四,民族学院,boss,\n"                    # a field error (line 3)
+               "s3,王五,外语学院,member,Nowhere\n")          # parent unknown (line 4)
+    assert run(tmp_path, content.encode(), monkeypatch) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "line " in line]
+    assert ["line 2: unknown parent unit" in lines[0], "line 3: unknown role" in lines[1],
+            "line 4: unknown parent unit" in lines[2]] == [True, True, True], err
+    assert asyncio.run(table_count(tmp_path, Member)) == 0
+
+
 def test_one_bad_row_among_good_ones_writes_nothing(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     bad = GOOD + "s9,Someone,民族学院,superuser,,中央民族大学\n"

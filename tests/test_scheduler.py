@@ -43,8 +43,16 @@ async def outbox_users(bot: Bot, job: str) -> list[str]:
             sa.select(Outbox.touser).where(Outbox.dedupe_key.like(f"job:{job}:%")))).scalars())
 
 
+async def only_following(bot: Bot, *userids: str) -> None:
+    """Everyone else on the roster stops following (so a test sees only these members)."""
+    async with bot.db.transaction() as session:
+        await session.execute(sa.update(Member).where(Member.userid.not_in(userids))
+                              .values(following=False))
+
+
 async def test_the_morning_reminder_targets_following_members_who_have_not_reported(
         bot: Bot) -> None:
+    await only_following(bot, "zhangsan", "lisi", "maria")
     await give_basic_info(bot, "zhangsan", "lisi", "maria")
     await add_report(bot, "lisi")
     await set_member(bot, "maria", following=False)
@@ -58,6 +66,7 @@ async def test_the_morning_reminder_targets_following_members_who_have_not_repor
 
 
 async def test_firing_twice_sends_once(bot: Bot) -> None:
+    await only_following(bot, "zhangsan", "lisi")
     await give_basic_info(bot, "zhangsan", "lisi")
     first = await run_job(deps(bot), "morning_reminder")
     second = await run_job(deps(bot), "morning_reminder")
@@ -69,6 +78,7 @@ async def test_firing_twice_sends_once(bot: Bot) -> None:
 
 
 async def test_a_member_who_reports_after_being_queued_is_not_reminded(bot: Bot) -> None:
+    await only_following(bot, "zhangsan", "lisi")
     await give_basic_info(bot, "zhangsan", "lisi")
     await run_job(deps(bot), "morning_reminder")
     await add_report(bot, "zhangsan")  # between enqueue and delivery
@@ -83,6 +93,7 @@ async def test_a_member_who_reports_after_being_queued_is_not_reminded(bot: Bot)
 
 async def test_the_second_reminder_goes_to_those_still_missing(bot: Bot, clock: FixedClock
                                                                ) -> None:
+    await only_following(bot, "zhangsan", "lisi")
     await give_basic_info(bot, "zhangsan", "lisi")
     await run_job(deps(bot), "morning_reminder")
     await bot.settle()
@@ -92,6 +103,7 @@ async def test_the_second_reminder_goes_to_those_still_missing(bot: Bot, clock: 
 
 
 async def test_skip_days_send_nothing(bot: Bot, clock: FixedClock) -> None:
+    await only_following(bot, "zhangsan")
     await give_basic_info(bot, "zhangsan")
     saturday = TODAY + timedelta(days=5)
     weekend = await run_job(deps(bot, skip_weekends=True), "morning_reminder", day=saturday)
@@ -100,6 +112,29 @@ async def test_skip_days_send_nothing(bot: Bot, clock: FixedClock) -> None:
     assert await outbox_users(bot, "morning_reminder") == []
     workday = await run_job(deps(bot, skip_weekends=True), "morning_reminder")
     assert workday.enqueued == 1
+
+
+async def test_on_rollout_day_the_morning_reminder_reaches_everyone_following(bot: Bot
+                                                                            ) -> None:
+    """Nobody has basic information yet: everyone following is reminded, told that basic
+    information comes first; the reply starts it, and then today's report by itself."""
+    await set_member(bot, "maria", following=False)
+    result = await run_job(deps(bot), "morning_reminder")
+    assert await outbox_users(bot, "morning_reminder") == ["admin", "chen", "lisi", "teacher",
+                                                           "zhangsan"]
+    assert result.enqueued == 5
+    await bot.settle()
+    (text,) = bot.new_messages("zhangsan")
+    assert "还没有填写基础信息" in text and "basic information" in text
+    seen = await bot.say("zhangsan", "1")
+    assert any("基础信息" in m for m in seen)
+    for answer in ("1", "2019011234", "13812345678", "1", "1", "提交"):
+        seen = await bot.say("zhangsan", answer)
+    assert any("基础信息已提交" in m for m in seen)
+    assert any("请发送您当前的位置" in m for m in seen)  # today's report started by itself
+    async with bot.db.session() as session:
+        info = await session.get(BasicInfo, "zhangsan")
+    assert info is not None and info.staff_no == "2019011234"
 
 
 def test_the_misfire_grace_window() -> None:
@@ -169,6 +204,7 @@ def test_jobs_are_registered_with_fixed_ids_and_grace(bot: Bot) -> None:
 
 async def test_a_new_leader_catches_up_a_job_missed_within_the_window(
         bot: Bot, clock: FixedClock) -> None:
+    await only_following(bot, "zhangsan")
     await give_basic_info(bot, "zhangsan")
     clock.set(datetime(2026, 11, 30, 7, 50, tzinfo=SHANGHAI))
     leader = SchedulerLeader(deps(bot), retry_seconds=0.05, start_scheduler=False)

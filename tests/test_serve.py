@@ -105,10 +105,13 @@ async def test_jobs_run_remind_delivers_before_exiting(live_emulator: WeComEmula
     code = await asyncio.to_thread(main, ["jobs", "run", "remind"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "25 messages queued" in out and "delivered 25" in out
-    assert all(len(live_emulator.inbox(f"s{i}")) == 1 for i in range(25))
-    assert all(live_emulator.inbox(f"s{i}") == [] for i in range(25, 30))  # no basic info
-    assert live_emulator.api_call_count("message/send") == 1
+    assert "30 messages queued" in out and "delivered 30" in out
+    assert all(len(live_emulator.inbox(f"s{i}")) == 1 for i in range(30))
+    # Those without basic information get their own text (basic information first): one
+    # grouped message/send per distinct message.
+    assert all("基础信息" in live_emulator.inbox(f"s{i}")[0].text for i in range(25, 30))
+    assert all("基础信息" not in live_emulator.inbox(f"s{i}")[0].text for i in range(25))
+    assert live_emulator.api_call_count("message/send") == 2
 
 
 def test_jobs_list_shows_every_job(capsys: pytest.CaptureFixture[str]) -> None:

@@ -50,6 +50,21 @@ def test_yqt_config_selects_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert load_settings().server.port == 7070
 
 
+@pytest.mark.parametrize("key", ["secret", "token", "encoding_aes_key"])
+def test_a_secret_in_the_config_file_is_refused(tmp_path: Path, key: str) -> None:
+    value = GOOD_KEY if key == "encoding_aes_key" else "abc123"
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, f'[wecom]\n{key} = "{value}"\n'))
+    message = str(info.value)
+    assert f"wecom.{key}" in message and f"YQT_WECOM__{key.upper()}" in message
+    assert value not in message and "\n" not in message
+
+
+def test_empty_secret_placeholders_in_the_file_are_fine(tmp_path: Path) -> None:
+    path = write(tmp_path, '[wecom]\nsecret = ""\ntoken = ""\nencoding_aes_key = ""\n')
+    assert load_settings(path).wecom.secret.get_secret_value() == ""
+
+
 @pytest.mark.parametrize(("toml", "key"), [
     ('[wecom]\nencoding_aes_key = "short"\n', "wecom.encoding_aes_key"),
     (f'[wecom]\nencoding_aes_key = "{GOOD_KEY[:-1]}!"\n', "wecom.encoding_aes_key"),

@@ -181,7 +181,7 @@ def test_single_choice(raw: str, expected: list[str]) -> None:
 
 
 @pytest.mark.parametrize(("raw", "key"), [
-    ("👍", "err.choice_emoji"), ("🙂🙂", "err.choice_emoji"), ("3", "err.choice"),
+    ("👍", "err.choice_emoji"), ("🙂🙂", "err.choice_emoji"), ("3", "err.choice_range"),
     ("也许", "err.choice"), ("1 2", "err.choice_single"), ("", "err.empty"),
     ("。。", "err.choice"),
 ])
@@ -204,7 +204,7 @@ def test_multi_choice(raw: str, expected: list[str]) -> None:
 
 
 @pytest.mark.parametrize(("raw", "key"), [
-    ("1 2", "err.exclusive"), ("无，发热", "err.exclusive"), ("2 9", "err.choice"),
+    ("1 2", "err.exclusive"), ("无，发热", "err.exclusive"), ("2 9", "err.choice_range"),
     ("头疼", "err.choice"), ("🤒", "err.choice_emoji"),
 ])
 def test_multi_choice_rejects(raw: str, key: str) -> None:

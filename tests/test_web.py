@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import sqlalchemy as sa
 from yarl import URL
 
@@ -100,7 +101,8 @@ async def test_forged_replayed_and_foreign_states_are_refused(
             forged = re.sub(r"state=[^&]+", "state=forged", callback)
             r = await http.get(forged, allow_redirects=False)
             assert r.status == 400 and "登录请求无效" in await r.text()
-            state_cookie = http.cookie_jar.filter_cookies(URL(f"{base}/oauth/callback"))["yqt_oauth"]
+            jar = http.cookie_jar.filter_cookies(URL(f"{base}/oauth/callback"))
+            state_cookie = jar["yqt_oauth"]
             ok = await http.get(callback, allow_redirects=False)
             assert ok.status == 303
             # Replay: same URL with the state cookie put back — the state was used once.
@@ -384,5 +386,76 @@ async def test_remind_now_reaches_only_the_actors_units(
         await bot.settle()
         assert any("还没有健康上报" in d.text for d in emulator.inbox("lisi"))
         assert not emulator.inbox("maria") and not emulator.inbox("zhangsan")
+    finally:
+        await bot.stop()
+
+
+async def test_web_can_be_turned_off(emulator: WeComEmulator, tmp_path: Path,
+                                     clock: FixedClock) -> None:
+    from bot.settings import WebSettings
+    from tests.harness import sqlite_url, start_bot
+    from tests.web_helpers import free_port
+
+    port = free_port()
+    bot = await start_bot(emulator, sqlite_url(tmp_path), clock=clock, port=port,
+                          web=WebSettings(enabled=False))
+    try:
+        async with http_client() as http:
+            for path in ("/h5/", "/dashboard/", "/oauth/callback"):
+                assert (await http.get(f"http://127.0.0.1:{port}{path}",
+                                       allow_redirects=False)).status == 404
+    finally:
+        await bot.stop()
+
+
+def test_web_settings_name_the_bad_key(tmp_path: Path, monkeypatch) -> None:
+    from bot.settings import ConfigError, load_settings
+
+    config = tmp_path / "settings.toml"
+    config.write_text('[web]\npublic_url = "https://yqt.example.edu.cn/"\n', encoding="utf-8")
+    monkeypatch.setenv("YQT_WEB__PUBLIC_URL", "yqt.example.edu.cn")
+    with pytest.raises(ConfigError, match="web.public_url"):
+        load_settings(config)
+    monkeypatch.delenv("YQT_WEB__PUBLIC_URL")
+    monkeypatch.setenv("YQT_WEB__SECRET", "from-the-environment-0123456789")
+    settings = load_settings(config)
+    assert settings.web.public_url == "https://yqt.example.edu.cn"
+    assert settings.web.secure_cookies and "from-the-env" not in repr(settings)
+
+
+async def test_proxy_page_for_a_member_who_reported_says_so(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as member, http_client() as teacher:
+            page = await sign_in(member, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            await member.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await member.post(base + "/h5/daily", data={**DAILY, "_csrf": token})
+            await sign_in(teacher, base, "teacher", "/dashboard/")
+            html = await (await teacher.get(base + "/dashboard/proxy/zhangsan")).text()
+            assert 'id="receipt"' in html and "今日（2026-11-30）已上报" in html
+            assert "<form method=\"post\" action=\"/dashboard/proxy" not in html
+    finally:
+        await bot.stop()
+
+
+async def test_location_failed_ask_my_reviewer_notifies_them_and_files_nothing(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            r = await http.post(base + "/h5/daily", data={"location.mode": "proxy",
+                                                          "_csrf": token})
+            html = await r.text()
+            assert r.status == 200 and "已请本单位审核老师代您填报" in html
+            assert 'id="form-daily"' in html  # no report yet: the form stays available
+        await bot.settle()
+        assert any("张三" in t for t in bot.new_messages("teacher"))
+        async with bot.db.session() as s:
+            assert not (await s.execute(sa.select(DailyReport))).scalars().all()
     finally:
         await bot.stop()

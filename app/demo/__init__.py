@@ -7,6 +7,7 @@ text only for WeChat-plugin members).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import socket
 from datetime import datetime
@@ -73,9 +74,20 @@ class DemoSession:
         self.app = app
         self.user = user
         self.seen: dict[str, int] = {}
+        self.lock = asyncio.Lock()
 
     async def settle(self) -> None:
         await self.app[SENDER].drain(until_empty_timeout=10)
+
+    async def watch(self, every: float = 1.0, rounds: int | None = None) -> None:
+        """Deliver and show what becomes due while the user is typing: a reply held back by
+        per-member pacing appears when it is sent, not after the next input."""
+        while rounds is None or rounds > 0:
+            rounds = None if rounds is None else rounds - 1
+            await asyncio.sleep(every)
+            async with self.lock:
+                await self.settle()
+                self.show_new()
 
     def show_new(self) -> None:
         for userid in [self.user] + [m.userid for m in self.emulator.members
@@ -159,7 +171,8 @@ class DemoSession:
 
     async def handle(self, line: str) -> bool:
         try:
-            return await self._handle(line)
+            async with self.lock:
+                return await self._handle(line)
         except CardNotInteractive as exc:
             out(f"  cannot click: {exc}")
             return True
@@ -207,6 +220,7 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
         out(f"\nYou are {user}. Try: 上报  (or: report, 帮助, English)")
         lines = Path(script).read_text(encoding="utf-8").splitlines() if script else None
         loop = asyncio.get_running_loop()
+        watcher = asyncio.create_task(session.watch(), name="demo-watch")
         while True:
             if lines is not None:
                 if not lines:
@@ -220,6 +234,9 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
                     break
             if not await session.handle(line.strip()):
                 break
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
     finally:
         await runner.cleanup()
         await emulator.close()

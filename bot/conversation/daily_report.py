@@ -5,7 +5,7 @@ Order and why:
    request; see the engine's LOCATION ladder);
 2. city_changed_reason — only when the city differs from the last report (`city_changed`),
    asked right after the location so the member sees why;
-3. on_campus, temperature, symptoms (+ symptom_other), contact, quarantine (+ start date),
+3. on_campus (not asked abroad), temperature, symptoms (+ symptom_other), contact, quarantine (+ start date),
    remarks (optional: 无/none/跳过/skip → "").
 
 Same as yesterday — the decision: after the location step a member who reported yesterday is
@@ -111,6 +111,8 @@ def reason_labels(reasons: Sequence[str]) -> catalog.Bi:
 
 
 _CITY_CHANGED = Condition(("location",), city_changed)
+# Someone abroad is not on campus: the question is not asked.
+_IN_CHINA = Condition(("location",), lambda a, _ctx: not _was_abroad(a))
 
 DAILY_REPORT = Form(
     id="daily_report",
@@ -127,7 +129,7 @@ DAILY_REPORT = Form(
                  parse=v.free_text(100), when=_CITY_CHANGED,
                  params=lambda a, ctx: {"previous": ctx.previous_city,
                                         "current": current_city(a)}),
-        Question("on_campus", QuestionKind.SINGLE, "q.on_campus", options=(
+        Question("on_campus", QuestionKind.SINGLE, "q.on_campus", when=_IN_CHINA, options=(
             yes("opt.on_campus", "在", "校内", "in"),
             no("opt.off_campus", "不在", "校外", "out"))),
         Question("temperature", QuestionKind.NUMBER, "q.temperature", parse=v.temperature,

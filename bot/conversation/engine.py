@@ -3,8 +3,11 @@
 Why pure: every inbound callback is applied in one database transaction by the caller, who
 persists the returned state and queues the returned messages in the same commit. The engine
 therefore does no I/O, reads no clock (``ctx.now``/``ctx.today``), draws no random numbers
-(``ctx.new_id``) and geocodes only through ``ctx.geocode``. State is a plain dataclass that
-round-trips through JSON (`ConvState.to_json` / `from_json`), so a restart loses nothing.
+(``ctx.new_id``) and geocodes only through ``ctx.daily.geocode``. State is a typed dataclass
+that round-trips through versioned JSON (`ConvState.to_json` / `from_json`, which migrates
+older states), so a restart loses nothing. The form's subject (the member it is about: the
+one typing, or the member a reviewer reports for) and its reporting day are fields of the
+state, kept by every transition — continue, restart, back, cancel, timeout, a new day.
 
 Behaviour is driven by question kind and `when`, never by form: the same walk serves the basic
 information and the daily report.
@@ -26,15 +29,19 @@ information and the daily report.
   reporting day, or a state made by an older form version, starts afresh with a notice.
   Because a restart names a new conversation, ``ctx.new_id`` must be fresh on every call.
 * Same as yesterday (`Form.repeat`): see `bot.conversation.daily_report` for the decision.
-* LOCATION questions run a small ladder of sub-steps (``location#ask`` etc., declared in
-  `forms.LOCATION_STEPS`): a fresh LOCATION event is used automatically and shown for
+* LOCATION questions run a small typed sub-form (`forms.Loc` sub-steps declared as data in
+  `forms.LOCATION_STEPS`, kept in `ConvState.location`; "back" retraces the sub-steps walked):
+  a fresh LOCATION event is used automatically and shown for
   confirmation; a picked location message is accepted; 定位失败 shows the troubleshooting
   checklist and offers retry / typed address (unverified) / a proxy request
   (Effect("request_proxy"), the conversation ends); 在国外 needs no location, only the country,
   and a remembered country is offered as "still in X?". Impossible coordinates (geocode raises
   ValueError) and stale events are refused with a re-prompt. When a reviewer fills for a member
   (``ctx.proxy_for``), the reviewer's own position is never used: they type an address, pick
-  abroad, or say "unknown" with a reason.
+  abroad, or say "unknown" with a reason; prompts that say "you" have a ".proxy" wording
+  naming the member.
+* Three rejected answers in a row at one step: the re-ask also says how to get help (the
+  reviewers in ``ctx.helpers``, 定位失败), instead of repeating forever.
 * On submit the record is returned in `Step.completed` (answers + "form_version"); the caller
   stores it and sends the receipt. Country memory changes come back as effects
   ("remember_country" / "forget_country") with the completed record only.
@@ -42,8 +49,9 @@ information and the daily report.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -55,29 +63,45 @@ from bot.conversation.forms import (
     EDIT,
     LOCATION_SHORTCUTS,
     LOCATION_STEPS,
+    MEMBER_ENTRY,
+    PROXY_ENTRY,
     REPEAT,
     REPEAT_STEP,
     RESUME,
     RESUME_STEP,
+    SHORTCUT_GOES,
     SUBMIT,
     Form,
+    Loc,
+    LocAct,
     Option,
     Question,
     QuestionKind,
     edit_question,
     prefilled,
 )
-from bot.conversation.validators import InvalidAnswer, check_choices, match_option, parse_choices
+from bot.conversation.validators import (
+    InvalidAnswer,
+    check_choices,
+    match_option,
+    normalize_word,
+    parse_choices,
+)
 
 __all__ = [
     "CardInput",
     "ConvState",
     "Context",
+    "DailyContext",
+    "EditSave",
     "Effect",
+    "LadderState",
     "Input",
     "LocationInput",
     "Outgoing",
     "Place",
+    "STATE_VERSION",
+    "STUCK_AFTER",
     "Step",
     "TextInput",
     "advance",
@@ -140,60 +164,200 @@ class Place(Protocol):
 
 
 @dataclass(frozen=True)
+class DailyContext:
+    """What only the daily report needs, about the form's subject (loaded by the caller)."""
+
+    yesterday: Mapping[str, Any] | None = None
+    remembered_country: str | None = None
+    last_location: LocationInput | None = None  # the filler's own last LOCATION event
+    location_fresh_seconds: int = 600
+    previous_city: str | None = None
+    geocode: Callable[[float, float], Place] | None = None
+    read_address: Callable[[str], Place | None] | None = None  # province/city of typed text
+    fever_threshold: float = 37.3
+
+
+@dataclass(frozen=True)
 class Context:
+    """What every form needs for one engine call. `userid` types; `subject` is whom the form
+    is about (a member a reviewer reports for; empty: the one typing). The caller builds the
+    context of a stored conversation for the state's subject (`ConvState.subject`)."""
+
     userid: str
     lang: str                 # "zh" | "en"
     rendering: str            # "text" | "cards"
     now: datetime             # aware, UTC
     today: date               # the local reporting day
     new_id: str               # fresh [0-9A-Za-z] token; names the conversation when starting
+    subject: str = ""
+    subject_name: str = ""
     prefill: Mapping[str, Any] = field(default_factory=dict)
-    yesterday: Mapping[str, Any] | None = None
-    remembered_country: str | None = None
-    last_location: LocationInput | None = None
-    location_fresh_seconds: int = 600
-    previous_city: str | None = None
-    geocode: Callable[[float, float], Place] | None = None
-    fever_threshold: float = 37.3
-    proxy_for: str | None = None
     form_timeout_seconds: int = 1800
+    helpers: tuple[str, ...] = ()  # whom to ask when stuck (the subject's reviewers, by name)
+    late_reason: str | None = None  # a reviewer's 补报 of a past day (`today` is that day)
+    daily: DailyContext = field(default_factory=DailyContext)
+
+    @property
+    def whom(self) -> str:
+        """The userid the form is about."""
+        return self.subject or self.userid
+
+    @property
+    def proxy_for(self) -> str | None:
+        """The member's userid when someone else fills in for them."""
+        return self.whom if self.whom != self.userid else None
+
+    @property
+    def member_name(self) -> str:
+        return self.subject_name or str(self.prefill.get("name") or "") or self.whom
+
+    # The daily report's conditions read these (forms take the context as a duck).
+    @property
+    def yesterday(self) -> Mapping[str, Any] | None:
+        return self.daily.yesterday
+
+    @property
+    def previous_city(self) -> str | None:
+        return self.daily.previous_city
+
+    @property
+    def fever_threshold(self) -> float:
+        return self.daily.fever_threshold
 
 
 # ---- state and results -------------------------------------------------------------------------
 
+STATE_VERSION = 2
+
+
+@dataclass
+class LadderState:
+    """Where a LOCATION question is: its sub-step, the sub-steps walked to get there (for
+    "back"), the position offered for confirmation and why a reviewer fills in."""
+
+    step: Loc
+    trail: list[Loc] = field(default_factory=list)
+    offered: dict[str, Any] | None = None
+    proxy_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step.value, "trail": [t.value for t in self.trail],
+                "offered": dict(self.offered) if self.offered else None,
+                "proxy_reason": self.proxy_reason}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LadderState:
+        offered = data.get("offered")
+        return cls(step=Loc(data["step"]), trail=[Loc(t) for t in data.get("trail") or ()],
+                   offered=dict(offered) if offered else None,
+                   proxy_reason=data.get("proxy_reason"))
+
+
+@dataclass
+class EditSave:
+    """The answers taken out while one item is edited; "back" puts them back."""
+
+    answers: dict[str, Any]
+    history: list[str]
+
 
 @dataclass
 class ConvState:
+    """A conversation in progress; every field typed, owned by the engine, serialised with
+    `STATE_VERSION` (older stored states are migrated by `from_json`)."""
+
     form_id: str
     form_version: int
     conv_id: str
-    step: str
+    subject: str              # the userid the form is about (the member a reviewer fills for)
+    day: str                  # the reporting day it was started on (ISO date)
+    step: str                 # a question key or one of the engine's own steps ("@confirm")
     answers: dict[str, Any]
     history: list[str]
     seq: int
-    live_task_id: str | None
+    live_task_id: str | None  # the one card whose clicks are taken
     lang: str
     rendering: str
     started_at: str
     updated_at: str
-    meta: dict[str, Any]
+    location: LadderState | None = None  # set while `step` is a LOCATION question
+    edit: EditSave | None = None
+    repeat: str | None = None             # "same" | "again" once same-as-yesterday was answered
+    copied: list[str] = field(default_factory=list)
+    resume_step: str | None = None        # where to continue after @resume
+    tries: int = 0                        # rejected answers in a row at the current step
+    late_reason: str | None = None        # a 补报: `day` is a past day, filed for this reason
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (a deep copy)."""
-        return asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(
+            v=STATE_VERSION, answers=copy.deepcopy(self.answers), history=list(self.history),
+            location=self.location.to_json() if self.location else None,
+            edit={"answers": copy.deepcopy(self.edit.answers),
+                  "history": list(self.edit.history)} if self.edit else None,
+            copied=list(self.copied))
+        return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ConvState:
+    def from_json(cls, data: Mapping[str, Any], *, owner: str | None = None) -> ConvState:
+        """Load a stored state; `owner` (the conversation's userid) is needed for states stored
+        before version 2, which did not always name their subject."""
+        if data.get("v") is None:
+            data = _migrate_v1(data, owner)
+        elif data["v"] != STATE_VERSION:
+            raise ValueError(f"conversation state version {data['v']!r} is not known")
         names = {f.name for f in fields(cls)}
-        missing = names - set(data)
+        required = {f.name for f in fields(cls) if f.default is MISSING
+                    and f.default_factory is MISSING}
+        missing = required - set(data)
         if missing:
             raise ValueError(f"conversation state lacks {sorted(missing)}")
-        raw = {name: data[name] for name in names}
-        return cls(**{**raw, "answers": dict(raw["answers"]), "history": list(raw["history"]),
-                      "meta": dict(raw["meta"])})
+        raw = {name: data[name] for name in names if name in data}
+        edit = raw.get("edit")
+        return cls(**{
+            **raw, "answers": copy.deepcopy(dict(raw["answers"])),
+            "history": list(raw["history"]),
+            "location": LadderState.from_json(raw["location"]) if raw.get("location") else None,
+            "edit": EditSave(copy.deepcopy(dict(edit["answers"])), list(edit["history"]))
+            if edit else None,
+            "copied": list(raw.get("copied") or ())})
 
     def copy(self) -> ConvState:
         return ConvState.from_json(self.to_json())
+
+    @property
+    def sub(self) -> Loc | None:
+        """The LOCATION sub-step, when at a LOCATION question."""
+        return self.location.step if self.location else None
+
+
+def _split_v1(step: str) -> tuple[str, Loc | None]:
+    key, _, sub = step.partition("#")
+    return key, (Loc(sub) if sub else None)
+
+
+def _migrate_v1(data: Mapping[str, Any], owner: str | None) -> dict[str, Any]:
+    """A state stored by 673a0a6: untyped `meta` and location sub-steps as "location#ask".
+    Its subject was `meta.subject`, or `meta.proxy_for` when a restart had dropped `subject`."""
+    meta = dict(data.get("meta") or {})
+    subject = meta.get("subject") or meta.get("proxy_for") or owner
+    if not subject:
+        raise ValueError("a version 1 conversation state needs its owner to be migrated")
+    key, sub = _split_v1(str(data["step"]))
+    resume_key, resume_sub = _split_v1(str(meta.get("resume_step") or ""))
+    ladder_sub = sub or resume_sub
+    location = None
+    if ladder_sub is not None:
+        location = {"step": ladder_sub.value, "trail": [], "offered": meta.get("pending"),
+                    "proxy_reason": meta.get("proxy_reason")}
+    day = meta.get("day") or str(data.get("started_at", ""))[:10]
+    edit = meta.get("edit")
+    return {**{k: v for k, v in data.items() if k != "meta"},
+            "v": STATE_VERSION, "subject": subject, "day": day, "step": key,
+            "location": location, "edit": edit, "repeat": meta.get("repeat"),
+            "copied": list(meta.get("copied") or ()), "resume_step": resume_key or None,
+            "tries": 0, "late_reason": meta.get("late_reason")}
 
 
 @dataclass(frozen=True)
@@ -227,13 +391,13 @@ class Step:
 
 
 def start(form: Form, ctx: Context) -> Step:
-    """Begin `form`: the intro and the first question."""
+    """Begin `form` for `ctx.whom`: the intro and the first question."""
     return _fresh(form, ctx, notice=None)
 
 
 def advance(form: Form, state: ConvState, inp: Input, ctx: Context) -> Step:
     """Apply one input to the conversation `state` (which is not modified)."""
-    _check_state(form, state)
+    _check_state(form, state, ctx)
     if isinstance(inp, TextInput) and command_of(inp.text) == "cancel":
         return _cancelled(form, ctx)
     if (notice := _restart_notice(form, state, ctx)) is not None:
@@ -242,31 +406,31 @@ def advance(form: Form, state: ConvState, inp: Input, ctx: Context) -> Step:
         return Step(state, (_text_out(catalog.stacked("card.stale", ctx.lang)),))
     if isinstance(inp, LocationInput) and inp.source == "event" and not _at_location(state):
         return Step(state, ())  # entering the app while answering something else: nothing to do
-    turn = _Turn(form, state.copy(), ctx)
+    move = _Move(form, state.copy(), ctx)
     if isinstance(inp, TextInput) and state.step != RESUME_STEP and is_expired(state, ctx):
-        turn.offer_resume()
+        move.offer_resume()
     else:
-        turn.handle(inp)
-    return turn.result()
+        move.handle(inp)
+    return move.result()
 
 
 def reprompt(form: Form, state: ConvState, ctx: Context) -> Step:
     """Ask the current question again (after an interruption, a rendering switch, a return)."""
-    _check_state(form, state)
+    _check_state(form, state, ctx)
     if (notice := _restart_notice(form, state, ctx)) is not None:
         return _fresh(form, ctx, notice=notice)
-    turn = _Turn(form, state.copy(), ctx)
+    move = _Move(form, state.copy(), ctx)
     if state.step != RESUME_STEP and is_expired(state, ctx):
-        turn.offer_resume()
+        move.offer_resume()
     else:
-        turn.ask_again()
-    return turn.result()
+        move.ask_again()
+    return move.result()
 
 
 def current_question(form: Form, state: ConvState, ctx: Context) -> Question:
     """The question the member is looking at, as rendered (options in reply-number order)."""
-    _check_state(form, state)
-    return _Turn(form, state.copy(), ctx).view().question
+    _check_state(form, state, ctx)
+    return _Move(form, state.copy(), ctx).view().question
 
 
 def is_expired(state: ConvState, ctx: Context) -> bool:
@@ -287,22 +451,25 @@ def summary_lines(form: Form, answers: Mapping[str, Any], lang: str) -> list[str
 
 _SUMMARY_VALUE_WIDTH = 60
 _PREFILL = "prefill"
-_SUB = "#"
 _LOCATION_KEYS = ("kind", "lat", "lng", "label", "label_en", "province", "city", "district",
                   "category", "country", "verified", "source", "reason", "proxy_reason")
-# Why a reviewer fills in, as the option ids of the proxy_reason step (or the typed "other").
-_PROXY_REASONS = ("phone_fails", "no_phone")
+# After this many rejected answers in a row at one step, say how to get help.
+STUCK_AFTER = 3
+# Words of the summary's buttons: typed at a text question they are not an answer.
+_SUBMIT_WORDS = frozenset({"提交", "确认提交", "submit", "修改", "edit"})
 
 
-def _check_state(form: Form, state: ConvState) -> None:
+def _check_state(form: Form, state: ConvState, ctx: Context) -> None:
     if state.form_id != form.id:
         raise ValueError(f"state of form {state.form_id!r} given with form {form.id!r}")
+    if state.subject != ctx.whom:
+        raise ValueError("the context is not built for the state's subject")
 
 
 def _restart_notice(form: Form, state: ConvState, ctx: Context) -> str | None:
     if state.form_version != form.version:
         return "conv.form_updated"
-    if form.daily and state.meta.get("day") != ctx.today.isoformat():
+    if form.daily and state.day != ctx.today.isoformat():
         return "conv.new_day"
     return None
 
@@ -325,31 +492,25 @@ def _clean_id(token: str) -> str:
 
 def _fresh(form: Form, ctx: Context, notice: str | None) -> Step:
     now = ctx.now.isoformat()
-    meta: dict[str, Any] = {"day": ctx.today.isoformat()}
-    if ctx.proxy_for:
-        meta["proxy_for"] = ctx.proxy_for
     state = ConvState(form_id=form.id, form_version=form.version, conv_id=_clean_id(ctx.new_id),
-                      step="", answers={}, history=[], seq=0, live_task_id=None, lang=ctx.lang,
-                      rendering=ctx.rendering, started_at=now, updated_at=now, meta=meta)
-    turn = _Turn(form, state, ctx)
+                      subject=ctx.whom, day=ctx.today.isoformat(), step="", answers={},
+                      history=[], seq=0, live_task_id=None, lang=ctx.lang,
+                      rendering=ctx.rendering, started_at=now, updated_at=now,
+                      late_reason=ctx.late_reason)
+    move = _Move(form, state, ctx)
     if notice:
-        turn.note(notice)
-    turn.begin()
-    return turn.result()
-
-
-def _split(step: str) -> tuple[str, str | None]:
-    key, _, sub = step.partition(_SUB)
-    return key, (sub or None)
+        move.note(notice)
+    move.begin()
+    return move.result()
 
 
 def _at_location(state: ConvState) -> bool:
-    return _split(state.step)[1] is not None
+    return state.location is not None and state.step != RESUME_STEP
 
 
 def _is_fresh(location: LocationInput, ctx: Context) -> bool:
     age = (ctx.now - location.at).total_seconds()
-    return -60 <= age <= ctx.location_fresh_seconds
+    return -60 <= age <= ctx.daily.location_fresh_seconds
 
 
 def _location(kind: str, **values: Any) -> dict[str, Any]:
@@ -404,8 +565,9 @@ class _Answer:
     location: LocationInput | None = None
 
 
-class _Turn:
-    """One engine call: a private copy of the state plus what to send back."""
+class _Move:
+    """One engine call: a private copy of the state plus what to send back. (Not to be
+    confused with the handlers' `Turn`, one callback's database transaction.)"""
 
     def __init__(self, form: Form, state: ConvState, ctx: Context) -> None:
         self.form = form
@@ -417,6 +579,7 @@ class _Turn:
         self.effects: list[Effect] = []
         self.completed: dict[str, Any] | None = None
         self.finished = False
+        self.position = (state.step, state.sub)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -425,8 +588,9 @@ class _Turn:
         return self.state.answers
 
     @property
-    def meta(self) -> dict[str, Any]:
-        return self.state.meta
+    def ladder(self) -> LadderState:
+        assert self.state.location is not None
+        return self.state.location
 
     def note(self, key: str, **params: Any) -> None:
         """A text to send before the next question (merged with it in text mode)."""
@@ -440,6 +604,8 @@ class _Turn:
         if self.finished:
             return Step(None, outgoing, self.completed, tuple(self.effects))
         state = self.state
+        if (state.step, state.sub) != self.position:
+            state.tries = 0
         state.updated_at = self.ctx.now.isoformat()
         state.lang, state.rendering = self.ctx.lang, self.ctx.rendering
         return Step(state, outgoing, None, tuple(self.effects))
@@ -447,12 +613,20 @@ class _Turn:
     def title(self) -> str:
         return catalog.side_by_side(self.form.title, self.ctx.lang)
 
+    def for_member(self, key: str) -> str:
+        """The catalog key to use: in a proxy form, the ".proxy" wording that names the member
+        instead of saying "you", where the catalog has one."""
+        proxied = f"{key}.proxy"
+        return proxied if self.ctx.proxy_for and proxied in catalog.CATALOG else key
+
     # -- asking ----------------------------------------------------------------------------
 
     def view(self) -> _View:
         step, ctx, lang = self.state.step, self.ctx, self.ctx.lang
+        member = {"member": ctx.member_name}
         if step == CONFIRM_STEP:
-            lines = [catalog.stacked("conv.summary", lang, form=catalog.halves(self.form.title)),
+            lines = [catalog.stacked(self.for_member("conv.summary"), lang,
+                                  form=catalog.halves(self.form.title), **member),
                      *summary_lines(self.form, self.answers, lang)]
             body = "\n".join(lines)
             if self.form.note:
@@ -463,29 +637,33 @@ class _Turn:
                          {})
         if step == REPEAT_STEP:
             lines = summary_lines(self.form, self.copyable(), lang)
-            return _View(REPEAT, {}, "\n".join([catalog.stacked("conv.repeat_summary", lang),
-                                                *lines]))
+            return _View(self.proxied(REPEAT), member, "\n".join(
+                [catalog.stacked(self.for_member("conv.repeat_summary"), lang, **member), *lines]))
         if step == RESUME_STEP:
             return _View(RESUME, {"form": catalog.halves(self.form.title)})
-        key, sub = _split(step)
-        if sub is not None:
-            return self.location_view(sub)
-        q = self.form.question(key)
+        if self.state.location is not None:
+            return self.location_view(self.state.location)
+        q = self.form.question(step)
         if q.prefill and ctx.prefill.get(q.prefill):
             return _View(prefilled(q), {"value": ctx.prefill[q.prefill]})
-        return _View(q, dict(q.params(self.answers, ctx)) if q.params else {})
+        params = dict(q.params(self.answers, ctx)) if q.params else {}
+        return _View(self.proxied(q), {**member, **params})
 
-    def location_view(self, sub: str) -> _View:
+    def proxied(self, q: Question) -> Question:
+        prompt = self.for_member(q.prompt)
+        return q if prompt == q.prompt else replace(q, prompt=prompt)
+
+    def location_view(self, ladder: LadderState) -> _View:
         lang = self.ctx.lang
-        pending = self.meta.get("pending") or {}
+        offered = ladder.offered or {}
         params = {
-            "place": Bi(pending.get("label") or "", pending.get("label_en")
-                        or pending.get("label") or ""),
-            "country": self.ctx.remembered_country or "",
-            "member": self.ctx.prefill.get("name") or self.ctx.proxy_for or "",
+            "place": Bi(offered.get("label") or "", offered.get("label_en")
+                        or offered.get("label") or ""),
+            "country": self.ctx.daily.remembered_country or "",
+            "member": self.ctx.member_name,
         }
-        body = catalog.stacked("loc.checklist", lang) if sub == "failed" else None
-        return _View(LOCATION_STEPS[sub].question, params, body)
+        body = catalog.stacked("loc.checklist", lang) if ladder.step is Loc.FAILED else None
+        return _View(self.proxied(LOCATION_STEPS[ladder.step].question), params, body)
 
     def ask(self) -> None:
         """Send the current step (with any pending notices) and make its card the live one."""
@@ -496,8 +674,8 @@ class _Turn:
             task_id = render.make_task_id(state.conv_id, state.seq)
         title, lead = self.title(), self.lead
         if self.ctx.proxy_for:
-            # Every question says whose report it is: the prompts address "you".
-            member = self.ctx.prefill.get("name") or self.ctx.proxy_for
+            # Every question says whose report it is.
+            member = self.ctx.member_name
             if task_id is not None:
                 tag = catalog.lang_only("conv.proxy_tag", self.ctx.lang, member=member)
                 title = f"{title} · {tag}"
@@ -513,27 +691,25 @@ class _Turn:
             self.out.append(Outgoing("send", message, task_id if is_card else None))
 
     def ask_again(self) -> None:
-        key, sub = _split(self.state.step)
-        if sub == "ask":  # a LOCATION event may have arrived since: use it
-            self.state.step = self.enter_location(key)
+        if self.state.sub is Loc.ASK:  # a LOCATION event may have arrived since: use it
+            self.enter_location()
         self.ask()
 
     def goto(self, step: str) -> None:
         self.prune()
-        key, sub = _split(step)
-        if sub is None and self.form.has(key) and \
-                self.form.question(key).kind is QuestionKind.LOCATION:
-            step = self.enter_location(key)
-        if step == CONFIRM_STEP:
-            self.meta.pop("edit", None)
         self.state.step = step
+        self.state.location = None
+        if self.form.has(step) and self.form.question(step).kind is QuestionKind.LOCATION:
+            self.enter_location()
+        if step == CONFIRM_STEP:
+            self.state.edit = None
         self.ask()
 
     def begin(self) -> None:
-        self.note(self.form.intro, date=self.ctx.today.isoformat())
+        self.note(self.for_member(self.form.intro), date=self.ctx.today.isoformat(),
+                  member=self.ctx.member_name)
         if self.ctx.proxy_for:
-            self.note("conv.proxy_intro",
-                      member=self.ctx.prefill.get("name") or self.ctx.proxy_for)
+            self.note("conv.proxy_intro", member=self.ctx.member_name)
         self.goto(self.next_step())
 
     # -- the walk --------------------------------------------------------------------------
@@ -556,8 +732,8 @@ class _Turn:
         once `repeat.after` is answered, just before the first question a copy would fill."""
         self.prune()
         upcoming = self.first_unanswered()
-        repeat, yesterday = self.form.repeat, self.ctx.yesterday
-        if (repeat is not None and yesterday and "repeat" not in self.meta
+        repeat, yesterday = self.form.repeat, self.ctx.daily.yesterday
+        if (repeat is not None and yesterday and self.state.repeat is None
                 and repeat.after in self.answers and upcoming not in repeat.fresh
                 and repeat.eligible(yesterday, self.ctx) and self.copyable()):
             return REPEAT_STEP
@@ -565,20 +741,20 @@ class _Turn:
 
     def copyable(self) -> dict[str, Any]:
         """Yesterday's answers that today's form can take (not fresh, not answered, valid)."""
-        repeat, yesterday = self.form.repeat, self.ctx.yesterday or {}
+        repeat, yesterday = self.form.repeat, self.ctx.daily.yesterday or {}
         if repeat is None:
             return {}
         return {q.key: yesterday[q.key] for q in self.form.questions
                 if q.key not in repeat.fresh and q.key in yesterday
-                and q.key not in self.answers and q.accepts(yesterday[q.key])}
+                and q.key not in self.answers and q.accepts(yesterday[q.key])
+                and q.applies({**yesterday, **self.answers}, self.ctx)}
 
     def store(self, key: str, value: Any) -> None:
         q = self.form.question(key)
         if q.kind is QuestionKind.LOCATION and self.ctx.proxy_for and isinstance(value, dict):
-            value = {**value, "proxy_reason": self.meta.pop("proxy_reason", None)}
+            value = {**value, "proxy_reason": self.ladder.proxy_reason}
         self.answers[key] = value
         self.state.history.append(key)
-        self.meta.pop("pending", None)
         for advice in q.advice:
             if advice.when(self.answers, self.ctx):
                 self.note(advice.text, **advice.params(self.answers, self.ctx))
@@ -616,7 +792,7 @@ class _Turn:
 
     def read_text(self, view: _View, raw: str) -> _Answer:
         q = view.question
-        key, sub = _split(self.state.step)
+        sub = self.state.sub if _at_location(self.state) else None
         failure: InvalidAnswer | None = None
         if q.options:
             try:
@@ -629,6 +805,9 @@ class _Turn:
             if shortcut is not None:
                 return _Answer(options=(shortcut,))
         if q.parser is not None:
+            if normalize_word(raw) in _SUBMIT_WORDS:
+                # 提交 typed before the summary: not an answer (nor a remark).
+                raise InvalidAnswer("err.answer_first")
             return _Answer(value=q.parser(raw, self.ctx))
         if sub is not None and failure is not None and failure.key == "err.choice":
             raise InvalidAnswer("err.location_expected")
@@ -667,7 +846,16 @@ class _Turn:
         return Outgoing("update_card", message, inp.task_id)
 
     def reject(self, err: InvalidAnswer) -> None:
+        """Say why, then ask again; after STUCK_AFTER tries in a row, also say how to get help
+        (so nobody is left repeating themselves)."""
+        self.state.tries += 1
         self.note(err.key, **err.params)
+        if self.state.tries % STUCK_AFTER == 0:
+            helpers = "、".join(self.ctx.helpers)
+            if self.state.location is not None and not self.ctx.proxy_for:
+                self.note("conv.stuck_location", helpers=helpers)
+            else:
+                self.note("conv.stuck", helpers=helpers)
         self.ask()
 
     # -- applying an answer --------------------------------------------------------------------
@@ -679,11 +867,10 @@ class _Turn:
         if special is not None:
             special(answer.options[0] if answer.options else None)
             return
-        key, sub = _split(step)
-        if sub is not None:
-            self.on_location(key, sub, answer)
+        if self.state.location is not None:
+            self.on_location(step, answer)
             return
-        q = self.form.question(key)
+        q = self.form.question(step)
         if answer.options and answer.options[0].id == _PREFILL and q.prefill:
             value = self.ctx.prefill[q.prefill]
         elif answer.options and q.kind is QuestionKind.MULTI:
@@ -692,7 +879,7 @@ class _Turn:
             value = answer.options[0].stored
         else:
             value = answer.value
-        self.store(key, value)
+        self.store(step, value)
 
     def on_confirm(self, option: Option | None) -> None:
         if option is not None and option.id == "edit":
@@ -710,74 +897,76 @@ class _Turn:
     def on_edit(self, option: Option | None) -> None:
         if option is None or not self.form.has(option.id):
             raise InvalidAnswer("err.choice")
-        keys = {option.id} | self.form.dependents(option.id)
-        saved = {k: self.answers.pop(k) for k in list(self.answers) if k in keys}
-        self.meta["edit"] = {"answers": saved, "history": list(self.state.history)}
-        self.state.history = [h for h in self.state.history if h not in keys]
-        self.goto(self.first_unanswered())
+        # Answers that depend on the edited one stay while their condition still holds (the
+        # walk prunes the others and asks any that newly apply); "back" restores them all.
+        saved = dict(self.answers)
+        self.state.edit = EditSave(saved, list(self.state.history))
+        del self.answers[option.id]
+        self.state.history = [h for h in self.state.history if h != option.id]
+        self.goto(option.id)
 
     def on_repeat(self, option: Option | None) -> None:
         if option is not None and option.id == "same":
             copied = self.copyable()
             self.answers.update(copied)
-            self.meta["copied"] = list(copied)
-        self.meta["repeat"] = option.id if option else "again"
+            self.state.copied = list(copied)
+        self.state.repeat = option.id if option else "again"
         self.state.history.append(REPEAT_STEP)
         self.goto(self.next_step())
 
     def on_resume(self, option: Option | None) -> None:
+        state = self.state
         if option is not None and option.id == "restart":
-            self.state.answers, self.state.history = {}, []
-            self.state.meta = {k: v for k, v in self.meta.items()
-                               if k in ("day", "proxy_for", "subject", "late_reason")}
+            # Everything answered goes; what the form is (subject, day) stays.
+            state.answers, state.history, state.copied = {}, [], []
+            state.location, state.edit, state.repeat, state.resume_step = None, None, None, None
             self.begin()
             return
-        step = self.meta.pop("resume_step", None) or self.first_unanswered()
-        key, sub = _split(step)
-        if sub == "confirm":
+        step = state.resume_step or self.first_unanswered()
+        state.resume_step = None
+        state.step = step
+        if not (self.form.has(step) and self.form.question(step).kind is QuestionKind.LOCATION):
+            state.location = None
+        elif state.location is None or state.location.step is Loc.CONFIRM:
             # The position offered before the pause may be stale by now: look again.
-            step = self.enter_location(key)
-        self.state.step = step
+            self.enter_location()
         self.ask()
 
     def offer_resume(self) -> None:
-        self.meta["resume_step"] = self.state.step
+        self.state.resume_step = self.state.step
         self.state.step = RESUME_STEP
         self.ask()
 
     def abandon_edit(self) -> None:
-        edit = self.meta.pop("edit")
-        self.answers.update(edit["answers"])
-        self.state.history = list(edit["history"])
+        edit = self.state.edit
+        assert edit is not None
+        self.state.answers = dict(edit.answers)
+        self.state.history = list(edit.history)
         self.goto(CONFIRM_STEP)
 
     def back(self) -> None:
-        if "edit" in self.meta:
+        state = self.state
+        if state.edit is not None:
             self.abandon_edit()
             return
-        step = self.state.step
-        key, sub = _split(step)
-        if sub is not None:
-            parent = LOCATION_STEPS[sub].parent
-            if parent == "ask" and self.ctx.proxy_for:
-                parent = "proxy_ask"
-            if parent is not None:
-                self.state.step = f"{key}{_SUB}{parent}"
-                self.ask()
-                return
+        if _at_location(state) and self.ladder.trail:
+            self.ladder.step = self.ladder.trail.pop()
+            self.ask()
+            return
+        step = state.step
         if step == EDIT:
             self.goto(CONFIRM_STEP)
             return
         if step == RESUME_STEP:
             self.ask()
             return
-        history = self.state.history
+        history = state.history
         while history:
             last = history.pop()
             if last == REPEAT_STEP:
-                for copied in self.meta.pop("copied", []):
+                for copied in state.copied:
                     self.answers.pop(copied, None)
-                self.meta.pop("repeat", None)
+                state.copied, state.repeat = [], None
                 self.goto(REPEAT_STEP)
                 return
             if not self.form.has(last):
@@ -794,21 +983,18 @@ class _Turn:
         self.note("hint.commands")
         self.ask()
 
-    # -- the location ladder ---------------------------------------------------------------
+    # -- the location ladder (a typed sub-form: forms.LOCATION_STEPS) --------------------------
 
-    def substep(self, key: str, name: str) -> str:
-        return f"{key}{_SUB}{name}"
+    def abroad_entry(self) -> Loc:
+        return Loc.ABROAD_AGAIN if self.ctx.daily.remembered_country else Loc.COUNTRY
 
-    def abroad_entry(self, key: str) -> str:
-        return self.substep(key, "abroad_again" if self.ctx.remembered_country else "country")
-
-    def enter_location(self, key: str) -> str:
-        """The first sub-step of a LOCATION question, using a fresh LOCATION event if known."""
-        self.meta.pop("pending", None)
-        ctx = self.ctx
+    def enter_location(self) -> None:
+        """Start the current LOCATION question, using a fresh LOCATION event if known."""
+        ctx, state = self.ctx, self.state
         if ctx.proxy_for:
-            return self.substep(key, "proxy_reason")
-        last = ctx.last_location
+            state.location = LadderState(PROXY_ENTRY)
+            return
+        last = ctx.daily.last_location
         if last is not None and _is_fresh(last, ctx):
             try:
                 value = self.locate(last)
@@ -816,29 +1002,53 @@ class _Turn:
                 value = None
             if value is not None:
                 if value["category"] == "abroad":
-                    return self.abroad_entry(key)
-                self.meta["pending"] = value
-                return self.substep(key, "confirm")
-        if ctx.remembered_country:
-            return self.substep(key, "abroad_again")
-        return self.substep(key, "ask")
+                    state.location = LadderState(self.abroad_entry(), trail=[MEMBER_ENTRY])
+                else:
+                    state.location = LadderState(Loc.CONFIRM, trail=[MEMBER_ENTRY],
+                                                 offered=value)
+                return
+        if ctx.daily.remembered_country:
+            state.location = LadderState(Loc.ABROAD_AGAIN)
+            return
+        state.location = LadderState(MEMBER_ENTRY)
+
+    def to_sub(self, target: Loc) -> None:
+        """Move to another sub-step; coming back to one already walked shortens the trail."""
+        ladder = self.ladder
+        if target in ladder.trail:
+            del ladder.trail[ladder.trail.index(target):]
+        elif target is not ladder.step:
+            ladder.trail.append(ladder.step)
+        ladder.step = target
+        self.ask()
 
     def locate(self, inp: LocationInput) -> dict[str, Any]:
         values: dict[str, Any] = {"lat": inp.lat, "lng": inp.lng, "source": inp.source,
                                   "verified": True}
-        if self.ctx.geocode is None:
+        geocode = self.ctx.daily.geocode
+        if geocode is None:
             label = inp.label or f"{inp.lat:.5f}, {inp.lng:.5f}"
             return _location("gps", **values, label=label)
         try:
-            place = self.ctx.geocode(inp.lat, inp.lng)
+            place = geocode(inp.lat, inp.lng)
         except ValueError as exc:
             raise InvalidAnswer("err.location_impossible") from exc
         return _location("gps", **values, label=place.label("zh"), label_en=place.label("en"),
                          province=place.province, city=place.city, district=place.district,
                          category=place.category)
 
-    def on_location(self, key: str, sub: str, answer: _Answer) -> None:
-        ctx = self.ctx
+    def typed_place(self, text: str) -> dict[str, Any]:
+        """A typed address, unverified; its province/city/district when they can be read."""
+        read = self.ctx.daily.read_address
+        place = read(text) if read is not None else None
+        if place is None:
+            return _location("typed", label=text)
+        return _location("typed", label=text, province=place.province, city=place.city,
+                         district=place.district, category=place.category)
+
+    def on_location(self, key: str, answer: _Answer) -> None:
+        ctx, ladder = self.ctx, self.ladder
+        step = LOCATION_STEPS[ladder.step]
         if answer.location is not None:
             inp = answer.location
             if ctx.proxy_for:
@@ -847,67 +1057,69 @@ class _Turn:
                 raise InvalidAnswer("err.location_stale")
             value = self.locate(inp)
             if value["category"] == "abroad":
-                self.goto(self.abroad_entry(key))
+                self.follow(key, LocAct.ABROAD, None)
                 return
-            self.meta["pending"] = value
-            self.goto(self.substep(key, "confirm"))
+            ladder.offered = value
+            self.to_sub(Loc.CONFIRM)
             return
         if answer.options:
-            self.location_action(key, answer.options[0].id)
+            option_id = answer.options[0].id
+            target = step.goes.get(option_id) or SHORTCUT_GOES[option_id]
+            self.follow(key, target, option_id)
             return
-        text = answer.value
-        if sub == "proxy_reason_other":
-            self.meta["proxy_reason"] = text
-            self.goto(self.proxy_entry(key))
-        elif sub == "country":
-            self.store(key, _location("abroad", country=text, category="abroad"))
-        elif sub == "unknown_reason":
-            self.store(key, _location("unknown", reason=text))
-        else:  # a typed address (member after 定位失败, or a reviewer filling in)
-            self.store(key, _location("typed", label=text))
+        assert step.typed is not None
+        self.follow(key, step.typed, answer.value)
 
-    def proxy_entry(self, key: str) -> str:
-        """Where a reviewer gives the member's location, once they said why they fill in."""
-        return self.substep(key, "abroad_again" if self.ctx.remembered_country else "proxy_ask")
-
-    def location_action(self, key: str, action: str) -> None:
-        targets = {"failed": "failed", "retry": "ask", "type": "address", "change": "country",
-                   "unknown": "unknown_reason", "other": "proxy_reason_other"}
-        if action in _PROXY_REASONS:
-            self.meta["proxy_reason"] = action
-            self.goto(self.proxy_entry(key))
-        elif action in targets:
-            self.goto(self.substep(key, targets[action]))
-        elif action == "abroad":
-            self.goto(self.abroad_entry(key))
-        elif action == "proxy":
-            self.request_proxy()
-        elif action == "still":
-            self.store(key, _location("abroad", country=self.ctx.remembered_country,
+    def follow(self, key: str, target: Loc | LocAct, value: Any) -> None:
+        """Carry out where an answer at a sub-step leads (`LocationStep.goes` / `.typed`)."""
+        ladder, ctx = self.ladder, self.ctx
+        if isinstance(target, Loc):
+            self.to_sub(target)
+        elif target is LocAct.KEEP_OFFERED:
+            if ladder.offered:
+                self.store(key, dict(ladder.offered))
+            else:
+                self.to_sub(MEMBER_ENTRY)
+        elif target is LocAct.STILL_ABROAD:
+            self.store(key, _location("abroad", country=ctx.daily.remembered_country,
                                       category="abroad"))
-        elif action == "ok" and self.meta.get("pending"):
-            self.store(key, dict(self.meta["pending"]))
-        else:
-            self.goto(self.substep(key, "ask"))
+        elif target is LocAct.ABROAD:
+            self.to_sub(self.abroad_entry())
+        elif target is LocAct.REQUEST_PROXY:
+            self.request_proxy()
+        elif target is LocAct.PROXY_REASON:
+            ladder.proxy_reason = str(value)
+            if ladder.trail and ladder.trail[-1] is Loc.PROXY_REASON:
+                ladder.step = ladder.trail.pop()  # the typed reason answers the reason step
+            self.to_sub(Loc.ABROAD_AGAIN if ctx.daily.remembered_country else Loc.PROXY_ASK)
+        elif target is LocAct.STORE_TYPED:
+            self.store(key, self.typed_place(str(value)))
+        elif target is LocAct.STORE_COUNTRY:
+            self.store(key, _location("abroad", country=value, category="abroad"))
+        elif target is LocAct.STORE_UNKNOWN:
+            self.store(key, _location("unknown", reason=value))
+        else:  # pragma: no cover - forms._check_ladder keeps LOCATION_STEPS complete
+            raise AssertionError(target)
 
     def request_proxy(self) -> None:
         ctx = self.ctx
         self.effects.append(Effect("request_proxy", {
-            "userid": ctx.userid, "form_id": self.form.id, "date": ctx.today.isoformat(),
+            "userid": ctx.whom, "form_id": self.form.id, "date": ctx.today.isoformat(),
             "reason": "location_failed"}))
         self.note("loc.proxy_requested")
         self.finished = True
 
     def country_effects(self) -> list[Effect]:
-        ctx, target = self.ctx, self.ctx.proxy_for or self.ctx.userid
+        ctx, target = self.ctx, self.ctx.whom
+        remembered = ctx.daily.remembered_country
         effects = []
         for q in self.form.questions:
             value = self.answers.get(q.key)
             if q.kind is not QuestionKind.LOCATION or not isinstance(value, dict):
                 continue
-            if value["kind"] == "abroad" and value["country"] != ctx.remembered_country:
+            if value["kind"] == "abroad" and value["country"] != remembered:
                 effects.append(Effect("remember_country",
                                       {"userid": target, "country": value["country"]}))
-            elif value["kind"] in ("gps", "typed") and ctx.remembered_country:
+            elif value["kind"] in ("gps", "typed") and remembered:
                 effects.append(Effect("forget_country", {"userid": target}))
         return effects

@@ -24,6 +24,12 @@ __all__ = [
     "CHOICE_KINDS",
     "EDIT",
     "LOCATION_STEPS",
+    "LOCATION_SHORTCUTS",
+    "MEMBER_ENTRY",
+    "PROXY_ENTRY",
+    "SHORTCUT_GOES",
+    "Loc",
+    "LocAct",
     "REPEAT",
     "RESUME",
     "SUBMIT",
@@ -307,14 +313,45 @@ RESUME = Question(RESUME_STEP, QuestionKind.CONFIRM, "conv.timed_out", label="co
                                   style=2)))
 
 
+class Loc(StrEnum):
+    """The sub-steps of a LOCATION question (a small typed sub-form of its own)."""
+
+    ASK = "ask"                        # send your location (定位失败 / 在国外)
+    CONFIRM = "confirm"                # "you are at X: correct?"
+    FAILED = "failed"                  # the checklist: retry / type an address / ask a reviewer
+    ADDRESS = "address"                # a typed address (unverified)
+    ABROAD_AGAIN = "abroad_again"      # "still in X?"
+    COUNTRY = "country"                # which country (abroad needs no location)
+    PROXY_REASON = "proxy_reason"      # a reviewer says why they fill in
+    PROXY_REASON_OTHER = "proxy_reason_other"
+    PROXY_ASK = "proxy_ask"            # a reviewer types the member's address / abroad / unknown
+    UNKNOWN_REASON = "unknown_reason"  # why the member's location is unknown
+
+
+class LocAct(StrEnum):
+    """What an answer at a sub-step does other than moving to another sub-step."""
+
+    KEEP_OFFERED = "keep_offered"      # store the position offered for confirmation
+    STILL_ABROAD = "still_abroad"      # store the remembered country
+    ABROAD = "abroad"                  # to "still in X?" when a country is remembered, else COUNTRY
+    REQUEST_PROXY = "request_proxy"    # ask the reviewer to fill in; the conversation ends
+    PROXY_REASON = "proxy_reason"      # remember why the reviewer fills in, then ask where
+    STORE_TYPED = "store_typed"        # a typed address, stored unverified
+    STORE_COUNTRY = "store_country"    # abroad in the typed country
+    STORE_UNKNOWN = "store_unknown"    # unknown, with the typed reason
+
+
 @dataclass(frozen=True)
 class LocationStep:
-    """One sub-step of a LOCATION question. `parent` is where "back" goes (None: the previous
-    question). Typed 定位失败/在国外 work in every sub-step marked `shortcuts`."""
+    """One sub-step of a LOCATION question: its question, where each option leads (`goes`:
+    option id → sub-step or action) and what a typed answer does (`typed`). "Back" retraces the
+    sub-steps actually walked (the engine keeps the trail), so no parent table is needed.
+    Typed 定位失败/在国外 work in every sub-step marked `shortcuts`."""
 
-    name: str
+    name: Loc
     question: Question
-    parent: str | None
+    goes: Mapping[str, Loc | LocAct] = field(default_factory=dict)
+    typed: LocAct | None = None
     shortcuts: bool = True
 
 
@@ -322,60 +359,80 @@ _FAILED = Option("failed", "opt.loc.failed", aliases=("无法定位", "定位不
 _ABROAD = Option("abroad", "opt.loc.abroad", aliases=("国外", "境外", "在境外", "abroad",
                                                        "overseas"))
 LOCATION_SHORTCUTS = (_FAILED, _ABROAD)
+SHORTCUT_GOES: Mapping[str, Loc | LocAct] = {"failed": Loc.FAILED, "abroad": LocAct.ABROAD}
+
+# Where the ladder starts: a member is asked for their position; a reviewer filling in for a
+# member first says why (their own position is never used).
+MEMBER_ENTRY = Loc.ASK
+PROXY_ENTRY = Loc.PROXY_REASON
 
 _LOCATION_HELP = "help.q.location"
 
-LOCATION_STEPS: Mapping[str, LocationStep] = {step.name: step for step in (
-    LocationStep("ask", Question(
-        "ask", QuestionKind.SINGLE, "loc.ask", label="field.location", help=_LOCATION_HELP,
-        options=(_FAILED, _ABROAD)), parent=None),
-    LocationStep("confirm", Question(
-        "confirm", QuestionKind.CONFIRM, "loc.confirm", label="field.location",
-        help=_LOCATION_HELP,
-        options=(Option("ok", "opt.confirm", aliases=_YES_WORDS + ("正确", "ok")),
-                 Option("retry", "opt.loc.retry", aliases=_NO_WORDS + ("重试", "retry"),
-                        style=2))), parent="ask"),
-    LocationStep("failed", Question(
-        "failed", QuestionKind.SINGLE, "loc.failed", label="field.location",
-        help=_LOCATION_HELP,
-        options=(Option("retry", "opt.loc.retry", aliases=("重试", "retry")),
-                 Option("type", "opt.loc.type", aliases=("地址", "address", "type")),
-                 Option("proxy", "opt.loc.proxy", aliases=("代填", "proxy")))), parent="ask"),
-    LocationStep("address", Question(
-        "address", QuestionKind.TEXT, "loc.address", label="field.location",
-        help=_LOCATION_HELP, parse=v.address), parent="failed"),
-    LocationStep("abroad_again", Question(
-        "abroad_again", QuestionKind.CONFIRM, "loc.abroad_again", label="field.location",
-        help=_LOCATION_HELP,
-        options=(Option("still", "opt.loc.still", aliases=_YES_WORDS + ("仍在", "still")),
-                 Option("change", "opt.loc.change", aliases=_NO_WORDS + ("change", "回国"),
-                        style=2))), parent=None),
-    LocationStep("country", Question(
-        "country", QuestionKind.TEXT, "loc.country", label="field.location",
-        help=_LOCATION_HELP, parse=v.country), parent="ask"),
-    # A reviewer filling in says why first (stored with the report), then where the member is.
-    LocationStep("proxy_reason", Question(
-        "proxy_reason", QuestionKind.SINGLE, "loc.proxy_reason", label="field.location",
-        help=_LOCATION_HELP,
-        options=(Option("phone_fails", "opt.proxy.phone_fails",
-                        aliases=("定位失败", "无法定位", "location failed")),
-                 Option("no_phone", "opt.proxy.no_phone", aliases=("没有手机", "无手机")),
-                 Option("other", "opt.proxy.other", aliases=("其他", "other")))),
-        parent=None, shortcuts=False),
-    LocationStep("proxy_reason_other", Question(
-        "proxy_reason_other", QuestionKind.TEXT, "loc.proxy_reason_other",
-        label="field.location", help=_LOCATION_HELP, parse=v.free_text(100)),
-        parent="proxy_reason", shortcuts=False),
-    LocationStep("proxy_ask", Question(
-        "proxy_ask", QuestionKind.TEXT, "loc.proxy_ask", label="field.location",
-        help=_LOCATION_HELP, parse=v.address,
-        options=(_ABROAD, Option("unknown", "opt.loc.unknown",
-                                 aliases=("不清楚", "不知道", "unknown")))),
-        parent="proxy_reason", shortcuts=False),
-    LocationStep("unknown_reason", Question(
-        "unknown_reason", QuestionKind.TEXT, "loc.unknown_reason", label="field.location",
-        help=_LOCATION_HELP, parse=v.free_text(100)), parent="proxy_ask", shortcuts=False),
+
+def _loc_question(name: Loc, kind: QuestionKind, *, options: tuple[Option, ...] = (),
+                  parse: v.Parser | None = None) -> Question:
+    return Question(name.value, kind, f"loc.{name.value}", label="field.location",
+                    help=_LOCATION_HELP, options=options, parse=parse)
+
+
+LOCATION_STEPS: Mapping[Loc, LocationStep] = {step.name: step for step in (
+    LocationStep(Loc.ASK, _loc_question(Loc.ASK, QuestionKind.SINGLE, options=(_FAILED, _ABROAD)),
+                 goes=SHORTCUT_GOES),
+    LocationStep(Loc.CONFIRM, _loc_question(Loc.CONFIRM, QuestionKind.CONFIRM, options=(
+        Option("ok", "opt.confirm", aliases=_YES_WORDS + ("正确", "ok")),
+        Option("retry", "opt.loc.retry", aliases=_NO_WORDS + ("重试", "retry"), style=2))),
+        goes={"ok": LocAct.KEEP_OFFERED, "retry": Loc.ASK}),
+    LocationStep(Loc.FAILED, _loc_question(Loc.FAILED, QuestionKind.SINGLE, options=(
+        Option("retry", "opt.loc.retry", aliases=("重试", "retry")),
+        Option("type", "opt.loc.type", aliases=("地址", "address", "type")),
+        Option("proxy", "opt.loc.proxy", aliases=("代填", "proxy")))),
+        goes={"retry": Loc.ASK, "type": Loc.ADDRESS, "proxy": LocAct.REQUEST_PROXY}),
+    LocationStep(Loc.ADDRESS, _loc_question(Loc.ADDRESS, QuestionKind.TEXT, parse=v.address),
+                 typed=LocAct.STORE_TYPED),
+    LocationStep(Loc.ABROAD_AGAIN, _loc_question(Loc.ABROAD_AGAIN, QuestionKind.CONFIRM, options=(
+        Option("still", "opt.loc.still", aliases=_YES_WORDS + ("仍在", "still")),
+        Option("change", "opt.loc.change", aliases=_NO_WORDS + ("change", "回国"), style=2))),
+        goes={"still": LocAct.STILL_ABROAD, "change": Loc.COUNTRY}),
+    LocationStep(Loc.COUNTRY, _loc_question(Loc.COUNTRY, QuestionKind.TEXT, parse=v.country),
+                 typed=LocAct.STORE_COUNTRY),
+    LocationStep(Loc.PROXY_REASON, _loc_question(Loc.PROXY_REASON, QuestionKind.SINGLE, options=(
+        Option("phone_fails", "opt.proxy.phone_fails",
+               aliases=("定位失败", "无法定位", "location failed")),
+        Option("no_phone", "opt.proxy.no_phone", aliases=("没有手机", "无手机")),
+        Option("other", "opt.proxy.other", aliases=("其他", "other")))),
+        goes={"phone_fails": LocAct.PROXY_REASON, "no_phone": LocAct.PROXY_REASON,
+              "other": Loc.PROXY_REASON_OTHER}, shortcuts=False),
+    LocationStep(Loc.PROXY_REASON_OTHER, _loc_question(
+        Loc.PROXY_REASON_OTHER, QuestionKind.TEXT, parse=v.free_text(100)),
+        typed=LocAct.PROXY_REASON, shortcuts=False),
+    LocationStep(Loc.PROXY_ASK, _loc_question(Loc.PROXY_ASK, QuestionKind.TEXT, parse=v.address,
+                                              options=(_ABROAD, Option(
+                                                  "unknown", "opt.loc.unknown",
+                                                  aliases=("不清楚", "不知道", "unknown")))),
+                 goes={"abroad": LocAct.ABROAD, "unknown": Loc.UNKNOWN_REASON},
+                 typed=LocAct.STORE_TYPED, shortcuts=False),
+    LocationStep(Loc.UNKNOWN_REASON, _loc_question(
+        Loc.UNKNOWN_REASON, QuestionKind.TEXT, parse=v.free_text(100)),
+        typed=LocAct.STORE_UNKNOWN, shortcuts=False),
 )}
+
+
+def _check_ladder() -> None:
+    """Every sub-step is declared, every option leads somewhere, typed steps say what typing
+    does (checked at import, like the forms)."""
+    if set(LOCATION_STEPS) != set(Loc):
+        raise ValueError("LOCATION_STEPS must declare every Loc")
+    for step in LOCATION_STEPS.values():
+        ids = {o.id for o in step.question.options}
+        if set(step.goes) - ids - (set(SHORTCUT_GOES) if step.shortcuts else set()):
+            raise ValueError(f"{step.name}: goes names unknown options")
+        if ids - set(step.goes):
+            raise ValueError(f"{step.name}: an option leads nowhere")
+        if (step.question.parser is not None) != (step.typed is not None):
+            raise ValueError(f"{step.name}: typed answers need an action, and only then")
+
+
+_check_ladder()
 
 for _step in LOCATION_STEPS.values():
     _check_question(_step.question)

@@ -42,6 +42,7 @@ __all__ = [
     "match_option",
     "mobile",
     "normalize",
+    "normalize_word",
     "optional_text",
     "parse_choices",
     "person_name",
@@ -181,6 +182,8 @@ def address(raw: str, env: ParseEnv) -> str:
 
 def country(raw: str, env: ParseEnv) -> str:
     text = clean_text(raw, max_len=40)
+    if normalize_word(text) in SKIP_WORDS:  # "无" is not a country
+        raise InvalidAnswer("err.country")
     if normalize(text).casefold() in _CHINA:
         raise InvalidAnswer("err.country_is_china")
     if not _count_letters(text) or any(unicodedata.category(ch) == "Nd" for ch in text):
@@ -305,8 +308,10 @@ _SEPARATORS = re.compile(r"[,，、;；/|]+|\s+(?:and|和)\s+")
 
 
 def _split_digits(word: str, count: int) -> list[str] | None:
-    """"23" → ["2", "3"] when options are single-digit and 23 is not an option number."""
-    if word.isdigit() and word.isascii() and len(word) > 1 and count <= 9 and int(word) > count:
+    """"23" → ["2", "3"] when options are single-digit, 23 is not an option number and every
+    digit is one (so "13" with two options, or "2019011234", names no option)."""
+    if (word.isdigit() and word.isascii() and len(word) > 1 and count <= 9 and int(word) > count
+            and all(1 <= int(d) <= count for d in word)):
         return list(word)
     return None
 
@@ -329,10 +334,23 @@ def _tokens(options: Sequence[Option], text: str) -> list[Option]:
             else:
                 digits = _split_digits(words[i], len(options))
                 if digits is None:
-                    raise InvalidAnswer("err.choice")
+                    raise _no_such_option(words[i], len(options))
                 chosen.extend(match_option(options, d) for d in digits)  # type: ignore[misc]
                 i += 1
     return chosen
+
+
+def _no_such_option(word: str, count: int) -> InvalidAnswer:
+    """A number that is not an option says which numbers are; other words "not understood"."""
+    folded = unicodedata.normalize("NFKC", word).strip()
+    if folded.isdigit() and folded.isascii():
+        return InvalidAnswer("err.choice_range", count=count)
+    return InvalidAnswer("err.choice")
+
+
+def normalize_word(raw: str) -> str:
+    """A short reply as a word: NFKC, trimmed, casefolded, final punctuation dropped."""
+    return unicodedata.normalize("NFKC", raw).strip().casefold().rstrip("。.!！")
 
 
 def check_choices(options: Sequence[Option], chosen: Sequence[Option], *, multi: bool
@@ -359,5 +377,8 @@ def parse_choices(options: Sequence[Option], raw: str, *, multi: bool) -> tuple[
         symbols = any(unicodedata.category(ch) in ("So", "Sk", "Cs") for ch in text)
         raise InvalidAnswer("err.choice_emoji" if symbols else "err.choice")
     whole = match_option(options, text)
+    if whole is None and text.isdigit() and text.isascii() and _split_digits(
+            text, len(options)) is None:
+        raise _no_such_option(text, len(options))
     chosen = [whole] if whole is not None else _tokens(options, text)
     return check_choices(options, chosen, multi=multi)

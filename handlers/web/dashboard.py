@@ -41,7 +41,7 @@ from handlers.web.member import read_turn, web_inbound
 from storage.export import ExportError, check_range, export_rows, write_csv, write_xlsx
 from storage.models import Member
 from storage.summary import unit_summaries
-from storage.units import descendants, may_act_on, reviewed_units, unit_names, unit_tree
+from storage.units import ancestors, may_act_on, reviewed_units, unit_names, unit_tree
 from storage import alerts, audit, members, reports
 from storage.audit import AuditAction
 from storage.outbox import enqueue_web_reminder
@@ -68,6 +68,24 @@ def _ordered_units(tree: dict[str, str | None], scope: set[str] | None
 
     walk(None, 0)
     return ordered
+
+
+_COUNTS = ("total", "reported", "missing", "unfollowed", "abnormal")
+
+
+def _rolled_up(tree: dict[str, str | None], summaries: dict[str, Any]
+               ) -> dict[str, dict[str, int]]:
+    """Each unit's counts including every unit below it (a college sums its classes), in
+    one pass up the tree from each unit that has members."""
+    rolled: dict[str, dict[str, int]] = {}
+    for unit_id, s in summaries.items():
+        own = {"total": s.total, "reported": s.reported, "missing": len(s.missing),
+               "unfollowed": len(s.unfollowed), "abnormal": len(s.abnormal)}
+        for ancestor in ancestors(tree, unit_id):
+            into = rolled.setdefault(ancestor, dict.fromkeys(_COUNTS, 0))
+            for key in _COUNTS:
+                into[key] += own[key]
+    return rolled
 
 
 async def _scope(session: Any, actor: Member) -> set[str] | None | bool:
@@ -97,20 +115,14 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_DASHBOARD,
                      target=today.isoformat(),
                      detail={"units": len(summaries), "alerts": len(recent)})
+    rolled = _rolled_up(tree, summaries)
     rows = []
     for unit_id, depth in _ordered_units(tree, scope):
-        # A unit's counts include the units below it (a college sums its classes).
-        below = [summaries[u] for u in sorted(descendants(tree, {unit_id})) if u in summaries]
-        total = sum(s.total for s in below)
-        if not total:
+        counts = rolled.get(unit_id)
+        if not counts or not counts["total"]:
             continue
-        reported = sum(s.reported for s in below)
         rows.append({"id": unit_id, "name": names.get(unit_id, unit_id), "depth": depth,
-                     "total": total, "reported": reported,
-                     "missing": sum(len(s.missing) for s in below),
-                     "unfollowed": sum(len(s.unfollowed) for s in below),
-                     "abnormal": sum(len(s.abnormal) for s in below),
-                     "percent": round(100 * reported / total)})
+                     **counts, "percent": round(100 * counts["reported"] / counts["total"])})
     missing = [(uid, name, names.get(s.unit_id, s.unit_id))
                for s in summaries.values() for uid, name in s.missing]
     alert_rows = [{
@@ -277,6 +289,18 @@ def _xlsx_bytes(rows: list[Any]) -> bytes:
         os.unlink(path)
 
 
+def _proxy_receipt(report: Any, subject: Member, lang: str, deps: Any) -> str | None:
+    """Today's report of the member, as the reviewer sees it (filed by whom)."""
+    if report is None:
+        return None
+    if report.filled_by != subject.userid:
+        return catalog.lang_only("web.proxy.done", lang, name=subject.name,
+                                 receipt=report.receipt)
+    return catalog.lang_only("web.receipt", lang, date=report.report_date.isoformat(),
+                             time=local_time_text(deps.clock, report.submitted_at),
+                             receipt=report.receipt)
+
+
 async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str, Any] | None,
                         errors: dict[str, str] | None, status: int = 200,
                         done: str | None = None) -> web.Response:
@@ -285,16 +309,16 @@ async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str,
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, actor, now)
         report = await reports.report_of_day(session, subject.userid, turn.today)
-        ctx = await build_context(turn, DAILY_REPORT, subject, proxy_for=subject.userid)
+        ctx = await build_context(turn, DAILY_REPORT, subject)
         fields = formview.fields(DAILY_REPORT, raw if raw is not None else
                                  formview.initial_raw(DAILY_REPORT, {}, ctx), ctx, lang, errors)
     return page(request, "proxy.html", {
         "subject": subject, "fields": fields, "errors": errors or {}, "done": done,
-        "report": report, "form": {"id": "daily", "action": request.path,
-                                   "title": catalog.lang_only("web.proxy.title", lang,
-                                                        name=subject.name),
-                                   "intro": "", "note": catalog.lang_only(DAILY_REPORT.note, lang)
-                                   if DAILY_REPORT.note else ""},
+        "report": report, "report_text": _proxy_receipt(report, subject, lang, deps),
+        "form": {"id": "daily", "action": request.path,
+                 "title": catalog.lang_only("web.proxy.title", lang, name=subject.name),
+                 "intro": "", "note": catalog.lang_only(DAILY_REPORT.note, lang)
+                 if DAILY_REPORT.note else ""},
         "jssdk": "null",
     }, status=status)
 
@@ -317,7 +341,7 @@ async def proxy_form(request: web.Request) -> web.StreamResponse:
     raw = formview.read_post(DAILY_REPORT, await request.post())
     async with deps.db.transaction() as session:
         turn = await Turn.open(deps, session, web_inbound(actor.userid, now), now)
-        ctx = await build_context(turn, DAILY_REPORT, subject, proxy_for=subject.userid)
+        ctx = await build_context(turn, DAILY_REPORT, subject)
         outcome = formview.parse(DAILY_REPORT, raw, ctx, lang)
         if outcome.ok:
             await store_record(turn, DAILY_REPORT, outcome.answers, ctx, outcome.effects)

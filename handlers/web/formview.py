@@ -26,6 +26,7 @@ from bot.conversation import engine
 from bot.conversation.forms import (
     LOCATION_STEPS,
     Form,
+    Loc,
     Question,
     QuestionKind,
 )
@@ -126,7 +127,7 @@ def initial_raw(form: Form, answers: Mapping[str, Any], ctx: engine.Context
         elif q.prefill and q.prefill in ctx.prefill:
             raw[q.key] = str(ctx.prefill[q.prefill])
         if q.kind is QuestionKind.LOCATION:
-            raw[q.key] = _loc_raw(answers.get(q.key), ctx.remembered_country)
+            raw[q.key] = _loc_raw(answers.get(q.key), ctx.daily.remembered_country)
     return raw
 
 
@@ -164,10 +165,10 @@ def _parse_location(q: Question, raw: Mapping[str, str], ctx: engine.Context
             raise InvalidAnswer("err.location_impossible")
         source = raw.get("source") if raw.get("source") in ("jssdk", "browser") else "browser"
         values: dict[str, Any] = {"lat": lat, "lng": lng, "source": source, "verified": True}
-        if ctx.geocode is None:
+        if ctx.daily.geocode is None:
             return _location_value("gps", **values, label=f"{lat:.5f}, {lng:.5f}")
         try:
-            place = ctx.geocode(lat, lng)
+            place = ctx.daily.geocode(lat, lng)
         except ValueError:
             raise InvalidAnswer("err.location_impossible") from None
         if place.category == "abroad":
@@ -177,16 +178,24 @@ def _parse_location(q: Question, raw: Mapping[str, str], ctx: engine.Context
                                city=place.city, district=place.district,
                                category=place.category)
     if mode == LOC_ABROAD:
-        parse = LOCATION_STEPS["country"].question.parser
+        parse = LOCATION_STEPS[Loc.COUNTRY].question.parser
         assert parse is not None
         country = parse(raw.get("country") or "", ctx)
         return _location_value("abroad", country=country, category="abroad")
     if mode == LOC_ADDRESS:
-        parse = LOCATION_STEPS["address"].question.parser
+        parse = LOCATION_STEPS[Loc.ADDRESS].question.parser
         assert parse is not None
-        return _location_value("typed", label=parse(raw.get("address") or "", ctx))
+        address = parse(raw.get("address") or "", ctx)
+        # Unverified, but its province/city/district are read for the export (as in the chat).
+        read = ctx.daily.read_address
+        place = read(address) if read is not None else None
+        if place is None:
+            return _location_value("typed", label=address)
+        return _location_value("typed", label=address, province=place.province,
+                               city=place.city, district=place.district,
+                               category=place.category)
     if mode == LOC_UNKNOWN and ctx.proxy_for:
-        parse = LOCATION_STEPS["unknown_reason"].question.parser
+        parse = LOCATION_STEPS[Loc.UNKNOWN_REASON].question.parser
         assert parse is not None
         return _location_value("unknown", reason=parse(raw.get("reason") or "", ctx))
     if mode == LOC_PROXY and not ctx.proxy_for:
@@ -255,10 +264,10 @@ def country_effects(form: Form, answers: Mapping[str, Any], ctx: engine.Context
         value = answers.get(q.key)
         if q.kind is not QuestionKind.LOCATION or not isinstance(value, dict):
             continue
-        if value["kind"] == "abroad" and value["country"] != ctx.remembered_country:
+        if value["kind"] == "abroad" and value["country"] != ctx.daily.remembered_country:
             effects.append(engine.Effect("remember_country",
                                          {"userid": target, "country": value["country"]}))
-        elif value["kind"] in ("gps", "typed") and ctx.remembered_country:
+        elif value["kind"] in ("gps", "typed") and ctx.daily.remembered_country:
             effects.append(engine.Effect("forget_country", {"userid": target}))
     return effects
 
@@ -302,7 +311,7 @@ def fields(form: Form, raw: Mapping[str, Any], ctx: engine.Context, lang: str,
                   hidden=not q.applies(answers, ctx), conditional=q.when is not None,
                   unit=catalog.lang_only(q.unit, lang) if q.unit else "")
         if q.kind is QuestionKind.LOCATION:
-            f.loc = {**_loc_raw(None, ctx.remembered_country), **(raw.get(q.key) or {})}
+            f.loc = {**_loc_raw(None, ctx.daily.remembered_country), **(raw.get(q.key) or {})}
             f.options = _location_options(lang, proxy=bool(ctx.proxy_for))
         if q.kind is QuestionKind.DATE and isinstance(f.value, str):
             f.value = f.value[:10]
@@ -312,10 +321,10 @@ def fields(form: Form, raw: Mapping[str, Any], ctx: engine.Context, lang: str,
 
 def _location_options(lang: str, *, proxy: bool) -> list[tuple[str, str]]:
     """The ladder's choices, labelled by the chat's own option labels."""
-    ask = {o.id: o.label for o in LOCATION_STEPS["ask"].question.options}
-    failed = {o.id: o.label for o in LOCATION_STEPS["failed"].question.options}
+    ask = {o.id: o.label for o in LOCATION_STEPS[Loc.ASK].question.options}
+    failed = {o.id: o.label for o in LOCATION_STEPS[Loc.FAILED].question.options}
     if proxy:
-        unknown = {o.id: o.label for o in LOCATION_STEPS["proxy_ask"].question.options}
+        unknown = {o.id: o.label for o in LOCATION_STEPS[Loc.PROXY_ASK].question.options}
         return [(LOC_ADDRESS, catalog.side_by_side("web.loc.address", lang)),
                 (LOC_ABROAD, catalog.side_by_side(ask["abroad"], lang)),
                 (LOC_UNKNOWN, catalog.side_by_side(unknown["unknown"], lang))]

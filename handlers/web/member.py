@@ -57,8 +57,13 @@ async def read_turn(deps: Deps, session: Any, member: Member, now: datetime) -> 
 async def _end_chat_form(session: Any, userid: str, form: Form) -> None:
     """The page completed the form the chat had started: the chat's half is over."""
     conv = await conversations.get(session, userid)
-    if conv is not None and conv.form_id == form.id:
+    if conv is not None and conv.form_id == form.id and _own_form(conv):
         await conversations.end(session, conv)
+
+
+def _own_form(conv: Any) -> bool:
+    """The chat's form is the member's own (not a report a reviewer is filling for someone)."""
+    return bool(engine.ConvState.from_json(conv.state, owner=conv.userid).subject == conv.userid)
 
 
 def _tab(request: web.Request) -> str:
@@ -71,8 +76,7 @@ async def _earlier_answers(session: Any, member: Member, form: Form, ctx: engine
     """Answers to show before the first submission, and why: the chat's unfinished form, or
     yesterday's report when the form offers "same as yesterday"."""
     conv = await conversations.get(session, member.userid)
-    if conv is not None and conv.form_id == form.id and not (conv.state.get("meta") or {}
-                                                               ).get("subject"):
+    if conv is not None and conv.form_id == form.id and _own_form(conv):
         answers = dict(conv.state.get("answers") or {})
         if answers:
             return answers, "web.started_in_chat"

@@ -2,7 +2,7 @@
 has read them.
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0003_passive_reply (re-pointed: both 0003s came from 0002)
 Create Date: 2026-12-02 14:42:43.197188
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = '0002'
+down_revision: str | None = '0003_passive_reply'
 branch_labels: str | None = None
 depends_on: str | None = None
 
