@@ -1,7 +1,7 @@
 """inbound_event.reply: the passive reply a callback was answered with, for its re-sends.
 
 Revision ID: 0003_passive_reply
-Revises: 0002 (revision 0003, the reviewer day, follows this one)
+Revises: 0002
 Create Date: 2026-12-02
 """
 
