@@ -103,13 +103,13 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
         return
     subject = await _subject(turn, target)
     if subject is None:
-        await turn.say("proxy.unknown_member", userid=target)
+        await turn.say("late.unknown_member", userid=target)
         return
     if subject.userid == reviewer.userid:
         await turn.say("late.not_self")
         return
     if not await may_act_on(turn.session, reviewer, subject):
-        await turn.say("proxy.not_your_unit", userid=subject.userid)
+        await turn.say("late.not_your_unit", userid=subject.userid)
         return
     existing = await forms.report_on(turn, subject.userid, day)
     if existing is not None:
@@ -158,7 +158,7 @@ async def _exempt(turn: Turn, reviewer: Member, argument: str) -> None:
         return
     subject = await _subject(turn, target)
     if subject is None:
-        await turn.say("proxy.unknown_member", userid=target)
+        await turn.say("late.unknown_member", userid=target)
         return
     try:
         exemption = await add_exemption(turn.session, actor=reviewer, subject=subject,
