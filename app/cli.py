@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
@@ -36,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from app.demo import run_demo
 from app.factory import create_app
 from bot import catalog, logs
+from bot.conversation import form_files
 from bot.clock import Clock, SystemClock, local_date, local_time_text
 from bot.settings import ConfigError, Settings, load_settings
 from bot.wecom.client import MemoryTokenStore, WeComClient
@@ -184,16 +186,64 @@ def progress_display(label: str, console: Console | None = None
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings.require_wecom()
-    runner = web.AppRunner(create_app(settings), handle_signals=True)
+    if args.workers > 1:
+        return await _serve_workers(args, settings)
+    # No per-request access log line by default (a hot path at the morning peak).
+    access_log = logging.getLogger("aiohttp.access") if args.access_log else None
+    runner = web.AppRunner(create_app(settings), handle_signals=True, access_log=access_log)
     await runner.setup()
-    site = web.TCPSite(runner, settings.server.host, settings.server.port)
+    site = web.TCPSite(runner, settings.server.host, settings.server.port,
+                       reuse_port=args.reuse_port or None)
     await site.start()
     _out(f"yiqingtong serving http://{settings.server.host}:{settings.server.port}"
-         f"{settings.server.callback_path}")
+         f"{settings.server.callback_path}" + (f" (pid {os.getpid()})" if args.reuse_port
+                                              else ""))
     try:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+    return 0
+
+
+async def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """N server processes on one port (SO_REUSEPORT: the kernel spreads the connections), each
+    with its own event loop and connection pool; PostgreSQL only (SQLite has one writer). The
+    scheduler stays one: every worker runs the election, one wins the advisory lock. A worker
+    that exits is started again; SIGTERM/SIGINT stop them all."""
+    if not settings.database.url.startswith(("postgres://", "postgresql")):
+        _err("--workers needs PostgreSQL (database.url): SQLite has one writer")
+        return 2
+    command = [sys.executable, "-m", "app"] + (["--config", args.config] if args.config
+                                               else []) + (["-v"] if args.verbose else [])
+    command += ["serve", "--workers", "1", "--reuse-port"] + (["--access-log"]
+                                                              if args.access_log else [])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def worker(n: int) -> None:
+        while not stop.is_set():
+            proc = await asyncio.create_subprocess_exec(*command)
+            waiter = asyncio.create_task(proc.wait())
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                if proc.returncode is None:
+                    proc.terminate()
+                    try:
+                        await asyncio.wait_for(proc.wait(), 15)
+                    except TimeoutError:
+                        proc.kill()
+                        await proc.wait()
+                waiter.cancel()
+                return
+            stopper.cancel()
+            _err(f"worker {n} exited ({proc.returncode}); starting it again")
+            await asyncio.sleep(1)
+
+    _out(f"yiqingtong: {args.workers} workers on port {settings.server.port}")
+    await asyncio.gather(*(worker(n) for n in range(args.workers)))
     return 0
 
 
@@ -923,6 +973,38 @@ async def cmd_notice_status(args: argparse.Namespace, settings: Settings) -> int
 # ---- registration ----------------------------------------------------------------------------
 
 
+# ---- forms as files --------------------------------------------------------------------------
+
+
+async def cmd_form_check(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        _err(f"form check: cannot read {args.file} as UTF-8 text: {exc}")
+        return 2
+    problems = form_files.check_text(text)
+    for problem in problems:
+        _err(f"{args.file}:{problem.line}: {problem.message}")
+    if problems:
+        _err(f"{len(problems)} problem(s); the form cannot be published")
+        return 2
+    built = form_files.load_text(text)
+    _out(f"{args.file}: form {built.form.id} version {built.form.version}, "
+         f"{len(built.form.questions)} questions, {len(built.abnormal)} abnormal rules: OK")
+    return 0
+
+
+async def cmd_form_show(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = form_files.shipped_text(args.name)
+    except KeyError:
+        _err(f"form show: unknown form {args.name!r}; known: "
+             f"{', '.join(form_files.SHIPPED)}")
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
 def _register_reviewer_day(sub: Any, roster: Any) -> None:
     """补报, 免报, trends and notices (README: "A reviewer's day")."""
     exempt = _command(
@@ -1005,7 +1087,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    _command(sub, "serve", cmd_serve, "run the callback server and the outbox sender")
+    serve = _command(sub, "serve", cmd_serve, "run the callback server and the outbox sender")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="N processes on one port (SO_REUSEPORT; PostgreSQL only)")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--access-log", action="store_true",
+                       help="log every HTTP request (off by default)")
 
     demo = _command(sub, "demo", cmd_demo,
                     "chat with the bot in the terminal (SQLite + emulator)")
@@ -1103,7 +1190,30 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--by", help="who asks (recorded in the audit log)")
 
     _register_reviewer_day(sub, roster)
+
+    form = _group(sub, "form", "forms declared in TOML files: check, show")
+    fcheck = _command(
+        form, "check", cmd_form_check,
+        "check a form file: unknown keys, conditions on later questions, options referenced "
+        "but missing, texts over WeCom's limits (with line numbers)")
+    fcheck.add_argument("file", help="the form file (TOML)")
+    fshow = _command(form, "show", cmd_form_show, "print a form as TOML")
+    fshow.add_argument("name", help="basic_info, daily_report or daily_report_2022")
     return parser
+
+
+def _run(coro: Any, *, fast: bool) -> int:
+    """asyncio.run, on uvloop's faster event loop where it is installed (the server)."""
+    loop_factory = None
+    if fast:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return int(runner.run(coro))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1112,7 +1222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         logs.configure(settings.log, verbose=args.verbose)
-        return asyncio.run(args.run(args, settings))
+        return _run(args.run(args, settings), fast=args.command == "serve")
     except ConfigError as exc:
         _err(str(exc))
         return 2

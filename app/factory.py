@@ -72,7 +72,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
             app[SENDER] = sender
             app[DEPS] = deps
             app[CLIENT] = client
-            app[PROCESSOR] = InboundProcessor(deps, dispatch, on_commit=sender.wake)
+            processor = InboundProcessor(deps, dispatch, on_commit=sender.wake)
+            app[PROCESSOR] = processor
+            if not db.is_postgres:
+                # One SQLite connection: a sender round waits (briefly) for queued callbacks.
+                sender.yield_to = lambda: processor.wait_idle(0.05)
             warm = asyncio.get_running_loop().run_in_executor(None, geo.warm)
             tasks = []
             if run_sender:

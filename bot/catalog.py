@@ -369,6 +369,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "只能补报最近 {days} 天内的日子。",
         "Only the last {days} days can be filed late.",
     ),
+    "late.unknown_member": (
+        "花名册中没有 {userid}，没有做任何更改。",
+        "There is no {userid} in the roster; nothing was changed.",
+    ),
+    "late.not_your_unit": (
+        "{userid} 不在您负责审核的单位，不能补报。",
+        "{userid} is not in a unit you review, so you can't file a late report for them.",
+    ),
     "late.not_self": (
         "不能为自己补报过去的日子。",
         "You can't file a past day for yourself.",
@@ -1002,6 +1010,18 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.date_future": (
         "日期不能晚于今天（{today}）。",
         "The date can't be after today ({today}).",
+    ),
+    "err.date_too_far": (
+        "日期不能晚于 {latest}。",
+        "The date can't be after {latest}.",
+    ),
+    "err.number_format": (
+        "请输入一个数字，例如 2。",
+        "Please enter a number, e.g. 2.",
+    ),
+    "err.number_range": (
+        "请输入 {low} 到 {high} 之间的数字。",
+        "Please enter a number from {low} to {high}.",
     ),
     "err.date_too_old": (
         "日期不能早于 {earliest}（{days} 天前）。",

@@ -1,4 +1,5 @@
-"""The WeCom callback endpoint: verify, decrypt, parse, process, commit, then answer 200.
+"""The WeCom callback endpoint: verify, decrypt, parse, process, commit, then answer 200
+(empty, or with the encrypted passive reply).
 
 Everything before `process` is pure and cheap; a bad request is answered with a 4xx and leaves
 no trace. WeCom re-sends anything not answered 200 within 5 s, so the effect of a callback is

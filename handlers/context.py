@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from bot import catalog
 from bot.clock import Clock, local_date
 from bot.conversation.render import text_message
 from bot.settings import Settings
 from bot.wecom.inbound import Inbound
 from storage import cards, members
-from storage.db import Database
+from storage.db import AsyncSession, Database
 from storage.models import Member
 from storage.outbox import enqueue_rows, outbox_values
 

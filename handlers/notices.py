@@ -11,19 +11,18 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import render
 from bot.conversation.render import text_message
-from bot.text import fit as fit_text
 from bot.settings import Settings
+from bot.text import fit as fit_text
 from handlers import forms
 from handlers.commands import Command
 from handlers.context import Turn, lang_of, new_id, rendering_of
 from storage import cards as cards_repo
 from storage.cards import CardPurpose
+from storage.db import AsyncSession
 from storage.models import Conversation, Member, Notice
 from storage.notices import (
     NoticeError,

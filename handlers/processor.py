@@ -22,12 +22,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from bot.wecom.inbound import Inbound, LocationMessageIn, MenuClickIn, TextIn
 from handlers.context import Deps, Turn
 from storage import inbound as inbound_events
+from storage.db import AsyncSession, DatabaseError, DuplicateError, is_transient
 
 log = logging.getLogger("handlers.callback")
 
@@ -192,7 +190,7 @@ class InboundProcessor:
                     session, dedupe_key=inbound.dedupe_key, userid=inbound.userid,
                     kind=inbound.kind, received_at=turn.now, reply=turn.reply)
                 await turn.flush()
-        except IntegrityError:
+        except DuplicateError:
             # Another instance recorded this callback first: then it is a re-send.
             seen, reply = await inbound_events.stored_reply(session, inbound.dedupe_key)
             if seen:
@@ -208,13 +206,13 @@ class InboundProcessor:
         for attempt in range(3):
             try:
                 return await self._apply_alone(inbound, dispatch, passive)
-            except IntegrityError:
+            except DuplicateError:
                 seen, reply = await self._reply_of(inbound)
                 if seen:
                     return Outcome(False, reply)
                 return await self._recover(inbound, passive)
-            except DBAPIError as exc:
-                if not _transient(exc):
+            except DatabaseError as exc:
+                if not is_transient(exc):
                     return await self._recover(inbound, passive)
                 if attempt < 2:
                     # A deadlock or serialisation failure between instances: try again.
@@ -258,16 +256,11 @@ class InboundProcessor:
         return Outcome(True, turn.reply)
 
 
-def _transient(exc: DBAPIError) -> bool:
-    # A value the database refuses (too long, out of range) fails the same way every time.
-    return not isinstance(exc, IntegrityError | ProgrammingError | DataError)
-
-
 def _database_level(exc: BaseException) -> bool:
     """Errors after which the batch's transaction cannot continue: the connection is gone, a
     deadlock or serialisation failure, or a failed commit."""
-    if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or _transient(exc)
+    if isinstance(exc, DatabaseError):
+        return bool(exc.connection_invalidated) or is_transient(exc)
     return False
 
 

@@ -26,7 +26,7 @@ import random
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -115,6 +115,9 @@ class OutboxSender:
         self._wakeup = asyncio.Event()
         # Set while `run` waits for a wake-up or the poll interval (nothing due to send).
         self.idle = asyncio.Event()
+        #: Awaited before each round of `run`: on SQLite the callbacks come first on the one
+        #: connection (the app sets it to the callback processor's wait_idle).
+        self.yield_to: Callable[[], Awaitable[None]] | None = None
         self._worker = secrets.token_hex(8)
         self._lease = timedelta(seconds=settings.lease_seconds)
         self.totals = DrainStats()
@@ -126,8 +129,11 @@ class OutboxSender:
         """Deliver until cancelled; a failing round is logged and retried, never fatal."""
         while True:
             try:
-                while (await self.drain_once()).api_calls:
-                    pass
+                while True:
+                    if self.yield_to is not None:
+                        await self.yield_to()
+                    if not (await self.drain_once()).api_calls:
+                        break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -12,23 +12,21 @@ import unicodedata
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import catalog
 from bot.clock import Clock, local_time_text
 from bot.conversation import engine, render
 from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
 from bot.conversation.render import text_message
+from bot.settings import Settings
 from bot.text import fit as fit_text
 from handlers import forms
 from handlers.commands import Command
-from bot.settings import Settings
 from handlers.context import Turn, lang_of, new_id, rendering_of
-from storage.exemptions import ExemptionError, add_exemption
 from storage import audit, cards, members, reports
 from storage.cards import CardPurpose
+from storage.db import AsyncSession
+from storage.exemptions import ExemptionError, add_exemption
 from storage.models import Conversation, DailyReport, Member
 from storage.outbox import enqueue, enqueue_many, outbox_values
 from storage.reminders import reminded_since, unreported_in_units

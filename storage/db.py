@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -76,6 +77,18 @@ def _create_private(url: str) -> None:
         return
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
+
+
+#: What the database driver raises; handlers catch it without importing SQLAlchemy.
+DatabaseError = DBAPIError
+#: A unique key refused the row (e.g. another instance recorded the same callback first).
+DuplicateError = IntegrityError
+
+
+def is_transient(exc: DatabaseError) -> bool:
+    """Worth retrying (a deadlock, a serialisation failure, a dropped connection)? A value the
+    database refuses (too long, out of range, a duplicate key) fails the same way every time."""
+    return not isinstance(exc, IntegrityError | ProgrammingError | DataError)
 
 
 def is_postgres(engine_or_session: Any) -> bool:

@@ -60,6 +60,7 @@ SAMPLES: dict[str, Any] = {
     "high": 42.0,
     "today": "2022-03-10",
     "earliest": "2022-01-09",
+    "latest": "2022-05-09",
     "days": 60,
     "choice": Bi("发热、咳嗽、乏力、咽痛、其他", "Fever, Cough, Fatigue, Sore throat, Other"),
     "option": catalog.halves("opt.symptom.none"),

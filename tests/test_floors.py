@@ -1,4 +1,5 @@
-"""The floors only look down: app > scheduler > handlers > storage > bot.
+"""The floors only look down: app > scheduler > handlers > storage > bot; and handlers and
+jobs build no SQL (they import neither sqlalchemy nor sqlmodel).
 
 Runs the import-linter contract from pyproject.toml, so the README's test command checks the
 floors too (CI also runs `lint-imports`)."""
@@ -31,4 +32,5 @@ def test_no_package_imports_a_floor_above_it(monkeypatch: pytest.MonkeyPatch,
         logging.root.setLevel(root_level)
     report = capsys.readouterr().out
     assert code == cli.EXIT_STATUS_SUCCESS, report
-    assert "1 kept, 0 broken" in report
+    assert "Floors only look down" in report and "Handlers and jobs build no SQL" in report
+    assert "2 kept, 0 broken" in report

@@ -16,8 +16,7 @@ from bot.wecom.inbound import TextIn
 from handlers.context import Turn
 from handlers.processor import InboundProcessor
 from storage.models import InboundEvent, Outbox
-from tests.harness import give_basic_info, outbox_rows, use_cards
-from tests.harness import Bot, start_bot
+from tests.harness import Bot, give_basic_info, outbox_rows, start_bot, use_cards
 
 
 def reply_content(bot: Bot, body: str) -> str:

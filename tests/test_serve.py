@@ -150,3 +150,53 @@ async def test_menu_reports_a_wecom_refusal(live_emulator: WeComEmulator, tmp_pa
     monkeypatch.setenv("YQT_WECOM__AGENT_ID", "999")
     assert await asyncio.to_thread(main, ["menu"]) == 1
     assert "40056" in capsys.readouterr().err and live_emulator.menu is None
+
+
+def test_workers_need_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {"YQT_WECOM__CORP_ID": "ww1", "YQT_WECOM__AGENT_ID": "1000002",
+                       "YQT_WECOM__SECRET": "s", "YQT_WECOM__TOKEN": "t",
+                       "YQT_WECOM__ENCODING_AES_KEY": "a" * 43,
+                       "YQT_DATABASE__URL": f"sqlite:///{tmp_path / 'w.db'}"}.items():
+        monkeypatch.setenv(key, value)
+    assert main(["serve", "--workers", "2"]) == 2
+    assert "PostgreSQL" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+async def test_serve_workers_share_one_port_and_answer_callbacks(
+        live_emulator: WeComEmulator) -> None:
+    from tests.conftest import reset_postgres
+    from tests.harness import postgres_url
+
+    url = postgres_url()
+    if url is None:
+        pytest.skip("needs YQT_TEST_POSTGRES_URL")
+    await reset_postgres(url)
+    port = free_port()
+    env = operator_env(live_emulator, url, YQT_SERVER__PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--workers", "2"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                assert proc.poll() is None
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        live_emulator.callback_url = f"http://127.0.0.1:{port}/wecom/callback"
+        for n in range(20):  # fresh connections: the kernel spreads them over the workers
+            live_emulator.add_member(f"nobody{n}", "Nobody")
+            result = await live_emulator.send_text(f"nobody{n}", "上报")
+            assert result.status == 200 and "花名册" in (result.reply or "")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    text = out.decode()
+    assert "2 workers on port" in text and text.count(f":{port}/wecom/callback (pid") == 2

@@ -438,3 +438,24 @@ async def test_proxy_page_for_a_member_who_reported_says_so(
             assert "<form method=\"post\" action=\"/dashboard/proxy" not in html
     finally:
         await bot.stop()
+
+
+async def test_location_failed_ask_my_reviewer_notifies_them_and_files_nothing(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            r = await http.post(base + "/h5/daily", data={"location.mode": "proxy",
+                                                          "_csrf": token})
+            html = await r.text()
+            assert r.status == 200 and "已请本单位审核老师代您填报" in html
+            assert 'id="form-daily"' in html  # no report yet: the form stays available
+        await bot.settle()
+        assert any("张三" in t for t in bot.new_messages("teacher"))
+        async with bot.db.session() as s:
+            assert not (await s.execute(sa.select(DailyReport))).scalars().all()
+    finally:
+        await bot.stop()
