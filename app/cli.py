@@ -37,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from app.demo import run_demo
 from app.factory import create_app
 from bot import catalog, logs
+from bot.conversation import form_files
 from bot.clock import Clock, SystemClock, local_date, local_time_text
 from bot.settings import ConfigError, Settings, load_settings
 from bot.wecom.client import MemoryTokenStore, WeComClient
@@ -61,7 +62,7 @@ from storage.export import (
     iter_export_days,
     scope_units,
 )
-from storage.models import AuditLog, Member
+from storage.models import Member
 from storage.notices import NoticeError, notice_status, parse_notice
 from storage.privacy import PrivacyError, erase_member, export_member
 from storage.roster import (
@@ -459,13 +460,13 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         async with open_database(settings.database.url) as db:
             rows = await write_export(db, plan, args, settings)
             async with db.transaction() as session:
-                session.add(AuditLog(
-                    at=clock.now(), actor="cli", action="export",
-                    target=(args.unit or "*")[:128],
+                audit.record(
+                    session, at=clock.now(), actor="cli", action=audit.AuditAction.EXPORT,
+                    target=args.unit or "*",
                     detail={"from": plan.start.isoformat(), "to": plan.end.isoformat(),
                             "unit": args.unit, "subunits": not args.no_subunits,
                             "format": plan.fmt, "sheet_per_unit": bool(args.sheet_per_unit),
-                            "rows": rows, "output": str(plan.output) if plan.output else "-"}))
+                            "rows": rows, "output": str(plan.output) if plan.output else "-"})
     except ExportError as exc:
         _err(f"export: {exc}; nothing was exported")
         return 2
@@ -710,9 +711,10 @@ async def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
     now = _clock(args, settings).now()
     async with open_database(settings.database.url) as db, db.transaction() as session:
         n = await outbox_repo.retry_dead(session, now=now, ids=None if args.all else args.ids)
-        session.add(AuditLog(at=now, actor=args.by or "cli", action="outbox.retry",
-                             target="all" if args.all else ",".join(map(str, args.ids))[:128],
-                             detail={"rows": n}))
+        audit.record(session, at=now, actor=args.by or "cli",
+                     action=audit.AuditAction.OUTBOX_RETRY,
+                     target="all" if args.all else ",".join(map(str, args.ids)),
+                     detail={"rows": n})
     _out(f"{n} dead rows queued again; a running `yiqingtong serve` sends them within its poll "
          "interval")
     return 0 if n or args.all else 2
@@ -972,6 +974,38 @@ async def cmd_notice_status(args: argparse.Namespace, settings: Settings) -> int
 # ---- registration ----------------------------------------------------------------------------
 
 
+# ---- forms as files --------------------------------------------------------------------------
+
+
+async def cmd_form_check(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        _err(f"form check: cannot read {args.file} as UTF-8 text: {exc}")
+        return 2
+    problems = form_files.check_text(text)
+    for problem in problems:
+        _err(f"{args.file}:{problem.line}: {problem.message}")
+    if problems:
+        _err(f"{len(problems)} problem(s); the form cannot be published")
+        return 2
+    built = form_files.load_text(text)
+    _out(f"{args.file}: form {built.form.id} version {built.form.version}, "
+         f"{len(built.form.questions)} questions, {len(built.abnormal)} abnormal rules: OK")
+    return 0
+
+
+async def cmd_form_show(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = form_files.shipped_text(args.name)
+    except KeyError:
+        _err(f"form show: unknown form {args.name!r}; known: "
+             f"{', '.join(form_files.SHIPPED)}")
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
 def _register_reviewer_day(sub: Any, roster: Any) -> None:
     """补报, 免报, trends and notices (README: "A reviewer's day")."""
     exempt = _command(
@@ -1157,6 +1191,15 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--by", help="who asks (recorded in the audit log)")
 
     _register_reviewer_day(sub, roster)
+
+    form = _group(sub, "form", "forms declared in TOML files: check, show")
+    fcheck = _command(
+        form, "check", cmd_form_check,
+        "check a form file: unknown keys, conditions on later questions, options referenced "
+        "but missing, texts over WeCom's limits (with line numbers)")
+    fcheck.add_argument("file", help="the form file (TOML)")
+    fshow = _command(form, "show", cmd_form_show, "print a form as TOML")
+    fshow.add_argument("name", help="basic_info, daily_report or daily_report_2022")
     return parser
 
 

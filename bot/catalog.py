@@ -120,6 +120,31 @@ CATALOG: dict[str, tuple[str, str]] = {
         "抱歉，系统暂时出了点问题，请稍后再试。",
         "Sorry, something went wrong on our side. Please try again in a moment.",
     ),
+    "privacy.notice": (
+        "【隐私告知 第{version}版】使用疫情通前请阅读：\n"
+        "· 收集什么：基础信息（姓名、学工号、手机号、户籍、住址、人员类型）；每日上报（位置、体温、"
+        "症状、接触史、隔离情况、备注）。\n"
+        "· 为什么：学校依法开展校园疫情防控。\n"
+        "· 谁能看到：您所在单位的审核老师和学校管理员；异常情况会提醒审核老师。\n"
+        "· 保存多久：精确位置保存 {days} 天后只保留省/市/区；上报记录按学校规定保存。\n"
+        "· 您的权利：可通过审核老师或学校管理员查询、导出您的全部数据，离校后可申请删除。\n"
+        "回复「同意」表示您已阅读并同意。",
+        "[Privacy notice, version {version}] Before you use the bot:\n"
+        "- What: basic information (name, student/staff ID, mobile, hukou, address, member "
+        "type); daily reports (location, temperature, symptoms, contacts, quarantine, remarks).\n"
+        "- Why: the university's duty to prevent epidemics on campus.\n"
+        "- Who sees it: your unit's reviewers and the university's administrators; abnormal "
+        "reports alert your reviewers.\n"
+        "- How long: precise locations for {days} days, then only province/city/district; "
+        "reports as the university's rules say.\n"
+        "- Your rights: ask your reviewer or an administrator for a copy of everything stored "
+        "about you, or to erase it when you leave.\n"
+        "Reply \"agree\" to accept.",
+    ),
+    "privacy.accepted": (
+        "感谢您的确认。",
+        "Thank you for accepting.",
+    ),
     "limit.slow_down": (
         "您发送得太快了，一分钟内的后续消息将不会处理，请稍后再试。",
         "You are sending messages too fast; the rest of this minute's messages are ignored. "
@@ -368,6 +393,14 @@ CATALOG: dict[str, tuple[str, str]] = {
     "late.too_old": (
         "只能补报最近 {days} 天内的日子。",
         "Only the last {days} days can be filed late.",
+    ),
+    "late.unknown_member": (
+        "花名册中没有 {userid}，没有做任何更改。",
+        "There is no {userid} in the roster; nothing was changed.",
+    ),
+    "late.not_your_unit": (
+        "{userid} 不在您负责审核的单位，不能补报。",
+        "{userid} is not in a unit you review, so you can't file a late report for them.",
     ),
     "late.not_self": (
         "不能为自己补报过去的日子。",
@@ -1002,6 +1035,18 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.date_future": (
         "日期不能晚于今天（{today}）。",
         "The date can't be after today ({today}).",
+    ),
+    "err.date_too_far": (
+        "日期不能晚于 {latest}。",
+        "The date can't be after {latest}.",
+    ),
+    "err.number_format": (
+        "请输入一个数字，例如 2。",
+        "Please enter a number, e.g. 2.",
+    ),
+    "err.number_range": (
+        "请输入 {low} 到 {high} 之间的数字。",
+        "Please enter a number from {low} to {high}.",
     ),
     "err.date_too_old": (
         "日期不能早于 {earliest}（{days} 天前）。",

@@ -22,7 +22,7 @@ from bot.wecom.inbound import (
     TextIn,
     UnsubscribeIn,
 )
-from handlers import forms, notices, unit_day
+from handlers import forms, notices, privacy_notice, unit_day
 from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.reviewers import ACK_KEY, acknowledge
@@ -48,6 +48,8 @@ async def dispatch(turn: Turn) -> None:
         if isinstance(inbound, TextIn | SubscribeIn | MenuClickIn | CardEventIn):
             await turn.say("roster.not_found", userid=inbound.userid)
         log.info("callback from a userid not in the roster (%s)", inbound.kind)
+        return
+    if await privacy_notice.gate(turn):  # the notice comes before anything else
         return
     handler = _HANDLERS.get(type(inbound))
     if handler is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -74,3 +74,22 @@ async def without_basic_info(session: AsyncSession) -> list[Member]:
         sa.select(Member).where(Member.active.is_(True), Member.following.is_(True),
                                 Member.userid.not_in(sa.select(BasicInfo.userid)))
         .order_by(Member.userid))).scalars())
+
+
+def accept_privacy(session: AsyncSession, member: Member, version: int, now: datetime) -> None:
+    """Record that the member accepted privacy notice `version`."""
+    member.privacy_version = version
+    member.privacy_accepted_at = now
+    member.updated_at = now
+    session.add(member)
+
+
+async def accept_privacy_for_all(session: AsyncSession, version: int, now: datetime) -> int:
+    """Mark every member as having accepted `version` (migrating a deployment whose members
+    were told by other means; tests). Returns how many rows changed."""
+    result = await session.execute(
+        sa.update(Member).where(sa.or_(Member.privacy_version.is_(None),
+                                       Member.privacy_version < version))
+        .values(privacy_version=version, privacy_accepted_at=now)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)

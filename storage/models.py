@@ -71,6 +71,9 @@ class Member(SQLModel, table=True):
     last_lat: float | None = None
     last_lng: float | None = None
     last_location_at: datetime | None = utc_column(nullable=True)
+    # The privacy notice version the member accepted (None: never), and when.
+    privacy_version: int | None = None
+    privacy_accepted_at: datetime | None = utc_column(nullable=True)
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
 

@@ -39,6 +39,7 @@ from bot.settings import (
 from handlers.keys import DATABASE, SENDER
 from handlers.sender import DrainStats, OutboxSender
 from storage.db import Database
+from storage.members import accept_privacy_for_all
 from storage.models import BasicInfo, CardTask, Conversation, DailyReport, Member, Outbox
 from storage.roster import import_roster, parse_roster
 
@@ -125,8 +126,11 @@ class Bot:
 
 async def start_bot(emulator: WeComEmulator, db_url: str, *, clock: Clock | None = None,
                     roster: str = ROSTER, clients: dict[str, str] | None = None,
-                    run_sender: bool = False, port: int = 0, **sections: Any) -> Bot:
-    """Start the real server on a free port against the emulator and import the roster."""
+                    run_sender: bool = False, port: int = 0, accept_privacy: bool = True,
+                    **sections: Any) -> Bot:
+    """Start the real server on a free port against the emulator and import the roster.
+    The roster's members have accepted the privacy notice unless `accept_privacy` is False
+    (tests/test_privacy_notice.py walks the notice itself)."""
     settings = bot_settings(db_url, emulator, **sections)
     clock = clock or FixedClock(datetime.fromisoformat("2026-11-30T08:00:00+08:00"),
                                 settings.schedule.tz)
@@ -141,6 +145,8 @@ async def start_bot(emulator: WeComEmulator, db_url: str, *, clock: Clock | None
     rows = parse_roster(roster.encode("utf-8"))
     async with app[DATABASE].transaction() as session:
         await import_roster(session, rows, now=clock.now())
+        if accept_privacy:
+            await accept_privacy_for_all(session, settings.privacy.notice_version, clock.now())
     clients = clients or {}
     for row in rows:
         if emulator.member(row.userid) is None:
