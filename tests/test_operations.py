@@ -148,9 +148,3 @@ def test_the_shipped_schedule_avoids_congested_minutes() -> None:
     from app.cli import schedule_warnings
 
     assert schedule_warnings(Settings()) == []
-
-
-@pytest.fixture(autouse=True)
-def _every_reply_through_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests count message/send calls: no passive replies (`[bot] passive_replies`)."""
-    monkeypatch.setenv("YQT_BOT__PASSIVE_REPLIES", "false")
