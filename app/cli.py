@@ -62,7 +62,7 @@ from storage.export import (
     iter_export_days,
     scope_units,
 )
-from storage.models import AuditLog, Member
+from storage.models import Member
 from storage.notices import NoticeError, notice_status, parse_notice
 from storage.privacy import PrivacyError, erase_member, export_member
 from storage.roster import (
@@ -460,13 +460,13 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         async with open_database(settings.database.url) as db:
             rows = await write_export(db, plan, args, settings)
             async with db.transaction() as session:
-                session.add(AuditLog(
-                    at=clock.now(), actor="cli", action="export",
-                    target=(args.unit or "*")[:128],
+                audit.record(
+                    session, at=clock.now(), actor="cli", action=audit.AuditAction.EXPORT,
+                    target=args.unit or "*",
                     detail={"from": plan.start.isoformat(), "to": plan.end.isoformat(),
                             "unit": args.unit, "subunits": not args.no_subunits,
                             "format": plan.fmt, "sheet_per_unit": bool(args.sheet_per_unit),
-                            "rows": rows, "output": str(plan.output) if plan.output else "-"}))
+                            "rows": rows, "output": str(plan.output) if plan.output else "-"})
     except ExportError as exc:
         _err(f"export: {exc}; nothing was exported")
         return 2
@@ -711,9 +711,10 @@ async def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
     now = _clock(args, settings).now()
     async with open_database(settings.database.url) as db, db.transaction() as session:
         n = await outbox_repo.retry_dead(session, now=now, ids=None if args.all else args.ids)
-        session.add(AuditLog(at=now, actor=args.by or "cli", action="outbox.retry",
-                             target="all" if args.all else ",".join(map(str, args.ids))[:128],
-                             detail={"rows": n}))
+        audit.record(session, at=now, actor=args.by or "cli",
+                     action=audit.AuditAction.OUTBOX_RETRY,
+                     target="all" if args.all else ",".join(map(str, args.ids)),
+                     detail={"rows": n})
     _out(f"{n} dead rows queued again; a running `yiqingtong serve` sends them within its poll "
          "interval")
     return 0 if n or args.all else 2

@@ -102,14 +102,12 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
         await turn.say("late.too_old", days=LATE_MAX_DAYS)
         return
     subject = await _subject(turn, target)
-    if subject is None:
-        await turn.say("late.unknown_member", userid=target)
+    if subject is None or not await may_act_on(turn.session, reviewer, subject):
+        # One answer for "not on the roster" and "not in your units" (no roster probing).
+        await turn.say("proxy.no_such_member", query=target)
         return
     if subject.userid == reviewer.userid:
         await turn.say("late.not_self")
-        return
-    if not await may_act_on(turn.session, reviewer, subject):
-        await turn.say("late.not_your_unit", userid=subject.userid)
         return
     existing = await forms.report_on(turn, subject.userid, day)
     if existing is not None:
@@ -158,7 +156,7 @@ async def _exempt(turn: Turn, reviewer: Member, argument: str) -> None:
         return
     subject = await _subject(turn, target)
     if subject is None:
-        await turn.say("late.unknown_member", userid=target)
+        await turn.say("proxy.no_such_member", query=target)
         return
     try:
         exemption = await add_exemption(turn.session, actor=reviewer, subject=subject,

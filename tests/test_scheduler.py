@@ -15,7 +15,7 @@ from bot.settings import ScheduleSettings, Settings
 from scheduler.jobs import JobDeps, missed_jobs, run_job
 from scheduler.setup import SchedulerLeader, build_scheduler
 from storage.db import Database
-from storage.models import DailyReport, Outbox
+from storage.models import BasicInfo, DailyReport, Member, Outbox
 from tests.conftest import SHANGHAI
 from tests.harness import Bot, give_basic_info, set_member, start_bot
 

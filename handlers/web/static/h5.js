@@ -23,6 +23,8 @@
       field("source").value = source;
       gps.checked = true;
       status.textContent = status.getAttribute("data-located") + " (" + lat.toFixed(5) + ", " + lng.toFixed(5) + ")";
+      // questions that depend on the location (e.g. a changed city) are asked at once
+      form.dispatchEvent(new Event("change", { bubbles: true }));
     }
     function failed() {
       status.textContent = "";
