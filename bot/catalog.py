@@ -264,11 +264,11 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "alert.title": ("异常上报提醒", "Abnormal report"),
     "alert.card_body": (
-        "{name}（{userid}）· {unit} · 异常：{reasons} · {time}",
-        "{name} ({userid}) · {unit} · {reasons} · {time}",
+        "异常 #{number}：{name}（{userid}）· {unit} · {reasons} · {time}",
+        "Alert #{number}: {name} ({userid}) · {unit} · {reasons} · {time}",
     ),
     "alert.ack_button": ("已知悉", "Acknowledge"),
-    "alert.ack_done_button": ("已确认", "Acknowledged"),
+    "alert.ack_done_button": ("已确认", "Done"),
     "alert.acknowledged": (
         "已确认异常 #{number}（{name}），已记录。",
         "Alert #{number} ({name}) acknowledged and recorded.",
@@ -287,8 +287,17 @@ CATALOG: dict[str, tuple[str, str]] = {
         "soon.",
     ),
     "remind.card_title": ("今日健康上报", "Today's health report"),
+    "remind.now.card": (
+        "{by} 提醒您：今天（{date}）还没有健康上报，点“立即上报”即可开始。",
+        "{by} reminds you: today's ({date}) health report isn't filed yet. Tap \"Report now\" "
+        "to start.",
+    ),
+    "remind.daily.card": (
+        "您今天（{date}）还没有健康上报，点“立即上报”即可开始。",
+        "You haven't filed today's ({date}) health report yet. Tap \"Report now\" to start.",
+    ),
     "remind.button_report": ("立即上报", "Report now"),
-    "remind.button_same": ("与昨日相同", "Same as yesterday"),
+    "remind.button_same": ("同昨日", "As yesterday"),
     "remind.text_report": (
         "回复 1 立即上报（或回复“上报”）。",
         "Reply 1 to report now (or \"report\").",
@@ -473,9 +482,9 @@ CATALOG: dict[str, tuple[str, str]] = {
         "to start.",
     ),
     "remind.now_done": (
-        "{time} 已提醒 {count} 人；另有 {recent} 人一小时内已提醒过，这次不再提醒。",
-        "{time}: reminded {count} members; {recent} more were reminded within the hour and "
-        "are not reminded again.",
+        "{time} 已提醒 {count} 人；一小时内已提醒过的 {recent} 人这次跳过。",
+        "{time}: {count} members reminded; {recent} already reminded in the last hour were "
+        "skipped.",
     ),
     "remind.now_nobody": (
         "您负责的单位今天（{date}）需要上报的成员都已上报，无需提醒。",
@@ -587,7 +596,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "\"help\" at any time.",
     ),
     "form.daily_report.intro.proxy": (
-        "开始为{member}填写 {date} 的健康上报。填写中可随时回复“上一步”“取消”“帮助”。",
+        "开始为 {member} 填写 {date} 的健康上报。填写中可随时回复“上一步”“取消”“帮助”。",
         "Starting {member}'s health report for {date}. You can reply \"back\", \"cancel\" or "
         "\"help\" at any time.",
     ),
@@ -613,31 +622,31 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "q.beijing_hukou": (
         "您是否为北京户籍（京籍）？",
-        "Are you a Beijing citizen (Beijing hukou)?",
+        "Is your hukou (household registration) in Beijing?",
     ),
     "q.hukou_address": (
         "请输入您的户籍地址（省、市、区县）。",
-        "Please enter your household registration address (province, city, district).",
+        "Please enter your hukou address (household registration: province, city, district).",
     ),
     "q.member_type": ("您的身份是？", "Are you a student, faculty or staff?"),
     # ---- questions: daily report ------------------------------------------------------------
     "q.on_campus": ("您今天是否在校？", "Are you on campus today?"),
-    "q.on_campus.proxy": ("{member}今天是否在校？", "Is {member} on campus today?"),
+    "q.on_campus.proxy": ("{member} 今天是否在校？", "Is {member} on campus today?"),
     "q.temperature.proxy": (
-        "请输入{member}今天的体温（℃），例如 36.5。",
+        "请输入 {member} 今天的体温（℃），例如 36.5。",
         "Please enter {member}'s body temperature today in °C, e.g. 36.5.",
     ),
     "q.symptoms.proxy": (
-        "{member}今天是否有以下症状？（可多选）",
+        "{member} 今天是否有以下症状？（可多选）",
         "Does {member} have any of these symptoms today? (choose all that apply)",
     ),
     "q.contact.proxy": (
-        "{member}是否接触过确诊或疑似病例？",
+        "{member} 是否接触过确诊或疑似病例？",
         "Has {member} been in contact with confirmed or suspected cases?",
     ),
-    "q.quarantine.proxy": ("{member}目前是否在隔离？", "Is {member} in quarantine at the moment?"),
+    "q.quarantine.proxy": ("{member} 目前是否在隔离？", "Is {member} in quarantine at the moment?"),
     "q.city_changed_reason.proxy": (
-        "{member}所在的城市与上次上报不同（{previous} → {current}），请简要说明原因。",
+        "{member} 所在的城市与上次上报不同（{previous} → {current}），请简要说明原因。",
         "{member}'s city differs from the last report ({previous} → {current}). Please "
         "briefly give the reason.",
     ),
@@ -686,7 +695,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "opt.symptom.fatigue": ("乏力", "Fatigue"),
     "opt.symptom.sore_throat": ("咽痛", "Sore throat"),
     "opt.symptom.other": ("其他", "Other"),
-    "opt.quarantine.none": ("未隔离", "None"),
+    "opt.quarantine.none": ("未隔离", "Not quarantined"),
     "opt.quarantine.home": ("居家隔离", "Home"),
     "opt.quarantine.centralised": ("集中隔离", "Centralised"),
     "opt.submit": ("提交", "Submit"),
@@ -711,7 +720,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "field.staff_no": ("学工号", "Student/Staff ID"),
     "field.mobile": ("手机号", "Mobile"),
     "field.beijing_hukou": ("是否京籍", "Beijing hukou"),
-    "field.hukou_address": ("户籍地址", "Registered address"),
+    "field.hukou_address": ("户籍地址", "Hukou address"),
     "field.member_type": ("身份", "Member type"),
     "field.location": ("位置", "Location"),
     "field.on_campus": ("是否在校", "On campus"),
@@ -724,9 +733,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     "field.city_changed_reason": ("城市变动原因", "City change reason"),
     "field.remarks": ("备注", "Remarks"),
     "value.empty": ("无", "none"),
-    "value.unverified": ("{place}（未核验）", "{place} (unverified)"),
-    "value.abroad": ("在国外：{country}", "Abroad: {country}"),
-    "value.unknown": ("不详：{reason}", "Unknown: {reason}"),
+    "value.unverified": ("{place}（未核验 unverified）", "{place} (unverified)"),
+    "value.abroad": ("在国外 Abroad：{country}", "Abroad: {country}"),
+    "value.unknown": ("不详 Unknown：{reason}", "Unknown: {reason}"),
     "unit.celsius": ("℃", "°C"),
     # ---- the conversation engine ------------------------------------------------------------
     "conv.cancelled": (
@@ -751,20 +760,20 @@ CATALOG: dict[str, tuple[str, str]] = {
         "The questions have been updated; please start again.",
     ),
     "conv.summary": ("请核对您的{form}：", "Please check your answers ({form}):"),
-    "conv.summary.proxy": ("请核对{member}的{form}：", "Please check {member}'s {form}:"),
+    "conv.summary.proxy": ("请核对 {member} 的{form}：", "Please check {member}'s {form}:"),
     "conv.confirm": (
         "确认无误请提交；需要更改请选“修改”。",
         "Submit if everything is correct, or choose \"Edit\" to change something.",
     ),
     "conv.repeat_summary": ("您昨天的上报：", "Your report yesterday:"),
-    "conv.repeat_summary.proxy": ("{member}昨天的上报：", "{member}'s report yesterday:"),
+    "conv.repeat_summary.proxy": ("{member} 昨天的上报：", "{member}'s report yesterday:"),
     "conv.repeat": (
         "今天的情况与昨天相同吗？位置按今天的为准。",
         "Is everything the same as yesterday? Today's location is used.",
     ),
     "conv.edit": ("请选择要修改的项目。", "Which item do you want to change?"),
     "conv.repeat.proxy": (
-        "{member}今天的情况与昨天相同吗？位置按今天的为准。",
+        "{member} 今天的情况与昨天相同吗？位置按今天的为准。",
         "Is everything the same for {member} as yesterday? Today's location is used.",
     ),
     "conv.stuck": (
@@ -932,11 +941,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "marked as unverified.",
     ),
     "loc.abroad_again.proxy": (
-        "{member}仍在{country}吗？身在国外无需定位。",
+        "{member} 仍在{country}吗？身在国外无需定位。",
         "Is {member} still in {country}? No location is needed abroad.",
     ),
     "loc.country.proxy": (
-        "请输入{member}所在的国家或地区，如：日本。",
+        "请输入 {member} 所在的国家或地区，如：日本。",
         "Type the country or region {member} is in, e.g. Japan.",
     ),
     "loc.abroad_again": (

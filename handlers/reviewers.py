@@ -39,14 +39,14 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
         lang = lang_of(reviewer, turn.settings)
         if rendering_of(reviewer, turn.settings) == "cards":
             task_id = f"alert_{alert.id}_{turn.deps.new_id()}"
-            body = catalog.lang_only("alert.card_body", lang, name=subject.name,
+            body = catalog.stacked("alert.card_body", lang, number=alert.id, name=subject.name,
                                userid=subject.userid, unit=unit.name if unit else "-",
                                reasons=reasons,
                                time=local_time_text(turn.deps.clock, report.submitted_at))
             card = render.card_message(render.button_card(
-                task_id=task_id, title=catalog.lang_only("alert.title", lang), subtitle=body,
+                task_id=task_id, title=catalog.slashed("alert.title", lang), subtitle=body,
                 lang=lang, buttons=[(f"{ACK_KEY}:{alert.id}",
-                                     catalog.lang_only("alert.ack_button", lang), 1)]))
+                                     catalog.side_by_side("alert.ack_button", lang), 1)]))
             await turn.send(card, touser=reviewer.userid,
                             task=(task_id, CardPurpose.ALERT_ACK, str(alert.id)))
         else:
@@ -112,7 +112,7 @@ async def acknowledge(turn: Turn, alert_id: int, *, response_code: str | None = 
                        time=local_time_text(turn.deps.clock, alert.acknowledged_at or turn.now))
     if response_code:
         await turn.send({"response_code": response_code, "button": {
-            "replace_name": catalog.lang_only("alert.ack_done_button", turn.lang)[:10]}},
+            "replace_name": catalog.side_by_side("alert.ack_done_button", turn.lang)[:10]}},
             kind="update_card")
         await retire(turn.session, userid=reviewer.userid, purpose=CardPurpose.ALERT_ACK,
                      ref=str(alert_id))

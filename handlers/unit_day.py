@@ -205,16 +205,16 @@ async def remind_units_now(turn: Turn, reviewer: Member) -> None:
     for (lang, rendering), group in sorted(groups.items()):
         for start in range(0, len(group), BATCH):
             chunk = group[start:start + BATCH]
-            subtitle = catalog.lang_only("remind.now", lang, by=reviewer.name,
+            subtitle = catalog.stacked("remind.now.card", lang, by=reviewer.name,
                                    date=turn.today.isoformat())
             if rendering == "cards":
                 task_id = f"remindnow_{hour}_{new_id(12)}"
                 cards.add(turn.session, task_id=task_id, userid="*", purpose=CardPurpose.REMIND,
                           ref=f"remindnow:{turn.today}", now=turn.now)
                 message = render.card_message(render.button_card(
-                    task_id=task_id, title=catalog.lang_only("remind.card_title", lang),
+                    task_id=task_id, title=catalog.slashed("remind.card_title", lang),
                     subtitle=subtitle, lang=lang,
-                    buttons=[("report", catalog.lang_only("remind.button_report", lang), 1)]))
+                    buttons=[("report", catalog.side_by_side("remind.button_report", lang), 1)]))
             else:
                 message = text_message(catalog.stacked("remind.now", lang, by=reviewer.name,
                                                      date=turn.today.isoformat()))

@@ -101,12 +101,13 @@ def _reminder_message(variant: tuple[str, str, bool, bool], job: str, day: date,
         # Never filled basic information (rollout day): the reply starts it, then the report.
         key, has_yesterday = "remind.daily_no_info", False
     if rendering == "cards" and task_id is not None:
-        buttons = [("report", catalog.lang_only("remind.button_report", lang), 1)]
+        buttons = [("report", catalog.side_by_side("remind.button_report", lang), 1)]
         if has_yesterday:
-            buttons.append(("same", catalog.lang_only("remind.button_same", lang), 2))
+            buttons.append(("same", catalog.side_by_side("remind.button_same", lang), 2))
+        card_key = "remind.daily.card" if key == "remind.daily" else key
         return render.card_message(render.button_card(
-            task_id=task_id, title=catalog.lang_only("remind.card_title", lang),
-            subtitle=catalog.lang_only(key, lang, date=day.isoformat()), lang=lang,
+            task_id=task_id, title=catalog.slashed("remind.card_title", lang),
+            subtitle=catalog.stacked(card_key, lang, date=day.isoformat()), lang=lang,
             buttons=buttons))
     hint = "remind.text_same" if has_yesterday else "remind.text_report"
     return text_message(catalog.stacked(key, lang, date=day.isoformat()) + "\n"

@@ -11,6 +11,7 @@ minute, as a real member would simply wait.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -414,3 +415,29 @@ async def report_healthy_day(bot: Bot, userid: str, at: tuple[float, float] = BE
     await pick(bot, userid, "ok", "1")
     await healthy_answers(bot, userid)
     return await pick(bot, userid, "submit", "1")
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def chinese_only_lines(text: str, *, allowed: Sequence[str] = ()) -> list[str]:
+    """Lines with Chinese and no English: the rule is Chinese first with English alongside,
+    on the same line ("是 Yes") or on the following one(s) (a stacked message). `allowed`
+    are data (names, units, places) removed before looking."""
+    def clean(line: str) -> str:
+        for data in allowed:
+            line = line.replace(data, "")
+        return line
+
+    lines = [clean(line) for line in text.splitlines()]
+    found = []
+    for index, line in enumerate(lines):
+        if not _CJK.search(line) or _LATIN.search(line):
+            continue
+        following = [rest for rest in lines[index + 1:] if rest.strip()]
+        # A stacked message: the English half follows the Chinese lines.
+        if any(_LATIN.search(rest) and not _CJK.search(rest) for rest in following):
+            continue
+        found.append(text.splitlines()[index])
+    return found

@@ -248,3 +248,18 @@ def test_render_helpers_respect_limits() -> None:
 def test_dates_in_samples_are_iso() -> None:  # the handlers format dates the same way
     for name in ("date", "today", "earliest"):
         assert date.fromisoformat(SAMPLES[name]).isoformat() == SAMPLES[name], name
+
+
+def test_english_wording_qa14() -> None:
+    """QA #14: hukou is not citizenship, one name for the hukou address, "Not quarantined",
+    a space around a member's name in Chinese, no "reply" to card members."""
+    english = {key: en for key, (_zh, en) in catalog.CATALOG.items()}
+    assert not [key for key, en in english.items() if "citizen" in en.lower()]
+    label = english["field.hukou_address"].lower()
+    assert label in english["q.hukou_address"].lower()
+    assert catalog.templates("opt.quarantine.none")[1] != "None"
+    glued = re.compile(r"[\u4e00-\u9fff]\{member\}|\{member\}[\u4e00-\u9fff（]")
+    assert not [key for key, (zh, _en) in catalog.CATALOG.items() if glued.search(zh)]
+    assert "more were reminded" not in english["remind.now_done"]
+    for key in ("remind.now.card", "remind.daily.card"):
+        assert "reply" not in english[key].lower() and "回复" not in catalog.templates(key)[0]

@@ -132,7 +132,7 @@ async def test_basic_info_without_beijing_hukou_asks_the_address(bot: Bot,
     out = joined(await say(bot, "lisi", "河北省保定市竞秀区"))
     assert "您的身份是" in out
     out = joined(await pick(bot, "lisi", "staff", "3"))
-    assert "户籍地址 Registered address：河北省保定市竞秀区" in out
+    assert "户籍地址 Hukou address：河北省保定市竞秀区" in out
     await pick(bot, "lisi", "submit", "1")
     info = await basic_info(bot, "lisi")
     assert info is not None and info.beijing_hukou is False and info.member_type == "staff"
@@ -413,7 +413,7 @@ async def test_edit_of_basic_info_hukou_asks_the_address_before_the_summary(bot:
     assert "请输入您的户籍地址" in out
     out = joined(await say(bot, "zhangsan", "内蒙古自治区呼和浩特市"))
     assert "请核对您的基础信息" in out
-    assert "户籍地址 Registered address：内蒙古自治区呼和浩特市" in out
+    assert "户籍地址 Hukou address：内蒙古自治区呼和浩特市" in out
     assert "身份 Member type：学生 Student" in out
     await say(bot, "zhangsan", "提交")
     info = await basic_info(bot, "zhangsan")

@@ -158,7 +158,7 @@ async def test_location_failed_then_a_typed_address_is_stored_unverified(
     out = joined(await say(bot, "zhangsan", "河北省廊坊市三河市燕郊镇"))
     assert "您今天是否在校" in out
     out = joined(await healthy_answers(bot, "zhangsan"))
-    assert "位置 Location：河北省廊坊市三河市燕郊镇（未核验）" in out
+    assert "位置 Location：河北省廊坊市三河市燕郊镇（未核验 unverified）" in out
     await pick(bot, "zhangsan", "submit", "1")
     (report,) = await reports(bot, "zhangsan")
     # The typed address is unverified, but its province and city are read for the export.
@@ -217,7 +217,7 @@ async def test_abroad_asks_the_country_and_offers_it_again_the_next_day(
     out = joined(await say(bot, "zhangsan", "日本"))
     assert "请输入您今天的体温" in out and "在校" not in out  # abroad is not on campus
     out = joined(await healthy_answers(bot, "zhangsan", abroad=True))
-    assert "位置 Location：在国外：日本" in out
+    assert "位置 Location：在国外 Abroad：日本" in out
     await pick(bot, "zhangsan", "submit", "1")
     (report,) = await reports(bot, "zhangsan")
     assert report.location_kind == "abroad" and report.country == "日本"

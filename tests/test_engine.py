@@ -565,7 +565,7 @@ def test_english_members_get_english_only() -> None:
     text = d.texts.replace("张三", "")
     assert "roster" in text and not re.search(r"[\u4e00-\u9fff]", text)
     fill_basic(d)
-    assert "Registered address: 河北省保定市竞秀区" in d.texts
+    assert "Hukou address: 河北省保定市竞秀区" in d.texts
 
 
 # ---- timeouts, versions, days --------------------------------------------------------------
@@ -722,7 +722,7 @@ def test_location_failed_then_typed_address_is_unverified(rendering: str) -> Non
     assert location["kind"] == "typed" and location["verified"] is False
     assert location["label"] == "北京市海淀区中关村南大街27号" and location["lat"] is None
     fill_daily(d)
-    assert "（未核验）" in d.texts
+    assert "（未核验 unverified）" in d.texts
 
 
 @pytest.mark.parametrize("rendering", RENDERINGS)

@@ -116,10 +116,10 @@ def test_a_context_for_someone_else_is_refused() -> None:
 @pytest.mark.parametrize("rendering", RENDERINGS)
 def test_proxy_questions_name_the_member_not_you(rendering: str) -> None:
     d = _proxy(rendering=rendering)
-    assert "开始为钱二丰填写 2022-03-10 的健康上报" in d.texts
+    assert "开始为 钱二丰 填写 2022-03-10 的健康上报" in d.texts
     d.choose("no_phone")
     d.choose("abroad")
-    assert "请输入钱二丰所在的国家或地区" in d.texts and "如已回国" not in d.texts
+    assert "请输入 钱二丰 所在的国家或地区" in d.texts and "如已回国" not in d.texts
     d.say("上一步")
     d.say("北京市海淀区学院路")
     seen = [d.texts]
@@ -134,7 +134,7 @@ def test_proxy_questions_name_the_member_not_you(rendering: str) -> None:
     for own in ("您今天是否在校", "Are you on campus", "请输入您今天的体温", "您今天是否有",
                 "您是否接触过", "您目前是否在隔离", "请核对您的"):
         assert own not in shown, own
-    for theirs in ("钱二丰今天是否在校", "Is 钱二丰 on campus today?", "请核对钱二丰的"):
+    for theirs in ("钱二丰 今天是否在校", "Is 钱二丰 on campus today?", "请核对 钱二丰 的"):
         assert theirs in shown, theirs
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.cli import build_parser
-from scheduler.jobs import JobDeps, run_job
+from app.emulator.cards import render_card
+from scheduler.jobs import JobDeps, _reminder_message, run_job
 from storage.export import export_rows, write_csv
 from storage.models import (
     AuditLog,
@@ -29,7 +31,7 @@ from storage.models import (
 )
 from storage.summary import unit_summaries
 from storage.trends import sparkline, unit_trend
-from tests.harness import tap, use_cards
+from tests.harness import chinese_only_lines, last_card, tap, use_cards
 from tests.harness import Bot
 from tests.test_reviewer_dialogs import (
     ADDRESS,
@@ -305,9 +307,26 @@ async def test_remind_now_on_cards_opens_the_report(tree: Bot) -> None:  # noqa:
     await use_cards(bot, "stu1")
     drain(bot)
     await bot.say("classrev", "提醒")
+    card = last_card(bot, "stu1")
+    assert chinese_only_lines(card.text, allowed=["钱老师"]) == [], card.text
+    assert "回复“上报”" not in card.text and "Reply \"report\"" not in card.text
     seen = await tap(bot, "stu1", "report")
     assert any("定位" in text or "位置" in text for text in seen), seen
     assert await rows(bot, Conversation)
+
+
+@pytest.mark.parametrize("variant", [
+    (lang, "cards", same, info) for lang in ("zh", "en") for same in (True, False)
+    for info in (True, False)])
+@pytest.mark.parametrize("job", ["daily_reminder", "second_reminder"])
+def test_reminder_cards_are_bilingual(variant: tuple[str, str, bool, bool], job: str) -> None:
+    message = _reminder_message(variant, job, TODAY, "t1")
+    text = render_card(message["template_card"])
+    if variant[0] == "zh":
+        assert chinese_only_lines(text) == [], text
+    else:
+        assert not re.search(r"[\u4e00-\u9fff]", text), text
+    assert "Reply \"report\"" not in text and "回复“上报”" not in text
 
 
 # ============================================================ trends

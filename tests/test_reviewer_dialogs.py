@@ -32,7 +32,15 @@ from storage.models import (
     Member,
     Outbox,
 )
-from tests.harness import Bot, give_basic_info, member, set_member, start_bot, use_cards
+from tests.harness import (
+    Bot,
+    chinese_only_lines,
+    give_basic_info,
+    member,
+    set_member,
+    start_bot,
+    use_cards,
+)
 from tests.test_scheduler import add_report
 
 TODAY = date(2026, 11, 30)
@@ -167,9 +175,9 @@ async def test_unknown_location_with_a_reason_stores_who_filled_and_why(tree: Bo
     assert report.location_kind == "unknown"
     assert report.proxy_reason == f"phone_fails; {reason}"
     assert zh("loc.unknown_reason") in seen[3]
-    assert f"不详：{reason}" in seen[-1]
+    assert f"不详 Unknown：{reason}" in seen[-1]
     (told,) = bot.new_messages("stu2")
-    assert "赵院长 已为您代填" in told and f"不详：{reason}" in told
+    assert "赵院长 已为您代填" in told and f"不详 Unknown：{reason}" in told
     (entry,) = await audit(bot, "proxy.report")
     assert (entry.actor, entry.target, entry.detail.get("reason")) == (
         "dean", "stu2", f"phone_fails; {reason}")
@@ -458,7 +466,10 @@ async def test_a_card_reviewer_acknowledges_with_the_button(tree: Bot, clock: Fi
     card = bot.emulator.card(task_id, "dean")
     assert not card.disabled
     assert "孙一" in card.text and "发热" in card.text and CLASS in card.text
-    assert card.button_names == [catalog.lang_only("alert.ack_button", "zh")]
+    # Both languages on every line (QA #7), and the number that "确认 N" needs.
+    assert chinese_only_lines(card.text) == [], card.text
+    assert f"#{alert.id}" in card.text
+    assert card.button_names == [catalog.side_by_side("alert.ack_button", "zh")]
     drain(bot)
     clock.advance(minutes=20)
     result = await bot.emulator.click_button("dean", task_id, f"ack:{alert.id}", repeat=4)
@@ -470,7 +481,7 @@ async def test_a_card_reviewer_acknowledges_with_the_button(tree: Bot, clock: Fi
     assert alert.acknowledged_by == "dean" and alert.acknowledged_at == clock.now()
     card = bot.emulator.card(task_id, "dean")
     assert card.disabled
-    assert card.button_names == [catalog.lang_only("alert.ack_done_button", "zh")]
+    assert card.button_names == [catalog.side_by_side("alert.ack_done_button", "zh")]
     (task,) = await rows(bot, CardTask, CardTask.task_id == task_id)
     assert not task.live
     (entry,) = await audit(bot, "alert.ack")  # once, though the click came four times

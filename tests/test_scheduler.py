@@ -188,7 +188,7 @@ async def test_card_members_get_a_card_with_same_as_yesterday(bot: Bot) -> None:
     await bot.settle()
     (card,) = bot.emulator.inbox("lisi")
     assert card.msgtype == "template_card"
-    assert card.card.button_names == ["立即上报", "与昨日相同"]
+    assert card.card.button_names == ["立即上报 Report now", "同昨日 As yesterday"]
     (text,) = bot.new_messages("zhangsan")
     assert "上报" in text  # the plugin member gets numbered text
 

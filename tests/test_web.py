@@ -339,7 +339,7 @@ async def test_a_report_started_in_the_chat_is_continued_in_the_page(
             data = {**DAILY, "location.mode": "abroad", "location.country": "日本",
                     "_csrf": token}
             r = await http.post(base + "/h5/daily", data=data)
-            assert r.status == 200 and "在国外：日本" in await r.text()
+            assert r.status == 200 and "在国外 Abroad：日本" in await r.text()
         async with bot.db.session() as s:
             from storage.models import Conversation, Member
             assert await s.get(Conversation, "zhangsan") is None  # the chat's half is over

@@ -187,7 +187,7 @@ async def test_abroad_and_location_failed_ladder_without_javascript(
     await page.fill("input[name='location.country']", "日本")
     await page.click("button.primary")
     await page.wait_for_selector("#receipt")
-    assert "在国外：日本" in await page.inner_text("#receipt")
+    assert "在国外 Abroad：日本" in await page.inner_text("#receipt")
 
 
 async def test_reviewer_sees_own_units_reminds_and_acknowledges(
