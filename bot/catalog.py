@@ -357,6 +357,15 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name}（学工号 {staff_no}）：代报 {userid}",
         "{name} (ID {staff_no}): proxy {userid}",
     ),
+    "member.choose": (
+        "“{query}”对应多位成员，请改用其中一位的学工号或账号重新输入：",
+        "Several members match \"{query}\"; type the command again with one of these IDs or "
+        "accounts:",
+    ),
+    "member.choose_line": (
+        "{name}（学工号 {staff_no}，账号 {userid}）",
+        "{name} (ID {staff_no}, account {userid})",
+    ),
     "proxy.already_reported": (
         "{name} 今天已上报：{time}，由 {by} 提交（回执号 {receipt}）。",
         "{name} already reported today at {time}, filed by {by} (receipt {receipt}).",
@@ -393,14 +402,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "late.too_old": (
         "只能补报最近 {days} 天内的日子。",
         "Only the last {days} days can be filed late.",
-    ),
-    "late.unknown_member": (
-        "花名册中没有 {userid}，没有做任何更改。",
-        "There is no {userid} in the roster; nothing was changed.",
-    ),
-    "late.not_your_unit": (
-        "{userid} 不在您负责审核的单位，不能补报。",
-        "{userid} is not in a unit you review, so you can't file a late report for them.",
     ),
     "late.not_self": (
         "不能为自己补报过去的日子。",
@@ -608,16 +609,18 @@ CATALOG: dict[str, tuple[str, str]] = {
         "it's wrong.",
     ),
     "q.mobile": (
-        "请输入您的手机号（11 位大陆手机号）。",
-        "Please enter your mobile number (11-digit mainland China number).",
+        "请输入您的手机号（11 位大陆手机号；境外手机号请带 + 和国家代码，如 +34 612 345 678）。",
+        "Please enter your mobile number (an 11-digit mainland China number, or an "
+        "international number with + and the country code, e.g. +34 612 345 678).",
     ),
     "q.beijing_hukou": (
         "您是否为北京户籍（京籍）？",
         "Are you a Beijing citizen (Beijing hukou)?",
     ),
     "q.hukou_address": (
-        "请输入您的户籍地址（省、市、区县）。",
-        "Please enter your household registration address (province, city, district).",
+        "请输入您的户籍地址（省、市、区县；境外人员请填写国家和城市）。",
+        "Please enter your household registration address (province, city, district; if it "
+        "is outside China, the country and city).",
     ),
     "q.member_type": ("您的身份是？", "Are you a student, faculty or staff?"),
     # ---- questions: daily report ------------------------------------------------------------
@@ -814,17 +817,21 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Your student or staff ID, from the university roster: 3–20 letters or digits.",
     ),
     "help.q.mobile": (
-        "请输入 11 位大陆手机号，如 13812345678；可带 +86，可含空格或短横线。",
-        "Enter an 11-digit mainland mobile number such as 13812345678; +86, spaces and "
-        "dashes are fine.",
+        "请输入 11 位大陆手机号，如 13812345678（可带 +86）；境外手机号请以 + 和国家代码开头，"
+        "共 8–15 位数字，如 +34 612 345 678。可含空格或短横线。",
+        "Enter an 11-digit mainland mobile number such as 13812345678 (+86 allowed), or an "
+        "international number starting with + and the country code, 8–15 digits in all, e.g. "
+        "+34 612 345 678. Spaces and dashes are fine.",
     ),
     "help.q.beijing_hukou": (
         "户口登记在北京市的选“是”，否则选“否”。",
         "Choose \"Yes\" if your household registration (hukou) is in Beijing, otherwise \"No\".",
     ),
     "help.q.hukou_address": (
-        "户口本上登记的地址，写到区县即可，如：河北省保定市竞秀区。",
-        "The address in your household register, down to the district, e.g. 河北省保定市竞秀区.",
+        "户口本上登记的地址，写到区县即可，如：河北省保定市竞秀区；境外人员填写本国住址的国家和城市，"
+        "如：Madrid, Spain。",
+        "The address in your household register, down to the district, e.g. 河北省保定市竞秀区; "
+        "if you have no Chinese hukou, your home country and city, e.g. Madrid, Spain.",
     ),
     "help.q.member_type": (
         "学生选“学生”，教学科研人员选“教师”，其他教职工选“职工”。",
@@ -1023,9 +1030,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{value} looks like Fahrenheit. Please enter °C, e.g. 36.5.",
     ),
     "err.mobile": (
-        "手机号格式不对：应为 13–19 开头的 11 位数字，如 13812345678（可带 +86）。",
-        "That mobile number isn't valid: it should be 11 digits starting with 13–19, e.g. "
-        "13812345678 (+86 allowed).",
+        "手机号格式不对：大陆手机号为 13–19 开头的 11 位数字，如 13812345678（可带 +86）；"
+        "境外手机号请以 + 和国家代码开头，共 8–15 位数字，如 +34 612 345 678。",
+        "That mobile number isn't valid. A mainland number is 11 digits starting with 13–19, "
+        "e.g. 13812345678 (+86 allowed); an international number starts with + and the country "
+        "code, 8–15 digits in all, e.g. +34 612 345 678.",
     ),
     "err.date_format": (
         "没有看懂这个日期，请回复如 2022-03-05、3-5、3月5日，或“今天”“昨天”。",

@@ -66,7 +66,7 @@ def _member_type(raw: str, today: date) -> str:
 PARSERS: dict[str, Callable[[str, date], Any]] = {
     "name": _form_rule(v.person_name, "name"),
     "staff_no": _form_rule(v.staff_no, "staff number (3-20 letters or digits)"),
-    "mobile": _form_rule(v.mobile, "mainland mobile number"),
+    "mobile": _form_rule(v.mobile, "mobile number (11-digit mainland, or + and 8-15 digits)"),
     "beijing_hukou": _hukou,
     "hukou_address": _form_rule(v.address, "household address"),
     "member_type": _member_type,

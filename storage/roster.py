@@ -126,7 +126,8 @@ def parse_roster(data: bytes) -> list[RosterRow]:
             try:
                 mobile = parse_mobile(mobile, None)  # the same rule as the basic-info form
             except InvalidAnswer:
-                row_problems.append(f"mobile {mobile!r} is not a mainland mobile number")
+                row_problems.append(f"mobile {mobile!r} is not a mobile number "
+                                    "(11-digit mainland, or + and 8-15 digits)")
         reviews = tuple(u.strip() for u in (cells.get("reviews") or "").split(";") if u.strip())
         if reviews and role not in ("reviewer", "admin"):
             row_problems.append("only reviewers and admins can review units")

@@ -140,6 +140,28 @@ async def test_basic_info_without_beijing_hukou_asks_the_address(bot: Bot,
     assert info.hukou_address == "河北省保定市竞秀区"
 
 
+async def test_an_international_student_finishes_basic_information(bot: Bot) -> None:
+    """QA #4: maria (国际教育学院) typed "+34 612 345 678" and was refused for ever; her
+    hukou is not in China, so the address question takes a foreign address too."""
+    await say(bot, "maria", "信息")
+    await pick(bot, "maria", "prefill", "1")
+    out = joined(await say(bot, "maria", "L2020001"))
+    assert "+34 612 345 678" in out  # the question says how to type a foreign number
+    out = joined(await say(bot, "maria", "+34 612"))
+    assert "境外手机号请以 + 和国家代码开头" in out and "an international number" in out
+    assert await step_of(bot, "maria") == "mobile"
+    await say(bot, "maria", "+34 612 345 678")
+    out = joined(await pick(bot, "maria", "no", "2"))
+    assert "境外人员请填写国家和城市" in out
+    await say(bot, "maria", "Calle Mayor 1, Madrid, Spain")
+    out = joined(await pick(bot, "maria", "student", "1"))
+    assert "+34612345678" in out
+    await pick(bot, "maria", "submit", "1")
+    info = await basic_info(bot, "maria")
+    assert info is not None and info.mobile == "+34612345678"
+    assert info.hukou_address == "Calle Mayor 1, Madrid, Spain"
+
+
 async def test_a_corrected_name_is_typed_instead_of_confirmed(bot: Bot) -> None:
     await say(bot, "zhangsan", "信息")
     out = joined(await say(bot, "zhangsan", "张叁"))

@@ -261,7 +261,7 @@ async def test_admin_correct_hukou(db: Database, db_url: str,
     (["s2", "mobile", "13900000001"], "s2 (李四) has not submitted basic information"),
     (["nobody", "mobile", "13900000001"], "unknown member 'nobody'"),
     (["s1", "email", "a@b.c"], "unknown field 'email'; fields: name, staff_no, mobile"),
-    (["s1", "mobile", "12345"], "'12345' is not a valid mainland mobile number"),
+    (["s1", "mobile", "12345"], "'12345' is not a valid mobile number (11-digit mainland"),
     (["s1", "beijing_hukou", "maybe"], "'maybe' is not yes or no"),
     (["s1", "member_type", "teacher"], "'teacher' is not a member type (use student, faculty, "
      "staff)"),

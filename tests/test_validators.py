@@ -66,11 +66,33 @@ def test_mobile_accepts(raw: str) -> None:
 
 @pytest.mark.parametrize(("raw", "key"), [
     ("1381234567", "err.mobile"), ("12812345678", "err.mobile"), ("23812345678", "err.mobile"),
-    ("138123456789", "err.mobile"), ("+85291234567", "err.mobile"), ("", "err.empty"),
+    ("138123456789", "err.mobile"), ("", "err.empty"),
     ("电话", "err.mobile"), ("8613812345678 9", "err.mobile"),
+    # international: + (or 00), a country code not starting with 0, 8-15 digits in all
+    ("+34 612", "err.mobile"), ("+1234567", "err.mobile"), ("+1234567890123456", "err.mobile"),
+    ("+0 612 345 678", "err.mobile"), ("+34 612 abc 678", "err.mobile"), ("+", "err.mobile"),
+    ("34612345678", "err.mobile"),  # no +: read as a (wrong) mainland number
 ])
 def test_mobile_rejects(raw: str, key: str) -> None:
     assert rejects(v.mobile, raw) == key
+
+
+@pytest.mark.parametrize(("raw", "stored"), [
+    ("+34 612 345 678", "+34612345678"), ("+34-612-345-678", "+34612345678"),
+    ("0034 612 345 678", "+34612345678"), ("+85291234567", "+85291234567"),
+    ("+1 (415) 555-0100", "+14155550100"), ("＋７ ９１２ ３４５ ６７ ８９", "+79123456789"),
+    ("+12345678", "+12345678"), ("+123456789012345", "+123456789012345"),
+    ("+86 138 1234 5678", "13812345678"),  # +86 stays a mainland number
+])
+def test_mobile_accepts_international_e164(raw: str, stored: str) -> None:
+    """QA #4: an international student's "+34 612 345 678" was refused."""
+    assert v.mobile(raw, ENV) == stored
+
+
+def test_mobile_error_names_both_forms() -> None:
+    zh, en = catalog.templates("err.mobile")
+    assert "11" in zh and "+" in zh and "8–15" in zh
+    assert "mainland" in en and "international" in en and "+34 612 345 678" in en
 
 
 # ---- dates --------------------------------------------------------------------------------

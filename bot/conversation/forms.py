@@ -56,7 +56,7 @@ class QuestionKind(StrEnum):
     MULTI = "multi"        # several options (an option may be exclusive, e.g. "none")
     NUMBER = "number"      # typed number, parsed by the question's `parse`
     TEXT = "text"          # typed free text
-    PHONE = "phone"        # typed mainland mobile number
+    PHONE = "phone"        # typed mobile number (mainland or E.164)
     LOCATION = "location"  # the location ladder (GPS, picker, typed address, abroad, proxy)
     CONFIRM = "confirm"    # two-way decision buttons (submit/edit, yes/change, ...)
     DATE = "date"          # typed date

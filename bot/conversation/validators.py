@@ -221,10 +221,17 @@ def temperature(raw: str, env: ParseEnv) -> float:
 
 
 def mobile(raw: str, env: ParseEnv) -> str:
-    """A mainland mobile number as 11 digits; accepts +86/0086/86, spaces, dashes, brackets."""
+    """A mobile number: mainland China as 11 digits, any other country in E.164 form.
+
+    Mainland numbers accept +86/0086/86, spaces, dashes and brackets and are stored as 11
+    digits ("13812345678"). Other numbers must start with "+" (or "00") and the country code,
+    8–15 digits in all (E.164), spaces and dashes allowed; they are stored as "+34612345678".
+    International students have no mainland number at first, and the roster has their unit.
+    """
     digits = re.sub(r"[\s\-()（）.]", "", normalize(raw))
     if not digits:
         raise InvalidAnswer("err.empty")
+    international = None
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix):]
@@ -232,6 +239,14 @@ def mobile(raw: str, env: ParseEnv) -> str:
     else:
         if digits.startswith("86") and len(digits) == 13:
             digits = digits[2:]
+        elif digits.startswith("+"):
+            international = digits[1:]
+        elif digits.startswith("00"):
+            international = digits[2:]
+    if international is not None:
+        if not re.fullmatch(r"[1-9]\d{7,14}", international):
+            raise InvalidAnswer("err.mobile")
+        return "+" + international
     if not re.fullmatch(r"1[3-9]\d{9}", digits):
         raise InvalidAnswer("err.mobile")
     return digits
