@@ -362,6 +362,15 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name}（学工号 {staff_no}）：代报 {userid}",
         "{name} (ID {staff_no}): proxy {userid}",
     ),
+    "member.choose": (
+        "“{query}”对应多位成员，请改用其中一位的学工号或账号重新输入：",
+        "Several members match \"{query}\"; type the command again with one of these IDs or "
+        "accounts:",
+    ),
+    "member.choose_line": (
+        "{name}（学工号 {staff_no}，账号 {userid}）",
+        "{name} (ID {staff_no}, account {userid})",
+    ),
     "proxy.already_reported": (
         "{name} 今天已上报：{time}，由 {by} 提交（回执号 {receipt}）。",
         "{name} already reported today at {time}, filed by {by} (receipt {receipt}).",
@@ -398,14 +407,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "late.too_old": (
         "只能补报最近 {days} 天内的日子。",
         "Only the last {days} days can be filed late.",
-    ),
-    "late.unknown_member": (
-        "花名册中没有 {userid}，没有做任何更改。",
-        "There is no {userid} in the roster; nothing was changed.",
-    ),
-    "late.not_your_unit": (
-        "{userid} 不在您负责审核的单位，不能补报。",
-        "{userid} is not in a unit you review, so you can't file a late report for them.",
     ),
     "late.not_self": (
         "不能为自己补报过去的日子。",

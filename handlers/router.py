@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 
-from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.conversation.basic_info import BASIC_INFO
@@ -33,13 +31,11 @@ from storage.cards import CardPurpose
 from storage.members import REVIEWING
 from storage.models import Conversation
 from storage.outbox import reminder_key
-from storage.units import members_for_proxy
 
 log = logging.getLogger("handlers.router")
 
 MAX_TEXT_CHARS = 500
-# What 代报 takes: a userid, a student/staff ID or a name (any script; "·" in minority names).
-PROXY_QUERY = re.compile(r"[^\W_]([\w.@·・ -]{0,62}[^\W_])?")
+PROXY_QUERY = unit_day.PROXY_QUERY  # what 代报, 补报 and 免报 take
 
 
 async def dispatch(turn: Turn) -> None:
@@ -239,17 +235,10 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
         await turn.say("proxy.finish_current_first")
         await forms.reprompt_form(turn, conv)
         return
-    found = await members_for_proxy(turn.session, reviewer, target)
-    if not found:
-        await turn.say("proxy.no_such_member", query=target)
+    subject = await unit_day.find_subject(turn, reviewer, target,
+                                          choose="proxy.choose")
+    if subject is None:
         return
-    if len(found) > 1:
-        lines = [catalog.stacked("proxy.choose_line", turn.lang, name=m.name, userid=m.userid,
-                                 staff_no=staff_no or "-")
-                 for m, staff_no in found]
-        await turn.say_lines("proxy.choose", lines, query=target)
-        return
-    subject, _staff_no = found[0]
     if subject.userid == reviewer.userid:
         await start_daily_report(turn)
         return

@@ -30,13 +30,15 @@ from storage.exemptions import ExemptionError, add_exemption
 from storage.models import Conversation, DailyReport, Member
 from storage.outbox import enqueue, enqueue_many, outbox_values
 from storage.reminders import reminded_since, unreported_in_units
-from storage.units import may_act_on, reviewed_units
+from storage.units import may_act_on, members_for_proxy, reviewed_units
 
 #: How far back a reviewer may file a 补报.
 LATE_MAX_DAYS = 30
 #: A member is reminded by `提醒` at most once in this long (counting scheduled reminders).
 REMIND_EVERY = timedelta(hours=1)
-USERID_ARG = re.compile(r"^[a-z0-9._@-]{1,64}$")
+#: What 代报, 补报 and 免报 take: a userid, a student/staff ID or a name (any script; "·" in
+#: minority names).
+PROXY_QUERY = re.compile(r"[^\W_]([\w.@·・ -]{0,62}[^\W_])?")
 DATE_ARG = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 BATCH = 1000
 
@@ -58,16 +60,31 @@ def parse_day(text: str) -> date | None:
         return None
 
 
-async def _subject(turn: Turn, userid: str) -> Member | None:
-    subject = await members.find(turn.session, userid)
-    return subject if subject is not None and subject.active else None
+async def find_subject(turn: Turn, reviewer: Member, target: str, *,
+                       choose: str = "member.choose") -> Member | None:
+    """The one member of the reviewer's units (or the reviewer) that `target` names: their
+    student/staff ID, WeCom userid or name, as 代报, 补报 and 免报 take it. Otherwise says why
+    and returns None: one answer for "not on the roster" and "not in your units" (no roster
+    probing); several members of one name are listed to choose from by ID (`choose`: the
+    catalog key of the list; `choose`_line of each line)."""
+    found = await members_for_proxy(turn.session, reviewer, target)
+    if not found:
+        await turn.say("proxy.no_such_member", query=target)
+        return None
+    if len(found) > 1:
+        lines = [catalog.stacked(f"{choose}_line", turn.lang, name=m.name, userid=m.userid,
+                                 staff_no=staff_no or "-")
+                 for m, staff_no in found]
+        await turn.say_lines(choose, lines, query=target)
+        return None
+    return found[0][0]
 
 
 # ------------------------------------------------------------------ 补报
 
 
 async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    """补报 USERID YYYY-MM-DD REASON: a reviewer files a past day for a member."""
+    """补报 <学工号 | USERID | 姓名> YYYY-MM-DD REASON: a reviewer files a past day for a member."""
     reviewer = _reviewer(turn)
     if reviewer is None:
         await turn.say("late.not_reviewer")
@@ -76,9 +93,9 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
     if len(parts) < 2:
         await turn.say("late.usage")
         return
-    target, day_text = parts[0].lower(), parts[1]
+    target, day_text = parts[0], parts[1]
     reason = " ".join(parts[2].split()) if len(parts) > 2 else ""
-    if not USERID_ARG.match(target):
+    if not PROXY_QUERY.fullmatch(target):
         await turn.say("proxy.bad_userid")
         return
     day = parse_day(day_text)
@@ -101,10 +118,8 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
     if (turn.today - day).days > LATE_MAX_DAYS:
         await turn.say("late.too_old", days=LATE_MAX_DAYS)
         return
-    subject = await _subject(turn, target)
-    if subject is None or not await may_act_on(turn.session, reviewer, subject):
-        # One answer for "not on the roster" and "not in your units" (no roster probing).
-        await turn.say("proxy.no_such_member", query=target)
+    subject = await find_subject(turn, reviewer, target)
+    if subject is None:
         return
     if subject.userid == reviewer.userid:
         await turn.say("late.not_self")
@@ -125,7 +140,7 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
 
 
 async def cmd_exempt(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    """免报 USERID FROM TO REASON: the member need not report from FROM to TO."""
+    """免报 <学工号 | USERID | 姓名> FROM TO REASON: the member need not report from FROM to TO."""
     reviewer = _reviewer(turn)
     if reviewer is None:
         await turn.say("exempt.not_reviewer")
@@ -140,8 +155,8 @@ async def _exempt(turn: Turn, reviewer: Member, argument: str) -> None:
     if len(parts) < 3:
         await turn.say("exempt.usage")
         return
-    target = parts[0].lower()
-    if not USERID_ARG.match(target):
+    target = parts[0]
+    if not PROXY_QUERY.fullmatch(target):
         await turn.say("proxy.bad_userid")
         return
     days = [parse_day(p) for p in parts[1:3]]
@@ -154,9 +169,8 @@ async def _exempt(turn: Turn, reviewer: Member, argument: str) -> None:
     if end < turn.today:
         await turn.say("exempt.past", today=turn.today.isoformat())
         return
-    subject = await _subject(turn, target)
+    subject = await find_subject(turn, reviewer, target)
     if subject is None:
-        await turn.say("proxy.no_such_member", query=target)
         return
     try:
         exemption = await add_exemption(turn.session, actor=reviewer, subject=subject,

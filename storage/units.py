@@ -116,7 +116,7 @@ def _like_prefix(text: str) -> str:
 
 async def members_for_proxy(session: AsyncSession, actor: Member, query: str, *,
                             limit: int = 10) -> list[tuple[Member, str | None]]:
-    """Active members `actor` may report for whose WeCom userid (any case), student/staff ID
+    """Active members `actor` may report for whose WeCom userid, student/staff ID (any case)
     (as entered in their basic information) or name is `query`, with that ID; the actor first
     if it is themself. Members outside the actor's units are never returned, so the caller
     cannot tell "not in the roster" from "not yours" (no probing of the roster)."""
@@ -127,7 +127,7 @@ async def members_for_proxy(session: AsyncSession, actor: Member, query: str, *,
         .outerjoin(BasicInfo, BasicInfo.userid == Member.userid)
         .where(Member.active.is_(True),
                sa.or_(sa.func.lower(Member.userid) == query.lower(),
-                      BasicInfo.staff_no == query,
+                      sa.func.lower(BasicInfo.staff_no) == query.lower(),
                       # the name in any case, or its first word ("李四" for "李四 Li Si")
                       sa.func.lower(Member.name) == query.lower(),
                       sa.func.lower(Member.name).like(_like_prefix(query.lower()) + " %",

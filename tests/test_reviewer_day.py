@@ -20,6 +20,7 @@ from scheduler.jobs import JobDeps, run_job
 from storage.export import export_rows, write_csv
 from storage.models import (
     AuditLog,
+    BasicInfo,
     CardTask,
     Conversation,
     DailyReport,
@@ -125,6 +126,38 @@ async def test_late_refusals_change_nothing(tree: Bot, who: str, typed: str,  # 
     nothing_new(bot, "stu1")
 
 
+async def test_late_and_exempt_find_the_member_as_proxy_does(tree: Bot) -> None:  # noqa: F811
+    """By student/staff ID, userid or name; several of one name are listed; a member of
+    another unit, by ID or name, gets the same answer as nobody at all."""
+    bot = tree
+    drain(bot)
+    async with bot.db.transaction() as session:
+        for userid, staff_no in (("stu1", "2019011234"), ("formem", "L2020001")):
+            session.add(BasicInfo(userid=userid, name=userid, staff_no=staff_no,
+                                  mobile="13800000000", beijing_hukou=True,
+                                  member_type="student", form_version=1, answers={},
+                                  submitted_at=bot.clock.now()))
+    for typed, query in (("补报 L2020001 2026-11-29 生病", "L2020001"),
+                         ("补报 周外 2026-11-29 生病", "周外"),
+                         ("免报 L2020001 2026-11-30 2026-12-05 请假", "L2020001"),
+                         ("免报 周外 2026-11-30 2026-12-05 请假", "周外")):
+        # (commands reach us lower-cased)
+        assert await bot.say("classrev", typed) == [zh("proxy.no_such_member",
+                                                       query=query.lower())]
+    assert (await bot.say("classrev", "免报 李二 2026-11-30 2026-12-05 请假"))[0] == zh(
+        "exempt.done", name="李二", userid="stu2", start="2026-11-30", end="2026-12-05",
+        reason="请假")
+    started = await bot.say("classrev", "补报 2019011234 2026-11-29 住院")
+    assert started[0] == zh("late.started", name="孙一", userid="stu1", date="2026-11-29")
+    assert await bot.say("classrev", "取消")
+    await set_member(bot, "stu2", name="孙一")
+    (text,) = await bot.say("classrev", "补报 孙一 2026-11-29 住院")
+    assert text.startswith(zh("member.choose", query="孙一"))
+    assert zh("member.choose_line", name="孙一", userid="stu1", staff_no="2019011234") in text
+    assert "stu2" in text and "formem" not in text
+    assert await rows(bot, Conversation) == [] and await reports(bot) == []
+
+
 async def test_a_day_already_reported_is_not_filed_again(tree: Bot) -> None:  # noqa: F811
     bot = tree
     await add_report(bot, "stu1", YESTERDAY)
@@ -216,8 +249,13 @@ async def test_an_exempt_member_is_not_reminded_nor_missing(tree: Bot) -> None: 
     ("classrev", "免报 stu2 2026-11-01 2026-11-20 请假", "exempt.past", {"today": "2026-11-30"}),
     ("classrev", "免报 stu2 2026-12-01 2027-12-01 请假", "exempt.too_long", {"days": 200}),
     ("classrev", "免报 stu2 12月1日 2026-12-05 请假", "late.bad_date", {"value": "12月1日"}),
-    ("forrev", "免报 stu2 2026-11-30 2026-12-05 请假", "exempt.not_your_unit",
-     {"userid": "stu2"}),
+    # Not in one's units and not on the roster: one answer (no roster probing).
+    ("forrev", "免报 stu2 2026-11-30 2026-12-05 请假", "proxy.no_such_member",
+     {"query": "stu2"}),
+    ("classrev", "免报 nobody 2026-11-30 2026-12-05 请假", "proxy.no_such_member",
+     {"query": "nobody"}),
+    ("classrev", "免报 2019011234 2026-11-30 2026-12-05 请假", "proxy.no_such_member",
+     {"query": "2019011234"}),
     ("classrev", "免报 classrev 2026-11-30 2026-12-05 请假", "exempt.not_your_unit",
      {"userid": "classrev"}),
 ])
