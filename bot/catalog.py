@@ -751,15 +751,15 @@ CATALOG: dict[str, tuple[str, str]] = {
         "You haven't finished \"{form}\". Continue where you left off?",
     ),
     "conv.new_day": (
-        "已经是新的一天（{today}）：{day} 的上报没有提交，已无法计入 {day}，今天的上报重新开始。",
-        "It's a new day ({today}): the report for {day} was not submitted and can no longer be "
-        "filed for {day}, so today's report starts afresh.",
+        "已经是新的一天（{today}）：{date} 的上报没有提交，已无法计入 {date}，今天的上报重新开始。",
+        "It's a new day ({today}): the report for {date} was not submitted and can no longer be "
+        "filed for {date}, so today's report starts afresh.",
     ),
     "conv.new_day_kept": (
-        "已经是新的一天（{today}）：{day} 的上报没有提交，已无法计入 {day}。"
+        "已经是新的一天（{today}）：{date} 的上报没有提交，已无法计入 {date}。"
         "已为您保留填写过的内容（位置除外），请确认今天的位置，核对后提交 {today} 的上报。",
-        "It's a new day ({today}): the report for {day} was not submitted and can no longer be "
-        "filed for {day}. Your answers are kept (except the location): confirm today's "
+        "It's a new day ({today}): the report for {date} was not submitted and can no longer be "
+        "filed for {date}. Your answers are kept (except the location): confirm today's "
         "location, check them and submit the report for {today}.",
     ),
     "conv.form_updated": (

@@ -482,7 +482,7 @@ def _restart(form: Form, state: ConvState, ctx: Context, notice: str) -> Step:
     that still make sense today: everything but the location, which is today's to give."""
     if notice != "conv.new_day":
         return _fresh(form, ctx, notice=notice)
-    params = {"day": state.day, "today": ctx.today.isoformat()}
+    params = {"date": state.day, "today": ctx.today.isoformat()}
     kept: dict[str, Any] = {}
     if state.day == (ctx.today - timedelta(days=1)).isoformat():
         kept = {q.key: copy.deepcopy(state.answers[q.key]) for q in form.questions
