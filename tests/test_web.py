@@ -268,7 +268,7 @@ async def test_reviewer_exports_audited_downloads_of_their_units_only_and_files_
             r = await http.post(base + "/dashboard/proxy/lisi", data=data)
             assert r.status == 200 and 'id="receipt"' in await r.text()
             r = await http.post(base + "/dashboard/proxy/maria", data=data)
-            assert r.status == 403
+            assert r.status == 404  # the same as nobody (no probing of the roster)
         async with bot.db.session() as s:
             report = (await s.execute(sa.select(DailyReport).where(
                 DailyReport.userid == "lisi"))).scalars().one()
@@ -368,6 +368,24 @@ async def test_emulator_oauth_enforces_wecoms_rules(emulator: WeComEmulator) -> 
         emulator.trusted_domain = "yqt.example.edu.cn"
         r = await http.get(authorize, params=params)
         assert r.status == 400 and "可信域名" in await r.text()
+
+
+async def test_outside_ones_units_looks_the_same_as_nobody(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """A member outside the reviewer's units and a userid not on the roster get the same
+    answer (no probing of the roster), as in the chat."""
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            await sign_in(http, base, "teacher", "/dashboard/")
+            for path in ("/dashboard/member/", "/dashboard/proxy/"):
+                outside = await http.get(base + path + "maria")
+                nobody = await http.get(base + path + "ghost")
+                assert outside.status == nobody.status == 404
+                assert await outside.text() == await nobody.text()
+            assert (await http.get(base + "/dashboard/member/lisi")).status == 200
+    finally:
+        await bot.stop()
 
 
 async def test_remind_now_reaches_only_the_actors_units(

@@ -236,15 +236,16 @@ async def test_reviewer_sees_own_units_reminds_and_acknowledges(
     await shot(small, "dashboard-phone.png")
 
 
-async def test_other_units_reviewer_gets_403(browser: Any, site: tuple[Bot, str]) -> None:
+async def test_other_units_reviewer_gets_not_found(browser: Any, site: tuple[Bot, str]
+                                                  ) -> None:
     bot, base = site
     page = await desktop(browser)
     await sign_in(page, base, "chen", "/dashboard/")
     assert "民族学与社会学学院" not in await page.inner_text("#units")
     response = await page.goto(base + "/dashboard/member/zhangsan")
-    assert response.status == 403 and "没有权限" in await page.inner_text("main")
+    assert response.status == 404 and "没有找到" in await page.inner_text("main")
     response = await page.goto(base + "/dashboard/proxy/zhangsan")
-    assert response.status == 403
+    assert response.status == 404
     response = await page.goto(base + "/dashboard/member/maria")
     assert response.status == 200
     member = await desktop(browser)

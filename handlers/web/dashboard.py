@@ -1,7 +1,8 @@
 """The reviewers' dashboard `/dashboard/`, scoped exactly like `统计` (storage/units.py).
 
 Reviewers see the units they review and every unit below; admins see the whole university;
-anyone else gets a 403 page. Every view of other people's data is written to the audit log
+anyone else gets a 403 page; a member outside one's units is "not found" (404), like a userid not on
+the roster. Every view of other people's data is written to the audit log
 (`web.dashboard`, `web.member`, `web.export`), like `统计`.
 """
 
@@ -201,13 +202,15 @@ async def ack(request: web.Request) -> web.StreamResponse:
 
 async def _subject_or_error(request: web.Request, session: Any
                             ) -> Member | web.Response:
+    """The member named in the path if the actor reviews them. Someone outside the actor's
+    units gets the same 404 as a userid not on the roster (no probing, as in the chat)."""
     actor = request[MEMBER]
-    subject = await members.get(session, request.match_info["userid"])
-    if subject is None:
-        return message_page(request, "web.not_found", status=404)
     units = await reviewed_units(session, actor)
-    if (units is not None and not units) or not await may_act_on(session, actor, subject):
-        return message_page(request, "web.forbidden", status=403)
+    if units is not None and not units:
+        return message_page(request, "web.forbidden", status=403)  # not a reviewer at all
+    subject = await members.get(session, request.match_info["userid"])
+    if subject is None or not await may_act_on(session, actor, subject):
+        return message_page(request, "web.not_found", status=404)
     return subject
 
 
