@@ -26,7 +26,10 @@ from storage.models import BasicInfo, Conversation, DailyReport, Member
 from storage.units import reviewers_of
 
 #: The staff-number rule of the basic-info form (validators.staff_no), for the prefill offer.
-STAFF_NO_PREFILL = re.compile(r"[A-Za-z0-9]{3,20}")
+# A userid is offered as the student/staff number only when it could be one: 3-20 letters and
+# digits with at least one digit. "zhangsan" is a WeCom account, not an ID; confirming it with
+# one tap would store a wrong 学工号 that 代报 by ID then cannot find.
+STAFF_NO_PREFILL = re.compile(r"(?=[A-Za-z]*[0-9])[A-Za-z0-9]{3,20}")
 
 log = logging.getLogger("handlers.forms")
 
@@ -106,8 +109,8 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
     proxy = subject.userid != member.userid
     prefill = {"name": subject.name}
     if STAFF_NO_PREFILL.fullmatch(subject.userid):
-        # Only a userid that is itself a valid staff number is offered (typing the real ID
-        # always works): a longer one would not fit basic_info.staff_no.
+        # Only a userid that looks like a staff number is offered (typing the real ID always
+        # works): a longer one would not fit basic_info.staff_no.
         prefill["staff_no"] = subject.userid
     helpers: tuple[str, ...] = ()
     if state is not None and (state.tries + 1) % engine.STUCK_AFTER == 0:

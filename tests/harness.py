@@ -36,6 +36,7 @@ from bot.settings import (
     Settings,
     WeComSettings,
 )
+from handlers.forms import STAFF_NO_PREFILL
 from handlers.keys import DATABASE, SENDER
 from handlers.sender import DrainStats, OutboxSender
 from storage.db import Database
@@ -378,7 +379,10 @@ async def complete_basic_info(bot: Bot, userid: str, *, mobile: str = "138000000
     seen(bot, userid)
     await say(bot, userid, "信息")
     await pick(bot, userid, "prefill", "1")   # name from the roster
-    await pick(bot, userid, "prefill", "1")   # ID from the roster
+    if STAFF_NO_PREFILL.fullmatch(userid):
+        await pick(bot, userid, "prefill", "1")   # the userid looks like an ID: offered
+    else:
+        await say(bot, userid, "2019011234")      # typed: a WeCom account is not an ID
     await say(bot, userid, mobile)
     await pick(bot, userid, "yes", "1")       # Beijing hukou
     await pick(bot, userid, "student", "1")

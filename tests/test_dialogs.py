@@ -65,14 +65,15 @@ async def test_basic_info_dialog_with_prefill_bad_phone_edit_and_one_submission(
         assert "回复 1 确认" in out
 
     out = joined(await pick(bot, "zhangsan", "prefill", "1"))
-    assert "花名册中您的学工号：zhangsan" in out
-    out = joined(await pick(bot, "zhangsan", "prefill", "1"))
+    # "zhangsan" is a WeCom account, not a student number: it is not offered as one.
+    assert "花名册中您的学工号" not in out and "学工号" in out
+    out = joined(await say(bot, "zhangsan", "2019011234"))
     assert "请输入您的手机号" in out
 
     out = joined(await say(bot, "zhangsan", "1234567"))
     assert "手机号格式不对" in out and "请输入您的手机号" in out
     assert await step_of(bot, "zhangsan") == "mobile"
-    assert await answers_of(bot, "zhangsan") == {"name": "张三", "staff_no": "zhangsan"}
+    assert await answers_of(bot, "zhangsan") == {"name": "张三", "staff_no": "2019011234"}
 
     out = joined(await say(bot, "zhangsan", "+86 138-0000-0002"))
     assert "您是否为北京户籍" in out
@@ -98,7 +99,7 @@ async def test_basic_info_dialog_with_prefill_bad_phone_edit_and_one_submission(
     info = await basic_info(bot, "zhangsan")
     assert info is not None
     assert (info.name, info.staff_no, info.mobile, info.beijing_hukou, info.hukou_address,
-            info.member_type) == ("张三", "zhangsan", "13912345678", True, None, "student")
+            info.member_type) == ("张三", "2019011234", "13912345678", True, None, "student")
     # Basic information was what stood before today's report: it starts by itself.
     assert "开始 2026-11-30 的健康上报" in out
     conv = await conversation(bot, "zhangsan")
@@ -122,7 +123,7 @@ async def test_basic_info_without_beijing_hukou_asks_the_address(bot: Bot,
     await setup_rendering(bot, "lisi", rendering)
     await say(bot, "lisi", "信息")
     await pick(bot, "lisi", "prefill", "1")
-    await pick(bot, "lisi", "prefill", "1")
+    await say(bot, "lisi", "2019011235")
     await say(bot, "lisi", "13800000003")
     out = joined(await pick(bot, "lisi", "no", "2"))
     assert "请输入您的户籍地址" in out
@@ -426,7 +427,7 @@ async def test_back_while_editing_restores_the_previous_answer(bot: Bot) -> None
 
 async def test_edit_of_basic_info_hukou_asks_the_address_before_the_summary(bot: Bot) -> None:
     await say(bot, "zhangsan", "信息")
-    for answer in ("1", "1", "13800000002", "1", "1"):
+    for answer in ("1", "2019011234", "13800000002", "1", "1"):
         await say(bot, "zhangsan", answer)
     await say(bot, "zhangsan", "2")  # 修改
     out = joined(await say(bot, "zhangsan", "是否京籍"))
