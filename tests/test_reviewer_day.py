@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.cli import build_parser
+from bot import catalog
 from scheduler.jobs import JobDeps, run_job
 from storage.export import export_rows, write_csv
 from storage.models import (
@@ -72,11 +73,18 @@ async def test_a_reviewer_files_yesterday_late_for_a_member(tree: Bot) -> None: 
     drain(bot)
     started = await bot.say("classrev", "补报 stu1 2026-11-29 住院无法使用手机")
     assert started[0] == zh("late.started", name="孙一", userid="stu1", date="2026-11-29")
-    seen = await walk(bot, "classrev", ["1", ADDRESS, *NORMAL_AFTER_LOCATION])
+    # The reason was given with 补报: "why are you reporting for 孙一?" is not asked again.
+    why = catalog.lang_only("loc.proxy_reason", "zh", member="孙一")
+    assert not any(why in text for text in started)
+    assert any(catalog.lang_only("loc.proxy_ask", "zh", member="孙一") in text
+               for text in started)
+    seen = await walk(bot, "classrev", [ADDRESS, *NORMAL_AFTER_LOCATION])
+    assert not any(why in text for text in seen)
     (report,) = await reports(bot)
     assert (report.userid, report.report_date, report.filled_by) == ("stu1", YESTERDAY,
                                                                      "classrev")
     assert report.late and report.late_reason == "住院无法使用手机"
+    assert report.proxy_reason == "住院无法使用手机"
     assert seen[-1].startswith(zh("report.receipt", date="2026-11-29", time="08:00",
                                   receipt=report.receipt))
     (told,) = bot.new_messages("stu1")

@@ -1014,7 +1014,13 @@ class _Move:
         """Start the current LOCATION question, using a fresh LOCATION event if known."""
         ctx, state = self.ctx, self.state
         if ctx.proxy_for:
-            state.location = LadderState(PROXY_ENTRY)
+            if ctx.late_reason:
+                # 补报 came with its reason: that is why the reviewer fills in; not asked again.
+                state.location = LadderState(
+                    Loc.ABROAD_AGAIN if ctx.daily.remembered_country else Loc.PROXY_ASK,
+                    proxy_reason=ctx.late_reason)
+            else:
+                state.location = LadderState(PROXY_ENTRY)
             return
         last = ctx.daily.last_location
         if last is not None and _is_fresh(last, ctx):
