@@ -506,7 +506,7 @@ async def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         report("config", True, f"corp {wecom.corp_id}, agent {wecom.agent_id}")
     except ConfigError as exc:
         report("config", False, str(exc).removeprefix("config error: "),
-               "set the missing values in settings.toml or the environment and run check again")
+               "set them as said above (secrets in the environment only) and run check again")
 
     if wecom.corp_id and wecom.secret.get_secret_value():
         async with aiohttp.ClientSession() as http:

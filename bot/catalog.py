@@ -196,6 +196,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "上报成功！日期：{date}，时间：{time}，回执号：{receipt}",
         "Report received. Date: {date}, time: {time}, receipt: {receipt}",
     ),
+    "report.filed_for_started_day": (
+        "这份上报开始于 {date}，午夜后不久提交，已计入 {date}；{today} 的上报请另行填写。",
+        "This report was started on {date} and sent just after midnight, so it was filed for "
+        "{date}; {today} still needs its own report.",
+    ),
     "status.reported": (
         "{date} 已上报：{time}，由 {by} 提交，回执号 {receipt}。",
         "Reported for {date} at {time} by {by}, receipt {receipt}.",
@@ -755,8 +760,16 @@ CATALOG: dict[str, tuple[str, str]] = {
         "You haven't finished \"{form}\". Continue where you left off?",
     ),
     "conv.new_day": (
-        "已经是新的一天，今天的上报重新开始。",
-        "It's a new day, so today's report starts afresh.",
+        "已经是新的一天（{today}）：{date} 的上报没有提交，已无法计入 {date}，今天的上报重新开始。",
+        "It's a new day ({today}): the report for {date} was not submitted and can no longer be "
+        "filed for {date}, so today's report starts afresh.",
+    ),
+    "conv.new_day_kept": (
+        "已经是新的一天（{today}）：{date} 的上报没有提交，已无法计入 {date}。"
+        "已为您保留填写过的内容（位置除外），请确认今天的位置，核对后提交 {today} 的上报。",
+        "It's a new day ({today}): the report for {date} was not submitted and can no longer be "
+        "filed for {date}. Your answers are kept (except the location): confirm today's "
+        "location, check them and submit the report for {today}.",
     ),
     "conv.form_updated": (
         "问卷内容已更新，请重新填写。",

@@ -79,3 +79,6 @@ def configure(settings: LogSettings, *, verbose: bool = False) -> None:
     # These log statements with their parameters at DEBUG: never, whatever the level.
     for noisy in ("aiosqlite", "sqlalchemy.engine", "asyncpg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Alembic says "Running upgrade …" at INFO on every schema upgrade, which every command
+    # may do first: operators' noise, shown with -v only.
+    logging.getLogger("alembic").setLevel(logging.NOTSET if verbose else logging.WARNING)

@@ -262,12 +262,24 @@ class Settings(BaseSettings):
             ) if not present
         ]
         if missing:
-            key = missing[0]
-            raise ConfigError(
-                f"config error: {key} is required (set it in settings.toml or "
-                f"{env_name(key)})"
-                + (f"; also missing: {', '.join(missing[1:])}" if missing[1:] else "")
-            )
+            raise ConfigError("config error: " + missing_text(missing))
+
+
+def missing_text(missing: list[str]) -> str:
+    """What to set for the missing keys: plain settings in settings.toml or the environment,
+    secrets (SECRET_KEYS) as environment variables only (a file holding one is refused)."""
+    plain = [key for key in missing if key not in SECRET_KEYS]
+    secret = [key for key in missing if key in SECRET_KEYS]
+    parts = []
+    if plain:
+        them = "it" if len(plain) == 1 else "them"
+        parts.append(f"{' and '.join(plain)} {'is' if len(plain) == 1 else 'are'} required "
+                     f"(set {them} in settings.toml or {', '.join(map(env_name, plain))})")
+    if secret:
+        parts.append(f"{' and '.join(secret)} "
+                     + ("is a secret: set it" if len(secret) == 1 else "are secrets: set them")
+                     + f" in the environment ({', '.join(map(env_name, secret))})")
+    return "; ".join(parts)
 
 
 def env_name(dotted_key: str) -> str:

@@ -63,6 +63,28 @@ async def report_on(turn: Turn, userid: str, day: date) -> DailyReport | None:
     return await reports.report_of_day(turn.session, userid, day)
 
 
+async def grace_day_of(turn: Turn, form: Form, state: engine.ConvState,
+                       subject_id: str) -> date | None:
+    """The day a daily form was started on, when it is still that day's form after midnight.
+
+    A member (or a reviewer's 代报) who reaches the summary at 23:58 and submits at 00:00:10
+    files the report for the day it was started, as long as it comes within
+    `bot.form_timeout_minutes` of midnight and that day has no report yet. Later, or when the
+    day is already filed, the engine starts the new day's form (and says so)."""
+    if not form.daily or state.late_reason is not None:
+        return None
+    day = date.fromisoformat(state.day)
+    if day != turn.today - timedelta(days=1):
+        return None
+    midnight = datetime(turn.today.year, turn.today.month, turn.today.day,
+                        tzinfo=turn.deps.clock.tz)
+    if turn.now - midnight > timedelta(minutes=turn.settings.bot.form_timeout_minutes):
+        return None
+    if await report_on(turn, subject_id, day) is not None:
+        return None
+    return day
+
+
 def late_of(state: engine.ConvState) -> tuple[date, str] | None:
     """(day, reason) when a form is a reviewer's 补报 of a past day, else None."""
     if state.late_reason is None:
@@ -78,7 +100,9 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
     helpers are looked up only when the next rejected answer would be a stuck one. A 补报
     (`late` = (past day, reason), or a stored state that is one) is evaluated on that day."""
     late = late or (late_of(state) if state is not None else None)
-    day = late[0] if late else turn.today
+    grace = (await grace_day_of(turn, form, state, subject.userid)
+             if state is not None and late is None else None)
+    day = late[0] if late else (grace or turn.today)
     settings = turn.settings
     member = turn.member
     assert member is not None
@@ -259,8 +283,9 @@ async def show_basic_info(turn: Turn, info: BasicInfo) -> None:
 
 async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.Context,
                               subject_id: str, late_reason: str | None = None) -> bool:
-    day = ctx.today  # the reporting day: today, or the past day of a 补报
-    late = day != turn.today
+    day = ctx.today  # the reporting day: today, the past day of a 补报, or (just after
+    # midnight) the day the form was started on: see grace_day_of
+    late = day != turn.today and late_reason is not None
     existing = await report_on(turn, subject_id, day)
     if existing is not None:
         await say_already_reported(turn, existing)
@@ -302,6 +327,9 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
     time = local_time_text(turn.deps.clock, turn.now)
     await turn.say_lines("report.receipt", engine.summary_lines(DAILY_REPORT, answers, turn.lang),
                          date=day.isoformat(), time=time, receipt=report.receipt)
+    if day != turn.today and not late:
+        await turn.say("report.filed_for_started_day", date=day.isoformat(),
+                       today=turn.today.isoformat())
     if subject is not None and subject_id != turn.inbound.userid and late:
         assert turn.member is not None
         await turn.say_lines(
@@ -314,7 +342,7 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         await turn.say_lines(
             "proxy.filed_for_you",
             engine.summary_lines(DAILY_REPORT, answers, lang_of(subject, turn.settings)),
-            touser=subject, by=turn.member.name, date=turn.today.isoformat(), time=time,
+            touser=subject, by=turn.member.name, date=day.isoformat(), time=time,
             receipt=report.receipt)
     if reasons and subject is not None:
         await notify_abnormal(turn, subject, report)

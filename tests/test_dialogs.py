@@ -494,14 +494,61 @@ async def test_a_report_filed_elsewhere_while_at_the_summary_is_not_stored_twice
     assert "由 王老师 提交，回执号 EARLIER1" in out
 
 
-async def test_a_form_left_overnight_starts_afresh_the_next_day(bot: Bot) -> None:
+async def at_summary_before_midnight(bot: Bot, userid: str = "zhangsan") -> None:
     bot.clock.set(bot.clock.now().replace(hour=15, minute=55))  # type: ignore[attr-defined]
-    await at_daily_summary(bot)  # 23:5x in Beijing
+    await at_daily_summary(bot, userid)  # 23:5x in Beijing on DAY1
+
+
+@RENDERINGS
+async def test_a_form_submitted_just_after_midnight_is_filed_for_the_day_it_was_started(
+        bot: Bot, rendering: str) -> None:
+    """QA #5: at the summary at 23:58, 提交 at 00:00:10 dropped every answer."""
+    await setup_rendering(bot, "zhangsan", rendering)
+    await at_summary_before_midnight(bot)
+    bot.clock.advance(minutes=10)  # type: ignore[attr-defined]  # 00:05, within the timeout
+    out = joined(await pick(bot, "zhangsan", "submit", "1"))
+    assert "新的一天" not in out
+    assert "上报成功！日期：2026-11-30，时间：00:05" in out
+    assert "这份上报开始于 2026-11-30，午夜后不久提交，已计入 2026-11-30" in out
+    (report,) = await reports(bot, "zhangsan")
+    assert report.report_date == DAY1 and not report.late and report.late_reason is None
+    assert report.temperature == 36.5
+    assert await conversation(bot, "zhangsan") is None
+    # The new day still needs its own report.
+    out = joined(await say(bot, "zhangsan", "上报"))
+    assert "开始 2026-12-01 的健康上报" in out
+
+
+async def test_after_the_grace_the_answers_but_the_location_are_kept_for_the_new_day(
+        bot: Bot) -> None:
+    await at_summary_before_midnight(bot)
+    bot.clock.advance(minutes=40)  # type: ignore[attr-defined]  # 00:35: beyond 30 minutes
+    out = joined(await say(bot, "zhangsan", "1"))
+    assert "已经是新的一天（2026-12-01）：2026-11-30 的上报没有提交，已无法计入 2026-11-30" in out
+    assert "已为您保留填写过的内容（位置除外）" in out and "开始 2026-12-01 的健康上报" in out
+    assert await reports(bot, "zhangsan") == []
+    kept = await answers_of(bot, "zhangsan")
+    assert "location" not in kept and kept["temperature"] == 36.5
+    conv = await conversation(bot, "zhangsan")
+    assert conv is not None and conv.state["day"] == "2026-12-01"
+    await enter_app(bot, "zhangsan", *BEIJING)
+    out = joined(await pick(bot, "zhangsan", "ok", "1"))
+    assert "请核对您的每日上报" in out and "36.5" in out  # straight back to the summary
+    await pick(bot, "zhangsan", "submit", "1")
+    (report,) = await reports(bot, "zhangsan")
+    assert report.report_date == DAY1 + timedelta(days=1) and report.temperature == 36.5
+
+
+async def test_a_day_filed_meanwhile_is_not_filed_twice_after_midnight(bot: Bot) -> None:
+    await at_summary_before_midnight(bot)
+    async with bot.db.transaction() as session:  # the reviewer filed DAY1 meanwhile
+        session.add(DailyReport(receipt="EARLIER1", userid="zhangsan", report_date=DAY1,
+                                form_version=1, answers={}, filled_by="teacher",
+                                submitted_at=bot.clock.now()))
     bot.clock.advance(minutes=10)  # type: ignore[attr-defined]
     out = joined(await say(bot, "zhangsan", "1"))
-    assert "已经是新的一天，今天的上报重新开始" in out and "开始 2026-12-01 的健康上报" in out
-    assert await reports(bot, "zhangsan") == []
-    assert await answers_of(bot, "zhangsan") == {}
+    assert "已经是新的一天（2026-12-01）" in out and "开始 2026-12-01 的健康上报" in out
+    assert [r.receipt for r in await reports(bot, "zhangsan")] == ["EARLIER1"]
 
 
 async def test_invalid_choices_and_free_text_are_refused_with_a_reason(bot: Bot) -> None:

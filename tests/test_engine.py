@@ -636,6 +636,28 @@ def test_a_daily_form_from_yesterday_starts_afresh() -> None:
     assert d.answers == {} and "新的一天" in d.texts and d.step == "location#ask"
 
 
+def test_a_daily_form_from_yesterday_keeps_its_answers_but_the_location() -> None:
+    """QA #5: past the caller's grace after midnight, yesterday's answers are not lost."""
+    d = Dialog(DAILY_REPORT, last_location=gps())
+    d.choose("ok")
+    d.say("1")
+    d.say("36.5")
+    assert d.state is not None and set(d.answers) == {"location", "on_campus", "temperature"}
+    moved = with_daily(replace(d.ctx, now=NOW + timedelta(days=1),
+                               today=TODAY + timedelta(days=1), new_id="next"),
+                       last_location=None)
+    older = replace(moved, now=NOW + timedelta(days=2), today=TODAY + timedelta(days=2))
+    state = d.state
+    d.ctx = moved
+    d.say("1")
+    assert d.state is not None and d.state.day == "2022-03-11" and d.state.subject == state.subject
+    assert d.answers == {"on_campus": state.answers["on_campus"], "temperature": 36.5}
+    assert "保留" in d.texts and "2022-03-10" in d.texts and d.step == "location#ask"
+    # Two days later nothing is kept: those answers are too old to offer.
+    step = advance(DAILY_REPORT, state, TextInput("1"), older)
+    assert step.state is not None and step.state.answers == {}
+
+
 def test_a_state_from_an_older_form_version_restarts() -> None:
     d = Dialog(BASIC_INFO)
     d.choose("prefill")

@@ -97,6 +97,12 @@ async def test_check_real_wrong_values(emulator: WeComEmulator, tmp_path: Path,
     assert "errcode 40001" in out and "wecom.secret is wrong" in out
     assert "YQT_WECOM__SECRET" in out
 
+    assert await run(check_settings(emulator, tmp_path, corp_id="", secret=""), "check") == 1
+    out = capsys.readouterr().out
+    assert "wecom.corp_id is required (set it in settings.toml or YQT_WECOM__CORP_ID)" in out
+    assert "wecom.secret is a secret: set it in the environment (YQT_WECOM__SECRET)" in out
+    assert "secrets in the environment only" in out
+
     assert await run(check_settings(emulator, tmp_path, corp_id="ww_wrong"), "check") == 1
     assert "wecom.corp_id is wrong" in capsys.readouterr().out
 
@@ -112,7 +118,11 @@ async def test_check_incomplete_config_and_unreachable_wecom(
                               api_base="http://127.0.0.1:9")
     assert await run(settings, "check") == 1
     out = capsys.readouterr().out
-    assert "config         FAILED: wecom.token is required" in out
+    # Secrets are named as environment variables only: a secret in the file is refused.
+    (config,) = [line for line in out.splitlines() if line.startswith("config ")]
+    assert "FAILED: wecom.token and wecom.encoding_aes_key are secrets: set them in the " \
+        "environment (YQT_WECOM__TOKEN, YQT_WECOM__ENCODING_AES_KEY)" in config
+    assert "settings.toml" not in out
     assert "gettoken       FAILED: network error" in out
     assert "fix: check wecom.api_base (http://127.0.0.1:9)" in out
     assert "EncodingAESKey" not in out  # nothing to paste yet

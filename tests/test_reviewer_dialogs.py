@@ -166,6 +166,24 @@ async def test_a_class_reviewer_files_a_report_for_a_member_by_typed_address(
     assert entry.detail.get("receipt") == report.receipt
 
 
+async def test_a_proxy_report_submitted_just_after_midnight_is_filed_for_its_day(
+        tree: Bot) -> None:
+    """QA #5: a reviewer's 代报 at the summary at 23:58, 提交 after midnight."""
+    bot = tree
+    bot.clock.set(bot.clock.now().replace(hour=15, minute=58))  # type: ignore[attr-defined]
+    await proxy_report(bot, "classrev", "stu1", [ADDRESS], NORMAL_AFTER_LOCATION[:-1])
+    drain(bot)
+    bot.clock.advance(minutes=3)  # type: ignore[attr-defined]  # 00:01 in Beijing
+    seen = await bot.say("classrev", "提交")
+    (report,) = await reports(bot)
+    assert (report.userid, report.report_date, report.late) == ("stu1", TODAY, False)
+    assert seen[0].startswith(zh("report.receipt", date="2026-11-30", time="00:01",
+                                 receipt=report.receipt))
+    (told,) = bot.new_messages("stu1")
+    assert told.startswith(zh("proxy.filed_for_you", by="钱老师", date="2026-11-30",
+                              time="00:01", receipt=report.receipt))
+
+
 async def test_unknown_location_with_a_reason_stores_who_filled_and_why(tree: Bot) -> None:
     bot = tree
     reason = "学生手机坏了，无法定位"

@@ -128,3 +128,18 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("YQT_DATABASE__URL", f"sqlite:///{tmp_path / 'roster.db'}")
     assert main(["roster", "import", str(tmp_path / "missing.csv")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_migrations_stay_out_of_normal_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A fresh database is migrated by the first command; Alembic's INFO lines ("Running
+    upgrade …") are not printed unless -v asks for them."""
+    assert run(tmp_path, GOOD.encode(), monkeypatch) == 0
+    captured = capsys.readouterr()
+    assert "4 members added" in captured.out
+    assert "Running upgrade" not in captured.out + captured.err
+    assert "alembic" not in captured.err
+    monkeypatch.setenv("YQT_DATABASE__URL", f"sqlite:///{tmp_path / 'verbose.db'}")
+    path = tmp_path / "roster.csv"
+    assert main(["--config", str(SETTINGS_TOML), "-v", "roster", "import", str(path)]) == 0
+    assert "Running upgrade" in capsys.readouterr().err  # asked for

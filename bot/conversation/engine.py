@@ -26,7 +26,9 @@ information and the daily report.
 * Timeouts: a member who types after ``ctx.form_timeout_seconds`` of silence (or for whom the
   caller calls `reprompt`) is first asked whether to continue where they left off (``@resume``,
   继续/重新开始); a click on the still-live card simply answers it. A daily form from an earlier
-  reporting day, or a state made by an older form version, starts afresh with a notice.
+  reporting day, or a state made by an older form version, starts afresh with a notice; one
+  from yesterday keeps its answers except the location (the caller files a form submitted just
+  after midnight for the day it was started on: it builds the context for that day).
   Because a restart names a new conversation, ``ctx.new_id`` must be fresh on every call.
 * Same as yesterday (`Form.repeat`): see `bot.conversation.daily_report` for the decision.
 * LOCATION questions run a small typed sub-form (`forms.Loc` sub-steps declared as data in
@@ -401,7 +403,7 @@ def advance(form: Form, state: ConvState, inp: Input, ctx: Context) -> Step:
     if isinstance(inp, TextInput) and command_of(inp.text) == "cancel":
         return _cancelled(form, ctx)
     if (notice := _restart_notice(form, state, ctx)) is not None:
-        return _fresh(form, ctx, notice=notice)
+        return _restart(form, state, ctx, notice)
     if isinstance(inp, CardInput) and inp.task_id != (state.live_task_id or None):
         return Step(state, (_text_out(catalog.stacked("card.stale", ctx.lang)),))
     if isinstance(inp, LocationInput) and inp.source == "event" and not _at_location(state):
@@ -418,7 +420,7 @@ def reprompt(form: Form, state: ConvState, ctx: Context) -> Step:
     """Ask the current question again (after an interruption, a rendering switch, a return)."""
     _check_state(form, state, ctx)
     if (notice := _restart_notice(form, state, ctx)) is not None:
-        return _fresh(form, ctx, notice=notice)
+        return _restart(form, state, ctx, notice)
     move = _Move(form, state.copy(), ctx)
     if state.step != RESUME_STEP and is_expired(state, ctx):
         move.offer_resume()
@@ -474,6 +476,23 @@ def _restart_notice(form: Form, state: ConvState, ctx: Context) -> str | None:
     return None
 
 
+def _restart(form: Form, state: ConvState, ctx: Context, notice: str) -> Step:
+    """Start `form` afresh for today. A daily form left from yesterday (the caller files it for
+    yesterday only shortly after midnight, see handlers.forms.grace_day_of) keeps the answers
+    that still make sense today: everything but the location, which is today's to give."""
+    if notice != "conv.new_day":
+        return _fresh(form, ctx, notice=notice)
+    params = {"date": state.day, "today": ctx.today.isoformat()}
+    kept: dict[str, Any] = {}
+    if state.day == (ctx.today - timedelta(days=1)).isoformat():
+        kept = {q.key: copy.deepcopy(state.answers[q.key]) for q in form.questions
+                if q.key in state.answers and q.kind is not QuestionKind.LOCATION
+                and q.accepts(state.answers[q.key])}
+    if not kept:
+        return _fresh(form, ctx, notice=notice, params=params)
+    return _fresh(form, ctx, notice="conv.new_day_kept", params=params, answers=kept)
+
+
 def _text_out(content: str) -> Outgoing:
     return Outgoing("send", render.text_message(content))
 
@@ -490,16 +509,19 @@ def _clean_id(token: str) -> str:
     return cleaned
 
 
-def _fresh(form: Form, ctx: Context, notice: str | None) -> Step:
+def _fresh(form: Form, ctx: Context, notice: str | None,
+           params: Mapping[str, Any] | None = None,
+           answers: Mapping[str, Any] | None = None) -> Step:
     now = ctx.now.isoformat()
+    kept = dict(answers or {})
     state = ConvState(form_id=form.id, form_version=form.version, conv_id=_clean_id(ctx.new_id),
-                      subject=ctx.whom, day=ctx.today.isoformat(), step="", answers={},
-                      history=[], seq=0, live_task_id=None, lang=ctx.lang,
+                      subject=ctx.whom, day=ctx.today.isoformat(), step="", answers=kept,
+                      history=list(kept), seq=0, live_task_id=None, lang=ctx.lang,
                       rendering=ctx.rendering, started_at=now, updated_at=now,
                       late_reason=ctx.late_reason)
     move = _Move(form, state, ctx)
     if notice:
-        move.note(notice)
+        move.note(notice, **(params or {}))
     move.begin()
     return move.result()
 
