@@ -638,6 +638,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "q.member_type": ("您的身份是？", "Are you a student, faculty or staff?"),
     # ---- questions: daily report ------------------------------------------------------------
+    "q.city_changed_reason.unknown": (
+        "您所在的城市与上次上报不同，请简要说明原因。",
+        "Your city differs from your last report. Please briefly say why.",
+    ),
     "q.on_campus": ("您今天是否在校？", "Are you on campus today?"),
     "q.on_campus.proxy": ("{member} 今天是否在校？", "Is {member} on campus today?"),
     "q.temperature.proxy": (
@@ -1121,7 +1125,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "When reporting for someone else, type their address; your own location isn't used.",
     ),
     # ---- the web: member page /h5/ and the reviewers' dashboard ----------------------------------
-    "web.h5.title": ("基础信息填报", "Health reporting"),
+    "web.h5.title": ("基础信息填报", "Basic information"),
+    "web.h5.title.daily": ("每日健康上报", "Daily health report"),
     "web.tips.title": ("温馨提示", "Tips"),
     "web.tips": (
         "不外出、不聚集、不吃野味，戴口罩、勤洗手、咳嗽有礼，开窗通风，发热就诊。",

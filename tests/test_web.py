@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +23,7 @@ from bot.conversation.forms import Question, QuestionKind
 from handlers.web import formview
 from handlers.web.jssdk import signature
 from storage.models import AuditLog, BasicInfo, DailyReport
+from tests.harness import chinese_only_lines
 from tests.web_helpers import http_client, sign_in, start_web_bot
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
@@ -475,5 +477,41 @@ async def test_location_failed_ask_my_reviewer_notifies_them_and_files_nothing(
         assert any("张三" in t for t in bot.new_messages("teacher"))
         async with bot.db.session() as s:
             assert not (await s.execute(sa.select(DailyReport))).scalars().all()
+    finally:
+        await bot.stop()
+
+
+def _visible_text(html: str) -> str:
+    """The page's text as a reader sees it: one line per element, no scripts or markup."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+    html = re.sub(r'(?:placeholder|aria-label)="([^"]*)"', r">\n\1\n<", html)
+    text = re.sub(r"<[^>]+>", "\n", html)
+    return "\n".join(line.strip() for line in unescape(text).splitlines() if line.strip())
+
+
+async def test_pages_show_english_alongside_and_never_none(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """QA #7 and #8: every Chinese text on the H5 and dashboard pages has its English, the
+    daily page is titled as the daily report, and no "None" leaks from a missing value."""
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    data = ["张三", "zhangsan", "中央民族大学", "民族学与社会学学院", "国际教育学院", "中国"]
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            info = await page.text()
+            token = CSRF.search(info).group(1)
+            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            daily = await (await http.get(base + "/h5/?tab=daily")).text()
+            for html in (info, daily):
+                text = _visible_text(html)
+                assert chinese_only_lines(text, allowed=data) == [], text
+                assert not re.search(r"[（(→]\s*None|None\s*[→）)]", text), text  # Python's
+            assert "每日健康上报" in daily and "Daily health report" in daily
+            assert "Health reporting" not in daily
+        async with http_client() as http:
+            dashboard = await (await sign_in(http, base, "admin", "/dashboard/")).text()
+            text = _visible_text(dashboard)
+            units = re.findall(r'data-unit="([^"]+)"', dashboard)
+            assert chinese_only_lines(text, allowed=[*data, *units]) == [], text
     finally:
         await bot.stop()

@@ -73,7 +73,9 @@ def page(request: web.Request, template: str, context: dict[str, Any], *,
     base = {
         "lang": lang, "member": member,
         "csrf": request.app[SIGNER].csrf(session.sid) if session else "",
-        "t": lambda key, **p: catalog.lang_only(key, lang, **p),
+        # Chinese first with English alongside (English only for "en"), as in the chat.
+        "t": lambda key, **p: catalog.stacked(key, lang, **p),
+        "tz": lambda key, **p: catalog.lang_only(key, lang, **p),
         "tl": lambda key: catalog.side_by_side(key, lang),
     }
     response = aiohttp_jinja2.render_template(template, request, {**base, **context},

@@ -130,7 +130,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
         "unit": names.get(a.unit_id or "", a.unit_id or ""),
         "reasons": reason_labels(a.reasons)[1 if lang == "en" else 0],
-        "acked": catalog.lang_only("web.dashboard.acked", lang,
+        "acked": catalog.stacked("web.dashboard.acked", lang,
                              by=ack_names.get(a.acknowledged_by, a.acknowledged_by),
                              time=local_time_text(deps.clock, a.acknowledged_at))
         if a.acknowledged_by and a.acknowledged_at else None,
@@ -139,8 +139,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     return page(request, "dashboard.html", {
         "today": today.isoformat(), "units": rows, "missing": missing[:MISSING_SHOWN],
         "missing_total": len(missing), "alerts": alert_rows,
-        "chart": svg(series, rate_label=catalog.lang_only("web.dashboard.rate", lang),
-                     abnormal_label=catalog.lang_only("web.dashboard.abnormal", lang)),
+        "chart": svg(series, rate_label=catalog.slashed("web.dashboard.rate", lang),
+                     abnormal_label=catalog.slashed("web.dashboard.abnormal", lang)),
         "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
         "reminded": int(reminded) if reminded and reminded.isdigit() else None,
         "export_from": (today - timedelta(days=6)).isoformat(),
@@ -297,9 +297,9 @@ def _proxy_receipt(report: Any, subject: Member, lang: str, deps: Any) -> str | 
     if report is None:
         return None
     if report.filled_by != subject.userid:
-        return catalog.lang_only("web.proxy.done", lang, name=subject.name,
+        return catalog.stacked("web.proxy.done", lang, name=subject.name,
                                  receipt=report.receipt)
-    return catalog.lang_only("web.receipt", lang, date=report.report_date.isoformat(),
+    return catalog.stacked("web.receipt", lang, date=report.report_date.isoformat(),
                              time=local_time_text(deps.clock, report.submitted_at),
                              receipt=report.receipt)
 
@@ -319,8 +319,8 @@ async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str,
         "subject": subject, "fields": fields, "errors": errors or {}, "done": done,
         "report": report, "report_text": _proxy_receipt(report, subject, lang, deps),
         "form": {"id": "daily", "action": request.path,
-                 "title": catalog.lang_only("web.proxy.title", lang, name=subject.name),
-                 "intro": "", "note": catalog.lang_only(DAILY_REPORT.note, lang)
+                 "title": catalog.slashed("web.proxy.title", lang, name=subject.name),
+                 "intro": "", "note": catalog.stacked(DAILY_REPORT.note, lang)
                  if DAILY_REPORT.note else ""},
         "jssdk": "null",
     }, status=status)

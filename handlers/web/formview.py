@@ -69,20 +69,24 @@ class Outcome:
 
 
 def _text(key: str, lang: str, **params: Any) -> str:
-    return catalog.lang_only(key, lang, **params)
+    return catalog.stacked(key, lang, **params)
 
 
 def error_text(err: InvalidAnswer, lang: str) -> str:
     try:
-        return catalog.lang_only(err.key, lang, **err.params)
+        return catalog.stacked(err.key, lang, **err.params)
     except KeyError:
-        return catalog.lang_only("web.required", lang)
+        return catalog.stacked("web.required", lang)
 
 
 def _prompt(q: Question, answers: Mapping[str, Any], ctx: engine.Context, lang: str) -> str:
     params = dict(q.params(answers, ctx)) if q.params else {}
     try:
-        return catalog.lang_only(q.prompt, lang, **params)
+        if any(value is None for value in params.values()):
+            # Not known yet (no earlier report, no location): never show "None".
+            key = f"{q.prompt}.unknown"
+            return catalog.stacked(key, lang) if key in catalog.CATALOG else ""
+        return catalog.stacked(q.prompt, lang, **params)
     except (KeyError, IndexError):
         return ""
 
@@ -244,7 +248,7 @@ def parse(form: Form, raw: Mapping[str, Any], ctx: engine.Context, lang: str) ->
             answers[q.key] = value
             continue
         if q.key not in raw:  # a question that only now applies (no JavaScript)
-            errors[q.key] = catalog.lang_only("web.answer_needed", lang)
+            errors[q.key] = catalog.stacked("web.answer_needed", lang)
             continue
         try:
             answers[q.key] = _parse_one(q, raw[q.key], ctx)
@@ -330,7 +334,7 @@ def _location_options(lang: str, *, proxy: bool) -> list[tuple[str, str]]:
                 (LOC_UNKNOWN, catalog.side_by_side(unknown["unknown"], lang))]
     return [(LOC_GPS, catalog.side_by_side("web.loc.here", lang)),
             (LOC_ABROAD, catalog.side_by_side(ask["abroad"], lang)),
-            (LOC_ADDRESS, f"{catalog.lang_only(ask['failed'], lang)} · "
+            (LOC_ADDRESS, f"{catalog.side_by_side(ask['failed'], lang)} · "
                           f"{catalog.side_by_side(failed['type'], lang)}"),
-            (LOC_PROXY, f"{catalog.lang_only(ask['failed'], lang)} · "
+            (LOC_PROXY, f"{catalog.side_by_side(ask['failed'], lang)} · "
                         f"{catalog.side_by_side(failed['proxy'], lang)}")]

@@ -111,7 +111,7 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
                       if report.filled_by != member.userid else None)
             context["receipt"] = {
                 "lines": engine.summary_lines(DAILY_REPORT, report.answers, lang),
-                "text": catalog.lang_only("web.receipt", lang, date=turn.today.isoformat(),
+                "text": catalog.stacked("web.receipt", lang, date=turn.today.isoformat(),
                                     time=local_time_text(deps.clock, report.submitted_at),
                                     receipt=report.receipt),
                 "by": filler.name if filler else None,
@@ -127,7 +127,7 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
             context["fields"] = formview.fields(form, raw, ctx, lang, errors)
             context["form"] = {"title": catalog.side_by_side(form.title, lang),
                                "intro": "",  # the chat's intro explains chat commands
-                               "note": catalog.lang_only(form.note, lang) if form.note else "",
+                               "note": catalog.stacked(form.note, lang) if form.note else "",
                                "action": f"/h5/{tab}", "id": tab}
     context["jssdk"] = json.dumps(await config_for(request)) if show_form and tab == "daily" \
         else "null"
