@@ -1,5 +1,7 @@
 """Who a reviewer's `提醒` reaches: their units' members who have not reported today, are
-not exempt, follow the app and have basic information; and who was reminded lately."""
+not exempt and follow the app — with or without basic information, like the scheduled
+reminders (their `上报` starts basic information, then the report); and who was reminded
+lately."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.exemptions import exempt_clause
-from storage.models import BasicInfo, DailyReport, Member, Outbox
+from storage.models import DailyReport, Member, Outbox
 
 #: The outbox dedupe keys of reminders start with these (scheduled jobs, chat 提醒, dashboard).
 REMINDER_PREFIXES = ("job:morning_reminder:", "job:second_reminder:", "remindnow:",
@@ -23,7 +25,6 @@ async def unreported_in_units(session: AsyncSession, day: date, unit_ids: set[st
     query = sa.select(Member).where(
         Member.active.is_(True), Member.following.is_(True), Member.unit_id.is_not(None),
         Member.userid.not_in(sa.select(DailyReport.userid).where(DailyReport.report_date == day)),
-        Member.userid.in_(sa.select(BasicInfo.userid)),
         sa.not_(exempt_clause(Member.userid, day)))
     if unit_ids is not None:
         if not unit_ids:

@@ -329,6 +329,17 @@ async def test_remind_now_reaches_the_units_non_reporters_once_an_hour(
         {"reminded": 2, "recently": 0}]
 
 
+async def test_remind_now_reaches_members_without_basic_information(
+        tree: Bot) -> None:  # noqa: F811
+    bot = tree  # rollout day: nobody in the class has basic information yet
+    drain(bot)
+    (said,) = await bot.say("classrev", "提醒")
+    assert said == zh("remind.now_done", time="08:00", count=2, recent=0)
+    for userid in ("stu1", "stu2"):
+        assert bot.new_messages(userid) == [zh("remind.now", by="钱老师",
+                                               date="2026-11-30")]
+
+
 async def test_remind_now_skips_the_exempt_and_is_for_reviewers(tree: Bot) -> None:  # noqa: F811
     bot = tree
     await give_basic_info(bot, "stu1", "stu2", "formem")
