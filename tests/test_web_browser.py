@@ -94,6 +94,7 @@ async def fills_without_overflow(page: Any) -> bool:
 async def fill_basic_info(page: Any, base: str) -> None:
     await page.goto(base + "/h5/?tab=info")
     assert await page.input_value("#in-name") == "张三"  # from the roster, to confirm
+    await page.fill("#in-staff_no", "2019011234")  # the roster has no student ID (QA #3)
     await page.fill("#in-mobile", "13800000002")
     assert await page.is_hidden("#q-hukou_address")
     await page.check("input[name=beijing_hukou][value=no]")
@@ -162,6 +163,7 @@ async def test_abroad_and_location_failed_ladder_without_javascript(
     page = await context.new_page()
     await sign_in(page, base, "lisi")
     await page.goto(base + "/h5/?tab=info")
+    await page.fill("#in-staff_no", "2020000003")
     await page.fill("#in-mobile", "13800000003")
     await page.check("input[name=beijing_hukou][value=no]")
     await page.check("input[name=member_type][value=student]")
