@@ -513,5 +513,8 @@ async def test_pages_show_english_alongside_and_never_none(
             text = _visible_text(dashboard)
             units = re.findall(r'data-unit="([^"]+)"', dashboard)
             assert chinese_only_lines(text, allowed=[*data, *units]) == [], text
+            for path in ("/dashboard/member/zhangsan", "/no-such-page"):
+                other = _visible_text(await (await http.get(base + path)).text())
+                assert chinese_only_lines(other, allowed=[*data, *units]) == [], other
     finally:
         await bot.stop()
