@@ -767,10 +767,8 @@ async def _member(session: Any, userid: str) -> Member | None:
 
 async def cmd_exempt(args: argparse.Namespace, settings: Settings) -> int:
     clock = _clock(args, settings)
-    db = Database(settings.database.url)
     try:
-        await db.create_schema()
-        async with db.transaction() as session:
+        async with open_database(settings.database.url) as db, db.transaction() as session:
             subject = await _member(session, args.userid)
             if subject is None:
                 _err(f"roster exempt: there is no {args.userid!r} in the roster; "
@@ -782,8 +780,6 @@ async def cmd_exempt(args: argparse.Namespace, settings: Settings) -> int:
     except ExemptionError as exc:
         _err(f"roster exempt: {exc}; nothing was changed")
         return 2
-    finally:
-        await db.dispose()
     _out(f"{subject.userid} ({subject.name}) is exempt from {exemption.start.isoformat()} to "
          f"{exemption.end.isoformat()}: {exemption.reason}")
     return 0
@@ -793,12 +789,9 @@ async def cmd_exempt(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_late(args: argparse.Namespace, settings: Settings) -> int:
-
     clock = _clock(args, settings)
-    db = Database(settings.database.url)
     try:
-        await db.create_schema()
-        async with db.transaction() as session:
+        async with open_database(settings.database.url) as db, db.transaction() as session:
             reviewer = await _member(session, args.by)
             subject = await _member(session, args.userid)
             for who, found in ((args.by, reviewer), (args.userid, subject)):
@@ -813,8 +806,6 @@ async def cmd_late(args: argparse.Namespace, settings: Settings) -> int:
     except LateError as exc:
         _err(f"report late: {exc}; nothing was changed")
         return 2
-    finally:
-        await db.dispose()
     flag = " (abnormal: " + ", ".join(report.abnormal_reasons) + ")" if report.abnormal else ""
     _out(f"filed {report.report_date.isoformat()} for {subject.userid} late, by "
          f"{reviewer.userid}, receipt {report.receipt}{flag}; the member is told")
@@ -877,18 +868,13 @@ async def cmd_trend(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     clock = _clock(args, settings)
     end = local_date(clock)
-    db = Database(settings.database.url)
-    try:
-        await db.create_schema()
-        async with db.session() as session:
-            try:
-                units = await scope_units(session, args.unit)
-            except ExportError as exc:
-                _err(f"report trend: {exc}")
-                return 2
-            series = await unit_trend(session, end, args.days, units)
-    finally:
-        await db.dispose()
+    async with open_database(settings.database.url) as db, db.session() as session:
+        try:
+            units = await scope_units(session, args.unit)
+        except ExportError as exc:
+            _err(f"report trend: {exc}")
+            return 2
+        series = await unit_trend(session, end, args.days, units)
     first = end - timedelta(days=args.days - 1)
     _out(f"reports per unit from {first.isoformat()} to {end.isoformat()}")
     for line in trend_table(series):
@@ -921,20 +907,16 @@ async def cmd_notice_send(args: argparse.Namespace, settings: Settings) -> int:
             _err(f"notice send: {args.file} is neither UTF-8 nor GBK text")
             return 2
     clock = _clock(args, settings)
-    db = Database(settings.database.url)
     try:
         title, body = parse_notice(text)
         check_fits(title, body)
-        await db.create_schema()
-        async with db.transaction() as session:
+        async with open_database(settings.database.url) as db, db.transaction() as session:
             notice, count = await send_notice(session, settings, unit=args.unit, title=title,
                                               body=body, cards=args.cards,
                                               by=args.by or "cli", now=clock.now())
     except NoticeError as exc:
         _err(f"notice send: {exc}; nothing was sent")
         return 2
-    finally:
-        await db.dispose()
     _out(f"notice #{notice.id} queued for {count} members"
          f"{' of ' + args.unit if args.unit else ''}; the running server delivers it. "
          f"`yiqingtong notice status {notice.id}` shows who has read it")
@@ -942,19 +924,13 @@ async def cmd_notice_send(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_notice_status(args: argparse.Namespace, settings: Settings) -> int:
-
     clock = _clock(args, settings)
-    db = Database(settings.database.url)
-    try:
-        await db.create_schema()
-        async with db.transaction() as session:
-            status = await notice_status(session, args.number)
-            if status is not None:
-                audit.record(session, at=clock.now(), actor=args.by or "cli",
-                             action=audit.AuditAction.NOTICE_STATUS, target=str(args.number),
-                             detail={"read": len(status.read), "unread": len(status.unread)})
-    finally:
-        await db.dispose()
+    async with open_database(settings.database.url) as db, db.transaction() as session:
+        status = await notice_status(session, args.number)
+        if status is not None:
+            audit.record(session, at=clock.now(), actor=args.by or "cli",
+                         action=audit.AuditAction.NOTICE_STATUS, target=str(args.number),
+                         detail={"read": len(status.read), "unread": len(status.unread)})
     if status is None:
         _err(f"notice status: there is no notice #{args.number}")
         return 2
