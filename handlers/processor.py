@@ -285,13 +285,3 @@ def _log_failure(inbound: Inbound, exc: BaseException | None = None) -> None:
     exc = exc if exc is not None else sys.exc_info()[1]
     log.error("callback %s failed (%s at %s); the member is asked to try again",
               inbound.kind, type(exc).__name__, _where(exc))
-
-
-def _where(exc: BaseException | None) -> str:
-    """file:line of the innermost frame of our own code, for a log line without values."""
-    if exc is None:
-        return "?"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if "/site-packages/" not in f.filename]
-    frame = frames[-1] if frames else None
-    return f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}" if frame else "?"
