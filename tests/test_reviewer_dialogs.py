@@ -677,10 +677,10 @@ async def test_stats_counts_and_names_for_the_reviewers_units(tree: Bot) -> None
     class_part = text[text.index(klass):]
     assert "未报 Missing：张院生、赵院长" in college_part
     assert "未关注 Not following：张院生" in college_part
-    assert "未填基础信息 No basic info：赵院长" in college_part
+    assert "未填基本信息 No basic info：赵院长" in college_part
     assert "未报 Missing：钱老师" in class_part
     assert "异常 Abnormal：孙一" in class_part
-    assert "未填基础信息 No basic info：李二" in class_part
+    assert "未填基本信息 No basic info：李二" in class_part
     assert "周外" not in text and FOREIGN not in text
     # English for an English-speaking reviewer.
     await set_member(bot, "classrev", language="en")

@@ -125,12 +125,12 @@ async def test_on_rollout_day_the_morning_reminder_reaches_everyone_following(bo
     assert result.enqueued == 5
     await bot.settle()
     (text,) = bot.new_messages("zhangsan")
-    assert "还没有填写基础信息" in text and "basic information" in text
+    assert "还没有填写基本信息" in text and "basic information" in text
     seen = await bot.say("zhangsan", "1")
-    assert any("基础信息" in m for m in seen)
+    assert any("基本信息" in m for m in seen)
     for answer in ("1", "2019011234", "13812345678", "1", "1", "提交"):
         seen = await bot.say("zhangsan", answer)
-    assert any("基础信息已提交" in m for m in seen)
+    assert any("基本信息已提交" in m for m in seen)
     assert any("请发送您当前的位置" in m for m in seen)  # today's report started by itself
     async with bot.db.session() as session:
         info = await session.get(BasicInfo, "zhangsan")
