@@ -250,10 +250,17 @@ CATALOG: dict[str, tuple[str, str]] = {
         "You haven't filed today's ({date}) health report yet. Reply \"report\" to start.",
     ),
     "remind.daily_no_info": (
-        "您今天（{date}）还没有健康上报。您还没有填写基本信息：回复后先填基本信息（只需一次），"
+        "您今天（{date}）还没有健康上报。您还没有填写基本信息：上报前先填基本信息（只需一次），"
         "填完直接开始今天的上报。",
         "You haven't filed today's ({date}) health report. You haven't filled in your basic "
-        "information yet: reply to fill it in first (once only), then today's report starts.",
+        "information yet: it comes first (once only), then today's report starts.",
+    ),
+    "remind.daily_no_info.card": (
+        "您今天（{date}）还没有健康上报。您还没有填写基本信息：点“立即上报”先填基本信息"
+        "（只需一次），填完直接开始今天的上报。",
+        "You haven't filed today's ({date}) health report. You haven't filled in your basic "
+        "information yet: tap \"Report now\" to fill it in first (once only), then today's "
+        "report starts.",
     ),
     "remind.basic_info": (
         "您还没有填写基本信息，回复“信息”开始填写（只需一次）。",

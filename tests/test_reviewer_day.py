@@ -386,6 +386,7 @@ def test_reminder_cards_are_bilingual(variant: tuple[str, str, bool, bool], job:
     else:
         assert not re.search(r"[\u4e00-\u9fff]", text), text
     assert "Reply \"report\"" not in text and "回复“上报”" not in text
+    assert "reply" not in text.lower() and "回复" not in text  # a card is tapped
 
 
 # ============================================================ trends

@@ -302,3 +302,18 @@ async def test_a_text_reminder_is_answered_by_its_number(bot: Bot) -> None:
     assert "1 立即上报" in plain and "与昨日相同" not in plain  # no yesterday to repeat
     started = " ".join(await bot.say("lisi", "2"))
     assert "开始 2026-11-30 的健康上报" in started
+
+
+async def test_a_card_member_without_basic_information_is_told_which_button(bot: Bot) -> None:
+    """QA (fixes #6): the rollout-day reminder card said "reply" to members who tap cards."""
+    from tests.harness import cards, tap, use_cards
+
+    await only_following(bot, "lisi")
+    await use_cards(bot, "lisi")
+    await run_job(deps(bot), "morning_reminder")
+    await bot.settle()
+    (card,) = cards(bot, "lisi")
+    assert "还没有填写基本信息" in card.text and "点“立即上报”" in card.text
+    assert "回复" not in card.text and "reply" not in card.text.lower()
+    seen = await tap(bot, "lisi", "report")
+    assert any("开始填写基本信息" in m for m in seen), seen
