@@ -1,6 +1,6 @@
-"""BASIC_INFO (基础信息): filled once per member, never changed by the member afterwards.
+"""BASIC_INFO (基本信息): filled once per member, never changed by the member afterwards.
 
-Why these questions: they are the original app's 基础信息 page (name, student/staff ID, mobile,
+Why these questions: they are the original app's 基本信息 page (name, student/staff ID, mobile,
 Beijing hukou, household address), plus the member type the reports are broken down by. Name
 and ID come from the roster and are offered for a one-tap confirmation; a member who sees a
 mistake can type the correct value (the handler may compare it with the roster). The summary
