@@ -118,7 +118,7 @@ async def record_inbound_rows(session: AsyncSession, rows: list[dict[str, object
     the same callback first) fails the statement with IntegrityError: the processor then
     applies the batch again with a savepoint per callback and sees which one was a re-send."""
     if rows:
-        await session.execute(sa.insert(InboundEvent), rows)
+        await session.execute(sa.insert(InboundEvent.__table__), rows)
 
 
 def record_inbound(session: AsyncSession, *, dedupe_key: str, userid: str, kind: str,
