@@ -143,6 +143,15 @@ async def bot(emulator: WeComEmulator, db_url: str, clock: FixedClock,
     await b.stop()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (pyproject's addopts): one worker per core on SQLite. The PostgreSQL tests
+    share the one database YQT_TEST_POSTGRES_URL names and empty it per test, so a run that
+    includes them stays in one process."""
+    if postgres_url() is not None:
+        return 0
+    return None  # pytest-xdist's own count: the cores
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
     # From the reports, not from the fixture: under xdist the fixture runs in the workers.
     skipped = [r for r in terminalreporter.stats.get("skipped", [])
