@@ -143,10 +143,26 @@ async def bot(emulator: WeComEmulator, db_url: str, clock: FixedClock,
     await b.stop()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The whole suite (`pytest` without paths: the README's command, `.ci/run`) runs on one
+    pytest-xdist worker per core; worksteal: a worker that runs out takes over another's
+    queued tests. Named files or tests run in one process (a worker takes seconds to start),
+    and so does everything with `-n0` or without pytest-xdist installed (an older venv);
+    `-n 2` asks for workers anyway."""
+    if (config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput")
+            and config.option.numprocesses is None
+            and config.args_source == pytest.Config.ArgsSource.TESTPATHS):
+        config.option.numprocesses = "auto"
+        if config.option.dist == "no":
+            config.option.dist = "worksteal"
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown without it
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """`-n auto` (pyproject's addopts): one worker per core on SQLite. The PostgreSQL tests
-    share the one database YQT_TEST_POSTGRES_URL names and empty it per test, so a run that
-    includes them stays in one process."""
+    """`-n auto`: one worker per core on SQLite. The PostgreSQL tests share the one database
+    YQT_TEST_POSTGRES_URL names and empty it per test, so a run that includes them stays in
+    one process."""
     if postgres_url() is not None:
         return 0
     return None  # pytest-xdist's own count: the cores
