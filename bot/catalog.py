@@ -213,6 +213,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "这张卡片已失效，没有做任何更改。请按最新的消息作答。",
         "This card is no longer active; nothing was changed. Please answer the latest message.",
     ),
+    "card.stale_reask": (
+        "这张卡片已过期（是之前的问题），没有做任何更改。当前的问题如下：",
+        "This card is out of date (an earlier question); nothing was changed. The current "
+        "question is:",
+    ),
     "card.not_yours": (
         "这张卡片不是发给您的，没有做任何更改。",
         "This card was not sent to you; nothing was changed.",
