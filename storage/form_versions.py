@@ -209,8 +209,7 @@ async def publish(session: AsyncSession, text: str, *, effective_from: date, tod
     newest_text = published[-1].text if published else base.text
     newest_version = published[-1].version if published else base.form.version
     if checksum(text) == checksum(newest_text):
-        raise PublishError(f"{name} version {newest_version} is this very text; "
-                           "nothing to publish")
+        raise PublishError(f"{name} version {newest_version} is this very text")
     number = max(newest_version, base.form.version) + 1
     stored = with_version(text, number)
     before = await current(session, name, effective_from)
