@@ -276,7 +276,7 @@ async def cmd_menu(args: argparse.Namespace, settings: Settings) -> int:
         except WeComError as exc:
             _err(f"menu not created: WeCom errcode {exc.errcode} ({exc.errmsg})")
             return 1
-    _out("app menu created: 上报 | 状态 | 更多 (基础信息, 帮助, 文字提问, 卡片提问)")
+    _out("app menu created: 上报 | 状态 | 更多 (基本信息, 帮助, 文字提问, 卡片提问)")
     return 0
 
 

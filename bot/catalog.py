@@ -59,7 +59,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     # ---- handlers: subscription, help ----------------------------------------------------------
     "greet.subscribe": (
         "{name}，您好！欢迎使用疫情通。\n"
-        "首次使用请先填写基础信息（只需填写一次），之后每天回复“上报”完成健康上报。"
+        "首次使用请先填写基本信息（只需填写一次），之后每天回复“上报”完成健康上报。"
         "回复“帮助”查看说明。",
         "Hello {name}, welcome to Yiqingtong.\n"
         "First, please fill in your basic information (once only). After that, reply "
@@ -74,10 +74,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "疫情通使用说明\n"
         "· 每日上报：回复“上报”，按提示逐项回答，最后点“提交”。每天只能提交一次，提交后不可修改。"
         "如与昨天相同，可一键“与昨日相同”。\n"
-        "· 基础信息：首次使用时填写，只能填写一次，提交后不可修改，请仔细核对。\n"
+        "· 基本信息：首次使用时填写，只能填写一次，提交后不可修改，请仔细核对。\n"
         "· 位置：请点输入框旁的“+”→“位置”发送当前位置；身在国外无需定位。\n"
         "· 填写中可随时回复：上一步、取消、帮助。\n"
-        "命令：上报｜信息（基础信息）｜状态（今天是否已报）｜帮助｜取消｜文字（纯文字提问）｜"
+        "命令：上报｜信息（基本信息）｜状态（今天是否已报）｜帮助｜取消｜文字（纯文字提问）｜"
         "卡片（卡片提问）｜English｜中文",
         "How to use Yiqingtong\n"
         "- Daily report: reply \"report\", answer each question, then tap \"Submit\". "
@@ -122,7 +122,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "privacy.notice": (
         "【隐私告知 第{version}版】使用疫情通前请阅读：\n"
-        "· 收集什么：基础信息（姓名、学工号、手机号、户籍、住址、人员类型）；每日上报（位置、体温、"
+        "· 收集什么：基本信息（姓名、学工号、手机号、户籍、住址、人员类型）；每日上报（位置、体温、"
         "症状、接触史、隔离情况、备注）。\n"
         "· 为什么：学校依法开展校园疫情防控。\n"
         "· 谁能看到：您所在单位的审核老师和学校管理员；异常情况会提醒审核老师。\n"
@@ -169,20 +169,20 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Please contact your unit's administrator.",
     ),
     "info.required": (
-        "请先填写基础信息（只需填写一次），之后即可每日上报。",
+        "请先填写基本信息（只需填写一次），之后即可每日上报。",
         "Please fill in your basic information first (once only); then you can report daily.",
     ),
     "info.saved": (
-        "基础信息已提交（{time}）。以后每天回复“上报”即可完成健康上报。",
+        "基本信息已提交（{time}）。以后每天回复“上报”即可完成健康上报。",
         "Basic information submitted ({time}). From now on, reply \"report\" each day to file "
         "your health report.",
     ),
     "info.shown": (
-        "您的基础信息（{date} 提交）：",
+        "您的基本信息（{date} 提交）：",
         "Your basic information (submitted {date}):",
     ),
     "info.already": (
-        "您已于 {date} 提交基础信息，基础信息只能填写一次，不能修改。"
+        "您已于 {date} 提交基本信息，基本信息只能填写一次，不能修改。"
         "如确需更正，请联系本单位负责老师。",
         "You submitted your basic information on {date}. It can be filled in only once and "
         "cannot be changed; if a correction is needed, contact your unit's administrator.",
@@ -250,13 +250,20 @@ CATALOG: dict[str, tuple[str, str]] = {
         "You haven't filed today's ({date}) health report yet. Reply \"report\" to start.",
     ),
     "remind.daily_no_info": (
-        "您今天（{date}）还没有健康上报。您还没有填写基础信息：回复后先填基础信息（只需一次），"
+        "您今天（{date}）还没有健康上报。您还没有填写基本信息：上报前先填基本信息（只需一次），"
         "填完直接开始今天的上报。",
         "You haven't filed today's ({date}) health report. You haven't filled in your basic "
-        "information yet: reply to fill it in first (once only), then today's report starts.",
+        "information yet: it comes first (once only), then today's report starts.",
+    ),
+    "remind.daily_no_info.card": (
+        "您今天（{date}）还没有健康上报。您还没有填写基本信息：点“立即上报”先填基本信息"
+        "（只需一次），填完直接开始今天的上报。",
+        "You haven't filed today's ({date}) health report. You haven't filled in your basic "
+        "information yet: tap \"Report now\" to fill it in first (once only), then today's "
+        "report starts.",
     ),
     "remind.basic_info": (
-        "您还没有填写基础信息，回复“信息”开始填写（只需一次）。",
+        "您还没有填写基本信息，回复“信息”开始填写（只需一次）。",
         "You haven't filled in your basic information yet. Reply \"info\" to start (once only).",
     ),
     "alert.abnormal": (
@@ -336,7 +343,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "menu.report": ("上报", "Report"),
     "menu.status": ("状态", "Status"),
     "menu.more": ("更多", "More"),
-    "menu.info": ("基础信息", "Basic info"),
+    "menu.info": ("基本信息", "Basic info"),
     "menu.help": ("帮助", "Help"),
     "menu.text": ("文字提问", "Plain text"),
     "menu.cards": ("卡片提问", "Cards"),
@@ -535,7 +542,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "stats.header": ("{date} 上报统计", "Reports for {date}"),
     "stats.unit": (
         "【{unit}】共 {total} 人，已报 {reported}（本人 {self_count}，代填 {proxy_count}），"
-        "未报 {missing}，异常 {abnormal}，未关注 {unfollowed}，未填基础信息 {no_info}",
+        "未报 {missing}，异常 {abnormal}，未关注 {unfollowed}，未填基本信息 {no_info}",
         "[{unit}] {total} members, {reported} reported ({self_count} self, {proxy_count} on "
         "behalf), {missing} missing, {abnormal} abnormal, {unfollowed} not following, "
         "{no_info} without basic info",
@@ -546,7 +553,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "stats.missing_names": ("未报", "Missing"),
     "stats.abnormal_names": ("异常", "Abnormal"),
     "stats.unfollowed_names": ("未关注", "Not following"),
-    "stats.no_info_names": ("未填基础信息", "No basic info"),
+    "stats.no_info_names": ("未填基本信息", "No basic info"),
     "stats.exempt_names": ("免报", "Exempt"),
     "stats.late_exempt": (
         "其中补报 {late_count}，免报 {exempt}",
@@ -582,16 +589,16 @@ CATALOG: dict[str, tuple[str, str]] = {
     "reason.city_changed": ("所在城市变化", "city changed"),
     "reason.abroad_return": ("从国外返回", "returned from abroad"),
     # ---- forms --------------------------------------------------------------------------------
-    "form.basic_info.title": ("基础信息", "Basic information"),
+    "form.basic_info.title": ("基本信息", "Basic information"),
     "form.basic_info.intro": (
-        "开始填写基础信息。基础信息只需填写一次，提交后不可修改，请认真核对。"
+        "开始填写基本信息。基本信息只需填写一次，提交后不可修改，请认真核对。"
         "填写中可随时回复“上一步”“取消”“帮助”。",
         "Let's fill in your basic information. It is filled in only once and cannot be "
         "changed after submission, so please check it carefully. You can reply \"back\", "
         "\"cancel\" or \"help\" at any time.",
     ),
     "form.basic_info.note": (
-        "注意：基础信息仅能填写一次，提交后不可修改。",
+        "注意：基本信息仅能填写一次，提交后不可修改。",
         "Note: basic information can be filled in only once and cannot be changed after "
         "submission.",
     ),
@@ -733,6 +740,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "field.mobile": ("手机号", "Mobile"),
     "field.beijing_hukou": ("是否京籍", "Beijing hukou"),
     "field.hukou_address": ("户籍地址", "Hukou address"),
+    "field.proxy_reason": ("代填原因", "Why filed for them"),
     "field.member_type": ("身份", "Member type"),
     "field.location": ("位置", "Location"),
     "field.on_campus": ("是否在校", "On campus"),
@@ -745,6 +753,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "field.city_changed_reason": ("城市变动原因", "City change reason"),
     "field.remarks": ("备注", "Remarks"),
     "value.empty": ("无", "none"),
+    "value.proxy_on_web": ("网页代填", "filed on the web"),
     "value.unverified": ("{place}（未核验 unverified）", "{place} (unverified)"),
     "value.abroad": ("在国外 Abroad：{country}", "Abroad: {country}"),
     "value.unknown": ("不详 Unknown：{reason}", "Unknown: {reason}"),
@@ -1125,7 +1134,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "When reporting for someone else, type their address; your own location isn't used.",
     ),
     # ---- the web: member page /h5/ and the reviewers' dashboard ----------------------------------
-    "web.h5.title": ("基础信息填报", "Basic information"),
+    "web.h5.title": ("基本信息填报", "Basic information"),
     "web.h5.title.daily": ("每日健康上报", "Daily health report"),
     "web.tips.title": ("温馨提示", "Tips"),
     "web.tips": (
@@ -1144,7 +1153,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "web.not_changeable": ("不可修改", "Cannot be changed"),
     "web.info_first": (
-        "请先在“基本信息”中填写基础信息（只需填写一次），之后即可每日上报。",
+        "请先在“基本信息”中填写基本信息（只需填写一次），之后即可每日上报。",
         "Please fill in your basic information first (once only); then you can report daily.",
     ),
     "web.receipt": (
@@ -1152,7 +1161,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Today's ({date}) report was filed at {time}, receipt {receipt}. One report a day.",
     ),
     "web.receipt_by": ("由 {by} 代为填报。", "Filed on your behalf by {by}."),
-    "web.info_saved": ("基础信息已保存（{date}）。", "Basic information saved ({date})."),
+    "web.info_saved": ("基本信息已保存（{date}）。", "Basic information saved ({date})."),
     "web.loc.here": ("使用当前位置", "Use my current location"),
     "web.loc.locate": ("获取定位", "Get my location"),
     "web.loc.locating": ("正在定位……", "Locating..."),
@@ -1253,7 +1262,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "back": ("上一步", "back", "返回", "上一题", "previous"),
     "help": ("帮助", "help", "?", "说明"),
     "report": ("上报", "report", "每日上报", "打卡"),
-    "info": ("信息", "info", "基础信息", "基本信息"),
+    "info": ("信息", "info", "基本信息", "基础信息"),
     "status": ("状态", "status"),
     "text": ("文字", "text", "文本"),
     "cards": ("卡片", "cards", "card"),

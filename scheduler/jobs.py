@@ -104,7 +104,9 @@ def _reminder_message(variant: tuple[str, str, bool, bool], job: str, day: date,
         buttons = [("report", catalog.side_by_side("remind.button_report", lang), 1)]
         if has_yesterday:
             buttons.append(("same", catalog.side_by_side("remind.button_same", lang), 2))
-        card_key = "remind.daily.card" if key == "remind.daily" else key
+        # Cards are tapped, not replied to: the card wording says which button.
+        card_key = {"remind.daily": "remind.daily.card",
+                    "remind.daily_no_info": "remind.daily_no_info.card"}.get(key, key)
         return render.card_message(render.button_card(
             task_id=task_id, title=catalog.slashed("remind.card_title", lang),
             subtitle=catalog.stacked(card_key, lang, date=day.isoformat()), lang=lang,

@@ -1,6 +1,6 @@
 """Changes only an administrator makes, from the command line, each one audited.
 
-Why here and not in chat: basic information (基础信息) is final for the member once submitted,
+Why here and not in chat: basic information (基本信息) is final for the member once submitted,
 as in the original app; when it is wrong, an administrator corrects one field at a time, and the
 audit log keeps who changed what, when, from which value to which, and why. The values are
 checked with the same validators as the form, so a correction cannot store what a member could

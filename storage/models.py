@@ -125,7 +125,7 @@ class CardTask(SQLModel, table=True):
 
 
 class BasicInfo(SQLModel, table=True):
-    """基础信息: filled once; the primary key forbids a second submission."""
+    """基本信息: filled once; the primary key forbids a second submission."""
 
     __tablename__ = "basic_info"
     userid: str = Field(primary_key=True, foreign_key="member.userid", max_length=64)

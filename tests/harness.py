@@ -388,7 +388,7 @@ async def complete_basic_info(bot: Bot, userid: str, *, mobile: str = "138000000
     await pick(bot, userid, "yes", "1")       # Beijing hukou
     await pick(bot, userid, "student", "1")
     out = await pick(bot, userid, "submit", "1")
-    assert "基础信息已提交" in joined(out) or "Basic information submitted" in joined(out), out
+    assert "基本信息已提交" in joined(out) or "Basic information submitted" in joined(out), out
     assert await basic_info(bot, userid) is not None
 
 

@@ -263,3 +263,16 @@ def test_english_wording_qa14() -> None:
     assert "more were reminded" not in english["remind.now_done"]
     for key in ("remind.now.card", "remind.daily.card"):
         assert "reply" not in english[key].lower() and "回复" not in catalog.templates(key)[0]
+
+
+def test_one_term_for_basic_information() -> None:
+    """QA (fixes #7): the university's guide says 基本信息, and so do the chat, the web and
+    the forms; 基础信息 is only still understood when typed (a command word)."""
+    from pathlib import Path
+
+    offenders = [key for key, (zh, _en) in catalog.CATALOG.items() if "基础信息" in zh]
+    root = Path(__file__).resolve().parent.parent
+    shipped = [p for p in (*root.glob("bot/forms/*.toml"), *root.glob("handlers/web/templates/*"))
+               if "基础信息" in p.read_text(encoding="utf-8")]
+    assert offenders == [] and shipped == []
+    assert "基础信息" in catalog.COMMANDS["info"]  # still understood

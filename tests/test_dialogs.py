@@ -58,7 +58,7 @@ async def test_basic_info_dialog_with_prefill_bad_phone_edit_and_one_submission(
     await setup_rendering(bot, "zhangsan", rendering)
 
     out = joined(await say(bot, "zhangsan", "信息"))
-    assert "开始填写基础信息" in out and "花名册中您的姓名：张三" in out
+    assert "开始填写基本信息" in out and "花名册中您的姓名：张三" in out
     if rendering == "cards":
         assert last_card(bot, "zhangsan").card.button_names == ["确认 Confirm"]
     else:
@@ -81,7 +81,7 @@ async def test_basic_info_dialog_with_prefill_bad_phone_edit_and_one_submission(
     assert "户籍地址" not in out and "您的身份是" in out  # Beijing hukou: no address
 
     out = joined(await pick(bot, "zhangsan", "student", "1"))
-    assert "请核对您的基础信息" in out and "手机号 Mobile：13800000002" in out
+    assert "请核对您的基本信息" in out and "手机号 Mobile：13800000002" in out
     assert "户籍地址" not in out and "提交后不可修改" in out
 
     # 修改: change the mobile number before submitting, then come back to the summary.
@@ -90,12 +90,12 @@ async def test_basic_info_dialog_with_prefill_bad_phone_edit_and_one_submission(
     out = joined(await pick(bot, "zhangsan", "mobile", "3"))
     assert "请输入您的手机号" in out
     out = joined(await say(bot, "zhangsan", "13912345678"))
-    assert "请核对您的基础信息" in out and "手机号 Mobile：13912345678" in out
+    assert "请核对您的基本信息" in out and "手机号 Mobile：13912345678" in out
     assert "13800000002" not in out
     assert await basic_info(bot, "zhangsan") is None  # nothing stored before 提交
 
     out = joined(await pick(bot, "zhangsan", "submit", "1"))
-    assert "基础信息已提交（08:00）" in out
+    assert "基本信息已提交（08:00）" in out
     info = await basic_info(bot, "zhangsan")
     assert info is not None
     assert (info.name, info.staff_no, info.mobile, info.beijing_hukou, info.hukou_address,
@@ -107,7 +107,7 @@ async def test_basic_info_dialog_with_prefill_bad_phone_edit_and_one_submission(
 
     # A second attempt shows what was stored and says it cannot be changed.
     out = joined(await say(bot, "zhangsan", "信息"))
-    assert "您的基础信息（2026-11-30 提交）" in out and "手机号 Mobile：13912345678" in out
+    assert "您的基本信息（2026-11-30 提交）" in out and "手机号 Mobile：13912345678" in out
     assert "不可修改" in out or "不能修改" in out
     conv = await conversation(bot, "zhangsan")
     assert conv is not None and conv.form_id == "daily_report"  # no second basic info form
@@ -171,7 +171,7 @@ async def test_a_corrected_name_is_typed_instead_of_confirmed(bot: Bot) -> None:
 
 async def test_report_before_basic_info_starts_basic_info_first(bot: Bot) -> None:
     out = joined(await say(bot, "zhangsan", "上报"))
-    assert "请先填写基础信息" in out and "花名册中您的姓名" in out
+    assert "请先填写基本信息" in out and "花名册中您的姓名" in out
     conv = await conversation(bot, "zhangsan")
     assert conv is not None and conv.form_id == "basic_info"
 
@@ -435,7 +435,7 @@ async def test_edit_of_basic_info_hukou_asks_the_address_before_the_summary(bot:
     out = joined(await say(bot, "zhangsan", "否"))
     assert "请输入您的户籍地址" in out
     out = joined(await say(bot, "zhangsan", "内蒙古自治区呼和浩特市"))
-    assert "请核对您的基础信息" in out
+    assert "请核对您的基本信息" in out
     assert "户籍地址 Hukou address：内蒙古自治区呼和浩特市" in out
     assert "身份 Member type：学生 Student" in out
     await say(bot, "zhangsan", "提交")

@@ -72,7 +72,7 @@ async def test_commands_mid_form_answer_and_ask_the_same_question_again(bot: Bot
     assert "用体温计测量后输入摄氏度数字" in out and "可随时回复：上一步、取消、帮助" in out
     assert prompt in out
     out = joined(await say(bot, "zhangsan", "信息"))
-    assert "您的基础信息" in out and prompt in out
+    assert "您的基本信息" in out and prompt in out
     out = joined(await say(bot, "zhangsan", "上报"))
     assert prompt in out and "开始 2026-11-30" not in out
     assert await step_of(bot, "zhangsan") == "temperature"
@@ -226,7 +226,7 @@ async def test_unfollowing_mid_form_keeps_it_and_following_again_re_asks(
 async def test_a_new_members_first_subscribe_greets_and_starts_basic_info(bot: Bot) -> None:
     out = joined(await send_event(bot, "maria", "subscribe"))
     assert "Maria，您好！欢迎使用疫情通" in out
-    assert "开始填写基础信息" in out and "花名册中您的姓名：Maria" in out
+    assert "开始填写基本信息" in out and "花名册中您的姓名：Maria" in out
     conv = await conversation(bot, "maria")
     assert conv is not None and conv.form_id == "basic_info"
 
@@ -282,7 +282,7 @@ async def test_a_restart_in_the_middle_of_basic_info_loses_nothing(
         await say(bot2, "zhangsan", "河北省保定市竞秀区")
         await pick(bot2, "zhangsan", "faculty", "2")
         out = joined(await pick(bot2, "zhangsan", "submit", "1"))
-        assert "基础信息已提交" in out
+        assert "基本信息已提交" in out
         info = await basic_info(bot2, "zhangsan")
         assert info is not None and info.mobile == "13800000002"
         assert info.hukou_address == "河北省保定市竞秀区" and info.member_type == "faculty"
@@ -401,8 +401,8 @@ async def test_a_second_basic_info_dialog_cannot_store_twice(bot: Bot) -> None:
         await say(bot, "zhangsan", answer)
     await give_basic_info(bot, "zhangsan")
     out = joined(await say(bot, "zhangsan", "1"))
-    assert "您已于 2026-11-30 提交基础信息，基础信息只能填写一次，不能修改" in out
-    assert "基础信息已提交" not in out
+    assert "您已于 2026-11-30 提交基本信息，基本信息只能填写一次，不能修改" in out
+    assert "基本信息已提交" not in out
     assert await conversation(bot, "zhangsan") is None
     info = await basic_info(bot, "zhangsan")
     assert info is not None and info.mobile == "13800000000"  # the first one stays
@@ -413,7 +413,7 @@ async def test_a_second_basic_info_dialog_cannot_store_twice(bot: Bot) -> None:
 
 async def test_chinese_by_default_shows_chinese_then_english(bot: Bot) -> None:
     out = joined(await say(bot, "zhangsan", "信息"))
-    zh, en = out.index("开始填写基础信息"), out.index("Let's fill in your basic information")
+    zh, en = out.index("开始填写基本信息"), out.index("Let's fill in your basic information")
     assert zh < en
     assert out.index("花名册中您的姓名") < out.index("Your name in the roster")
     assert "回复 1 确认\nReply 1 Confirm" in out

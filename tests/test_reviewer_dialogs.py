@@ -146,11 +146,14 @@ async def test_a_class_reviewer_files_a_report_for_a_member_by_typed_address(
     assert not report.abnormal
     receipt = zh("report.receipt", date="2026-11-30", time="08:00", receipt=report.receipt)
     assert seen[-1].startswith(receipt) and ADDRESS in seen[-1]
+    # Why the reviewer filled in is in the summary before submitting and in the receipts.
+    assert "代填原因 Why filed for them：手机无法定位 No GPS" in seen[-2]
+    assert "代填原因 Why filed for them：手机无法定位 No GPS" in seen[-1]
     # The member is told, once, that a report was filed for them and by whom.
     (told,) = bot.new_messages("stu1")
     assert told.startswith(zh("proxy.filed_for_you", by="钱老师", date="2026-11-30",
                               time="08:00", receipt=report.receipt))
-    assert ADDRESS in told
+    assert ADDRESS in told and "代填原因 Why filed for them：手机无法定位" in told
     # Nobody else hears about a normal report; the reviewer has no report of their own.
     nothing_new(bot, "dean", "admin", "stu2", "forrev")
     assert not await rows(bot, Alert)
@@ -677,10 +680,10 @@ async def test_stats_counts_and_names_for_the_reviewers_units(tree: Bot) -> None
     class_part = text[text.index(klass):]
     assert "未报 Missing：张院生、赵院长" in college_part
     assert "未关注 Not following：张院生" in college_part
-    assert "未填基础信息 No basic info：赵院长" in college_part
+    assert "未填基本信息 No basic info：赵院长" in college_part
     assert "未报 Missing：钱老师" in class_part
     assert "异常 Abnormal：孙一" in class_part
-    assert "未填基础信息 No basic info：李二" in class_part
+    assert "未填基本信息 No basic info：李二" in class_part
     assert "周外" not in text and FOREIGN not in text
     # English for an English-speaking reviewer.
     await set_member(bot, "classrev", language="en")

@@ -125,12 +125,12 @@ async def test_on_rollout_day_the_morning_reminder_reaches_everyone_following(bo
     assert result.enqueued == 5
     await bot.settle()
     (text,) = bot.new_messages("zhangsan")
-    assert "还没有填写基础信息" in text and "basic information" in text
+    assert "还没有填写基本信息" in text and "basic information" in text
     seen = await bot.say("zhangsan", "1")
-    assert any("基础信息" in m for m in seen)
+    assert any("基本信息" in m for m in seen)
     for answer in ("1", "2019011234", "13812345678", "1", "1", "提交"):
         seen = await bot.say("zhangsan", answer)
-    assert any("基础信息已提交" in m for m in seen)
+    assert any("基本信息已提交" in m for m in seen)
     assert any("请发送您当前的位置" in m for m in seen)  # today's report started by itself
     async with bot.db.session() as session:
         info = await session.get(BasicInfo, "zhangsan")
@@ -302,3 +302,18 @@ async def test_a_text_reminder_is_answered_by_its_number(bot: Bot) -> None:
     assert "1 立即上报" in plain and "与昨日相同" not in plain  # no yesterday to repeat
     started = " ".join(await bot.say("lisi", "2"))
     assert "开始 2026-11-30 的健康上报" in started
+
+
+async def test_a_card_member_without_basic_information_is_told_which_button(bot: Bot) -> None:
+    """QA (fixes #6): the rollout-day reminder card said "reply" to members who tap cards."""
+    from tests.harness import cards, tap, use_cards
+
+    await only_following(bot, "lisi")
+    await use_cards(bot, "lisi")
+    await run_job(deps(bot), "morning_reminder")
+    await bot.settle()
+    (card,) = cards(bot, "lisi")
+    assert "还没有填写基本信息" in card.text and "点“立即上报”" in card.text
+    assert "回复" not in card.text and "reply" not in card.text.lower()
+    seen = await tap(bot, "lisi", "report")
+    assert any("开始填写基本信息" in m for m in seen), seen

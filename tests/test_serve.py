@@ -109,8 +109,8 @@ async def test_jobs_run_remind_delivers_before_exiting(live_emulator: WeComEmula
     assert all(len(live_emulator.inbox(f"s{i}")) == 1 for i in range(30))
     # Those without basic information get their own text (basic information first): one
     # grouped message/send per distinct message.
-    assert all("基础信息" in live_emulator.inbox(f"s{i}")[0].text for i in range(25, 30))
-    assert all("基础信息" not in live_emulator.inbox(f"s{i}")[0].text for i in range(25))
+    assert all("基本信息" in live_emulator.inbox(f"s{i}")[0].text for i in range(25, 30))
+    assert all("基本信息" not in live_emulator.inbox(f"s{i}")[0].text for i in range(25))
     assert live_emulator.api_call_count("message/send") == 2
 
 

@@ -518,3 +518,30 @@ async def test_pages_show_english_alongside_and_never_none(
                 assert chinese_only_lines(other, allowed=[*data, *units]) == [], other
     finally:
         await bot.stop()
+
+
+def _as_a_browser_folds_it(html: str) -> str:
+    """The page's text with HTML's whitespace rules: a line break in text is a space (unless
+    the element keeps it: `white-space: pre-line` classes), <br> and blocks break lines."""
+    html = re.sub(r"<(script|style|title)\b.*?</\1>", "", html, flags=re.S)
+    html = re.sub(r"<br\s*/?>", "\x00", html)
+    html = re.sub(r"</?(p|div|li|h\d|tr|td|section|header|main|ul|table|form)\b[^>]*>", "\x00",
+                  html)
+    text = unescape(re.sub(r"<[^>]+>", "", html))
+    return "\n".join(" ".join(part.split()) for part in text.split("\x00") if part.strip())
+
+
+async def test_dashboard_counts_keep_chinese_and_english_apart(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """QA (fixes #3): the unit row read "… 异常 0 3 members …" in a browser: the halves are
+    now on their own lines, like every bilingual text on the pages."""
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            html = await (await sign_in(http, base, "admin", "/dashboard/")).text()
+        folded = _as_a_browser_folds_it(html)
+        assert re.search(r"异常 \d+\n\d+ members, \d+ reported", folded), folded
+        assert not re.search(r"异常 \d+ \d+ members", folded)
+        assert "<title>审核老师工作台 / Reviewer dashboard</title>" in html
+    finally:
+        await bot.stop()

@@ -444,9 +444,31 @@ def is_expired(state: ConvState, ctx: Context) -> bool:
 def summary_lines(form: Form, answers: Mapping[str, Any], lang: str) -> list[str]:
     """"体温 Temperature：36.5℃" lines for the answered questions, in form order."""
     separator = ": " if lang == "en" else "："
-    return [f"{catalog.side_by_side(q.label, lang)}{separator}"
-            f"{render.clip(_display(q, answers[q.key], lang), _SUMMARY_VALUE_WIDTH)}"
-            for q in form.questions if q.key in answers]
+    lines = []
+    for q in form.questions:
+        if q.key not in answers:
+            continue
+        lines.append(f"{catalog.side_by_side(q.label, lang)}{separator}"
+                     f"{render.clip(_display(q, answers[q.key], lang), _SUMMARY_VALUE_WIDTH)}")
+        value = answers[q.key]
+        if q.kind is QuestionKind.LOCATION and isinstance(value, Mapping) \
+                and value.get("proxy_reason"):
+            # 代报: why the reviewer filled in, as they said it (summary and receipts).
+            why = render.clip(_proxy_reason_text(value["proxy_reason"], lang),
+                              _SUMMARY_VALUE_WIDTH)
+            lines.append(f"{catalog.side_by_side('field.proxy_reason', lang)}{separator}{why}")
+    return lines
+
+
+def _proxy_reason_text(reason: Any, lang: str) -> str:
+    """A reviewer's reason for filling in: an option's label, or their own words."""
+    options = LOCATION_STEPS[Loc.PROXY_REASON].question.options
+    option = next((o for o in options if o.id == reason), None)
+    if option is not None:
+        return catalog.side_by_side(option.label, lang)
+    if reason == "web":
+        return catalog.side_by_side("value.proxy_on_web", lang)
+    return str(reason)
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -775,7 +797,10 @@ class _Move:
 
     def store(self, key: str, value: Any) -> None:
         q = self.form.question(key)
-        if q.kind is QuestionKind.LOCATION and self.ctx.proxy_for and isinstance(value, dict):
+        if q.kind is QuestionKind.LOCATION and self.ctx.proxy_for and isinstance(value, dict) \
+                and not self.ctx.late_reason:
+            # Why the reviewer fills in. A 补报's reason is the report's own (late_reason),
+            # stored once there, not again with the location.
             value = {**value, "proxy_reason": self.ladder.proxy_reason}
         self.answers[key] = value
         self.state.history.append(key)

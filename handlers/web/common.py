@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from bot import catalog
 from handlers.keys import DEPS, SENDER
@@ -73,8 +74,10 @@ def page(request: web.Request, template: str, context: dict[str, Any], *,
     base = {
         "lang": lang, "member": member,
         "csrf": request.app[SIGNER].csrf(session.sid) if session else "",
-        # Chinese first with English alongside (English only for "en"), as in the chat.
-        "t": lambda key, **p: catalog.stacked(key, lang, **p),
+        # Chinese first with English alongside (English only for "en"), as in the chat; the
+        # halves' line break is kept as <br> (HTML would fold it into a bare space).
+        "t": lambda key, **p: html_lines(catalog.stacked(key, lang, **p)),
+        "ts": lambda key, **p: catalog.slashed(key, lang, **p),  # one line: titles
         "tz": lambda key, **p: catalog.lang_only(key, lang, **p),
         "tl": lambda key: catalog.side_by_side(key, lang),
     }
@@ -83,6 +86,11 @@ def page(request: web.Request, template: str, context: dict[str, Any], *,
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     return response
+
+
+def html_lines(text: str) -> Markup:
+    """Catalog text for a page: escaped, each line break a <br>."""
+    return Markup("<br>").join(escape(line) for line in text.split("\n"))
 
 
 def message_page(request: web.Request, key: str, *, status: int, lang: str | None = None,

@@ -1,4 +1,4 @@
-"""The member page `/h5/`: the original app's 基础信息填报 page, on top of the chat's forms.
+"""The member page `/h5/`: the original app's 基本信息填报 page, on top of the chat's forms.
 
 Tabs 每日上报 / 基本信息 under the 温馨提示. Basic information is filled once, then shown
 read-only (不可修改); the daily report once a day, then its receipt. Submissions go through
