@@ -135,6 +135,11 @@ class Turn:
         """Recipients given outbox messages by this turn so far."""
         return set(self._queued)
 
+    def take_rows(self) -> list[dict[str, Any]]:
+        """The outbox rows buffered so far (the caller writes them), in order."""
+        rows, self._rows = self._rows, []
+        return rows
+
     async def flush(self) -> None:
         """Write what the turn produced: state (ORM) and outbox rows, in order."""
         await self.session.flush()

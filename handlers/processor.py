@@ -2,11 +2,18 @@
 
 Group commit: callbacks that arrive while a transaction is being written wait for the next one,
 and share it. The batch starts with two queries for all of its callbacks (members with their
-conversations, locked on PostgreSQL in userid order; dedupe keys already seen), then applies
-each callback in its own SAVEPOINT, so a callback that fails rolls back alone and its member is
-asked to try again. Every callback is answered only after the batch has committed. If the batch
-as a whole fails (the database went away, the commit failed), its callbacks are applied again
-one by one, each in its own transaction; the dedupe rows make that harmless.
+conversations, locked on PostgreSQL in userid order; dedupe keys already seen), applies each
+callback in arrival order, and ends by writing the batch's state, dedupe rows and outbox rows
+together (one flush, two inserts) before the one commit. Every callback is answered only after
+the batch has committed.
+
+A callback that fails (a bug in a handler, or a dedupe key another instance recorded first)
+fails the whole transaction; the batch is then applied again with each callback in its own
+SAVEPOINT, so the failing one rolls back alone and its member is asked to try again, while the
+others are applied as if nothing happened. Savepoints cost two statements per callback, so they
+are only paid for in that rare second pass. If a batch fails at the database level (the
+database went away, the commit failed), its callbacks are applied again one by one, each in its
+own transaction; the dedupe rows make that harmless.
 
 Per-member order: one batch runs at a time in this process and applies its callbacks in
 arrival order; on PostgreSQL the member row locks order a member's callbacks across instances.
@@ -21,11 +28,13 @@ import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.wecom.inbound import Inbound, LocationMessageIn, MenuClickIn, TextIn
 from handlers.context import Deps, Turn
 from storage import inbound as inbound_events
 from storage.db import AsyncSession, DatabaseError, DuplicateError, is_transient
+from storage.outbox import enqueue_rows
 
 log = logging.getLogger("handlers.callback")
 
@@ -107,13 +116,20 @@ class InboundProcessor:
 
     async def _run_batch(self, batch: list[_Pending]) -> None:
         self.batches.append(len(batch))
+        outcomes: list[Outcome] | None = None
         try:
             outcomes = await self._apply_batch(batch)
         except Exception as exc:
-            if len(batch) == 1 or not _database_level(exc):
+            if not _database_level(exc):
+                # A failing callback (or a re-send another instance recorded first): again,
+                # with a savepoint per callback.
+                try:
+                    outcomes = await self._apply_batch_isolated(batch)
+                except Exception as again:
+                    exc = again
+            if outcomes is None and (len(batch) == 1 or not _database_level(exc)):
                 log.warning("callback batch of %d failed (%s); applying one by one",
                             len(batch), type(exc).__name__)
-            outcomes = None
         if outcomes is not None:
             if any(o.applied for o in outcomes):
                 self._on_commit()
@@ -137,6 +153,47 @@ class InboundProcessor:
     # ------------------------------------------------------------------ group commit
 
     async def _apply_batch(self, batch: list[_Pending]) -> list[Outcome]:
+        """The common case: the whole batch in one transaction, no savepoints; any failure
+        fails the batch (the caller then isolates the callbacks)."""
+        deps = self._deps
+        now = deps.clock.now()
+        outcomes: list[Outcome] = []
+        async with deps.db.transaction() as session:
+            members = await inbound_events.load_members(
+                session, (p.inbound.userid for p in batch))
+            seen = await inbound_events.seen_replies(
+                session, (p.inbound.dedupe_key for p in batch))
+            queued: set[str] = set()  # members given outbox rows earlier in this batch
+            dedupe_rows: list[dict[str, object]] = []
+            outbox_rows: list[dict[str, Any]] = []
+            for item in batch:
+                inbound = item.inbound
+                key = inbound.dedupe_key[:255]
+                if key in seen:
+                    log.info("duplicate callback %s ignored", inbound.kind)
+                    outcomes.append(Outcome(False, seen[key]))
+                    continue
+                member, conv, waiting = members.get(inbound.userid, (None, None, False))
+                passive = (self.passive_enabled and isinstance(inbound, PASSIVE_KINDS)
+                           and not waiting and inbound.userid not in queued)
+                turn = Turn(deps=deps, session=session, inbound=inbound, now=now,
+                            member=member, passive=passive, buffer_outbox=True,
+                            no_conversation_at_load=conv is None)
+                await (item.dispatch or self._dispatch)(turn)
+                dedupe_rows.append(inbound_events.inbound_values(
+                    dedupe_key=key, userid=inbound.userid, kind=inbound.kind,
+                    received_at=now, reply=turn.reply))
+                outbox_rows.extend(turn.take_rows())
+                queued.update(turn.queued_for)
+                seen[key] = turn.reply
+                outcomes.append(Outcome(True, turn.reply))
+            await session.flush()
+            await inbound_events.record_inbound_rows(session, dedupe_rows)
+            await enqueue_rows(session, outbox_rows)
+        return outcomes
+
+    async def _apply_batch_isolated(self, batch: list[_Pending]) -> list[Outcome]:
+        """The batch again after a failure, each callback in its own SAVEPOINT."""
         deps = self._deps
         now = deps.clock.now()
         outcomes: list[Outcome] = []

@@ -4,8 +4,8 @@ harmless, with the passive reply it was answered with.
 The callback write path's own queries are here too: a batch of callbacks
 (handlers/processor.py) starts with two queries for all of them — the members with their
 conversations (locked on PostgreSQL, in userid order, so two processes' batches never
-deadlock) and the dedupe keys already seen with their replies — and each callback's dedupe row,
-state and outbox rows are then written by one flush.
+deadlock) and the dedupe keys already seen with their replies — and the batch's dedupe rows,
+state and outbox rows are then written together at its end (one flush, two inserts).
 """
 
 from __future__ import annotations
@@ -81,6 +81,21 @@ async def stored_reply(session: AsyncSession, dedupe_key: str) -> tuple[bool, st
         sa.select(InboundEvent.reply).where(InboundEvent.dedupe_key == dedupe_key[:255])
     )).first()
     return (row is not None, row[0] if row is not None else None)
+
+
+def inbound_values(*, dedupe_key: str, userid: str, kind: str, received_at: datetime,
+                   reply: str | None) -> dict[str, object]:
+    """One dedupe row for `record_inbound_rows`."""
+    return {"dedupe_key": dedupe_key[:255], "userid": userid[:64], "kind": kind[:64],
+            "received_at": received_at, "reply": reply}
+
+
+async def record_inbound_rows(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """A batch's dedupe rows in one statement. A key recorded already (another instance got
+    the same callback first) fails the statement with IntegrityError: the processor then
+    applies the batch again with a savepoint per callback and sees which one was a re-send."""
+    if rows:
+        await session.execute(sa.insert(InboundEvent), rows)
 
 
 def record_inbound(session: AsyncSession, *, dedupe_key: str, userid: str, kind: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import sqlalchemy as sa
 import xmltodict
 
@@ -14,7 +15,7 @@ from bot.settings import BotSettings
 from bot.wecom.crypto import WeComCrypto
 from bot.wecom.inbound import TextIn
 from handlers.context import Turn
-from handlers.processor import InboundProcessor
+from handlers.processor import Dispatch, InboundProcessor
 from storage.models import InboundEvent, Outbox
 from tests.harness import Bot, give_basic_info, outbox_rows, start_bot, use_cards
 
@@ -193,3 +194,78 @@ async def test_one_failing_callback_does_not_fail_the_others_in_its_batch(bot: B
                 ).scalar_one()
     assert keys == {"msg:zhangsan-2", "msg:lisi-2", "msg:maria-2"}
     assert rows == 0  # lisi's help texts were rolled back with the failed savepoint
+
+
+@pytest.mark.postgres
+async def test_a_callback_two_instances_apply_at_once_is_recorded_once_and_answered_alike(
+        emulator: WeComEmulator, clock: FixedClock) -> None:
+    """WeCom re-sends to whichever instance the proxy picks: when both apply the same callback
+    at once, the second batch's dedupe insert fails, the batch is applied again with a
+    savepoint per callback, and the callback is answered with the first instance's reply.
+    (No member row to lock: a stranger's callbacks are not ordered by a lock.)"""
+    import aiohttp
+
+    from tests.conftest import reset_postgres
+    from tests.harness import postgres_url
+
+    url = postgres_url()
+    if url is None:
+        pytest.skip("needs YQT_TEST_POSTGRES_URL")
+    await reset_postgres(url)
+    first = await start_bot(emulator, url, clock=clock)
+    second = await start_bot(emulator, url, clock=clock, roster="userid,name,unit,role\n"
+                             "zhangsan,张三,民族学与社会学学院,member\n")
+    # Both instances have looked for seen dedupe keys before either writes its own: the race
+    # made certain (fault injection: only the routing table is wrapped).
+    arrived: list[str] = []
+    both = asyncio.Event()
+    for bot in (first, second):
+        processor = bot.app[PROCESSOR]
+        assert isinstance(processor, InboundProcessor)
+
+        def wrap(original: Dispatch, name: str) -> Dispatch:
+            async def meet_then_dispatch(turn: Turn) -> None:
+                if name not in arrived:
+                    arrived.append(name)
+                    if len(arrived) == 2:
+                        both.set()
+                    await asyncio.wait_for(both.wait(), 10)
+                await original(turn)
+            return meet_then_dispatch
+
+        processor._dispatch = wrap(processor._dispatch, bot.url)
+    try:
+        requests = []
+        for i in range(20):
+            xml = (f"<xml><ToUserName><![CDATA[{emulator.corp_id}]]></ToUserName>"
+                   f"<FromUserName><![CDATA[stranger]]></FromUserName>"
+                   f"<CreateTime>{int(clock.now().timestamp())}</CreateTime>"
+                   f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[状态]]></Content>"
+                   f"<MsgId>{8_000_000_000 + i}</MsgId><AgentID>{emulator.agent_id}</AgentID>"
+                   f"</xml>")
+            params, body = emulator.build_callback(xml)
+            requests += [(first.url, params, body), (second.url, params, body)]
+        crypto = WeComCrypto(emulator.token, emulator.encoding_aes_key, emulator.corp_id)
+
+        async with aiohttp.ClientSession() as http:
+            async def post(target: str, params: dict[str, str], body: bytes
+                           ) -> tuple[int, str | None]:
+                async with http.post(target, params=params, data=body) as response:
+                    text = await response.text()
+                if not text:
+                    return response.status, None
+                envelope = xmltodict.parse(text)["xml"]
+                plain = crypto.decrypt(envelope["MsgSignature"], envelope["TimeStamp"],
+                                       envelope["Nonce"], envelope["Encrypt"])
+                return response.status, str(xmltodict.parse(plain)["xml"]["Content"])
+
+            answers = await asyncio.gather(*(post(*r) for r in requests))
+        assert [status for status, _ in answers] == [200] * 40
+        for i in range(20):
+            assert answers[2 * i][1] == answers[2 * i + 1][1]
+        async with first.db.session() as session:
+            keys = list((await session.execute(sa.select(InboundEvent.dedupe_key))).scalars())
+        assert len(keys) == len(set(keys)) == 20
+    finally:
+        await first.stop()
+        await second.stop()
