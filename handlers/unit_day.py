@@ -17,14 +17,14 @@ from types import SimpleNamespace
 from bot import catalog
 from bot.clock import Clock, local_time_text
 from bot.conversation import engine, render
-from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
 from bot.conversation.render import text_message
 from bot.settings import Settings
 from bot.text import fit as fit_text
 from handlers import forms
 from handlers.commands import Command
 from handlers.context import Turn, lang_of, new_id, rendering_of
-from storage import audit, cards, members, reports
+from handlers.form_registry import DAILY
+from storage import audit, cards, form_versions, members, reports
 from storage.cards import CardPurpose
 from storage.db import AsyncSession
 from storage.exemptions import ExemptionError, add_exemption
@@ -134,7 +134,7 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
         return
     await turn.say("late.started", name=subject.name, userid=subject.userid,
                    date=day.isoformat())
-    await forms.start_form(turn, DAILY_REPORT, subject=subject, late=(day, reason))
+    await forms.start_form(turn, DAILY, subject=subject, late=(day, reason))
 
 
 # ------------------------------------------------------------------ 免报
@@ -316,7 +316,10 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
         previous.report_date == day - timedelta(days=1) else None)
     answers = {k: v for k, v in source.answers.items() if k not in ("date", "userid")}
     answers["date"] = day.isoformat()
-    reasons = abnormal_reasons(answers, ctx)
+    # The copied answers are of the source's version: its questions and its abnormal rules.
+    form = (await form_versions.by_version(session, DAILY, source.form_version)
+            or await form_versions.current(session, DAILY, day))
+    reasons = form.abnormal_reasons(answers, ctx)
     report = DailyReport(
         receipt=receipt, userid=subject.userid, report_date=day,
         form_version=source.form_version, answers=answers, temperature=source.temperature,
@@ -336,7 +339,7 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
     content = "\n".join([catalog.stacked(
         "late.filed_for_you", lang, by=reviewer.name, date=day.isoformat(),
         time=local_time_text(clock, now), receipt=receipt, reason=reason),
-        *engine.summary_lines(DAILY_REPORT, answers, lang)])
+        *engine.summary_lines(form.form, answers, lang)])
     await enqueue(session, dedupe_key=f"late:{subject.userid}:{day}", touser=subject.userid,
                   message=text_message(fit_text(content)), now=now)
     return report

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bot.conversation import render
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons, city_changed
+from tests.forms import BASIC_INFO
+from tests.forms import DAILY_REPORT, abnormal_reasons, city_changed
 from bot.conversation.engine import (
     CardInput,
     Context,

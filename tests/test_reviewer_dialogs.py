@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from app.emulator.api import WeComEmulator
 from bot import catalog
 from bot.clock import FixedClock
-from bot.conversation.daily_report import reason_labels
+from tests.forms import reason_labels
 from bot.conversation.engine import ConvState
 from bot.text import TEXT_LIMIT_BYTES, byte_len
 from storage.models import (

@@ -18,7 +18,7 @@ from yarl import URL
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from bot.conversation import validators as v
-from bot.conversation.daily_report import DAILY_REPORT
+from tests.forms import DAILY_REPORT
 from bot.conversation.forms import Question, QuestionKind
 from handlers.web import formview
 from handlers.web.jssdk import signature

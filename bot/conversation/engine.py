@@ -30,7 +30,7 @@ information and the daily report.
   from yesterday keeps its answers except the location (the caller files a form submitted just
   after midnight for the day it was started on: it builds the context for that day).
   Because a restart names a new conversation, ``ctx.new_id`` must be fresh on every call.
-* Same as yesterday (`Form.repeat`): see `bot.conversation.daily_report` for the decision.
+* Same as yesterday (`Form.repeat`): see `bot/forms/daily_report.toml` for the decision.
 * LOCATION questions run a small typed sub-form (`forms.Loc` sub-steps declared as data in
   `forms.LOCATION_STEPS`, kept in `ConvState.location`; "back" retraces the sub-steps walked):
   a fresh LOCATION event is used automatically and shown for
@@ -496,10 +496,12 @@ def _check_state(form: Form, state: ConvState, ctx: Context) -> None:
 
 
 def _restart_notice(form: Form, state: ConvState, ctx: Context) -> str | None:
-    if state.form_version != form.version:
-        return "conv.form_updated"
+    # A new day comes first: yesterday's form left open restarts on today's form (the caller
+    # passes the version in use today), keeping the answers that still fit it.
     if form.daily and state.day != ctx.today.isoformat():
         return "conv.new_day"
+    if state.form_version != form.version:
+        return "conv.form_updated"
     return None
 
 

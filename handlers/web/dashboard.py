@@ -20,11 +20,11 @@ from aiohttp import web
 from bot import catalog
 from bot.clock import local_date, local_time_text
 from bot.conversation import engine
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT, reason_labels
+from bot.conversation.form_files import reason_labels
 from bot.conversation.render import text_message
 from handlers.context import Turn, lang_of
-from handlers.forms import build_context, store_record
+from handlers.form_registry import BASIC, DAILY
+from handlers.forms import build_context, current_form, store_record
 from handlers.reviewers import acknowledge
 from handlers.unit_day import remind_units_now
 from handlers.web import formview
@@ -110,6 +110,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         names = await unit_names(session)
         series = await reports.daily_counts(session, today, CHART_DAYS, scope)
         recent = await alerts.since(session, today - timedelta(days=ALERT_DAYS - 1), scope)
+        daily = await deps.forms.current(session, DAILY, today, now)  # the reasons' labels
         acked_by = {a.acknowledged_by for a in recent if a.acknowledged_by}
         ack_names = {uid: (m.name if (m := await members.get(session, uid)) else uid)
                      for uid in acked_by}
@@ -129,7 +130,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     alert_rows = [{
         "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
         "unit": names.get(a.unit_id or "", a.unit_id or ""),
-        "reasons": reason_labels(a.reasons)[1 if lang == "en" else 0],
+        "reasons": reason_labels(a.reasons, daily)[1 if lang == "en" else 0],
         "acked": catalog.stacked("web.dashboard.acked", lang,
                              by=ack_names.get(a.acknowledged_by, a.acknowledged_by),
                              time=local_time_text(deps.clock, a.acknowledged_at))
@@ -209,18 +210,25 @@ async def member_history(request: web.Request) -> web.StreamResponse:
         past = await reports.history(session, subject.userid)
         info = await reports.basic_info(session, subject.userid)
         names = await unit_names(session)
+        # Each record with its own version of its form (labels, questions, abnormal labels).
+        info_form = (await deps.forms.for_record(session, BASIC, info.form_version,
+                                                 local_date(deps.clock, info.submitted_at), now)) if info else None
+        report_forms = {r.form_version: await deps.forms.for_record(
+            session, DAILY, r.form_version, r.report_date, now) for r in past}
         audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_MEMBER,
                      target=subject.userid, detail={"reports": len(past)})
     return page(request, "member.html", {
         "subject": subject, "unit": names.get(subject.unit_id or "", subject.unit_id or ""),
-        "info_lines": engine.summary_lines(BASIC_INFO, info.answers, lang) if info else None,
+        "info_lines": engine.summary_lines(info_form.form, info.answers, lang)
+        if info and info_form else None,
         "reports": [{
             "day": r.report_date.isoformat(), "receipt": r.receipt,
             "time": local_time_text(deps.clock, r.submitted_at),
-            "abnormal": reason_labels(r.abnormal_reasons)[1 if lang == "en" else 0]
+            "abnormal": reason_labels(r.abnormal_reasons, report_forms[r.form_version])[
+                1 if lang == "en" else 0]
             if r.abnormal else "",
             "proxy": r.filled_by != r.userid,
-            "lines": engine.summary_lines(DAILY_REPORT, r.answers, lang),
+            "lines": engine.summary_lines(report_forms[r.form_version].form, r.answers, lang),
         } for r in past],
     })
 
@@ -296,16 +304,17 @@ async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str,
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, actor, now)
         report = await reports.report_of_day(session, subject.userid, turn.today)
-        ctx = await build_context(turn, DAILY_REPORT, subject)
-        fields = formview.fields(DAILY_REPORT, raw if raw is not None else
-                                 formview.initial_raw(DAILY_REPORT, {}, ctx), ctx, lang, errors)
+        form = await current_form(turn, DAILY)
+        ctx = await build_context(turn, form, subject)
+        fields = formview.fields(form, raw if raw is not None else
+                                 formview.initial_raw(form, {}, ctx), ctx, lang, errors)
     return page(request, "proxy.html", {
         "subject": subject, "fields": fields, "errors": errors or {}, "done": done,
         "report": report, "report_text": _proxy_receipt(report, subject, lang, deps),
         "form": {"id": "daily", "action": request.path,
                  "title": catalog.slashed("web.proxy.title", lang, name=subject.name),
-                 "intro": "", "note": catalog.stacked(DAILY_REPORT.note, lang)
-                 if DAILY_REPORT.note else ""},
+                 "intro": "", "note": catalog.stacked(form.note, lang)
+                 if form.note else ""},
         "jssdk": "null",
     }, status=status)
 
@@ -325,13 +334,15 @@ async def proxy_form(request: web.Request) -> web.StreamResponse:
         return await _proxy_render(request, subject, raw=None, errors=None)
     actor, now = request[MEMBER], now_of(request)
     lang = lang_of(actor, settings_of(request))
-    raw = formview.read_post(DAILY_REPORT, await request.post())
+    post = await request.post()
     async with deps.db.transaction() as session:
         turn = await Turn.open(deps, session, web_inbound(actor.userid, now), now)
-        ctx = await build_context(turn, DAILY_REPORT, subject)
-        outcome = formview.parse(DAILY_REPORT, raw, ctx, lang)
+        form = await current_form(turn, DAILY)
+        raw = formview.read_post(form, post)
+        ctx = await build_context(turn, form, subject)
+        outcome = formview.parse(form, raw, ctx, lang)
         if outcome.ok:
-            await store_record(turn, DAILY_REPORT, outcome.answers, ctx, outcome.effects)
+            await store_record(turn, form, outcome.answers, ctx, outcome.effects)
     if not outcome.ok:
         return await _proxy_render(request, subject, raw=raw, errors=outcome.errors,
                                    status=400)
