@@ -59,6 +59,7 @@ from storage.export import (
     ExportRow,
     XlsxExport,
     check_range,
+    export_columns,
     iter_export_days,
     scope_units,
 )
@@ -427,18 +428,20 @@ async def write_export(db: Database, plan: ExportPlan, args: argparse.Namespace,
         days = iter_export_days(session, plan.start, plan.end, args.unit,
                                 include_below=not args.no_subunits, tz=settings.schedule.tz)
         first = await anext(days)  # an unknown unit fails here, before any file exists
+        columns = await export_columns(session, plan.start, plan.end)  # per form version
         if plan.fmt == "csv" and plan.output is None:
-            rows = await _write_days(CsvExport(sys.stdout), first, days)
+            rows = await _write_days(CsvExport(sys.stdout, columns), first, days)
             sys.stdout.flush()
             return rows
         with _staging_file(plan.fmt, plan.output.parent if plan.output else None) as staging:
             if plan.fmt == "csv":
                 with staging.open("w", encoding="utf-8-sig", newline="") as stream:
-                    rows = await _write_days(CsvExport(stream), first, days)
+                    rows = await _write_days(CsvExport(stream, columns), first, days)
             else:
                 title = plan.start.isoformat() if plan.start == plan.end else \
                     f"{plan.start.isoformat()}..{plan.end.isoformat()}"
-                xlsx = XlsxExport(staging, sheet_per_unit=args.sheet_per_unit, title=title)
+                xlsx = XlsxExport(staging, sheet_per_unit=args.sheet_per_unit, title=title,
+                                  columns=columns)
                 rows = await _write_days(xlsx, first, days)
                 xlsx.close()
             if plan.output is not None:

@@ -240,3 +240,84 @@ async def test_a_form_left_from_yesterday_restarts_on_todays_version(bot: Bot,
     assert conv is not None and conv.form_version == 2
     assert conv.state["answers"].get("temperature") == 36.5  # kept: it fits today's form too
     assert "on_campus" not in conv.state["answers"]
+
+
+# ---- a question added by publishing: the form in both renderings, and the export ---------------
+
+
+async def export_table(bot: Bot, tmp_path: Path) -> list[dict[str, str]]:
+    out = tmp_path / "export.csv"
+    assert await run(bot.settings, bot.clock, "export", "--date",  # type: ignore[arg-type]
+                     DAY.isoformat(), "--output", str(out)) == 0
+    import csv
+
+    with out.open(encoding="utf-8-sig", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+async def healthy_day(bot: Bot, userid: str, *, washed: bool) -> str:
+    """A healthy report on the shipped form (+ the published question); the summary seen."""
+    await start_report_at_gps(bot, userid)
+    await pick(bot, userid, "ok", "1")
+    await pick(bot, userid, "yes", "1")
+    await say(bot, userid, "36.5")
+    await pick(bot, userid, ["none"], "1")
+    await pick(bot, userid, "no", "2")
+    out = joined(await pick(bot, userid, "none", "1"))
+    if washed:
+        assert "今天是否按要求勤洗手？" in out and "Did you wash your hands" in out
+        out = joined(await pick(bot, userid, "yes", "1"))
+    assert "今天是否按要求勤洗手" not in out
+    summary = joined(await say(bot, userid, "无"))
+    await pick(bot, userid, "submit", "1")
+    return summary
+
+
+async def test_a_question_added_by_publishing_is_asked_and_exported(bot: Bot,
+                                                                   tmp_path: Path) -> None:
+    await give_basic_info(bot, "zhangsan", "lisi", "maria")
+    await use_cards(bot, "lisi")
+    assert "勤洗手" not in await healthy_day(bot, "maria", washed=False)  # before the publish
+
+    await publish(bot, WASHED, tmp_path)
+    bot.clock.advance(seconds=CHECK_SECONDS + 1)  # type: ignore[attr-defined]
+    for userid in ("zhangsan", "lisi"):  # the WeChat plugin (text) and the WeCom client (cards)
+        assert "勤洗手 Hands washed：是 Yes" in await healthy_day(bot, userid, washed=True)
+        report = await report_on(bot, userid, DAY)
+        assert report is not None and report.form_version == 2
+        assert report.answers["hands_washed"] is True
+
+    table = await export_table(bot, tmp_path)
+    header = list(table[0])
+    assert header.index("hands_washed") == header.index("quarantine_start") + 1
+    washed = {row["userid"]: row["hands_washed"] for row in table}
+    assert washed["zhangsan"] == washed["lisi"] == "yes"
+    assert washed["maria"] == ""  # her version did not have the question
+    assert {row["userid"]: row["temperature"] for row in table}["maria"] == "36.5"
+
+
+async def test_the_export_has_the_columns_of_every_version_in_the_range(
+        bot: Bot, tmp_path: Path) -> None:
+    await give_basic_info(bot, "zhangsan", "lisi")
+    await healthy_day(bot, "lisi", washed=False)
+    await publish(bot, Y2022, tmp_path)
+    bot.clock.advance(seconds=CHECK_SECONDS + 1)  # type: ignore[attr-defined]
+    await start_report_at_gps(bot, "zhangsan")
+    await walk_2022(bot, "zhangsan")
+    await pick(bot, "zhangsan", "submit", "1")
+
+    table = await export_table(bot, tmp_path)
+    header = list(table[0])
+    assert header[7:12] == ["location_kind", "province", "city", "district", "country"]
+    # The shipped form's columns first, in their order; the 2022 questions after the one they
+    # follow there (the health code after the temperature).
+    assert header[12:] == [
+        "on_campus", "temperature", "health_code", "nat_date", "nat_result", "vaccine_doses",
+        "risk_travel", "risk_city", "return_plan", "return_date", "return_transport",
+        "return_number", "symptoms", "symptom_other", "contact", "quarantine",
+        "quarantine_start", "city_changed_reason", "remarks", "abnormal_reasons", "receipt",
+        "proxy_reason", "late", "note"]
+    rows = {row["userid"]: row for row in table}
+    assert (rows["zhangsan"]["health_code"], rows["zhangsan"]["on_campus"]) == ("green", "")
+    assert (rows["lisi"]["health_code"], rows["lisi"]["on_campus"]) == ("", "yes")
+    assert rows["zhangsan"]["return_number"] == "G102"

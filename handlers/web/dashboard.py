@@ -40,7 +40,14 @@ from handlers.web.common import (
     wake_sender,
 )
 from handlers.web.member import read_turn, web_inbound
-from storage.export import ExportError, check_range, export_rows, write_csv, write_xlsx
+from storage.export import (
+    ExportError,
+    check_range,
+    export_columns,
+    export_rows,
+    write_csv,
+    write_xlsx,
+)
 from storage.models import Member
 from storage.summary import unit_summaries
 from storage.units import ancestors, may_act_on, reviewed_units, unit_names, unit_tree
@@ -257,6 +264,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         assert scope is not True
         rows = [r for r in await export_rows(session, start, end, None, tz=deps.clock.tz)
                 if scope is None or r.unit in scope]
+        columns = await export_columns(session, start, end)
         audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_EXPORT,
                      target=f"{start.isoformat()}..{end.isoformat()}",
                      detail={"rows": len(rows), "format": fmt})
@@ -265,19 +273,19 @@ async def export(request: web.Request) -> web.StreamResponse:
                "Cache-Control": "no-store"}
     if fmt == "csv":
         buffer = io.StringIO()
-        write_csv(rows, buffer)
+        write_csv(rows, buffer, columns)
         return web.Response(body=buffer.getvalue().encode("utf-8-sig"), headers=headers,
                             content_type="text/csv", charset="utf-8")
-    body = await asyncio.get_running_loop().run_in_executor(None, _xlsx_bytes, rows)
+    body = await asyncio.get_running_loop().run_in_executor(None, _xlsx_bytes, rows, columns)
     return web.Response(body=body, headers=headers, content_type=(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 
 
-def _xlsx_bytes(rows: list[Any]) -> bytes:
+def _xlsx_bytes(rows: list[Any], columns: tuple[str, ...]) -> bytes:
     fd, path = tempfile.mkstemp(prefix=".yqt-web-export-", suffix=".xlsx")
     os.close(fd)
     try:
-        write_xlsx(rows, path)
+        write_xlsx(rows, path, columns=columns)
         with open(path, "rb") as handle:
             return handle.read()
     finally:
