@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 
 from bot import catalog
 from bot.conversation import render
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT
+from tests.forms import BASIC_INFO
+from tests.forms import DAILY_REPORT
 from bot.conversation.engine import (
     CardInput,
     Context,
