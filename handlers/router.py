@@ -328,8 +328,13 @@ async def on_card(turn: Turn) -> None:
                           response_code=inbound.response_code or None)
         return
     conv = await forms.load_conversation(turn)
-    if not task.live or conv is None or cards.form_purpose(conv.form_id) != task.purpose:
+    if conv is None:
         await turn.say("card.stale")
+        return
+    if not task.live or cards.form_purpose(conv.form_id) != task.purpose:
+        # A card of a finished or other form: say so and ask the current question again.
+        await turn.say("card.stale_reask")
+        await forms.reprompt_form(turn, conv)
         return
     await forms.advance_form(turn, conv, engine.CardInput(
         task_id=inbound.task_id, event_key=inbound.event_key, selected=inbound.selected,

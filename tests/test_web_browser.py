@@ -216,10 +216,10 @@ async def test_reviewer_sees_own_units_reminds_and_acknowledges(
     reminders = [d.text for d in emulator.inbox("lisi")[emulator_seen:]]
     assert any("还没有健康上报" in t for t in reminders)
     assert not any("还没有健康上报" in d.text for d in emulator.inbox("maria"))
-    # Pressing again the same day sends nothing twice.
+    # Pressing again within the hour sends nothing twice.
     await page.click("#remind")
     await page.wait_for_selector("#reminded")
-    assert "0" in await page.inner_text("#reminded")
+    assert "已提醒 0 人" in await page.inner_text("#reminded")
     await page.click("#alerts button")
     await page.wait_for_selector("#alerts .acked")
     assert "王老师" in await page.inner_text("#alerts .acked")

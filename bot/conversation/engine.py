@@ -405,7 +405,12 @@ def advance(form: Form, state: ConvState, inp: Input, ctx: Context) -> Step:
     if (notice := _restart_notice(form, state, ctx)) is not None:
         return _restart(form, state, ctx, notice)
     if isinstance(inp, CardInput) and inp.task_id != (state.live_task_id or None):
-        return Step(state, (_text_out(catalog.stacked("card.stale", ctx.lang)),))
+        # A card of an earlier question: say so, and ask the current question again (the
+        # member may not see it above the old card).
+        move = _Move(form, state.copy(), ctx)
+        move.note("card.stale_reask")
+        move.ask_again()
+        return move.result()
     if isinstance(inp, LocationInput) and inp.source == "event" and not _at_location(state):
         return Step(state, ())  # entering the app while answering something else: nothing to do
     move = _Move(form, state.copy(), ctx)

@@ -26,6 +26,7 @@ from handlers.context import Turn, lang_of
 from handlers.form_registry import BASIC, DAILY
 from handlers.forms import build_context, current_form, store_record
 from handlers.reviewers import acknowledge
+from handlers.unit_day import remind_units_now
 from handlers.web import formview
 from handlers.web.chart import svg
 from handlers.web.common import (
@@ -52,7 +53,6 @@ from storage.summary import unit_summaries
 from storage.units import ancestors, may_act_on, reviewed_units, unit_names, unit_tree
 from storage import alerts, audit, members, reports
 from storage.audit import AuditAction
-from storage.outbox import enqueue_web_reminder
 
 CHART_DAYS = 14
 MISSING_SHOWN = 300  # names listed; "remind now" reaches every non-reporter in scope
@@ -143,7 +143,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                              time=local_time_text(deps.clock, a.acknowledged_at))
         if a.acknowledged_by and a.acknowledged_at else None,
     } for a in recent]
-    reminded = request.query.get("reminded")
+    reminded, recent = request.query.get("reminded"), request.query.get("recent")
     return page(request, "dashboard.html", {
         "today": today.isoformat(), "units": rows, "missing": missing[:MISSING_SHOWN],
         "missing_total": len(missing), "alerts": alert_rows,
@@ -151,42 +151,26 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                      abnormal_label=catalog.slashed("web.dashboard.abnormal", lang)),
         "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
         "reminded": int(reminded) if reminded and reminded.isdigit() else None,
+        "recent": int(recent) if recent and recent.isdigit() else 0,
         "export_from": (today - timedelta(days=6)).isoformat(),
     })
 
 
 @signed_in
 async def remind(request: web.Request) -> web.StreamResponse:
-    """Remind today's non-reporters of the actor's units now, through the outbox (paced like
-    every message; skipped for whoever reports before it goes out; once a day each). Posted
+    """Remind today's non-reporters of the actor's units now: the chat's 提醒 exactly
+    (unit_day.remind_units_now: once per member per hour, paced through the outbox). Posted
     `userid` fields narrow it to those members (still only within the actor's units)."""
     deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
-    settings = settings_of(request)
-    today = local_date(deps.clock, now)
     post = await request.post()
     chosen = {str(v) for v in post.getall("userid", [])}
-    queued = 0
     async with deps.db.transaction() as session:
-        scope = await _scope(session, actor)
-        if scope is False:
+        turn = await Turn.open(deps, session, web_inbound(actor.userid, now), now)
+        done = await remind_units_now(turn, actor, only=chosen or None, via="web")
+        if done is None:
             return message_page(request, "web.dashboard.not_reviewer", status=403)
-        assert scope is not True
-        summaries = await unit_summaries(session, today, scope)
-        targets = [uid for s in summaries for uid, _name in s.missing
-                   if not chosen or uid in chosen]
-        for userid in targets:
-            member = await members.get(session, userid)
-            if member is None or not member.following:
-                continue
-            lang = lang_of(member, settings)
-            content = "\n".join([catalog.stacked("remind.daily", lang, date=today.isoformat()),
-                                 catalog.stacked("remind.text_report", lang)])
-            queued += await enqueue_web_reminder(session, userid=userid, day=today,
-                                                 message=text_message(content), now=now)
-        audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_REMIND,
-                     target=today.isoformat(), detail={"members": len(targets), "queued": queued})
     wake_sender(request)
-    raise web.HTTPSeeOther(f"/dashboard/?reminded={queued}")
+    raise web.HTTPSeeOther(f"/dashboard/?reminded={done.reminded}&recent={done.recent}")
 
 
 @signed_in
