@@ -47,7 +47,7 @@ from handlers.notices import check_fits, send_notice
 from handlers.sender import OutboxSender
 from handlers.unit_day import LateError, file_late_copy
 from scheduler.jobs import ALIASES, JOBS, JobDeps, is_skip_day, run_job, scheduled_time
-from storage import audit
+from storage import audit, form_versions
 from storage import members as members_repo
 from storage import outbox as outbox_repo
 from storage.corrections import CorrectionError, add_reviewer, correct_basic_info, parse_value
@@ -59,6 +59,7 @@ from storage.export import (
     ExportRow,
     XlsxExport,
     check_range,
+    export_columns,
     iter_export_days,
     scope_units,
 )
@@ -427,18 +428,20 @@ async def write_export(db: Database, plan: ExportPlan, args: argparse.Namespace,
         days = iter_export_days(session, plan.start, plan.end, args.unit,
                                 include_below=not args.no_subunits, tz=settings.schedule.tz)
         first = await anext(days)  # an unknown unit fails here, before any file exists
+        columns = await export_columns(session, plan.start, plan.end)  # per form version
         if plan.fmt == "csv" and plan.output is None:
-            rows = await _write_days(CsvExport(sys.stdout), first, days)
+            rows = await _write_days(CsvExport(sys.stdout, columns), first, days)
             sys.stdout.flush()
             return rows
         with _staging_file(plan.fmt, plan.output.parent if plan.output else None) as staging:
             if plan.fmt == "csv":
                 with staging.open("w", encoding="utf-8-sig", newline="") as stream:
-                    rows = await _write_days(CsvExport(stream), first, days)
+                    rows = await _write_days(CsvExport(stream, columns), first, days)
             else:
                 title = plan.start.isoformat() if plan.start == plan.end else \
                     f"{plan.start.isoformat()}..{plan.end.isoformat()}"
-                xlsx = XlsxExport(staging, sheet_per_unit=args.sheet_per_unit, title=title)
+                xlsx = XlsxExport(staging, sheet_per_unit=args.sheet_per_unit, title=title,
+                                  columns=columns)
                 rows = await _write_days(xlsx, first, days)
                 xlsx.close()
             if plan.output is not None:
@@ -971,14 +974,94 @@ async def cmd_form_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_form_show(args: argparse.Namespace, settings: Settings) -> int:
+def _read_form_file(path: str, command: str) -> str | None:
     try:
-        text = form_files.shipped_text(args.name)
-    except KeyError:
-        _err(f"form show: unknown form {args.name!r}; known: "
-             f"{', '.join(form_files.SHIPPED)}")
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        _err(f"form {command}: cannot read {path} as UTF-8 text: {exc}")
+        return None
+
+
+async def cmd_form_publish(args: argparse.Namespace, settings: Settings) -> int:
+    text = _read_form_file(args.file, "publish")
+    if text is None:
         return 2
-    sys.stdout.write(text)
+    clock = _clock(args, settings)
+    today = local_date(clock, clock.now())
+    try:
+        async with open_database(settings.database.url) as db, db.transaction() as session:
+            done = await form_versions.publish(
+                session, text, effective_from=args.from_date or today, today=today,
+                now=clock.now(), by=args.by or "cli")
+            audit.record(session, at=clock.now(), actor=args.by or "cli",
+                         action=audit.AuditAction.FORM_PUBLISH, target=done.name,
+                         detail={"version": done.version,
+                                 "effective_from": done.effective_from.isoformat(),
+                                 "added": list(done.added), "removed": list(done.removed)})
+    except form_versions.PublishError as exc:
+        for problem in exc.problems:
+            _err(f"{args.file}:{problem.line}: {problem.message}")
+        _err(f"form publish: {exc}; nothing was published")
+        return 2
+    _out(f"published {done.name} version {done.version} ({done.questions} questions), in use "
+         f"for forms started from {done.effective_from.isoformat()} on; it was version "
+         f"{done.previous}")
+    if done.added:
+        _out(f"  new questions: {', '.join(done.added)}")
+    if done.removed:
+        _out(f"  removed questions: {', '.join(done.removed)}")
+    _out("running instances pick it up within seconds; forms already started finish on the "
+         "version they started with")
+    return 0
+
+
+async def cmd_form_show(args: argparse.Namespace, settings: Settings) -> int:
+    if args.name not in form_versions.NAMES:
+        if args.version is None and args.name in form_files.SHIPPED:
+            sys.stdout.write(form_files.shipped_text(args.name))  # e.g. daily_report_2022
+            return 0
+        _err(f"form show: unknown form {args.name!r}; known: "
+             f"{', '.join(sorted({*form_versions.NAMES, *form_files.SHIPPED}))}")
+        return 2
+    clock = _clock(args, settings)
+    async with open_database(settings.database.url) as db, db.session() as session:
+        if args.version is None:
+            found = await form_versions.current(session, args.name,
+                                                local_date(clock, clock.now()))
+        else:
+            found = await form_versions.by_version(session, args.name, args.version)
+    if found is None:
+        _err(f"form show: {args.name} has no version {args.version}")
+        return 2
+    sys.stdout.write(found.text)
+    return 0
+
+
+async def cmd_form_versions(args: argparse.Namespace, settings: Settings) -> int:
+    clock = _clock(args, settings)
+    names = [args.name] if getattr(args, "name", None) else sorted(form_versions.NAMES)
+    if names[0] not in form_versions.NAMES:
+        _err(f"form versions: unknown form {names[0]!r}; known: "
+             f"{', '.join(sorted(form_versions.NAMES))}")
+        return 2
+    today = local_date(clock, clock.now())
+    async with open_database(settings.database.url) as db, db.session() as session:
+        for name in names:
+            rows = await form_versions.versions(session, name)
+            in_use = await form_versions.current(session, name, today)
+            base = form_versions.shipped(name)
+            mark = "*" if in_use.form.version == base.form.version and not any(
+                r.version == base.form.version for r in rows) else " "
+            _out(f"{name}:")
+            _out(f" {mark} version {base.form.version}  shipped  "
+                 f"{len(base.form.questions)} questions")
+            for row in rows:
+                ff = form_versions.built(row.text, row.version)
+                mark = "*" if row.version == in_use.form.version else " "
+                _out(f" {mark} version {row.version}  from {row.effective_from.isoformat()}  "
+                     f"published {row.published_at.astimezone(clock.tz):%Y-%m-%d %H:%M} by "
+                     f"{row.published_by or '-'}  {len(ff.form.questions)} questions")
+    _out("(* = in use today)")
     return 0
 
 
@@ -1168,14 +1251,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     _register_reviewer_day(sub, roster)
 
-    form = _group(sub, "form", "forms declared in TOML files: check, show")
+    form = _group(sub, "form", "forms declared in TOML files: check, publish, show, versions")
     fcheck = _command(
         form, "check", cmd_form_check,
         "check a form file: unknown keys, conditions on later questions, options referenced "
         "but missing, texts over WeCom's limits (with line numbers)")
     fcheck.add_argument("file", help="the form file (TOML)")
-    fshow = _command(form, "show", cmd_form_show, "print a form as TOML")
-    fshow.add_argument("name", help="basic_info, daily_report or daily_report_2022")
+    fpublish = _command(
+        form, "publish", cmd_form_publish,
+        "publish a form file as the next version of its form (after the checks of `form check`)",
+        "Store FILE as the next version of the form its [form] id names (basic_info or "
+        "daily_report). Forms started on or after --from use it (running instances pick it up "
+        "within seconds, no restart); a form in progress finishes on its own version and every "
+        "stored report keeps its version. Refused, with nothing changed, when `form check` "
+        "finds problems or the text is the same as the newest version. Audited.")
+    fpublish.add_argument("file", help="the form file (TOML)")
+    fpublish.add_argument("--from", dest="from_date", type=iso_date,
+                          help="first day it is used, YYYY-MM-DD (default: today)")
+    fpublish.add_argument("--by", help="who publishes (recorded with the version)")
+    fshow = _command(form, "show", cmd_form_show,
+                     "print a form as TOML: the version in use today, or --version N")
+    fshow.add_argument("name", help="basic_info or daily_report (or daily_report_2022, the "
+                                    "shipped file)")
+    fshow.add_argument("--version", type=int, help="that version (published or shipped)")
+    fversions = _command(form, "versions", cmd_form_versions,
+                         "list a form's versions: shipped, published, which is in use")
+    fversions.add_argument("name", nargs="?", help="basic_info or daily_report (default: both)")
+    _command(form, "list", cmd_form_versions, "list every form's versions")
     return parser
 
 

@@ -213,6 +213,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "这张卡片已失效，没有做任何更改。请按最新的消息作答。",
         "This card is no longer active; nothing was changed. Please answer the latest message.",
     ),
+    "card.stale_reask": (
+        "这张卡片已过期（是之前的问题），没有做任何更改。当前的问题如下：",
+        "This card is out of date (an earlier question); nothing was changed. The current "
+        "question is:",
+    ),
     "card.not_yours": (
         "这张卡片不是发给您的，没有做任何更改。",
         "This card was not sent to you; nothing was changed.",
@@ -1230,8 +1235,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "web.dashboard.none_missing": ("今日全部已上报。", "Everyone has reported today."),
     "web.dashboard.remind": ("立即提醒未报人员", "Remind them now"),
     "web.dashboard.reminded": (
-        "已向 {number} 人发送提醒（每人每天最多一次）。",
-        "Reminders queued for {number} member(s) (at most one a day each).",
+        "已提醒 {number} 人；一小时内已提醒过的 {recent} 人这次跳过。",
+        "{number} members reminded; {recent} already reminded in the last hour were skipped.",
     ),
     "web.dashboard.proxy": ("代报", "Report for"),
     "web.dashboard.alerts": ("异常上报", "Abnormal reports"),

@@ -19,6 +19,7 @@ from bot.clock import Clock, local_date
 from bot.conversation.render import text_message
 from bot.settings import Settings
 from bot.wecom.inbound import Inbound
+from handlers.form_registry import FormRegistry
 from storage import cards, members
 from storage.db import AsyncSession, Database
 from storage.models import Member
@@ -39,6 +40,8 @@ class Deps:
     clock: Clock
     geocode: Callable[[float, float], Any]
     new_id: Callable[[], str] = field(default=new_id)
+    #: Which form (published versions, read again every few seconds): handlers/form_registry
+    forms: FormRegistry = field(default_factory=FormRegistry)
 
 
 @dataclass

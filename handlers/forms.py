@@ -15,11 +15,11 @@ from typing import Any
 from bot import catalog, geo
 from bot.clock import local_time_text
 from bot.conversation import engine
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
+from bot.conversation.form_files import FormFile
 from bot.conversation.forms import Form
 from bot.conversation.validators import match_option
 from handlers.context import Turn, lang_of
+from handlers.form_registry import BASIC, DAILY
 from handlers.reviewers import close_proxy_request, notify_abnormal, notify_proxy_request
 from storage import audit, cards, conversations, members, reports
 from storage.models import BasicInfo, Conversation, DailyReport, Member
@@ -33,7 +33,25 @@ STAFF_NO_PREFILL = re.compile(r"(?=[A-Za-z]*[0-9])[A-Za-z0-9]{3,20}")
 
 log = logging.getLogger("handlers.forms")
 
-FORMS: dict[str, Form] = {form.id: form for form in (BASIC_INFO, DAILY_REPORT)}
+
+
+async def current_form(turn: Turn, name: str, day: date | None = None) -> Form:
+    """The form `name` to start on `day` (default today): handlers/form_registry.py."""
+    found = await turn.deps.forms.current(turn.session, name, day or turn.today, turn.now)
+    return found.form
+
+
+async def form_file(turn: Turn, form: Form) -> FormFile:
+    """The file `form` was read from (its abnormal rules and their labels)."""
+    found = await turn.deps.forms.by_version(turn.session, form.id, form.version)
+    if found is None:  # a form built in code (tests): the rules of the form in use today
+        found = await turn.deps.forms.current(turn.session, form.id, turn.today, turn.now)
+    return found
+
+
+async def record_form(turn: Turn, name: str, version: int | None, day: date) -> FormFile:
+    """The form a stored record answered (its own version), for summaries and alerts."""
+    return await turn.deps.forms.for_record(turn.session, name, version, day, turn.now)
 
 
 async def load_conversation(turn: Turn) -> Conversation | None:
@@ -117,7 +135,7 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
         helpers = tuple(r.name for r in await reviewers_of(turn.session, subject.unit_id)
                         if r.userid != member.userid)[:3]
     daily = engine.DailyContext()
-    if form.id == DAILY_REPORT.id:
+    if form.id == DAILY:
         yesterday: dict[str, Any] | None = None
         previous_city: str | None = None
         last = await reports.last_report_before(turn.session, subject.userid, day)
@@ -144,12 +162,15 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
         late_reason=late[1] if late else None, daily=daily)
 
 
-async def start_form(turn: Turn, form: Form, *, subject: Member | None = None,
+async def start_form(turn: Turn, form: Form | str, *, subject: Member | None = None,
                      late: tuple[date, str] | None = None) -> None:
-    """Start `form` for the member (or, as a reviewer, for `subject`); `late` = (day, reason)
-    makes it a 补报 of that past day."""
+    """Start `form` (a form, or the name of one: the version in use on the reporting day) for
+    the member (or, as a reviewer, for `subject`); `late` = (day, reason) makes it a 补报 of
+    that past day."""
     subject = subject or turn.member
     assert subject is not None
+    if isinstance(form, str):
+        form = await current_form(turn, form, late[0] if late else None)
     ctx = await build_context(turn, form, subject, late=late)
     await apply_step(turn, form, None, engine.start(form, ctx), ctx)
 
@@ -157,15 +178,29 @@ async def start_form(turn: Turn, form: Form, *, subject: Member | None = None,
 async def _resume(turn: Turn, conv: Conversation
                   ) -> tuple[Form, engine.ConvState, engine.Context] | None:
     """The form, state and context of a stored conversation; None if its form (or the member
-    it is about) is gone."""
-    form = FORMS.get(conv.form_id)
-    if form is None:
-        return None
+    it is about) is gone.
+
+    A form in progress goes on with the version it started with (a publish since then changes
+    nothing for it), unless it is a daily form left from an earlier day: that one restarts
+    (the engine says so) on the version in use today."""
+    found = await turn.deps.forms.by_version(turn.session, conv.form_id, conv.form_version)
+    if found is None:
+        if conv.form_id not in (BASIC, DAILY):
+            return None
+        # A version that is nowhere (a database restored without it): today's form; the
+        # engine restarts it and says the form was updated.
+        found = await turn.deps.forms.current(turn.session, conv.form_id, turn.today, turn.now)
+    form = found.form
     state = stored_state(conv)
     subject = await subject_of(turn, conv)
     if subject is None:
         return None
-    return form, state, await build_context(turn, form, subject, state=state)
+    ctx = await build_context(turn, form, subject, state=state)
+    if form.daily and state.day != ctx.today.isoformat() and state.late_reason is None:
+        today = await current_form(turn, form.id, ctx.today)
+        if today.version != form.version:
+            form = today
+    return form, state, ctx
 
 
 async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> None:
@@ -191,13 +226,12 @@ async def reprompt_form(turn: Turn, conv: Conversation) -> None:
 async def names_an_option(turn: Turn, conv: Conversation, text: str) -> bool:
     """True when `text` is a word of an option of the question the member is looking at: an
     answer, even if it is also a command word (代填 at 定位失败 is the option, not 代报)."""
-    form = FORMS.get(conv.form_id)
-    if form is None or conv.form_version != form.version:
-        return False  # the engine starts such a form afresh; its old steps may not exist
     resumed = await _resume(turn, conv)
     if resumed is None:
         return False
     form, state, ctx = resumed
+    if state.form_version != form.version:
+        return False  # the engine starts such a form afresh; its old steps may not exist
     question = engine.current_question(form, state, ctx)
     return match_option(question.options, text, numbered=False) is not None
 
@@ -226,11 +260,11 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
             await conversations.end(turn.session, conv)
         await cards.retire(turn.session, userid=turn.inbound.userid,
                            purpose=cards.form_purpose(form.id))
-        if (form.id == BASIC_INFO.id and step.completed is not None
+        if (form.id == BASIC and step.completed is not None
                 and subject_id == turn.inbound.userid
                 and await report_today(turn, subject_id) is None):
             # Basic information was what stood between the member and today's report.
-            await start_form(turn, DAILY_REPORT)
+            await start_form(turn, DAILY)
         return
     await conversations.save(turn.session, turn.inbound.userid, form_id=form.id,
                              form_version=form.version, state=step.state.to_json(),
@@ -239,12 +273,13 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
 
 async def _store_completed(turn: Turn, form: Form, answers: dict[str, Any], ctx: engine.Context,
                            subject_id: str, late_reason: str | None = None) -> bool:
-    if form.id == BASIC_INFO.id:
-        return await _store_basic_info(turn, answers, subject_id)
-    return await _store_daily_report(turn, answers, ctx, subject_id, late_reason)
+    if form.id == BASIC:
+        return await _store_basic_info(turn, form, answers, subject_id)
+    return await _store_daily_report(turn, form, answers, ctx, subject_id, late_reason)
 
 
-async def _store_basic_info(turn: Turn, answers: dict[str, Any], subject_id: str) -> bool:
+async def _store_basic_info(turn: Turn, form: Form, answers: dict[str, Any],
+                            subject_id: str) -> bool:
     existing = await reports.basic_info(turn.session, subject_id)
     if existing is not None:
         await _say_basic_info_exists(turn, existing)
@@ -255,7 +290,7 @@ async def _store_basic_info(turn: Turn, answers: dict[str, Any], subject_id: str
         beijing_hukou=bool(answers.get("beijing_hukou") in (True, "yes")),
         hukou_address=answers.get("hukou_address") or None,
         member_type=str(answers.get("member_type", "")),
-        form_version=int(answers.get("form_version", BASIC_INFO.version)), answers=answers,
+        form_version=int(answers.get("form_version", form.version)), answers=answers,
         submitted_at=turn.now)
     if not await reports.add_basic_info_once(turn.session, record):
         existing = await reports.basic_info(turn.session, subject_id)
@@ -276,13 +311,15 @@ def _local_day(turn: Turn, at: datetime) -> str:
 
 async def show_basic_info(turn: Turn, info: BasicInfo) -> None:
     """The stored basic info, with the reminder that it cannot be changed."""
-    lines = engine.summary_lines(BASIC_INFO, info.answers, turn.lang)
+    form = await record_form(turn, BASIC, info.form_version, turn.today)
+    lines = engine.summary_lines(form.form, info.answers, turn.lang)
     lines.append(catalog.stacked("form.basic_info.note", turn.lang))
     await turn.say_lines("info.shown", lines, date=_local_day(turn, info.submitted_at))
 
 
-async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.Context,
-                              subject_id: str, late_reason: str | None = None) -> bool:
+async def _store_daily_report(turn: Turn, form: Form, answers: dict[str, Any],
+                              ctx: engine.Context, subject_id: str,
+                              late_reason: str | None = None) -> bool:
     day = ctx.today  # the reporting day: today, the past day of a 补报, or (just after
     # midnight) the day the form was started on: see grace_day_of
     late = day != turn.today and late_reason is not None
@@ -291,12 +328,13 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         await say_already_reported(turn, existing)
         return False
     location = answers.get("location") or {}
-    reasons = abnormal_reasons(answers, ctx)
+    # The abnormal rules of the form's own file (what the reviewers are alerted about).
+    reasons = (await form_file(turn, form)).abnormal_reasons(answers, ctx)
     temperature = answers.get("temperature")
     values = dict(
         userid=subject_id, report_date=day, late=late,
         late_reason=((late_reason or "")[:200] or None) if late else None,
-        form_version=int(answers.get("form_version", DAILY_REPORT.version)), answers=answers,
+        form_version=int(answers.get("form_version", form.version)), answers=answers,
         temperature=float(temperature) if isinstance(temperature, int | float) else None,
         abnormal=bool(reasons), abnormal_reasons=list(reasons),
         location_kind=str(location.get("kind") or ""), province=location.get("province"),
@@ -325,7 +363,7 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
                                 if late else {})})
     subject = await members.get(turn.session, subject_id)
     time = local_time_text(turn.deps.clock, turn.now)
-    await turn.say_lines("report.receipt", engine.summary_lines(DAILY_REPORT, answers, turn.lang),
+    await turn.say_lines("report.receipt", engine.summary_lines(form, answers, turn.lang),
                          date=day.isoformat(), time=time, receipt=report.receipt)
     if day != turn.today and not late:
         await turn.say("report.filed_for_started_day", date=day.isoformat(),
@@ -334,14 +372,14 @@ async def _store_daily_report(turn: Turn, answers: dict[str, Any], ctx: engine.C
         assert turn.member is not None
         await turn.say_lines(
             "late.filed_for_you",
-            engine.summary_lines(DAILY_REPORT, answers, lang_of(subject, turn.settings)),
+            engine.summary_lines(form, answers, lang_of(subject, turn.settings)),
             touser=subject, by=turn.member.name, date=day.isoformat(), time=time,
             receipt=report.receipt, reason=report.late_reason or "")
     elif subject is not None and subject_id != turn.inbound.userid:
         assert turn.member is not None
         await turn.say_lines(
             "proxy.filed_for_you",
-            engine.summary_lines(DAILY_REPORT, answers, lang_of(subject, turn.settings)),
+            engine.summary_lines(form, answers, lang_of(subject, turn.settings)),
             touser=subject, by=turn.member.name, date=day.isoformat(), time=time,
             receipt=report.receipt)
     if reasons and subject is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import unicodedata
 
-from bot.conversation.basic_info import BASIC_INFO
 from bot.wecom.inbound import (
     CardEventIn,
     EnterAgentIn,
@@ -25,6 +24,7 @@ from bot.wecom.inbound import (
 )
 from handlers import forms
 from handlers.context import Turn
+from handlers.form_registry import BASIC
 from storage import members, reports
 
 log = logging.getLogger("handlers.privacy")
@@ -55,7 +55,7 @@ async def gate(turn: Turn) -> bool:
         log.info("privacy notice version %d accepted", version)
         await turn.say("privacy.accepted")
         if await reports.basic_info(turn.session, member.userid) is None:
-            await forms.start_form(turn, BASIC_INFO)
+            await forms.start_form(turn, BASIC)
         return True
     if isinstance(inbound, TextIn | MenuClickIn | CardEventIn | SubscribeIn | EnterAgentIn):
         await turn.say("privacy.notice", version=version,

@@ -12,7 +12,7 @@ from typing import Any
 from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import engine, render
-from bot.conversation.daily_report import DAILY_REPORT, reason_labels
+from bot.conversation.form_files import reason_labels
 from handlers.context import Turn, lang_of, rendering_of
 from storage import alerts, audit, members, reports
 from storage.cards import CardPurpose, retire
@@ -32,7 +32,10 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
     if alert is None:
         return
     unit = await get_unit(turn.session, subject.unit_id)
-    reasons = reason_labels(list(report.abnormal_reasons))
+    # The report's own version of the form: its questions and its abnormal rules' labels.
+    form = await turn.deps.forms.for_record(turn.session, "daily_report", report.form_version,
+                                            report.report_date, turn.now)
+    reasons = reason_labels(list(report.abnormal_reasons), form)
     for reviewer in await responsible_for(turn.session, subject.unit_id):
         if reviewer.userid == subject.userid:
             continue  # a reviewer's own report goes to the reviewers above, who may acknowledge
@@ -50,7 +53,7 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
             await turn.send(card, touser=reviewer.userid,
                             task=(task_id, CardPurpose.ALERT_ACK, str(alert.id)))
         else:
-            lines = engine.summary_lines(DAILY_REPORT, report.answers, lang)
+            lines = engine.summary_lines(form.form, report.answers, lang)
             lines.append(catalog.stacked("alert.text_ack", lang, number=alert.id))
             await turn.say_lines("alert.abnormal", lines, touser=reviewer, name=subject.name,
                                  userid=subject.userid, date=report.report_date.isoformat(),

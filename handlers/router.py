@@ -7,8 +7,6 @@ from collections.abc import Awaitable, Callable
 
 from bot.clock import local_time_text
 from bot.conversation import engine
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT
 from bot.wecom.inbound import (
     CardEventIn,
     EnterAgentIn,
@@ -23,6 +21,7 @@ from bot.wecom.inbound import (
 from handlers import forms, notices, privacy_notice, unit_day
 from handlers.commands import Command, parse_command
 from handlers.context import Turn
+from handlers.form_registry import BASIC, DAILY
 from handlers.reviewers import ACK_KEY, acknowledge
 from handlers.stats import send_unit_summary
 from storage import cards, conversations, members, reports
@@ -116,7 +115,7 @@ async def run_command(turn: Turn, command: Command, conv: Conversation | None) -
 
 async def cmd_report(turn: Turn, command: Command, conv: Conversation | None) -> None:
     assert turn.member is not None
-    if conv is not None and conv.form_id == DAILY_REPORT.id and \
+    if conv is not None and conv.form_id == DAILY and \
             forms.stored_state(conv).subject == turn.member.userid:
         existing = await forms.report_today(turn, turn.member.userid)
         if existing is not None:
@@ -134,13 +133,13 @@ async def start_daily_report(turn: Turn) -> None:
     assert turn.member is not None
     if await reports.basic_info(turn.session, turn.member.userid) is None:
         await turn.say("info.required")
-        await forms.start_form(turn, BASIC_INFO)
+        await forms.start_form(turn, BASIC)
         return
     existing = await forms.report_today(turn, turn.member.userid)
     if existing is not None:
         await forms.say_already_reported(turn, existing)
         return
-    await forms.start_form(turn, DAILY_REPORT)
+    await forms.start_form(turn, DAILY)
 
 
 async def cmd_info(turn: Turn, command: Command, conv: Conversation | None) -> None:
@@ -151,7 +150,7 @@ async def cmd_info(turn: Turn, command: Command, conv: Conversation | None) -> N
     if conv is not None:
         await forms.reprompt_form(turn, conv)
     elif info is None:
-        await forms.start_form(turn, BASIC_INFO)
+        await forms.start_form(turn, BASIC)
 
 
 async def cmd_status(turn: Turn, command: Command, conv: Conversation | None) -> None:
@@ -247,7 +246,7 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
         await forms.say_already_reported(turn, existing)  # says by whom and when
         return
     await turn.say("proxy.started", name=subject.name, userid=subject.userid)
-    await forms.start_form(turn, DAILY_REPORT, subject=subject)
+    await forms.start_form(turn, DAILY, subject=subject)
 
 
 async def cmd_ack(turn: Turn, command: Command, conv: Conversation | None) -> None:
@@ -329,8 +328,13 @@ async def on_card(turn: Turn) -> None:
                           response_code=inbound.response_code or None)
         return
     conv = await forms.load_conversation(turn)
-    if not task.live or conv is None or cards.form_purpose(conv.form_id) != task.purpose:
+    if conv is None:
         await turn.say("card.stale")
+        return
+    if not task.live or cards.form_purpose(conv.form_id) != task.purpose:
+        # A card of a finished or other form: say so and ask the current question again.
+        await turn.say("card.stale_reask")
+        await forms.reprompt_form(turn, conv)
         return
     await forms.advance_form(turn, conv, engine.CardInput(
         task_id=inbound.task_id, event_key=inbound.event_key, selected=inbound.selected,
@@ -360,7 +364,7 @@ async def on_subscribe(turn: Turn) -> None:
     if conv is not None:
         await forms.reprompt_form(turn, conv)
     elif await reports.basic_info(turn.session, member.userid) is None:
-        await forms.start_form(turn, BASIC_INFO)
+        await forms.start_form(turn, BASIC)
     elif await forms.report_today(turn, member.userid) is None:
         await turn.say("report.offer")
 

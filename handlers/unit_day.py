@@ -10,20 +10,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 from bot import catalog
 from bot.clock import Clock, local_time_text
 from bot.conversation import engine, render
-from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons
 from bot.conversation.render import text_message
 from bot.settings import Settings
 from bot.text import fit as fit_text
 from handlers import forms
 from handlers.commands import Command
 from handlers.context import Turn, lang_of, new_id, rendering_of
-from storage import audit, cards, members, reports
+from handlers.form_registry import DAILY
+from storage import audit, cards, form_versions, members, reports
 from storage.cards import CardPurpose
 from storage.db import AsyncSession
 from storage.exemptions import ExemptionError, add_exemption
@@ -133,7 +134,7 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
         return
     await turn.say("late.started", name=subject.name, userid=subject.userid,
                    date=day.isoformat())
-    await forms.start_form(turn, DAILY_REPORT, subject=subject, late=(day, reason))
+    await forms.start_form(turn, DAILY, subject=subject, late=(day, reason))
 
 
 # ------------------------------------------------------------------ 免报
@@ -195,18 +196,41 @@ async def cmd_remind(turn: Turn, command: Command, conv: Conversation | None) ->
     if reviewer is None:
         await turn.say("remind.not_reviewer")
     else:
-        await remind_units_now(turn, reviewer)
+        done = await remind_units_now(turn, reviewer)
+        if done is None:
+            await turn.say("stats.not_reviewer")
+        elif not done.due:
+            await turn.say("remind.now_nobody", date=turn.today.isoformat())
+        else:
+            await turn.say("remind.now_done", count=done.reminded, recent=done.recent,
+                           time=local_time_text(turn.deps.clock, turn.now))
     if conv is not None:
         await forms.reprompt_form(turn, conv)
 
 
-async def remind_units_now(turn: Turn, reviewer: Member) -> None:
+@dataclass(frozen=True)
+class Reminded:
+    """What one "remind now" did: `due` members had not reported; `reminded` of them were
+    queued now, `recent` skipped (reminded within REMIND_EVERY)."""
+
+    due: int
+    reminded: int
+    recent: int
+
+
+async def remind_units_now(turn: Turn, reviewer: Member, *, only: set[str] | None = None,
+                           via: str = "chat") -> Reminded | None:
+    """Remind now, at once, every following member of the reviewer's units who has not
+    reported today and is not exempt (`only`: just those userids among them) — the chat's
+    提醒 and the dashboard's button alike. A member is reminded at most once per REMIND_EVERY,
+    counting the scheduled reminders; the messages go through the outbox, batched and paced
+    like the scheduled reminders, and are dropped if the member reports first. Audited.
+    None when the reviewer reviews no unit."""
     units = await reviewed_units(turn.session, reviewer)
     if units is not None and not units:
-        await turn.say("stats.not_reviewer")
-        return
+        return None
     unreported = [m for m in await unreported_in_units(turn.session, turn.today, units)
-                  if m.userid != reviewer.userid]
+                  if m.userid != reviewer.userid and (only is None or m.userid in only)]
     recent = await reminded_since(turn.session, (m.userid for m in unreported),
                                   turn.now - REMIND_EVERY)
     due = [m for m in unreported if m.userid not in recent]
@@ -220,7 +244,7 @@ async def remind_units_now(turn: Turn, reviewer: Member) -> None:
         for start in range(0, len(group), BATCH):
             chunk = group[start:start + BATCH]
             subtitle = catalog.stacked("remind.now.card", lang, by=reviewer.name,
-                                   date=turn.today.isoformat())
+                                       date=turn.today.isoformat())
             if rendering == "cards":
                 task_id = f"remindnow_{hour}_{new_id(12)}"
                 cards.add(turn.session, task_id=task_id, userid="*", purpose=CardPurpose.REMIND,
@@ -231,19 +255,17 @@ async def remind_units_now(turn: Turn, reviewer: Member) -> None:
                     buttons=[("report", catalog.side_by_side("remind.button_report", lang), 1)]))
             else:
                 message = text_message(catalog.stacked("remind.now", lang, by=reviewer.name,
-                                                     date=turn.today.isoformat()))
+                                                       date=turn.today.isoformat()))
             rows.extend(outbox_values(dedupe_key=f"remindnow:{m.userid}:{hour}",
                                       touser=m.userid, message=message, now=turn.now,
                                       skip_if_reported=turn.today) for m in chunk)
     sent = await enqueue_many(turn.session, rows)
+    done = Reminded(due=len(unreported), reminded=sent, recent=len(unreported) - sent)
     audit.record(turn.session, at=turn.now, actor=reviewer.userid,
-                 action=audit.AuditAction.REMIND_NOW, target=turn.today.isoformat(),
-                 detail={"reminded": sent, "recently": len(unreported) - len(due)})
-    if not unreported:
-        await turn.say("remind.now_nobody", date=turn.today.isoformat())
-    else:
-        await turn.say("remind.now_done", count=sent, recent=len(unreported) - sent,
-                       time=local_time_text(turn.deps.clock, turn.now))
+                 action=audit.AuditAction.REMIND_NOW if via == "chat"
+                 else audit.AuditAction.WEB_REMIND, target=turn.today.isoformat(),
+                 detail={"reminded": done.reminded, "recently": done.recent})
+    return done
 
 
 COMMANDS = {"late": cmd_late, "exempt": cmd_exempt, "remind": cmd_remind}
@@ -294,7 +316,10 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
         previous.report_date == day - timedelta(days=1) else None)
     answers = {k: v for k, v in source.answers.items() if k not in ("date", "userid")}
     answers["date"] = day.isoformat()
-    reasons = abnormal_reasons(answers, ctx)
+    # The copied answers are of the source's version: its questions and its abnormal rules.
+    form = (await form_versions.by_version(session, DAILY, source.form_version)
+            or await form_versions.current(session, DAILY, day))
+    reasons = form.abnormal_reasons(answers, ctx)
     report = DailyReport(
         receipt=receipt, userid=subject.userid, report_date=day,
         form_version=source.form_version, answers=answers, temperature=source.temperature,
@@ -314,7 +339,7 @@ async def file_late_copy(session: AsyncSession, settings: Settings, clock: Clock
     content = "\n".join([catalog.stacked(
         "late.filed_for_you", lang, by=reviewer.name, date=day.isoformat(),
         time=local_time_text(clock, now), receipt=receipt, reason=reason),
-        *engine.summary_lines(DAILY_REPORT, answers, lang)])
+        *engine.summary_lines(form.form, answers, lang)])
     await enqueue(session, dedupe_key=f"late:{subject.userid}:{day}", touser=subject.userid,
                   message=text_message(fit_text(content)), now=now)
     return report

@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     WEB_MEMBER = "web.member"  # a reviewer viewed a member's history
     WEB_EXPORT = "web.export"  # a reviewer downloaded an export
     WEB_REMIND = "web.remind"  # a reviewer reminded non-reporters from the dashboard
+    FORM_PUBLISH = "form.publish"  # a new version of a form was published
 
 
 def record(session: AsyncSession, *, at: datetime, actor: str, action: AuditAction | str,

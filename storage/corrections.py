@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversation import validators as v
-from bot.conversation.basic_info import MEMBER_TYPES
 from storage import audit
+from storage.form_versions import shipped
 from storage.audit import AuditAction
 from storage.models import BasicInfo, Member, ReviewerAssignment, Unit
 
@@ -58,8 +58,10 @@ def _hukou(raw: str, today: date) -> bool:
 
 def _member_type(raw: str, today: date) -> str:
     word = raw.strip().casefold()
-    if word not in MEMBER_TYPES:
-        raise CorrectionError(f"{raw!r} is not a member type (use {', '.join(MEMBER_TYPES)})")
+    # The member types are the options of the basic-information form's question.
+    types = tuple(o.id for o in shipped("basic_info").form.question("member_type").options)
+    if word not in types:
+        raise CorrectionError(f"{raw!r} is not a member type (use {', '.join(types)})")
     return word
 
 

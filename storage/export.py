@@ -2,9 +2,13 @@
 
 Why a row per member and not per report: the people who read exports look for who is missing,
 so members without a report appear too, marked `missing` (or `unfollowed` when WeCom says they
-left the app and reminders cannot reach them). The columns are a fixed, ordered list so that a
-spreadsheet built on last month's export still lines up; answers the form may add later are not
-exported until they are added here.
+left the app and reminders cannot reach them).
+
+Columns follow the form's versions (`export_columns`): a column for every question of every
+version the range's reports answered (the version in use on the last day when there are none),
+empty where a report's version did not have the question. The daily report's original columns
+keep their order, so a spreadsheet built on an export of the shipped form still lines up; a
+question a later version added comes right after the question it follows in that version.
 
 Which members a day shows: every active member in scope, except on days before they joined the
 roster; inactive members only on days they reported (their history stays visible, but they are
@@ -26,6 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import form_versions
 from storage.exemptions import exempt_days, reason_on
 from storage.models import DailyReport, Member
 from storage.reports import ReportStatus
@@ -38,11 +43,12 @@ MAX_DAYS = 366
 XLSX_MAX_ROWS = 1_048_576
 
 LEADING_COLUMNS = ("date", "userid", "name", "unit", "status", "filled_by", "submitted_at")
-ANSWER_COLUMNS = (
-    "location_kind", "province", "city", "district", "country",
-    "on_campus", "temperature", "symptoms", "symptom_other", "contact", "quarantine",
-    "quarantine_start", "city_changed_reason", "remarks",
-)
+#: The location answer, flattened (a daily report's location question, whatever its version).
+LOCATION_COLUMNS = ("location_kind", "province", "city", "district", "country")
+#: The shipped daily report's questions, in their export order (see the module docstring).
+ORIGINAL_QUESTIONS = ("on_campus", "temperature", "symptoms", "symptom_other", "contact",
+                      "quarantine", "quarantine_start", "city_changed_reason", "remarks")
+ANSWER_COLUMNS = LOCATION_COLUMNS + ORIGINAL_QUESTIONS
 # `late` is "yes" for a day a reviewer filed afterwards (补报); `note` holds its reason, or
 # the exemption's reason on an `exempt` row.
 TRAILING_COLUMNS = ("abnormal_reasons", "receipt", "proxy_reason", "late", "note")
@@ -71,7 +77,7 @@ class ExportRow:
     status: ReportStatus
     filled_by: str = ""
     submitted_at: str = ""  # local time "YYYY-MM-DD HH:MM:SS", empty when not reported
-    answers: dict[str, Cell] = field(default_factory=dict)  # ANSWER_COLUMNS
+    answers: dict[str, Cell] = field(default_factory=dict)  # location columns + question keys
     abnormal_reasons: tuple[str, ...] = ()
     receipt: str = ""
     proxy_reason: str = ""
@@ -86,11 +92,13 @@ class ExportRow:
     def city_changed(self) -> bool:
         return "city_changed" in self.abnormal_reasons
 
-    def cells(self) -> list[Cell]:
-        """The row in COLUMNS order; temperature stays a number, everything else text."""
+    def cells(self, columns: tuple[str, ...] = COLUMNS) -> list[Cell]:
+        """The row in `columns` order (the leading and trailing columns are always there);
+        temperature stays a number, everything else text."""
+        answers = columns[len(LEADING_COLUMNS):len(columns) - len(TRAILING_COLUMNS)]
         return [self.day.isoformat(), self.userid, self.name, self.unit, self.status,
                 self.filled_by, self.submitted_at,
-                *(self.answers.get(c) for c in ANSWER_COLUMNS),
+                *(self.answers.get(c) for c in answers),
                 ";".join(self.abnormal_reasons), self.receipt, self.proxy_reason,
                 "yes" if self.late else "", self.note]
 
@@ -188,8 +196,44 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def merge_keys(sequences: Iterable[Iterable[str]]) -> list[str]:
+    """One order for the questions of several versions: each sequence's new keys go right after
+    the key they follow there (at the front when they lead)."""
+    merged: list[str] = []
+    for sequence in sequences:
+        previous: str | None = None
+        for key in sequence:
+            if key not in merged:
+                merged.insert(merged.index(previous) + 1 if previous is not None else 0, key)
+            previous = key
+    return merged
+
+
+async def export_columns(session: AsyncSession, start: date, end: date) -> tuple[str, ...]:
+    """The columns of an export of `start`..`end`: a column for every question of every form
+    version the range's reports answered (else the version in use on `end`)."""
+    used = sorted((await session.execute(
+        sa.select(DailyReport.form_version).where(DailyReport.report_date >= start,
+                                                  DailyReport.report_date <= end)
+        .distinct())).scalars().all())
+    forms = [found for version in used
+             if (found := await form_versions.by_version(session, "daily_report", version))]
+    if not forms:
+        forms = [await form_versions.current(session, "daily_report", end)]
+    keys = [[q.key for q in ff.form.questions if q.kind != "location"] for ff in forms]
+    present = {k for sequence in keys for k in sequence}
+    if len(forms) < len(used):  # a version nowhere to be found: keep what it may have had
+        present |= set(ORIGINAL_QUESTIONS)
+    order = merge_keys([ORIGINAL_QUESTIONS, *keys])
+    return (LEADING_COLUMNS + LOCATION_COLUMNS + tuple(k for k in order if k in present)
+            + TRAILING_COLUMNS)
+
+
+_NOT_QUESTIONS = frozenset({"location", "form_version", "date", "userid"})
+
+
 def flatten_answers(report: DailyReport) -> dict[str, Cell]:
-    """The stable answer columns of one report (the report's location columns win over the
+    """The answer cells of one report, by column (the report's location columns win over the
     location answer, since a proxy or a correction writes them)."""
     answers: Mapping[str, Any] = report.answers or {}
     location = answers.get("location")
@@ -201,8 +245,9 @@ def flatten_answers(report: DailyReport) -> dict[str, Cell]:
         "district": _text(report.district or location.get("district")),
         "country": _text(report.country or location.get("country")),
     }
-    for key in ANSWER_COLUMNS[5:]:
-        result[key] = _text(answers.get(key))
+    for key, value in answers.items():
+        if key not in _NOT_QUESTIONS and key not in result:
+            result[key] = _text(value)
     temperature = report.temperature if report.temperature is not None \
         else answers.get("temperature")
     result["temperature"] = float(temperature) \
@@ -245,20 +290,22 @@ def _csv_cell(value: Cell) -> str:
 class CsvExport:
     """Writes rows as they come: the header first, then `write(rows)` as often as needed."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], columns: tuple[str, ...] = COLUMNS) -> None:
         self._writer = csv.writer(stream, lineterminator="\r\n")
-        self._writer.writerow(COLUMNS)
+        self._writer.writerow(columns)
+        self._columns = columns
         self.rows = 0
 
     def write(self, rows: Iterable[ExportRow]) -> None:
         for row in rows:
-            self._writer.writerow([_csv_cell(c) for c in row.cells()])
+            self._writer.writerow([_csv_cell(c) for c in row.cells(self._columns)])
             self.rows += 1
 
 
-def write_csv(rows: Iterable[ExportRow], stream: IO[str]) -> int:
+def write_csv(rows: Iterable[ExportRow], stream: IO[str],
+              columns: tuple[str, ...] = COLUMNS) -> int:
     """CSV (RFC 4180 line endings) with a header; returns the number of data rows."""
-    export = CsvExport(stream)
+    export = CsvExport(stream, columns)
     export.write(rows)
     return export.rows
 
@@ -285,12 +332,13 @@ class XlsxExport:
     WIDTHS = {"date": 11, "userid": 14, "name": 10, "unit": 18, "status": 11, "filled_by": 14,
               "submitted_at": 20, "abnormal_reasons": 18}
 
-    def __init__(self, path: Path | str, *, sheet_per_unit: bool, title: str = "export"
-                 ) -> None:
+    def __init__(self, path: Path | str, *, sheet_per_unit: bool, title: str = "export",
+                 columns: tuple[str, ...] = COLUMNS) -> None:
         from openpyxl import Workbook
         from openpyxl.styles import Font, PatternFill
 
         self._path = path
+        self._columns = columns
         self._wb = Workbook(write_only=True)
         self._per_unit = sheet_per_unit
         self._title = title
@@ -312,11 +360,11 @@ class XlsxExport:
             name = (key or "(no unit)") if self._per_unit else self._title
             sheet = self._wb.create_sheet(sheet_title(name, self._taken))
             sheet.freeze_panes = "A2"
-            for index, column in enumerate(COLUMNS, start=1):
+            for index, column in enumerate(self._columns, start=1):
                 sheet.column_dimensions[get_column_letter(index)].width = \
                     self.WIDTHS.get(column, 12)
             header = []
-            for column in COLUMNS:
+            for column in self._columns:
                 cell = WriteOnlyCell(sheet, value=column)
                 cell.font = self._bold
                 header.append(cell)
@@ -336,7 +384,7 @@ class XlsxExport:
                                   "CSV, a shorter range, or use --sheet-per-unit")
             color = row.fill()
             cells = []
-            for value in row.cells():
+            for value in row.cells(self._columns):
                 cell = WriteOnlyCell(sheet, value=neutralise(value))
                 if isinstance(value, str):
                     cell.data_type = "s"  # never a formula, whatever the text starts with
@@ -354,10 +402,10 @@ class XlsxExport:
         self._wb.save(self._path)
 
 
-def write_xlsx(rows: Iterable[ExportRow], path: Path | str, sheet_per_unit: bool = False
-               ) -> int:
+def write_xlsx(rows: Iterable[ExportRow], path: Path | str, sheet_per_unit: bool = False,
+               columns: tuple[str, ...] = COLUMNS) -> int:
     """An .xlsx workbook (one sheet per unit id on request); returns the number of data rows."""
-    export = XlsxExport(path, sheet_per_unit=sheet_per_unit)
+    export = XlsxExport(path, sheet_per_unit=sheet_per_unit, columns=columns)
     export.write(rows)
     export.close()
     return export.rows

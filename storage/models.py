@@ -166,6 +166,23 @@ class DailyReport(SQLModel, table=True):
     submitted_at: datetime = utc_column()
 
 
+class FormVersion(SQLModel, table=True):
+    """A published version of a form (`yiqingtong form publish`): its TOML as published, in
+    use for forms started on or after `effective_from`. Rows are never changed or deleted:
+    stored reports and forms in progress name their version."""
+
+    __tablename__ = "form_version"
+    __table_args__ = (sa.UniqueConstraint("name", "version", name="uq_form_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=32)
+    version: int
+    text: str = Field(sa_type=sa.Text)
+    checksum: str = Field(max_length=64)  # sha256 of the text without its version line
+    effective_from: date
+    published_at: datetime = utc_column()
+    published_by: str = Field(default="", max_length=64)
+
+
 class Exemption(SQLModel, table=True):
     """免报: a member need not report from `start` to `end` (inclusive): leave, graduated,
     hospitalised. Exempt members are not reminded and not counted missing."""

@@ -328,19 +328,6 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[start:start + size]
 
 
-def web_reminder_key(day: date, userid: str) -> str:
-    """One "remind now" per member per day from the dashboard, whoever presses it."""
-    return f"remind:web:{day.isoformat()}:{userid}"
-
-
-async def enqueue_web_reminder(session: AsyncSession, *, userid: str, day: date,
-                               message: dict[str, Any], now: datetime) -> bool:
-    """Queue a dashboard reminder (paced by the sender like every message; skipped if the
-    member reports before it goes out). False when already reminded today from the web."""
-    return await enqueue(session, dedupe_key=web_reminder_key(day, userid), touser=userid,
-                         message=message, now=now, skip_if_reported=day)
-
-
 async def reminder_counts(session: AsyncSession, day: date) -> dict[str, int]:
     """The day's reminder rows (both reminder jobs) by status."""
     result = await session.execute(

@@ -14,7 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.exemptions import exempt_clause
 from storage.models import DailyReport, Member, Outbox
 
-#: The outbox dedupe keys of reminders start with these (scheduled jobs, chat 提醒, dashboard).
+#: The outbox dedupe keys of reminders start with these: the scheduled jobs, and 提醒 (in the
+#: chat or the dashboard's button; "remind:web:" rows are from before the two were one).
 REMINDER_PREFIXES = ("job:morning_reminder:", "job:second_reminder:", "remindnow:",
                      "remind:web:")
 

@@ -13,8 +13,8 @@ import pytest
 from bot import catalog, text
 from bot.catalog import Bi
 from bot.conversation import render
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT, reason_labels
+from tests.forms import BASIC_INFO
+from tests.forms import DAILY_REPORT, reason_labels
 from bot.conversation.engine import summary_lines
 from bot.conversation.forms import LOCATION_STEPS, REPEAT, RESUME, SUBMIT, Question
 

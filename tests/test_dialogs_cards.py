@@ -98,14 +98,18 @@ async def test_a_click_on_a_previous_questions_card_is_stale_and_changes_nothing
     assert before is not None and before["step"] == "temperature"
     assert typed.card is not None and not typed.card.disabled
 
+    # Out of date, said clearly, and the current question asked again (QA fixes #8: the
+    # member saw nothing happen).
     out = joined(await tap(bot, "zhangsan", "no", task_id=typed.task_id))
-    assert "这张卡片已失效" in out
+    assert "这张卡片已过期" in out and "请输入您今天的体温" in out
     assert await snapshot(bot, "zhangsan") == before
 
     # The greyed-out card, clicked anyway (the client would not allow it): the same answer.
     out = joined(await forged_click(bot, "zhangsan", str(clicked.task_id), "retry"))
-    assert "这张卡片已失效" in out
+    assert "这张卡片已过期" in out and "请输入您今天的体温" in out
     assert await snapshot(bot, "zhangsan") == before
+    await say(bot, "zhangsan", "36.5")  # the form goes on as before
+    assert await step_of(bot, "zhangsan") == "symptoms"
 
 
 async def test_a_click_on_a_finished_forms_card_is_stale(card_bot: Bot) -> None:

@@ -138,7 +138,7 @@ async def test_switching_rendering_mid_form_re_asks_in_the_new_rendering(bot: Bo
     assert last_card(bot, "zhangsan").task_id == symptoms.task_id  # no new card
     # The card shown before the switch is no longer the live one.
     out = joined(await tap(bot, "zhangsan", ["none"], task_id=symptoms.task_id))
-    assert "这张卡片已失效" in out
+    assert "这张卡片已过期" in out and "请回复序号" in out  # asked again, as text
     assert await step_of(bot, "zhangsan") == "symptoms"
     out = joined(await say(bot, "zhangsan", "1"))
     assert "您是否接触过确诊或疑似病例" in out and "回复 1 是 / 2 否" in out
@@ -495,10 +495,12 @@ async def test_commands_mid_form_in_cards_re_send_the_question_as_a_new_live_car
     assert third.card is not None and third.card.button_names == ["On campus", "Off campus"]
 
     out = joined(await tap(bot, "zhangsan", "yes", task_id=first.task_id))
-    assert out == ("This card is no longer active; nothing was changed. Please answer the "
-                   "latest message.")
+    assert out.startswith("This card is out of date (an earlier question); nothing was "
+                          "changed.") and "Are you on campus today?" in out
     assert await step_of(bot, "zhangsan") == "on_campus"
-    out = joined(await tap(bot, "zhangsan", "no", task_id=third.task_id))
+    fourth = last_card(bot, "zhangsan")  # asked again: the newest card is the live one
+    assert fourth.task_id != third.task_id
+    out = joined(await tap(bot, "zhangsan", "no", task_id=fourth.task_id))
     assert "Please enter today's body temperature" in out
     assert (await answers_of(bot, "zhangsan"))["on_campus"] is False
 

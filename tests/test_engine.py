@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bot.conversation import render
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT, abnormal_reasons, city_changed
+from tests.forms import BASIC_INFO
+from tests.forms import DAILY_REPORT, abnormal_reasons, city_changed
 from bot.conversation.engine import (
     CardInput,
     Context,
@@ -473,8 +473,11 @@ def test_click_on_a_previous_questions_card_changes_nothing() -> None:
     assert d.state is not None
     before = d.state
     d.feed(CardInput(first_card or "", "prefill", {}, "rc-old"))
-    assert d.state == before and "已失效" in d.texts
-    assert d.last is not None and not d.updates and len(d.last.outgoing) == 1
+    # Nothing changes but the live card: the current question is asked again (QA fixes #8).
+    assert d.state is not None and d.state.live_task_id != before.live_task_id
+    assert replace(d.state, seq=before.seq, live_task_id=before.live_task_id) == before
+    assert "已过期" in d.texts and "学工号" in d.texts
+    assert d.last is not None and not d.updates
 
 
 def test_click_on_a_card_of_a_finished_conversation_gets_a_clear_answer() -> None:
@@ -485,7 +488,9 @@ def test_click_on_a_card_of_a_finished_conversation_gets_a_clear_answer() -> Non
     d = Dialog(BASIC_INFO, rendering="cards", new_id="n3w")
     before = d.state
     d.feed(CardInput(submit_card or "", "submit", {}, "rc9"))
-    assert d.state == before and "已失效" in d.texts and d.last and d.last.completed is None
+    assert d.state is not None and before is not None and d.last and d.last.completed is None
+    assert replace(d.state, seq=before.seq, live_task_id=before.live_task_id) == before
+    assert "已过期" in d.texts
 
 
 def test_click_whose_key_does_not_match_the_question_reprompts() -> None:

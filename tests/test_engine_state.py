@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT
+from tests.forms import BASIC_INFO
+from tests.forms import DAILY_REPORT
 from bot.conversation.engine import (
     STATE_VERSION,
     ConvState,

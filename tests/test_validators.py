@@ -9,7 +9,7 @@ import pytest
 
 from bot import catalog
 from bot.conversation import validators as v
-from bot.conversation.daily_report import DAILY_REPORT
+from tests.forms import DAILY_REPORT
 from bot.conversation.forms import Option
 
 

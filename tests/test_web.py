@@ -18,7 +18,7 @@ from yarl import URL
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from bot.conversation import validators as v
-from bot.conversation.daily_report import DAILY_REPORT
+from tests.forms import DAILY_REPORT
 from bot.conversation.forms import Question, QuestionKind
 from handlers.web import formview
 from handlers.web.jssdk import signature
@@ -399,10 +399,10 @@ async def test_remind_now_reaches_only_the_actors_units(
             token = CSRF.search(await page.text()).group(1)
             r = await http.post(base + "/dashboard/remind",
                                 data={"_csrf": token, "userid": "maria"})
-            assert r.status == 200 and "已向 0 人发送提醒" in await r.text()
+            assert r.status == 200 and "已提醒 0 人" in await r.text()
             r = await http.post(base + "/dashboard/remind",
                                 data={"_csrf": token, "userid": "lisi"})
-            assert "已向 1 人发送提醒" in await r.text()
+            assert "已提醒 1 人" in await r.text()
         await bot.settle()
         assert any("还没有健康上报" in d.text for d in emulator.inbox("lisi"))
         assert not emulator.inbox("maria") and not emulator.inbox("zhangsan")
@@ -543,5 +543,43 @@ async def test_dashboard_counts_keep_chinese_and_english_apart(
         assert re.search(r"异常 \d+\n\d+ members, \d+ reported", folded), folded
         assert not re.search(r"异常 \d+ \d+ members", folded)
         assert "<title>审核老师工作台 / Reviewer dashboard</title>" in html
+    finally:
+        await bot.stop()
+
+
+async def test_remind_now_is_one_rule_in_the_chat_and_on_the_dashboard(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """QA (fixes #1): the dashboard's button and the chat's 提醒 are one function: once per
+    member per hour whichever is used, the same message, and both say how many."""
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        (said,) = await bot.say("teacher", "提醒")
+        assert "已提醒 2 人" in said
+        await bot.settle()
+        chat_reminder = bot.new_messages("lisi")
+        assert len(chat_reminder) == 1 and "王老师 提醒您" in chat_reminder[0]
+        async with http_client() as http:
+            page = await sign_in(http, base, "teacher", "/dashboard/")
+            token = CSRF.search(await page.text()).group(1)
+            clock.advance(minutes=30)  # within the hour: nobody twice
+            html = await (await http.post(base + "/dashboard/remind",
+                                          data={"_csrf": token})).text()
+            assert "已提醒 0 人" in html and "已提醒过的 2 人这次跳过" in html
+            await bot.settle()
+            assert bot.new_messages("lisi") == []
+            clock.advance(minutes=31)  # an hour later: again (not once a day)
+            html = await (await http.post(base + "/dashboard/remind",
+                                          data={"_csrf": token})).text()
+            assert "已提醒 2 人" in html
+        await bot.settle()
+        assert bot.new_messages("lisi") == chat_reminder  # the very same message
+        clock.advance(minutes=10)
+        (said,) = await bot.say("teacher", "提醒")
+        assert "已提醒 0 人" in said and "已提醒过的 2 人这次跳过" in said
+        async with bot.db.session() as s:
+            actions = [a.action for a in (await s.execute(sa.select(AuditLog).where(
+                AuditLog.action.in_(["remind.now", "web.remind"])).order_by(AuditLog.id)
+            )).scalars()]
+        assert actions == ["remind.now", "web.remind", "web.remind", "remind.now"]
     finally:
         await bot.stop()

@@ -30,7 +30,7 @@ information and the daily report.
   from yesterday keeps its answers except the location (the caller files a form submitted just
   after midnight for the day it was started on: it builds the context for that day).
   Because a restart names a new conversation, ``ctx.new_id`` must be fresh on every call.
-* Same as yesterday (`Form.repeat`): see `bot.conversation.daily_report` for the decision.
+* Same as yesterday (`Form.repeat`): see `bot/forms/daily_report.toml` for the decision.
 * LOCATION questions run a small typed sub-form (`forms.Loc` sub-steps declared as data in
   `forms.LOCATION_STEPS`, kept in `ConvState.location`; "back" retraces the sub-steps walked):
   a fresh LOCATION event is used automatically and shown for
@@ -405,7 +405,12 @@ def advance(form: Form, state: ConvState, inp: Input, ctx: Context) -> Step:
     if (notice := _restart_notice(form, state, ctx)) is not None:
         return _restart(form, state, ctx, notice)
     if isinstance(inp, CardInput) and inp.task_id != (state.live_task_id or None):
-        return Step(state, (_text_out(catalog.stacked("card.stale", ctx.lang)),))
+        # A card of an earlier question: say so, and ask the current question again (the
+        # member may not see it above the old card).
+        move = _Move(form, state.copy(), ctx)
+        move.note("card.stale_reask")
+        move.ask_again()
+        return move.result()
     if isinstance(inp, LocationInput) and inp.source == "event" and not _at_location(state):
         return Step(state, ())  # entering the app while answering something else: nothing to do
     move = _Move(form, state.copy(), ctx)
@@ -491,10 +496,12 @@ def _check_state(form: Form, state: ConvState, ctx: Context) -> None:
 
 
 def _restart_notice(form: Form, state: ConvState, ctx: Context) -> str | None:
-    if state.form_version != form.version:
-        return "conv.form_updated"
+    # A new day comes first: yesterday's form left open restarts on today's form (the caller
+    # passes the version in use today), keeping the answers that still fit it.
     if form.daily and state.day != ctx.today.isoformat():
         return "conv.new_day"
+    if state.form_version != form.version:
+        return "conv.form_updated"
     return None
 
 

@@ -4,7 +4,8 @@ objects the engine walks, plus the abnormal rules that alert reviewers.
 A file has one `[form]` table, `[[question]]` tables in order (each with `[[question.option]]`
 and `[[question.advice]]`), and `[[abnormal]]` rules. Texts are catalog keys ("q.temperature")
 or inline pairs (`{ zh = "健康码颜色", en = "Health code colour" }`), which are added to the
-catalog under `formfile.<form>.<path>` when the file is loaded.
+catalog under `formfile.<form>.<digest>.<path>` when the file is loaded (the digest of the
+file's text, so that two versions of a form never overwrite each other's texts).
 
 Conditions (`when`, advice, abnormal rules, the repeat offer) are tables:
     { answer = "quarantine", in = ["home"] }            answered, and the value is one of
@@ -24,9 +25,10 @@ and texts too long for WeCom in either language and either rendering.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
@@ -48,8 +50,8 @@ from bot.conversation.forms import (
 )
 from bot.text import TEXT_LIMIT_BYTES
 
-__all__ = ["FormFile", "FormFileError", "Problem", "check_text", "load_text", "shipped",
-           "shipped_text"]
+__all__ = ["AbnormalRule", "FormFile", "FormFileError", "Problem", "check_text", "city_changed",
+           "current_city", "load_text", "reason_labels", "shipped", "shipped_text"]
 
 SHIPPED = ("basic_info", "daily_report", "daily_report_2022")
 
@@ -146,6 +148,7 @@ class _Lines:
 class _Builder:
     form_id: str
     lines: _Lines
+    digest: str = ""
     problems: list[Problem] = field(default_factory=list)
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -173,7 +176,7 @@ class _Builder:
             return value
         if isinstance(value, Mapping) and set(value) == {"zh", "en"} and all(
                 isinstance(value[k], str) and value[k].strip() for k in ("zh", "en")):
-            key = f"formfile.{self.form_id}.{path}"
+            key = f"formfile.{self.form_id}.{self.digest}.{path}"
             self.texts[key] = (value["zh"], value["en"])
             return key
         self.problem(line, f"{path}: a text is a catalog key or {{ zh = \"…\", en = \"…\" }}")
@@ -238,8 +241,6 @@ def _condition(b: _Builder, spec: Any, where: str, line: int, known: list[str],
         if "location" not in known:
             b.problem(line, f"{where}: city_changed needs an earlier location question")
             return None
-        from bot.conversation.daily_report import city_changed
-
         wanted = bool(spec["city_changed"])
         return Condition(("location",), lambda a, c: city_changed(a, c) == wanted)
     if "answered" in spec:
@@ -472,7 +473,8 @@ def _build(text: str) -> tuple[FormFile | None, list[Problem], dict[str, tuple[s
     head = data.get("form")
     if not isinstance(head, Mapping):
         return None, [Problem(1, "the file needs a [form] table")], {}
-    b = _Builder(str(head.get("id", "")), lines)
+    b = _Builder(str(head.get("id", "")), lines,
+                 hashlib.sha256(text.encode("utf-8")).hexdigest()[:10])
     form_line = lines.header("form")
     b.unknown(data, {"form", "question", "abnormal"}, "the file", 1)
     b.unknown(head, FORM_KEYS, "[form]", form_line)
@@ -622,9 +624,36 @@ def shipped(name: str) -> FormFile:
     return load_text(shipped_text(name))
 
 
-def _city_change_params(answers: Mapping[str, Any], ctx: Any) -> Mapping[str, Any]:
-    from bot.conversation.daily_report import current_city
+def current_city(answers: Mapping[str, Any]) -> str | None:
+    """Today's city, or the country when abroad (what `previous_city` is compared with)."""
+    location = answers.get("location") or {}
+    if location.get("kind") == "abroad":
+        return location.get("country")
+    return location.get("city")
 
+
+def city_changed(answers: Mapping[str, Any], ctx: Any) -> bool:
+    """True when both today's and the last report's city are known and they differ."""
+    current, previous = current_city(answers), getattr(ctx, "previous_city", None)
+    return bool(current and previous and current.strip() != previous.strip())
+
+
+def reason_labels(reasons: Sequence[str], form: FormFile | None = None) -> catalog.Bi:
+    """("发热、有症状", "fever, symptoms"): the `reasons` parameter of "alert.abnormal", with the
+    labels the form's abnormal rules give (else the catalog's "reason.<r>", else the id)."""
+    keys = [form.reason_label(r) if form is not None else f"reason.{r}" for r in reasons]
+    return catalog.Bi("、".join(_label(k, r, "zh") for k, r in zip(keys, reasons, strict=True)),
+                      ", ".join(_label(k, r, "en") for k, r in zip(keys, reasons, strict=True)))
+
+
+def _label(key: str, reason: str, lang: str) -> str:
+    for candidate in (key, f"reason.{reason}"):
+        if candidate in catalog.CATALOG:
+            return catalog.lang_only(candidate, lang)
+    return reason
+
+
+def _city_change_params(answers: Mapping[str, Any], ctx: Any) -> Mapping[str, Any]:
     return {"previous": getattr(ctx, "previous_city", None), "current": current_city(answers)}
 
 

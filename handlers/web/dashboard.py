@@ -20,12 +20,13 @@ from aiohttp import web
 from bot import catalog
 from bot.clock import local_date, local_time_text
 from bot.conversation import engine
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT, reason_labels
+from bot.conversation.form_files import reason_labels
 from bot.conversation.render import text_message
 from handlers.context import Turn, lang_of
-from handlers.forms import build_context, store_record
+from handlers.form_registry import BASIC, DAILY
+from handlers.forms import build_context, current_form, store_record
 from handlers.reviewers import acknowledge
+from handlers.unit_day import remind_units_now
 from handlers.web import formview
 from handlers.web.chart import svg
 from handlers.web.common import (
@@ -39,13 +40,19 @@ from handlers.web.common import (
     wake_sender,
 )
 from handlers.web.member import read_turn, web_inbound
-from storage.export import ExportError, check_range, export_rows, write_csv, write_xlsx
+from storage.export import (
+    ExportError,
+    check_range,
+    export_columns,
+    export_rows,
+    write_csv,
+    write_xlsx,
+)
 from storage.models import Member
 from storage.summary import unit_summaries
 from storage.units import ancestors, may_act_on, reviewed_units, unit_names, unit_tree
 from storage import alerts, audit, members, reports
 from storage.audit import AuditAction
-from storage.outbox import enqueue_web_reminder
 
 CHART_DAYS = 14
 MISSING_SHOWN = 300  # names listed; "remind now" reaches every non-reporter in scope
@@ -110,6 +117,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         names = await unit_names(session)
         series = await reports.daily_counts(session, today, CHART_DAYS, scope)
         recent = await alerts.since(session, today - timedelta(days=ALERT_DAYS - 1), scope)
+        daily = await deps.forms.current(session, DAILY, today, now)  # the reasons' labels
         acked_by = {a.acknowledged_by for a in recent if a.acknowledged_by}
         ack_names = {uid: (m.name if (m := await members.get(session, uid)) else uid)
                      for uid in acked_by}
@@ -129,13 +137,13 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     alert_rows = [{
         "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
         "unit": names.get(a.unit_id or "", a.unit_id or ""),
-        "reasons": reason_labels(a.reasons)[1 if lang == "en" else 0],
+        "reasons": reason_labels(a.reasons, daily)[1 if lang == "en" else 0],
         "acked": catalog.stacked("web.dashboard.acked", lang,
                              by=ack_names.get(a.acknowledged_by, a.acknowledged_by),
                              time=local_time_text(deps.clock, a.acknowledged_at))
         if a.acknowledged_by and a.acknowledged_at else None,
     } for a in recent]
-    reminded = request.query.get("reminded")
+    reminded, recent = request.query.get("reminded"), request.query.get("recent")
     return page(request, "dashboard.html", {
         "today": today.isoformat(), "units": rows, "missing": missing[:MISSING_SHOWN],
         "missing_total": len(missing), "alerts": alert_rows,
@@ -143,42 +151,26 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                      abnormal_label=catalog.slashed("web.dashboard.abnormal", lang)),
         "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
         "reminded": int(reminded) if reminded and reminded.isdigit() else None,
+        "recent": int(recent) if recent and recent.isdigit() else 0,
         "export_from": (today - timedelta(days=6)).isoformat(),
     })
 
 
 @signed_in
 async def remind(request: web.Request) -> web.StreamResponse:
-    """Remind today's non-reporters of the actor's units now, through the outbox (paced like
-    every message; skipped for whoever reports before it goes out; once a day each). Posted
+    """Remind today's non-reporters of the actor's units now: the chat's 提醒 exactly
+    (unit_day.remind_units_now: once per member per hour, paced through the outbox). Posted
     `userid` fields narrow it to those members (still only within the actor's units)."""
     deps, actor, now = deps_of(request), request[MEMBER], now_of(request)
-    settings = settings_of(request)
-    today = local_date(deps.clock, now)
     post = await request.post()
     chosen = {str(v) for v in post.getall("userid", [])}
-    queued = 0
     async with deps.db.transaction() as session:
-        scope = await _scope(session, actor)
-        if scope is False:
+        turn = await Turn.open(deps, session, web_inbound(actor.userid, now), now)
+        done = await remind_units_now(turn, actor, only=chosen or None, via="web")
+        if done is None:
             return message_page(request, "web.dashboard.not_reviewer", status=403)
-        assert scope is not True
-        summaries = await unit_summaries(session, today, scope)
-        targets = [uid for s in summaries for uid, _name in s.missing
-                   if not chosen or uid in chosen]
-        for userid in targets:
-            member = await members.get(session, userid)
-            if member is None or not member.following:
-                continue
-            lang = lang_of(member, settings)
-            content = "\n".join([catalog.stacked("remind.daily", lang, date=today.isoformat()),
-                                 catalog.stacked("remind.text_report", lang)])
-            queued += await enqueue_web_reminder(session, userid=userid, day=today,
-                                                 message=text_message(content), now=now)
-        audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_REMIND,
-                     target=today.isoformat(), detail={"members": len(targets), "queued": queued})
     wake_sender(request)
-    raise web.HTTPSeeOther(f"/dashboard/?reminded={queued}")
+    raise web.HTTPSeeOther(f"/dashboard/?reminded={done.reminded}&recent={done.recent}")
 
 
 @signed_in
@@ -225,18 +217,25 @@ async def member_history(request: web.Request) -> web.StreamResponse:
         past = await reports.history(session, subject.userid)
         info = await reports.basic_info(session, subject.userid)
         names = await unit_names(session)
+        # Each record with its own version of its form (labels, questions, abnormal labels).
+        info_form = (await deps.forms.for_record(session, BASIC, info.form_version,
+                                                 local_date(deps.clock, info.submitted_at), now)) if info else None
+        report_forms = {r.form_version: await deps.forms.for_record(
+            session, DAILY, r.form_version, r.report_date, now) for r in past}
         audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_MEMBER,
                      target=subject.userid, detail={"reports": len(past)})
     return page(request, "member.html", {
         "subject": subject, "unit": names.get(subject.unit_id or "", subject.unit_id or ""),
-        "info_lines": engine.summary_lines(BASIC_INFO, info.answers, lang) if info else None,
+        "info_lines": engine.summary_lines(info_form.form, info.answers, lang)
+        if info and info_form else None,
         "reports": [{
             "day": r.report_date.isoformat(), "receipt": r.receipt,
             "time": local_time_text(deps.clock, r.submitted_at),
-            "abnormal": reason_labels(r.abnormal_reasons)[1 if lang == "en" else 0]
+            "abnormal": reason_labels(r.abnormal_reasons, report_forms[r.form_version])[
+                1 if lang == "en" else 0]
             if r.abnormal else "",
             "proxy": r.filled_by != r.userid,
-            "lines": engine.summary_lines(DAILY_REPORT, r.answers, lang),
+            "lines": engine.summary_lines(report_forms[r.form_version].form, r.answers, lang),
         } for r in past],
     })
 
@@ -265,6 +264,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         assert scope is not True
         rows = [r for r in await export_rows(session, start, end, None, tz=deps.clock.tz)
                 if scope is None or r.unit in scope]
+        columns = await export_columns(session, start, end)
         audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_EXPORT,
                      target=f"{start.isoformat()}..{end.isoformat()}",
                      detail={"rows": len(rows), "format": fmt})
@@ -273,19 +273,19 @@ async def export(request: web.Request) -> web.StreamResponse:
                "Cache-Control": "no-store"}
     if fmt == "csv":
         buffer = io.StringIO()
-        write_csv(rows, buffer)
+        write_csv(rows, buffer, columns)
         return web.Response(body=buffer.getvalue().encode("utf-8-sig"), headers=headers,
                             content_type="text/csv", charset="utf-8")
-    body = await asyncio.get_running_loop().run_in_executor(None, _xlsx_bytes, rows)
+    body = await asyncio.get_running_loop().run_in_executor(None, _xlsx_bytes, rows, columns)
     return web.Response(body=body, headers=headers, content_type=(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 
 
-def _xlsx_bytes(rows: list[Any]) -> bytes:
+def _xlsx_bytes(rows: list[Any], columns: tuple[str, ...]) -> bytes:
     fd, path = tempfile.mkstemp(prefix=".yqt-web-export-", suffix=".xlsx")
     os.close(fd)
     try:
-        write_xlsx(rows, path)
+        write_xlsx(rows, path, columns=columns)
         with open(path, "rb") as handle:
             return handle.read()
     finally:
@@ -312,16 +312,17 @@ async def _proxy_render(request: web.Request, subject: Member, *, raw: dict[str,
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, actor, now)
         report = await reports.report_of_day(session, subject.userid, turn.today)
-        ctx = await build_context(turn, DAILY_REPORT, subject)
-        fields = formview.fields(DAILY_REPORT, raw if raw is not None else
-                                 formview.initial_raw(DAILY_REPORT, {}, ctx), ctx, lang, errors)
+        form = await current_form(turn, DAILY)
+        ctx = await build_context(turn, form, subject)
+        fields = formview.fields(form, raw if raw is not None else
+                                 formview.initial_raw(form, {}, ctx), ctx, lang, errors)
     return page(request, "proxy.html", {
         "subject": subject, "fields": fields, "errors": errors or {}, "done": done,
         "report": report, "report_text": _proxy_receipt(report, subject, lang, deps),
         "form": {"id": "daily", "action": request.path,
                  "title": catalog.slashed("web.proxy.title", lang, name=subject.name),
-                 "intro": "", "note": catalog.stacked(DAILY_REPORT.note, lang)
-                 if DAILY_REPORT.note else ""},
+                 "intro": "", "note": catalog.stacked(form.note, lang)
+                 if form.note else ""},
         "jssdk": "null",
     }, status=status)
 
@@ -341,13 +342,15 @@ async def proxy_form(request: web.Request) -> web.StreamResponse:
         return await _proxy_render(request, subject, raw=None, errors=None)
     actor, now = request[MEMBER], now_of(request)
     lang = lang_of(actor, settings_of(request))
-    raw = formview.read_post(DAILY_REPORT, await request.post())
+    post = await request.post()
     async with deps.db.transaction() as session:
         turn = await Turn.open(deps, session, web_inbound(actor.userid, now), now)
-        ctx = await build_context(turn, DAILY_REPORT, subject)
-        outcome = formview.parse(DAILY_REPORT, raw, ctx, lang)
+        form = await current_form(turn, DAILY)
+        raw = formview.read_post(form, post)
+        ctx = await build_context(turn, form, subject)
+        outcome = formview.parse(form, raw, ctx, lang)
         if outcome.ok:
-            await store_record(turn, DAILY_REPORT, outcome.answers, ctx, outcome.effects)
+            await store_record(turn, form, outcome.answers, ctx, outcome.effects)
     if not outcome.ok:
         return await _proxy_render(request, subject, raw=raw, errors=outcome.errors,
                                    status=400)

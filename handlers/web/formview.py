@@ -35,7 +35,7 @@ from bot.conversation.validators import InvalidAnswer, check_choices
 # The page's location choices; labels and parsers come from the chat's ladder declarations.
 LOC_GPS, LOC_ABROAD, LOC_ADDRESS, LOC_PROXY = "gps", "abroad", "address", "proxy"
 LOC_UNKNOWN = "unknown"
-# The keys of a stored location (see bot/conversation/daily_report.py).
+# The keys of a stored location (see bot/forms/daily_report.toml).
 LOCATION_KEYS = ("kind", "lat", "lng", "label", "label_en", "province", "city", "district",
                  "category", "country", "verified", "source", "reason")
 

@@ -17,12 +17,11 @@ from aiohttp import web
 from bot import catalog
 from bot.clock import local_date, local_time_text
 from bot.conversation import engine
-from bot.conversation.basic_info import BASIC_INFO
-from bot.conversation.daily_report import DAILY_REPORT
 from bot.conversation.forms import Form
 from bot.wecom.inbound import Inbound
 from handlers.context import Deps, Turn, lang_of, new_id
-from handlers.forms import apply_effect, build_context, store_record
+from handlers.form_registry import BASIC, DAILY
+from handlers.forms import apply_effect, build_context, current_form, record_form, store_record
 from handlers.web import formview
 from handlers.web.common import (
     MEMBER,
@@ -38,7 +37,8 @@ from handlers.web.jssdk import config_for
 from storage.models import Member
 from storage import conversations, members, reports
 
-FORMS: dict[str, Form] = {"info": BASIC_INFO, "daily": DAILY_REPORT}
+#: The page's tabs and the forms they show (the version in use today: handlers/form_registry).
+FORMS: dict[str, str] = {"info": BASIC, "daily": DAILY}
 
 
 def web_inbound(userid: str, now: datetime) -> Inbound:
@@ -95,14 +95,15 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
     deps, member, now = deps_of(request), request[MEMBER], now_of(request)
     settings = settings_of(request)
     lang = lang_of(member, settings)
-    form = FORMS[tab]
     context: dict[str, Any] = {"tab": tab, "notice": notice, "errors": errors or {},
                                "receipt": None, "fields": [], "form": None}
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, member, now)
+        form = await current_form(turn, FORMS[tab])
         info = await reports.basic_info(session, member.userid)
-        context["info_lines"] = (engine.summary_lines(BASIC_INFO, info.answers, lang)
-                                 if info else None)
+        context["info_lines"] = (engine.summary_lines(
+            (await record_form(turn, BASIC, info.form_version, turn.today)).form,
+            info.answers, lang) if info else None)
         context["info_date"] = (local_date(deps.clock, info.submitted_at).isoformat()
                                 if info else None)
         report = await reports.report_of_day(session, member.userid, turn.today)
@@ -110,7 +111,9 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
             filler = (await members.get(session, report.filled_by)
                       if report.filled_by != member.userid else None)
             context["receipt"] = {
-                "lines": engine.summary_lines(DAILY_REPORT, report.answers, lang),
+                "lines": engine.summary_lines(
+                    (await record_form(turn, DAILY, report.form_version, turn.today)).form,
+                    report.answers, lang),
                 "text": catalog.stacked("web.receipt", lang, date=turn.today.isoformat(),
                                     time=local_time_text(deps.clock, report.submitted_at),
                                     receipt=report.receipt),
@@ -145,12 +148,12 @@ async def h5_page(request: web.Request) -> web.StreamResponse:
 async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
     deps, member, now = deps_of(request), request[MEMBER], now_of(request)
     lang = lang_of(member, settings_of(request))
-    form = FORMS[tab]
     post = await request.post()
-    raw = formview.read_post(form, post)
     async with deps.db.transaction() as session:
         turn = await Turn.open(deps, session, web_inbound(member.userid, now), now)
         assert turn.member is not None
+        form = await current_form(turn, FORMS[tab])
+        raw = formview.read_post(form, post)
         if tab == "daily" and await reports.basic_info(session, member.userid) is None:
             return message_page(request, "web.info_first", status=409)
         ctx = await build_context(turn, form, turn.member)
@@ -185,11 +188,12 @@ async def applicable(request: web.Request) -> web.StreamResponse:
     """Which questions apply to what is filled in so far (the page's JS hides the others)."""
     deps, member, now = deps_of(request), request[MEMBER], now_of(request)
     post = await request.post()
-    form = FORMS.get(str(post.get("form", "")))
-    if form is None:
+    name = FORMS.get(str(post.get("form", "")))
+    if name is None:
         return web.json_response({"error": "unknown form"}, status=400)
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, member, now)
+        form = await current_form(turn, name)
         ctx = await build_context(turn, form, member)
         keys = formview.applicable(form, formview.read_post(form, post), ctx)
     return web.json_response({"keys": keys})
