@@ -1,6 +1,7 @@
 """Property-based walks through both forms: any input in any state (issue 8).
 
-A walk starts either form for the member or, for the daily report, for a member a reviewer
+A walk starts either form for the member (or the 2022 daily report as a published version: the
+engine walks any form a file declares) or, for the daily report, for a member a reviewer
 reports on behalf of, in either rendering and language, and then applies random inputs:
 arbitrary Unicode, digits and full-width digits, option numbers in and out of range, every
 command word, answers that fit some question, card clicks on the live card and on stale ones,
@@ -32,8 +33,6 @@ from hypothesis import strategies as st
 
 from bot import catalog
 from bot.conversation import render
-from tests.forms import BASIC_INFO
-from tests.forms import DAILY_REPORT
 from bot.conversation.engine import (
     CardInput,
     Context,
@@ -47,7 +46,9 @@ from bot.conversation.engine import (
     reprompt,
     start,
 )
+from bot.conversation.form_files import shipped
 from bot.conversation.forms import RESUME_STEP, Form, Loc, QuestionKind
+from tests.forms import BASIC_INFO, DAILY_REPORT
 from tests.test_engine import NOW, ROSTER, TODAY, check_step, fake_geocode
 
 
@@ -227,7 +228,8 @@ class Walk:
 
 
 WALKERS = st.tuples(
-    st.sampled_from(["basic_info", "daily_report", "proxy"]),
+    # daily_2022: a published form (the 2022 file), walked like the shipped ones
+    st.sampled_from(["basic_info", "daily_report", "proxy", "daily_2022"]),
     st.sampled_from(["text", "cards"]),
     st.sampled_from(["zh", "en"]),
     st.booleans(),              # a remembered country
@@ -240,14 +242,25 @@ YESTERDAY = {"location": {"kind": "gps", "city": "北京市", "label": "北京�
              "symptoms": ["none"], "contact": False, "quarantine": "none", "remarks": ""}
 
 
+# What a published form's report of yesterday holds (the 2022 form, stored as version 2).
+DAILY_2022 = replace(shipped("daily_report_2022").form, version=2)
+YESTERDAY_2022 = {"location": YESTERDAY["location"], "temperature": 36.5, "health_code": "green",
+                  "nat_date": "2022-03-08", "nat_result": "negative", "vaccine_doses": 3,
+                  "risk_travel": False, "return_plan": False, "remarks": ""}
+
+
 def make_walk(kind: str, rendering: str, lang: str, country: bool, event: bool,
               yesterday: bool) -> Walk:
-    form = BASIC_INFO if kind == "basic_info" else DAILY_REPORT
+    form = {"basic_info": BASIC_INFO, "daily_2022": DAILY_2022}.get(kind, DAILY_REPORT)
+    if kind == "daily_2022":
+        yesterday_answers = YESTERDAY_2022
+    else:
+        yesterday_answers = YESTERDAY
     subject = "a2" if kind == "proxy" else "zhangsan"
     daily = DailyContext(
         geocode=fake_geocode, remembered_country="日本" if country else None,
         last_location=LocationInput(39.96, 116.35, "", "event", NOW) if event else None,
-        yesterday=YESTERDAY if yesterday else None, previous_city="北京市")
+        yesterday=yesterday_answers if yesterday else None, previous_city="北京市")
     ctx = Context(userid="teacher" if kind == "proxy" else "zhangsan", lang=lang,
                   rendering=rendering, now=NOW, today=TODAY, new_id="w0",
                   subject=subject, subject_name="钱二丰" if kind == "proxy" else "",

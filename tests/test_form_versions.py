@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.cli import build_parser
+from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from bot.conversation.form_files import shipped_text
 from bot.settings import DatabaseSettings, Settings
@@ -321,3 +322,116 @@ async def test_the_export_has_the_columns_of_every_version_in_the_range(
     assert (rows["zhangsan"]["health_code"], rows["zhangsan"]["on_campus"]) == ("green", "")
     assert (rows["lisi"]["health_code"], rows["lisi"]["on_campus"]) == ("", "yes")
     assert rows["zhangsan"]["return_number"] == "G102"
+
+
+# ---- the 2022 form end to end ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "test", "travel", "labels"), [
+    ("green", "positive", "no", "核酸阳性"),
+    ("green", "negative", "yes", "到过中高风险地区"),
+    ("red", "positive", "yes", "健康码红码、核酸阳性、到过中高风险地区"),
+])
+async def test_2022_a_positive_test_or_risk_area_travel_alerts_the_reviewer(
+        bot: Bot, tmp_path: Path, code: str, test: str, travel: str, labels: str) -> None:
+    await give_basic_info(bot, "zhangsan")
+    await publish(bot, Y2022, tmp_path)
+    seen(bot, "teacher")
+    await start_report_at_gps(bot, "zhangsan")
+    await walk_2022(bot, "zhangsan", code=code, test=test, travel=travel)
+    await pick(bot, "zhangsan", "submit", "1")
+    report = await report_on(bot, "zhangsan", DAY)
+    assert report is not None and report.abnormal
+    alert = joined(seen(bot, "teacher"))
+    assert f"张三（zhangsan）2026-11-30 的上报有异常：{labels}。" in alert
+    if travel == "yes":
+        assert "风险地区城市 Risk-area city：上海市" in alert
+
+
+async def test_2022_a_green_negative_day_alerts_nobody_and_is_offered_again_the_next_day(
+        bot: Bot, tmp_path: Path) -> None:
+    await give_basic_info(bot, "zhangsan")
+    await publish(bot, Y2022, tmp_path)
+    seen(bot, "teacher")
+    await start_report_at_gps(bot, "zhangsan")
+    await walk_2022(bot, "zhangsan")
+    await pick(bot, "zhangsan", "submit", "1")
+    first = await report_on(bot, "zhangsan", DAY)
+    assert first is not None and not first.abnormal and seen(bot, "teacher") == []
+
+    # The next day: same as yesterday copies all but the fresh questions (the health code and
+    # the test are asked again every day), then the summary.
+    bot.clock.advance(days=1)  # type: ignore[attr-defined]
+    await start_report_at_gps(bot, "zhangsan")
+    out = joined(await pick(bot, "zhangsan", "ok", "1"))
+    assert "与昨日相同" in out
+    out = joined(await pick(bot, "zhangsan", "same", "1"))
+    assert "健康码" in out
+    await pick(bot, "zhangsan", "green", "1")
+    await say(bot, "zhangsan", "今天")
+    out = joined(await pick(bot, "zhangsan", "negative", "1"))
+    assert "请核对" in out and "车次/航班 Train/flight no.：G102" in out
+    await pick(bot, "zhangsan", "submit", "1")
+    second = await report_on(bot, "zhangsan", date(2026, 12, 1))
+    assert second is not None and second.form_version == 2
+    assert second.answers["nat_date"] == "2026-12-01"
+    assert second.answers["return_number"] == "G102" and second.answers["vaccine_doses"] == 3
+
+
+async def test_2022_proxy_report_by_a_reviewer(bot: Bot, tmp_path: Path) -> None:
+    await give_basic_info(bot, "zhangsan", "teacher")
+    await publish(bot, Y2022, tmp_path)
+    await say(bot, "teacher", "代报 zhangsan")
+    await say(bot, "teacher", "1")  # the member's phone cannot locate
+    out = joined(await say(bot, "teacher", "北京市海淀区中关村南大街27号"))
+    assert "体温" in out
+    await say(bot, "teacher", "36.6")
+    await say(bot, "teacher", "1")  # green
+    await say(bot, "teacher", "昨天")
+    await say(bot, "teacher", "1")  # negative
+    await say(bot, "teacher", "2")
+    await say(bot, "teacher", "2")  # no risk-area travel
+    await say(bot, "teacher", "2")  # no return planned
+    out = joined(await say(bot, "teacher", "无"))
+    assert "健康码 Health code：绿码 Green" in out and "返京计划 Return to Beijing：否 No" in out
+    seen(bot, "zhangsan")
+    await say(bot, "teacher", "1")  # submit
+    report = await report_on(bot, "zhangsan", DAY)
+    assert report is not None and report.form_version == 2 and report.filled_by == "teacher"
+    told = joined(seen(bot, "zhangsan"))
+    assert "王老师" in told and "健康码 Health code：绿码 Green" in told
+
+
+async def test_2022_on_the_member_page(emulator: WeComEmulator, db_url: str,
+                                       clock: FixedClock, tmp_path: Path) -> None:
+    """/h5/ renders and validates whatever form is in use: the published 2022 one."""
+    import re
+
+    from tests.web_helpers import http_client, sign_in, start_web_bot
+
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        await publish(bot, Y2022, tmp_path)
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = re.search(r'name="_csrf" value="([^"]+)"', await page.text()).group(1)
+            await http.post(base + "/h5/info", data={
+                "name": "张三", "staff_no": "2019011234", "mobile": "13800000002",
+                "beijing_hukou": "yes", "member_type": "student", "_csrf": token})
+            html = await (await http.get(base + "/h5/?tab=daily")).text()
+            assert "北京健康宝" in html and "核酸检测" in html and "在校" not in html
+            data = {"location.mode": "gps", "location.lat": "39.95", "location.lng": "116.32",
+                    "temperature": "36.5", "health_code": "red", "nat_date": "2026-11-29",
+                    "nat_result": "negative", "vaccine_doses": "3", "risk_travel": "no",
+                    "return_plan": "no", "remarks": "", "_csrf": token}
+            bad = await http.post(base + "/h5/daily", data={**data, "vaccine_doses": "7"})
+            assert bad.status == 400 and "0" in await bad.text()
+            r = await http.post(base + "/h5/daily", data=data)
+            assert r.status == 200 and "健康码 Health code：红码 Red" in await r.text()
+        report = await report_on(bot, "zhangsan", DAY)
+        assert report is not None and report.form_version == 2
+        assert report.abnormal_reasons == ["red_code"]
+        await bot.settle()
+        assert "健康码红码" in joined(bot.new_messages("teacher"))
+    finally:
+        await bot.stop()
