@@ -249,6 +249,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{by} filed your daily report for {date} on your behalf ({time}, receipt {receipt}). "
         "If anything is wrong, please contact them.",
     ),
+    "proxy.your_form_stopped": (
+        "您正在填写的 {date} 每日上报已停止：{by} 已为您填报，无需再填。",
+        "The daily report for {date} you were filling in has been stopped: {by} filed it for "
+        "you, so there is nothing more to do.",
+    ),
     # ---- handlers: reminders and alerts (scheduler) -------------------------------------------
     "remind.daily": (
         "您今天（{date}）还没有健康上报，回复“上报”即可开始。",
@@ -369,6 +374,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "proxy.finish_current_first": (
         "请先完成或取消当前正在填写的表单。",
         "Please finish or cancel the form you are filling in first.",
+    ),
+    "form.paused": (
+        "您自己的“{form}”已暂停并保存；这次代填提交或取消后，会接着问您自己的表单。",
+        "Your own form ({form}) is paused and kept; it comes back once this one is submitted "
+        "or cancelled.",
+    ),
+    "form.resumed": (
+        "接着填写您自己的“{form}”：",
+        "Back to your own form ({form}):",
     ),
     "proxy.no_such_member": (
         "在您负责审核的单位中没有找到“{query}”。请输入学生的学工号、企业微信账号或姓名。",
