@@ -126,13 +126,24 @@ class Bot:
         await self.runner.cleanup()
 
 
+async def seed_roster(db: Database, roster: str, now: datetime, *, notice_version: int,
+                      accept_privacy: bool = True) -> None:
+    """Import `roster` as `yiqingtong roster import` does; its members have accepted the
+    privacy notice unless `accept_privacy` is False."""
+    async with db.transaction() as session:
+        await import_roster(session, parse_roster(roster.encode("utf-8")), now=now)
+        if accept_privacy:
+            await accept_privacy_for_all(session, notice_version, now)
+
+
 async def start_bot(emulator: WeComEmulator, db_url: str, *, clock: Clock | None = None,
                     roster: str = ROSTER, clients: dict[str, str] | None = None,
                     run_sender: bool = False, port: int = 0, accept_privacy: bool = True,
-                    **sections: Any) -> Bot:
+                    roster_imported: bool = False, **sections: Any) -> Bot:
     """Start the real server on a free port against the emulator and import the roster.
     The roster's members have accepted the privacy notice unless `accept_privacy` is False
-    (tests/test_privacy_notice.py walks the notice itself)."""
+    (tests/test_privacy_notice.py walks the notice itself). `roster_imported`: the database
+    already holds exactly that (a copy of a template `seed_roster` made: conftest's `bot`)."""
     settings = bot_settings(db_url, emulator, **sections)
     clock = clock or FixedClock(datetime.fromisoformat("2026-11-30T08:00:00+08:00"),
                                 settings.schedule.tz)
@@ -144,13 +155,12 @@ async def start_bot(emulator: WeComEmulator, db_url: str, *, clock: Clock | None
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}{settings.server.callback_path}"
     emulator.callback_url = url
-    rows = parse_roster(roster.encode("utf-8"))
-    async with app[DATABASE].transaction() as session:
-        await import_roster(session, rows, now=clock.now())
-        if accept_privacy:
-            await accept_privacy_for_all(session, settings.privacy.notice_version, clock.now())
+    if not roster_imported:
+        await seed_roster(app[DATABASE], roster, clock.now(),
+                          notice_version=settings.privacy.notice_version,
+                          accept_privacy=accept_privacy)
     clients = clients or {}
-    for row in rows:
+    for row in parse_roster(roster.encode("utf-8")):
         if emulator.member(row.userid) is None:
             emulator.add_member(row.userid, row.name, client=clients.get(row.userid, PLUGIN))
     return Bot(emulator, settings, clock, app, runner, url)

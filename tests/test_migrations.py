@@ -15,7 +15,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from app.emulator.api import WeComEmulator
-from bot.catalog import stacked
 from bot.clock import FixedClock
 from storage.db import Database
 from storage.models import (
@@ -197,7 +196,8 @@ async def test_the_bot_carries_on_with_a_673a0a6_database(
         status = await bot.say("zhangsan", "状态")
         assert any("LEGACY0002" in m and "张三" in m for m in status), status
         again = await bot.say("zhangsan", "上报")
-        assert stacked("report.already", "zh", time="07:50", receipt="LEGACY0002") in again, again
+        assert any("今日已上报 07:50（回执号 LEGACY0002），每天只能提交一次" in m
+                   for m in again), again
         # New rows get fresh ids next to the old ones.
         async with bot.db.session() as s:
             reports = (await s.execute(sa.select(sa.func.count()).select_from(DailyReport))

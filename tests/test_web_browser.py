@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from storage.models import Alert, AuditLog, BasicInfo, DailyReport
-from tests.harness import Bot
+from tests.harness import Bot, new_emulator
 from tests.web_helpers import start_web_bot
 
 CHROMIUM = os.environ.get("YQT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,14 +36,20 @@ SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 if os.environ.get("YQT_REQUIRE_BROWSER") and not os.path.exists(CHROMIUM):
     raise RuntimeError(f"YQT_REQUIRE_BROWSER is set (CI) but there is no Chromium at {CHROMIUM}")
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason=f"no Chromium at {CHROMIUM}: apt-get install chromium fonts-wqy-microhei "
-           "(.ci/run does); Playwright cannot download its own browser here")
+pytestmark = [
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"no Chromium at {CHROMIUM}: apt-get install chromium fonts-wqy-microhei "
+               "(.ci/run does); Playwright cannot download its own browser here"),
+    # Playwright's objects belong to the event loop that started it: these tests and their
+    # fixtures share the session's loop, so one Chromium serves them all.
+    pytest.mark.asyncio(loop_scope="session"),
+]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """One Chromium for the session: launching it (and Playwright's driver) costs about 2 s."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -51,7 +58,24 @@ async def browser() -> AsyncIterator[Any]:
         await b.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(chromium: Any) -> AsyncIterator[Any]:
+    """The session's Chromium; every context a test opens (its own cookies, storage, viewport,
+    geolocation) is closed after it, so no test sees another's sign-in."""
+    yield chromium
+    for context in list(chromium.contexts):
+        await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def emulator(clock: FixedClock) -> AsyncIterator[WeComEmulator]:
+    """conftest's emulator, started on the session's loop like the browser."""
+    emu = await new_emulator(clock)
+    yield emu
+    await emu.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def site(emulator: WeComEmulator, tmp_path: Path, clock: FixedClock
                ) -> AsyncIterator[tuple[Bot, str]]:
     bot, base = await start_web_bot(emulator, tmp_path, clock)
