@@ -370,6 +370,15 @@ CATALOG: dict[str, tuple[str, str]] = {
         "请先完成或取消当前正在填写的表单。",
         "Please finish or cancel the form you are filling in first.",
     ),
+    "form.paused": (
+        "您自己的“{form}”已暂停并保存；这次代填提交或取消后，会接着问您自己的表单。",
+        "Your own form ({form}) is paused and kept; it comes back once this one is submitted "
+        "or cancelled.",
+    ),
+    "form.resumed": (
+        "接着填写您自己的“{form}”：",
+        "Back to your own form ({form}):",
+    ),
     "proxy.no_such_member": (
         "在您负责审核的单位中没有找到“{query}”。请输入学生的学工号、企业微信账号或姓名。",
         "No one called \"{query}\" in the units you review. Type the student/staff ID, the "

@@ -54,6 +54,29 @@ async def record_form(turn: Turn, name: str, version: int | None, day: date) -> 
     return await turn.deps.forms.for_record(turn.session, name, version, day, turn.now)
 
 
+def is_own(turn: Turn, conv: Conversation) -> bool:
+    """True when the open form is about the member themself (not a 代报/补报 for someone)."""
+    return stored_state(conv).subject == turn.inbound.userid
+
+
+async def pause_own_form(turn: Turn, conv: Conversation) -> None:
+    """A reviewer's own form, kept aside while they fill one in for a member (代报/补报); it is
+    asked again when that one is submitted or cancelled (apply_step), so say so."""
+    title = (await current_form(turn, conv.form_id)).title
+    conversations.pause(conv)
+    await turn.say("form.paused", form=catalog.halves(title))
+
+
+async def _back_to_paused(turn: Turn, conv: Conversation | None) -> None:
+    """The form paused under the one that just ended, asked again where it was left (or,
+    after a long pause, with the offer to continue or restart, like any form left idle)."""
+    if conv is None:
+        return
+    title = (await current_form(turn, conv.form_id)).title
+    await turn.say("form.resumed", form=catalog.halves(title))
+    await reprompt_form(turn, conv)
+
+
 async def load_conversation(turn: Turn) -> Conversation | None:
     return await conversations.get(turn.session, turn.inbound.userid,
                                    absent_at_load=turn.no_conversation_at_load)
@@ -246,7 +269,7 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
         if not stored:
             # Already stored today (or basic info exists): the engine's outputs do not apply.
             if conv is not None:
-                await conversations.end(turn.session, conv)
+                await _back_to_paused(turn, await conversations.end(turn.session, conv))
             return
     for out in step.outgoing:
         new_card = out.task_id and out.kind == "send"
@@ -256,10 +279,12 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
     for effect in step.effects:
         await _apply_effect(turn, effect.name, dict(effect.data), subject_id)
     if step.state is None:
-        if conv is not None:
-            await conversations.end(turn.session, conv)
+        restored = await conversations.end(turn.session, conv) if conv is not None else None
         await cards.retire(turn.session, userid=turn.inbound.userid,
                            purpose=cards.form_purpose(form.id))
+        if restored is not None:  # the reviewer's own form, paused for this 代报/补报
+            await _back_to_paused(turn, restored)
+            return
         if (form.id == BASIC and step.completed is not None
                 and subject_id == turn.inbound.userid
                 and await report_today(turn, subject_id) is None):

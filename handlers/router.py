@@ -217,36 +217,46 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
 
     The member is found by the student/staff ID they entered, their WeCom userid or their name;
     several members of one name are listed to choose from. Anyone not found among the
-    reviewer's units gets one answer, whether or not they are on the roster (no probing)."""
+    reviewer's units gets one answer, whether or not they are on the roster (no probing).
+    The reviewer's own form, if one is open, is paused and comes back when this one ends."""
+    if conv is not None and not forms.is_own(turn, conv):  # already filling in for someone
+        await turn.say("proxy.finish_current_first")
+        await forms.reprompt_form(turn, conv)
+        return
+    if not await _proxy(turn, command, conv) and conv is not None:
+        await forms.reprompt_form(turn, conv)
+
+
+async def _proxy(turn: Turn, command: Command, conv: Conversation | None) -> bool:
+    """True when the 代报 form started (or the reviewer's own report was asked for)."""
     reviewer = turn.member
     assert reviewer is not None
     if reviewer.role not in REVIEWING:
         await turn.say("proxy.not_reviewer")
-        return
+        return False
     target = command.argument
     if not target:
         await turn.say("proxy.usage")
-        return
+        return False
     if not PROXY_QUERY.fullmatch(target):
         await turn.say("proxy.bad_userid")
-        return
-    if conv is not None:
-        await turn.say("proxy.finish_current_first")
-        await forms.reprompt_form(turn, conv)
-        return
+        return False
     subject = await unit_day.find_subject(turn, reviewer, target,
                                           choose="proxy.choose")
     if subject is None:
-        return
+        return False
     if subject.userid == reviewer.userid:
-        await start_daily_report(turn)
-        return
+        await cmd_report(turn, Command("report"), conv)
+        return True
     existing = await forms.report_today(turn, subject.userid)
     if existing is not None:
         await forms.say_already_reported(turn, existing)  # says by whom and when
-        return
+        return False
+    if conv is not None:
+        await forms.pause_own_form(turn, conv)
     await turn.say("proxy.started", name=subject.name, userid=subject.userid)
     await forms.start_form(turn, DAILY, subject=subject)
+    return True
 
 
 async def cmd_ack(turn: Turn, command: Command, conv: Conversation | None) -> None:

@@ -85,56 +85,66 @@ async def find_subject(turn: Turn, reviewer: Member, target: str, *,
 
 
 async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> None:
-    """补报 <学工号 | USERID | 姓名> YYYY-MM-DD REASON: a reviewer files a past day for a member."""
+    """补报 <学工号 | USERID | 姓名> YYYY-MM-DD REASON: a reviewer files a past day for a member.
+    The reviewer's own form, if one is open, is paused and comes back when this one ends."""
+    if conv is not None and not forms.is_own(turn, conv):  # already filling in for someone
+        await turn.say("proxy.finish_current_first")
+        await forms.reprompt_form(turn, conv)
+        return
+    if not await _late(turn, command, conv) and conv is not None:
+        await forms.reprompt_form(turn, conv)
+
+
+async def _late(turn: Turn, command: Command, conv: Conversation | None) -> bool:
+    """True when the 补报 form started."""
     reviewer = _reviewer(turn)
     if reviewer is None:
         await turn.say("late.not_reviewer")
-        return
+        return False
     parts = command.argument.split(maxsplit=2)
     if len(parts) < 2:
         await turn.say("late.usage")
-        return
+        return False
     target, day_text = parts[0], parts[1]
     reason = " ".join(parts[2].split()) if len(parts) > 2 else ""
     if not PROXY_QUERY.fullmatch(target):
         await turn.say("proxy.bad_userid")
-        return
+        return False
     day = parse_day(day_text)
     if day is None:
         await turn.say("late.bad_date", value=day_text[:20])
-        return
+        return False
     if not reason:
         await turn.say("late.reason_required")
-        return
+        return False
     if len(reason) > 200:
         await turn.say("late.reason_too_long", max=200)
-        return
-    if conv is not None:
-        await turn.say("proxy.finish_current_first")
-        await forms.reprompt_form(turn, conv)
-        return
+        return False
     if day >= turn.today:
         await turn.say("late.not_past", today=turn.today.isoformat())
-        return
+        return False
     if (turn.today - day).days > LATE_MAX_DAYS:
         await turn.say("late.too_old", days=LATE_MAX_DAYS)
-        return
+        return False
     subject = await find_subject(turn, reviewer, target)
     if subject is None:
-        return
+        return False
     if subject.userid == reviewer.userid:
         await turn.say("late.not_self")
-        return
+        return False
     existing = await forms.report_on(turn, subject.userid, day)
     if existing is not None:
         filler = await members.get(turn.session, existing.filled_by)
         await turn.say("late.already", name=subject.name, date=day.isoformat(),
                        by=filler.name if filler else existing.filled_by,
                        receipt=existing.receipt)
-        return
+        return False
+    if conv is not None:
+        await forms.pause_own_form(turn, conv)
     await turn.say("late.started", name=subject.name, userid=subject.userid,
                    date=day.isoformat())
     await forms.start_form(turn, DAILY, subject=subject, late=(day, reason))
+    return True
 
 
 # ------------------------------------------------------------------ 免报

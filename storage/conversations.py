@@ -41,11 +41,32 @@ async def save(session: AsyncSession, userid: str, *, form_id: str, form_version
     return conv
 
 
-async def end(session: AsyncSession, conv: Conversation) -> None:
+def pause(conv: Conversation) -> None:
+    """Keep the form of `conv` aside (a reviewer's own, while they fill one in for a member):
+    the next `save` for this member starts the other form in the same row, and `end` brings
+    this one back."""
+    conv.paused = {"form_id": conv.form_id, "form_version": conv.form_version,
+                   "state": conv.state, "started_at": conv.started_at.isoformat(),
+                   "updated_at": conv.updated_at.isoformat()}
+
+
+async def end(session: AsyncSession, conv: Conversation) -> Conversation | None:
     """The form is finished or cancelled (flushed: another form may start in the same
-    transaction, e.g. the daily report right after basic information)."""
+    transaction, e.g. the daily report right after basic information). A form paused under
+    it comes back as it was: returned, else None."""
+    paused = conv.paused
+    if paused:
+        conv.form_id, conv.form_version = str(paused["form_id"]), int(paused["form_version"])
+        conv.state = dict(paused["state"])
+        conv.started_at = datetime.fromisoformat(paused["started_at"])
+        conv.updated_at = datetime.fromisoformat(paused["updated_at"])
+        conv.paused = None
+        session.add(conv)
+        await session.flush()
+        return conv
     await session.delete(conv)
     await session.flush()
+    return None
 
 
 async def drop_abandoned(session: AsyncSession, before: datetime) -> int:

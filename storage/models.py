@@ -109,6 +109,10 @@ class Conversation(SQLModel, table=True):
     state: dict[str, Any] = json_field()
     started_at: datetime = utc_column()
     updated_at: datetime = utc_column(index=True)  # the engine decides when a form is stale
+    # A reviewer's own form, kept while they 代报/补报 for a member; it comes back when that
+    # form ends (storage/conversations.py: pause, end). {form_id, form_version, state,
+    # started_at, updated_at}
+    paused: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
 
 
 class CardTask(SQLModel, table=True):

@@ -298,18 +298,51 @@ async def test_already_reported_on_behalf_says_by_whom_and_when(tree: Bot, clock
     assert f"孙一 今天已上报：08:00，由 钱老师 提交（回执号 {report.receipt}）" in reply
 
 
-async def test_a_reviewer_must_finish_their_own_form_first(tree: Bot) -> None:
-    bot = tree
-    await give_basic_info(bot, "classrev")
-    await bot.say("classrev", "上报")
-    seen = await bot.say("classrev", "代报 stu1")
-    assert "请先完成或取消当前正在填写的表单" in seen[0]
-    assert "请发送您当前的位置" in seen[1]  # the reviewer's own question again
+async def own_form(bot: Bot, userid: str) -> tuple[str, str, dict | None]:
+    """(form, whom it is about, the form paused under it) of the member's open conversation."""
     async with bot.db.session() as session:
-        conv = await session.get(Conversation, "classrev")
+        conv = await session.get(Conversation, userid)
     assert conv is not None
-    assert ConvState.from_json(conv.state, owner="classrev").subject == "classrev"
-    nothing_new(bot, "stu1")
+    return (conv.form_id, ConvState.from_json(conv.state, owner=userid).subject,
+            conv.paused and conv.paused["form_id"])
+
+
+async def test_a_reviewers_own_form_is_paused_for_proxy_and_comes_back(tree: Bot) -> None:
+    """QA (fixes #4): a reviewer with their own form open (basic information, started right
+    after the privacy notice) got "请先完成或取消当前正在填写的表单" for 代报/补报. Now their
+    form is kept, the command runs, and their form comes back when that one ends."""
+    bot = tree
+    started = await bot.say("classrev", "信息")  # the reviewer's own basic information
+    assert any("花名册中您的姓名：钱老师" in t for t in started)
+    drain(bot)
+    # 补报, then cancelled: straight back to the reviewer's own question.
+    seen = await bot.say("classrev", "补报 stu1 2026-11-29 住院")
+    assert "已暂停并保存" in seen[0] and "基本信息" in seen[0]
+    assert "补报" in seen[1] or "2026-11-29" in seen[1]
+    assert await own_form(bot, "classrev") == ("daily_report", "stu1", "basic_info")
+    back = "\n".join(await bot.say("classrev", "取消"))
+    assert "接着填写您自己的“基本信息”" in back and "花名册中您的姓名：钱老师" in back
+    assert await own_form(bot, "classrev") == ("basic_info", "classrev", None)
+    # 代报, submitted: the member's report is stored and the reviewer's form comes back.
+    seen = await bot.say("classrev", "代报 stu1")
+    assert "已暂停并保存" in seen[0]
+    seen = await walk(bot, "classrev", ["1", ADDRESS, *NORMAL_AFTER_LOCATION])
+    (report,) = await reports(bot)
+    assert (report.userid, report.filled_by) == ("stu1", "classrev")
+    assert "接着填写您自己的“基本信息”" in "\n".join(seen)
+    assert "花名册中您的姓名：钱老师" in seen[-1]
+    assert await own_form(bot, "classrev") == ("basic_info", "classrev", None)
+    # Their own form goes on where it was.
+    assert "学工号" in "\n".join(await bot.say("classrev", "1"))
+
+
+async def test_a_reviewer_filling_in_for_a_member_finishes_that_first(tree: Bot) -> None:
+    bot = tree
+    await bot.say("classrev", "代报 stu1")
+    seen = await bot.say("classrev", "代报 stu2")
+    assert "请先完成或取消当前正在填写的表单" in seen[0]
+    assert await own_form(bot, "classrev") == ("daily_report", "stu1", None)
+    nothing_new(bot, "stu2")
 
 
 async def test_the_userid_may_follow_without_a_space_and_in_capitals(tree: Bot) -> None:
