@@ -249,6 +249,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{by} filed your daily report for {date} on your behalf ({time}, receipt {receipt}). "
         "If anything is wrong, please contact them.",
     ),
+    "proxy.your_form_stopped": (
+        "您正在填写的 {date} 每日上报已停止：{by} 已为您填报，无需再填。",
+        "The daily report for {date} you were filling in has been stopped: {by} filed it for "
+        "you, so there is nothing more to do.",
+    ),
     # ---- handlers: reminders and alerts (scheduler) -------------------------------------------
     "remind.daily": (
         "您今天（{date}）还没有健康上报，回复“上报”即可开始。",

@@ -407,10 +407,28 @@ async def _store_daily_report(turn: Turn, form: Form, answers: dict[str, Any],
             engine.summary_lines(form, answers, lang_of(subject, turn.settings)),
             touser=subject, by=turn.member.name, date=day.isoformat(), time=time,
             receipt=report.receipt)
+        if await _stop_members_own_form(turn, subject, day):
+            await turn.say("proxy.your_form_stopped", touser=subject, by=turn.member.name,
+                           date=day.isoformat())
     if reasons and subject is not None:
         await notify_abnormal(turn, subject, report)
     if subject is not None:
         await close_proxy_request(turn, subject)
+    return True
+
+
+async def _stop_members_own_form(turn: Turn, subject: Member, day: date) -> bool:
+    """The member's own daily report for `day`, still open when a reviewer filed that day for
+    them: stopped, so there is no second report and no form left hanging. True if stopped."""
+    conv = await conversations.get(turn.session, subject.userid)
+    if conv is None or conv.form_id != DAILY:
+        return False
+    state = stored_state(conv)
+    if state.subject != subject.userid or state.day != day.isoformat() or \
+            state.late_reason is not None:
+        return False
+    await conversations.end(turn.session, conv)
+    await cards.retire(turn.session, userid=subject.userid, purpose=cards.form_purpose(DAILY))
     return True
 
 

@@ -407,6 +407,33 @@ async def test_a_member_reporting_while_the_reviewer_fills_keeps_their_own_repor
     assert not any("代填" in text for text in bot.new_messages("stu1"))
 
 
+async def test_the_members_own_open_report_is_stopped_when_the_reviewer_files_it(
+        tree: Bot) -> None:
+    """QA (fixes #5): a member halfway through today's report while their reviewer files it
+    for them: the member's form is stopped and they are told who filed it (no second
+    report, no form left hanging)."""
+    bot = tree
+    await give_basic_info(bot, "stu1")
+    await use_cards(bot, "stu1")
+    await walk(bot, "stu1", ["上报", "定位失败", "输入地址", "北京市朝阳区"])
+    assert (await own_form(bot, "stu1"))[:2] == ("daily_report", "stu1")
+    drain(bot, "stu1")
+    await proxy_report(bot, "classrev", "stu1", [ADDRESS])
+    (report,) = await reports(bot)
+    assert report.filled_by == "classrev"
+    told = "\n".join(bot.new_messages("stu1"))
+    assert "钱老师 已为您代填 2026-11-30 的每日上报" in told
+    assert "您正在填写的 2026-11-30 每日上报已停止" in told
+    assert not await rows(bot, Conversation, Conversation.userid == "stu1")
+    # Nothing left to answer: the old card is out of date, typing is no answer.
+    from tests.harness import cards, tap
+
+    assert "已失效" in "\n".join(await tap(bot, "stu1", "yes",
+                                           task_id=cards(bot, "stu1")[-1].task_id))
+    assert "已上报" in "\n".join(await bot.say("stu1", "上报"))
+    assert len(await reports(bot)) == 1
+
+
 # ============================================================ abnormal-report alerts
 
 
