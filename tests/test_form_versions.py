@@ -189,6 +189,7 @@ async def test_a_published_form_reaches_the_next_member_without_a_restart(
     await start_report_at_gps(bot, "zhangsan")
     summary = joined(await walk_2022(bot, "zhangsan", code="red"))
     assert "健康码 Health code：红码 Red" in summary
+    assert "疫苗剂次 Vaccine doses：3\n" in summary  # a whole number, not 3.0
     out = joined(await pick(bot, "zhangsan", "submit", "1"))
     assert "上报成功" in out or "已提交" in out
     new = await report_on(bot, "zhangsan", DAY)

@@ -584,6 +584,8 @@ def _display(q: Question, value: Any, lang: str) -> str:
         return _display_location(value or {}, lang)
     if q.kind is QuestionKind.NUMBER and isinstance(value, int | float):
         unit = catalog.lang_only(q.unit, lang) if q.unit else ""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value}{unit}"  # a whole-number question (e.g. vaccine doses: 3, not 3.0)
         return f"{value:.1f}{unit}"
     return str(value) if value not in (None, "") else catalog.lang_only("value.empty", lang)
 
