@@ -192,8 +192,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on any error."""
+        """A session whose work is committed on success and rolled back on any error.
+
+        On SQLite it begins IMMEDIATE, taking the write lock up front: a deferred transaction
+        that has read and then writes while another process (a CLI command) holds the lock
+        gets SQLITE_BUSY at once, without waiting — SQLite cannot let a reader upgrade — while
+        BEGIN IMMEDIATE waits for the lock (in the worker thread, InlineSqlite)."""
         async with self._sessions() as session, session.begin():
+            if not self.is_postgres:
+                await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
             yield session
 
     async def create_schema(self) -> None:
