@@ -34,7 +34,7 @@ from aiohttp import web
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from app.demo import run_demo
+from app.demo import DEMO_LOG, run_demo
 from app.factory import create_app
 from bot import catalog, logs
 from bot.conversation import form_files
@@ -249,9 +249,10 @@ async def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.verbose:  # the terminal is the chat: keep the server's log lines out of it
-        logging.getLogger().setLevel(logging.WARNING)
-    return await run_demo(settings, as_user=args.as_user, script=args.script)
+    # The terminal is the chat: every log line (errors too) goes to a file beside the demo's
+    # database instead, named in the banner.
+    logs.configure(settings.log, verbose=args.verbose, path=DEMO_LOG)
+    return await run_demo(settings, as_user=args.as_user, script=args.script, log_path=DEMO_LOG)
 
 
 def app_menu(lang: str) -> dict[str, Any]:

@@ -64,9 +64,12 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def configure(settings: LogSettings, *, verbose: bool = False) -> None:
-    """Install one handler on the root logger for the chosen format (replacing earlier ones)."""
-    handler = logging.StreamHandler()
+def configure(settings: LogSettings, *, verbose: bool = False, path: str | None = None
+              ) -> None:
+    """Install one handler on the root logger for the chosen format (replacing earlier ones):
+    standard error, or the file `path` (appended to; the demo, whose terminal is the chat)."""
+    handler: logging.Handler = (logging.FileHandler(path, encoding="utf-8") if path
+                                else logging.StreamHandler())
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     handler.addFilter(CallbackIdFilter())
     handler.yqt = True  # type: ignore[attr-defined]

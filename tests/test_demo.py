@@ -31,3 +31,34 @@ async def test_a_paced_reply_is_shown_without_another_input(bot: Bot,
     await session.watch(every=0, rounds=1)  # what runs every second while the user types
     assert [line for line in printed if "reply" in line][-3:] == [
         f"bot> reply {n}" for n in range(limit, limit + 3)]
+
+
+def test_log_lines_go_to_a_file_not_into_the_chat(tmp_path, monkeypatch, capsys) -> None:
+    """QA (fixes #9): server log lines were printed into the demo's chat. They go to
+    yiqingtong-demo.log (named in the banner); the terminal shows only the chat."""
+    import logging
+    import re
+
+    from app.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("YQT_CONFIG", raising=False)
+    script = tmp_path / "chat.txt"
+    script.write_text("同意\n上报\n/quit\n", encoding="utf-8")
+    root = logging.getLogger()
+    level, before = root.level, list(root.handlers)
+    try:
+        assert main(["demo", "--script", str(script)]) == 0
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)
+    printed = capsys.readouterr()
+    assert "bot> 感谢您的确认" in printed.out
+    assert "yiqingtong-demo.log" in printed.out
+    log_line = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR) ")
+    assert not log_line.search(printed.out) and not log_line.search(printed.err)
+    written = (tmp_path / "yiqingtong-demo.log").read_text(encoding="utf-8")
+    assert "demo started" in written and log_line.search(written)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import socket
 from datetime import datetime
@@ -28,9 +29,13 @@ from storage.models import Member
 from storage.roster import import_roster, parse_roster
 
 DEMO_DB = "sqlite:///yiqingtong-demo.db"
+#: Where the demo's log lines go (the terminal is the chat), beside its database.
+DEMO_LOG = "yiqingtong-demo.log"
 # Which client each demo member uses: most members use the WeChat plugin, as in the original.
 DEMO_CLIENTS = {"lisi": "wecom", "wanglaoshi": "wecom"}
 BEIJING_CAMPUS = (39.9523, 116.3235)  # GCJ-02, Minzu University of China
+
+log = logging.getLogger("app.demo")
 
 
 def out(line: str = "") -> None:
@@ -179,7 +184,7 @@ class DemoSession:
 
 
 async def run_demo(base: Settings, *, as_user: str | None = None,
-                   script: str | None = None) -> int:
+                   script: str | None = None, log_path: str | None = None) -> int:
     emulator = WeComEmulator()
     await emulator.start()
     port = free_port()  # known before the app starts: the pages' OAuth redirect names it
@@ -215,6 +220,10 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
             out(f"In a browser: member page {settings.web.public_url}/h5/ , reviewer dashboard "
                 f"{settings.web.public_url}/dashboard/ (sign in by picking a member on the "
                 "emulator's WeCom page; wanglaoshi reviews)")
+        if log_path:
+            out(f"Server log lines go to {log_path}, not into this chat.")
+        log.info("demo started: bot at %s, database %s", emulator.callback_url,
+                 settings.database.url)
         out(HELP.format(members=", ".join(m.userid for m in emulator.members)))
         session = DemoSession(emulator, app, user)
         out(f"\nYou are {user}. Try: 上报  (or: report, 帮助, English)")
