@@ -380,6 +380,15 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Your own form ({form}) is paused and kept; it comes back once this one is submitted "
         "or cancelled.",
     ),
+    "form.waiting": (
+        "（您自己的“{form}”还没有填完，已保存；回复“上报”接着填。）",
+        "(Your own form ({form}) is not finished; it is kept. Reply \"report\" to go on.)",
+    ),
+    "form.waiting_proxy": (
+        "（为 {member} 填写的“{form}”还没有提交，已保存；回复“上报”接着填。）",
+        "(The form ({form}) for {member} is not submitted yet; it is kept. Reply \"report\" "
+        "to go on.)",
+    ),
     "form.resumed": (
         "接着填写您自己的“{form}”：",
         "Back to your own form ({form}):",
@@ -409,10 +418,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "proxy.already_reported": (
         "{name} 今天已上报：{time}，由 {by} 提交（回执号 {receipt}）。",
         "{name} already reported today at {time}, filed by {by} (receipt {receipt}).",
-    ),
-    "proxy.started": (
-        "开始为 {name}（{userid}）代填今日上报。",
-        "Starting today's report on behalf of {name} ({userid}).",
     ),
     # ---- handlers: a reviewer's day (补报, 免报, 提醒) and notices ------------------------------
     "late.not_reviewer": (
@@ -450,10 +455,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "late.already": (
         "{name} 在 {date} 已有上报，由 {by} 提交（回执号 {receipt}），无需补报。",
         "{name} already has a report for {date}, filed by {by} (receipt {receipt}).",
-    ),
-    "late.started": (
-        "开始为 {name}（{userid}）补报 {date} 的健康上报。",
-        "Starting a late report for {name} ({userid}) for {date}.",
     ),
     "late.filed_for_you": (
         "{by} 于 {time} 为您补报了 {date} 的健康上报（回执号 {receipt}），原因：{reason}",
@@ -628,9 +629,16 @@ CATALOG: dict[str, tuple[str, str]] = {
         "\"help\" at any time.",
     ),
     "form.daily_report.intro.proxy": (
-        "开始为 {member} 填写 {date} 的健康上报。填写中可随时回复“上一步”“取消”“帮助”。",
-        "Starting {member}'s health report for {date}. You can reply \"back\", \"cancel\" or "
-        "\"help\" at any time.",
+        "开始为 {name}（{userid}）代填 {date} 的健康上报。填写中可随时回复“上一步”“取消”“帮助”。",
+        "Starting {name}'s ({userid}) health report for {date} on their behalf. You can reply "
+        "\"back\", \"cancel\" or \"help\" at any time.",
+    ),
+    "form.daily_report.intro.late": (
+        "开始为 {name}（{userid}）补报 {date} 的健康上报（原因：{reason}）。以下问题都按 {date} "
+        "当天的情况回答。填写中可随时回复“上一步”“取消”“帮助”。",
+        "Starting a late report for {name} ({userid}) for {date} (reason: {reason}). Answer every "
+        "question as things were on {date}. You can reply \"back\", \"cancel\" or \"help\" "
+        "at any time.",
     ),
     "form.daily_report.note": (
         "每天只能提交一次，提交后不可修改，请如实填写。",
@@ -837,10 +845,6 @@ CATALOG: dict[str, tuple[str, str]] = {
         "type your address, or ask your unit's reviewer {helpers} to report for you.",
     ),
     "conv.proxy_tag": ("代 {member} 填报", "For {member}"),
-    "conv.proxy_intro": (
-        "您正在为 {member} 代填每日上报。",
-        "You are filing the daily report on behalf of {member}.",
-    ),
     "hint.reply_options": ("回复 {options}", "Reply {options}"),
     "hint.reply_number": ("请回复序号。", "Reply with the number."),
     "hint.reply_numbers": (

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot import catalog, geo
 from bot.clock import local_time_text
-from bot.conversation import engine
+from bot.text import TEXT_LIMIT_BYTES, byte_len
+from bot.conversation import engine, render
+from bot.conversation.render import text_message
 from bot.conversation.form_files import FormFile
 from bot.conversation.forms import Form
 from bot.conversation.validators import match_option
@@ -59,12 +62,13 @@ def is_own(turn: Turn, conv: Conversation) -> bool:
     return stored_state(conv).subject == turn.inbound.userid
 
 
-async def pause_own_form(turn: Turn, conv: Conversation) -> None:
+async def pause_own_form(turn: Turn, conv: Conversation) -> str:
     """A reviewer's own form, kept aside while they fill one in for a member (代报/补报); it is
-    asked again when that one is submitted or cancelled (apply_step), so say so."""
+    asked again when that one is submitted or cancelled (apply_step). Returns the line that
+    says so, to lead the new form's first message (one message, not one more)."""
     title = (await current_form(turn, conv.form_id)).title
     conversations.pause(conv)
-    await turn.say("form.paused", form=catalog.halves(title))
+    return catalog.stacked("form.paused", turn.lang, form=catalog.halves(title))
 
 
 async def _back_to_paused(turn: Turn, conv: Conversation | None) -> None:
@@ -73,8 +77,30 @@ async def _back_to_paused(turn: Turn, conv: Conversation | None) -> None:
     if conv is None:
         return
     title = (await current_form(turn, conv.form_id)).title
-    await turn.say("form.resumed", form=catalog.halves(title))
-    await reprompt_form(turn, conv)
+    await reprompt_form(turn, conv, lead=[
+        catalog.stacked("form.resumed", turn.lang, form=catalog.halves(title))])
+
+
+#: Set in a stored state once a command's answer has said that this form waits (the engine
+#: drops unknown keys, so the next step of the form clears it).
+WAITING_NOTED = "waiting_noted"
+
+
+async def note_open_form(turn: Turn, conv: Conversation | None) -> None:
+    """After a reviewer's command (统计, 免报, 提醒, 确认, a refused 代报/补报) with a form open:
+    the form is not sent again after every command (a card each time, and the replies queue
+    behind WeCom's per-member pacing); the first such command says once that it waits and how
+    to go on."""
+    if conv is None or conv.state.get(WAITING_NOTED):
+        return
+    title = catalog.halves((await current_form(turn, conv.form_id)).title)
+    if is_own(turn, conv):
+        await turn.say("form.waiting", form=title)
+    else:
+        subject = await subject_of(turn, conv)
+        await turn.say("form.waiting_proxy", form=title,
+                       member=subject.name if subject else stored_state(conv).subject)
+    conv.state = {**conv.state, WAITING_NOTED: True}
 
 
 async def load_conversation(turn: Turn) -> Conversation | None:
@@ -186,16 +212,17 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
 
 
 async def start_form(turn: Turn, form: Form | str, *, subject: Member | None = None,
-                     late: tuple[date, str] | None = None) -> None:
+                     late: tuple[date, str] | None = None, lead: list[str] | None = None
+                     ) -> None:
     """Start `form` (a form, or the name of one: the version in use on the reporting day) for
     the member (or, as a reviewer, for `subject`); `late` = (day, reason) makes it a 补报 of
-    that past day."""
+    that past day; `lead` = texts to put before its first message."""
     subject = subject or turn.member
     assert subject is not None
     if isinstance(form, str):
         form = await current_form(turn, form, late[0] if late else None)
     ctx = await build_context(turn, form, subject, late=late)
-    await apply_step(turn, form, None, engine.start(form, ctx), ctx)
+    await apply_step(turn, form, None, engine.start(form, ctx), ctx, lead=lead)
 
 
 async def _resume(turn: Turn, conv: Conversation
@@ -236,14 +263,18 @@ async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> Non
     await apply_step(turn, form, conv, engine.advance(form, state, inp, ctx), ctx)
 
 
-async def reprompt_form(turn: Turn, conv: Conversation) -> None:
-    """Ask the current question again (the engine offers to continue an abandoned form)."""
+async def reprompt_form(turn: Turn, conv: Conversation, *, lead: list[str] | None = None
+                        ) -> None:
+    """Ask the current question again (the engine offers to continue an abandoned form);
+    `lead` = texts to put before it, in the same message when they fit."""
     resumed = await _resume(turn, conv)
     if resumed is None:
         await conversations.end(turn.session, conv)
+        for text in lead or ():
+            await turn.send(text_message(text))
         return
     form, state, ctx = resumed
-    await apply_step(turn, form, conv, engine.reprompt(form, state, ctx), ctx)
+    await apply_step(turn, form, conv, engine.reprompt(form, state, ctx), ctx, lead=lead)
 
 
 async def names_an_option(turn: Turn, conv: Conversation, text: str) -> bool:
@@ -259,9 +290,27 @@ async def names_an_option(turn: Turn, conv: Conversation, text: str) -> bool:
     return match_option(question.options, text, numbered=False) is not None
 
 
+def _with_lead(lead: list[str] | None, outgoing: tuple[engine.Outgoing, ...]
+               ) -> list[engine.Outgoing]:
+    """`lead` texts joined to the first message when it is a text and all fits one message;
+    else sent as a text of their own before it."""
+    out = list(outgoing)
+    if not lead:
+        return out
+    first = next((i for i, o in enumerate(out) if o.kind == "send"), None)
+    if first is not None and out[first].message.get("msgtype") == "text":
+        content = "\n\n".join([*lead, str(out[first].message["text"]["content"])])
+        if byte_len(content) <= TEXT_LIMIT_BYTES:
+            out[first] = replace(out[first], message=text_message(content))
+            return out
+    at = first if first is not None else len(out)
+    return [*out[:at], *(engine.Outgoing("send", m) for m in render.texts(lead)), *out[at:]]
+
+
 async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: engine.Step,
-                     ctx: engine.Context) -> None:
-    """Persist the step's state, store a completed record, queue its messages and effects."""
+                     ctx: engine.Context, *, lead: list[str] | None = None) -> None:
+    """Persist the step's state, store a completed record, queue its messages and effects
+    (`lead`: texts to put before the step's first message)."""
     subject_id = ctx.whom
     if step.completed is not None:
         stored = await _store_completed(turn, form, dict(step.completed), ctx, subject_id,
@@ -271,7 +320,7 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
             if conv is not None:
                 await _back_to_paused(turn, await conversations.end(turn.session, conv))
             return
-    for out in step.outgoing:
+    for out in _with_lead(lead, step.outgoing):
         new_card = out.task_id and out.kind == "send"
         ref = step.state.conv_id if step.state else ""
         task = (out.task_id, cards.form_purpose(form.id), ref) if new_card else None

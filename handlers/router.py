@@ -208,8 +208,7 @@ async def cmd_lang_zh(turn: Turn, command: Command, conv: Conversation | None) -
 
 async def cmd_stats(turn: Turn, command: Command, conv: Conversation | None) -> None:
     await send_unit_summary(turn)
-    if conv is not None:
-        await forms.reprompt_form(turn, conv)
+    await forms.note_open_form(turn, conv)
 
 
 async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> None:
@@ -223,8 +222,8 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
         await turn.say("proxy.finish_current_first")
         await forms.reprompt_form(turn, conv)
         return
-    if not await _proxy(turn, command, conv) and conv is not None:
-        await forms.reprompt_form(turn, conv)
+    if not await _proxy(turn, command, conv):
+        await forms.note_open_form(turn, conv)
 
 
 async def _proxy(turn: Turn, command: Command, conv: Conversation | None) -> bool:
@@ -252,10 +251,10 @@ async def _proxy(turn: Turn, command: Command, conv: Conversation | None) -> boo
     if existing is not None:
         await forms.say_already_reported(turn, existing)  # says by whom and when
         return False
-    if conv is not None:
-        await forms.pause_own_form(turn, conv)
-    await turn.say("proxy.started", name=subject.name, userid=subject.userid)
-    await forms.start_form(turn, DAILY, subject=subject)
+    # The form's own intro names the member and the day ("开始为 … 填写 … 的健康上报"); a
+    # paused own form is said in the same message.
+    lead = [await forms.pause_own_form(turn, conv)] if conv is not None else None
+    await forms.start_form(turn, DAILY, subject=subject, lead=lead)
     return True
 
 
@@ -265,8 +264,7 @@ async def cmd_ack(turn: Turn, command: Command, conv: Conversation | None) -> No
         await turn.say("alert.unknown", number=command.argument or "-")
         return
     await acknowledge(turn, int(number))
-    if conv is not None:
-        await forms.reprompt_form(turn, conv)
+    await forms.note_open_form(turn, conv)
 
 
 _COMMANDS: dict[str, Callable[[Turn, Command, Conversation | None], Awaitable[None]]] = {

@@ -91,8 +91,8 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
         await turn.say("proxy.finish_current_first")
         await forms.reprompt_form(turn, conv)
         return
-    if not await _late(turn, command, conv) and conv is not None:
-        await forms.reprompt_form(turn, conv)
+    if not await _late(turn, command, conv):
+        await forms.note_open_form(turn, conv)
 
 
 async def _late(turn: Turn, command: Command, conv: Conversation | None) -> bool:
@@ -139,11 +139,10 @@ async def _late(turn: Turn, command: Command, conv: Conversation | None) -> bool
                        by=filler.name if filler else existing.filled_by,
                        receipt=existing.receipt)
         return False
-    if conv is not None:
-        await forms.pause_own_form(turn, conv)
-    await turn.say("late.started", name=subject.name, userid=subject.userid,
-                   date=day.isoformat())
-    await forms.start_form(turn, DAILY, subject=subject, late=(day, reason))
+    # The form's own intro says 补报, the member, the day and the reason; a paused own form
+    # is said in the same message.
+    lead = [await forms.pause_own_form(turn, conv)] if conv is not None else None
+    await forms.start_form(turn, DAILY, subject=subject, late=(day, reason), lead=lead)
     return True
 
 
@@ -157,8 +156,7 @@ async def cmd_exempt(turn: Turn, command: Command, conv: Conversation | None) ->
         await turn.say("exempt.not_reviewer")
     else:
         await _exempt(turn, reviewer, command.argument)
-    if conv is not None:
-        await forms.reprompt_form(turn, conv)
+    await forms.note_open_form(turn, conv)
 
 
 async def _exempt(turn: Turn, reviewer: Member, argument: str) -> None:
@@ -214,8 +212,7 @@ async def cmd_remind(turn: Turn, command: Command, conv: Conversation | None) ->
         else:
             await turn.say("remind.now_done", count=done.reminded, recent=done.recent,
                            time=local_time_text(turn.deps.clock, turn.now))
-    if conv is not None:
-        await forms.reprompt_form(turn, conv)
+    await forms.note_open_form(turn, conv)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def test_a_context_for_someone_else_is_refused() -> None:
 @pytest.mark.parametrize("rendering", RENDERINGS)
 def test_proxy_questions_name_the_member_not_you(rendering: str) -> None:
     d = _proxy(rendering=rendering)
-    assert "开始为 钱二丰 填写 2022-03-10 的健康上报" in d.texts
+    assert "开始为 钱二丰（a2）代填 2022-03-10 的健康上报" in d.texts
     d.choose("no_phone")
     d.choose("abroad")
     assert "请输入 钱二丰 所在的国家或地区" in d.texts and "如已回国" not in d.texts

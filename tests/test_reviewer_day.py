@@ -72,7 +72,7 @@ async def test_a_reviewer_files_yesterday_late_for_a_member(tree: Bot) -> None: 
     bot = tree
     drain(bot)
     started = await bot.say("classrev", "补报 stu1 2026-11-29 住院无法使用手机")
-    assert "开始为 孙一（stu1）补报 2026-11-29 的健康上报" in started[0]
+    assert "开始为 孙一（stu1）补报 2026-11-29 的健康上报（原因：住院" in started[0]
     # The reason was given with 补报: "why are you reporting for 孙一?" is not asked again.
     why = "为什么代 孙一 填报"
     assert not any(why in text for text in started)
@@ -158,7 +158,7 @@ async def test_late_and_exempt_find_the_member_as_proxy_does(tree: Bot) -> None:
     done = await bot.say("classrev", "免报 李二 2026-11-30 2026-12-05 请假")
     assert "已为 李二（stu2）设置免报：2026-11-30 至 2026-12-05，原因：请假" in done[0]
     started = await bot.say("classrev", "补报 2019011234 2026-11-29 住院")
-    assert "开始为 孙一（stu1）补报 2026-11-29 的健康上报" in started[0]
+    assert "开始为 孙一（stu1）补报 2026-11-29 的健康上报（原因：住院" in started[0]
     assert await bot.say("classrev", "取消")
     await set_member(bot, "stu2", name="孙一")
     (text,) = await bot.say("classrev", "补报 孙一 2026-11-29 住院")

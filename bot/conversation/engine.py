@@ -759,10 +759,12 @@ class _Move:
         self.ask()
 
     def begin(self) -> None:
-        self.note(self.for_member(self.form.intro), date=self.ctx.today.isoformat(),
-                  member=self.ctx.member_name)
-        if self.ctx.proxy_for:
-            self.note("conv.proxy_intro", member=self.ctx.member_name)
+        intro = self.for_member(self.form.intro)
+        if self.ctx.late_reason and f"{self.form.intro}.late" in catalog.CATALOG:
+            intro = f"{self.form.intro}.late"  # a 补报: says so, with the reason
+        # For someone else, it names them with their userid (namesakes) and says 代填/补报.
+        self.note(intro, date=self.ctx.today.isoformat(), member=self.ctx.member_name,
+                  name=self.ctx.member_name, userid=self.ctx.whom, reason=self.ctx.late_reason or "")
         self.goto(self.next_step())
 
     # -- the walk --------------------------------------------------------------------------
