@@ -456,6 +456,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name} 在 {date} 已有上报，由 {by} 提交（回执号 {receipt}），无需补报。",
         "{name} already has a report for {date}, filed by {by} (receipt {receipt}).",
     ),
+    "late.receipt": (
+        "补报成功！{name} {date} 的健康上报，补报于 {filed}，回执号：{receipt}，原因：{reason}",
+        "Late report filed. {name}, {date}, filed on {filed}, receipt: {receipt}. "
+        "Reason: {reason}",
+    ),
     "late.filed_for_you": (
         "{by} 于 {time} 为您补报了 {date} 的健康上报（回执号 {receipt}），原因：{reason}",
         "{by} filed your health report for {date} late at {time} (receipt {receipt}). "
@@ -678,19 +683,31 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "q.on_campus": ("您今天是否在校？", "Are you on campus today?"),
     "q.on_campus.proxy": ("{member} 今天是否在校？", "Is {member} on campus today?"),
+    "q.on_campus.late": (
+        "{date} 当天 {member} 是否在校？", "Was {member} on campus on {date}?"),
     "q.temperature.proxy": (
         "请输入 {member} 今天的体温（℃），例如 36.5。",
         "Please enter {member}'s body temperature today in °C, e.g. 36.5.",
     ),
+    "q.temperature.late": (
+        "请输入 {member} {date} 的体温（℃），例如 36.5。",
+        "Please enter {member}'s body temperature on {date} in °C, e.g. 36.5.",
+    ),
     "q.symptoms.proxy": (
         "{member} 今天是否有以下症状？（可多选）",
         "Does {member} have any of these symptoms today? (choose all that apply)",
+    ),
+    "q.symptoms.late": (
+        "{date} 当天 {member} 是否有以下症状？（可多选）",
+        "Did {member} have any of these symptoms on {date}? (choose all that apply)",
     ),
     "q.contact.proxy": (
         "{member} 是否接触过确诊或疑似病例？",
         "Has {member} been in contact with confirmed or suspected cases?",
     ),
     "q.quarantine.proxy": ("{member} 目前是否在隔离？", "Is {member} in quarantine at the moment?"),
+    "q.quarantine.late": (
+        "{date} 当天 {member} 是否在隔离？", "Was {member} in quarantine on {date}?"),
     "q.city_changed_reason.proxy": (
         "{member} 所在的城市与上次上报不同（{previous} → {current}），请简要说明原因。",
         "{member}'s city differs from the last report ({previous} → {current}). Please "
@@ -817,12 +834,20 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "conv.summary": ("请核对您的{form}：", "Please check your answers ({form}):"),
     "conv.summary.proxy": ("请核对 {member} 的{form}：", "Please check {member}'s {form}:"),
+    "conv.summary.late": (
+        "请核对 {member} {date} 的补报（原因：{reason}）：",
+        "Please check the late report for {member} for {date} (reason: {reason}):",
+    ),
     "conv.confirm": (
         "确认无误请提交；需要更改请选“修改”。",
         "Submit if everything is correct, or choose \"Edit\" to change something.",
     ),
     "conv.repeat_summary": ("您昨天的上报：", "Your report yesterday:"),
     "conv.repeat_summary.proxy": ("{member} 昨天的上报：", "{member}'s report yesterday:"),
+    "conv.repeat_summary.late": (
+        "{member} 前一天（{day_before}）的上报：",
+        "{member}'s report of the day before ({day_before}):",
+    ),
     "conv.repeat": (
         "今天的情况与昨天相同吗？位置按今天的为准。",
         "Is everything the same as yesterday? Today's location is used.",
@@ -831,6 +856,11 @@ CATALOG: dict[str, tuple[str, str]] = {
     "conv.repeat.proxy": (
         "{member} 今天的情况与昨天相同吗？位置按今天的为准。",
         "Is everything the same for {member} as yesterday? Today's location is used.",
+    ),
+    "conv.repeat.late": (
+        "{member} {date} 的情况与前一天（{day_before}）相同吗？位置按 {date} 的为准。",
+        "Was everything the same for {member} on {date} as the day before ({day_before})? "
+        "The location of {date} is used.",
     ),
     "conv.stuck": (
         "好像遇到了困难。可以回复“帮助”查看这一题的说明，或回复“取消”稍后再填；"
@@ -1000,6 +1030,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{member} 仍在{country}吗？身在国外无需定位。",
         "Is {member} still in {country}? No location is needed abroad.",
     ),
+    "loc.abroad_again.late": (
+        "{date} 当天 {member} 仍在{country}吗？身在国外无需定位。",
+        "Was {member} still in {country} on {date}? No location is needed abroad.",
+    ),
     "loc.country.proxy": (
         "请输入 {member} 所在的国家或地区，如：日本。",
         "Type the country or region {member} is in, e.g. Japan.",
@@ -1025,6 +1059,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "请输入 {member} 当前所在的地址；在国外请选“在国外”，不清楚请选“不详”。",
         "Type the current address of {member}; choose \"Abroad\" if they are abroad, or "
         "\"Unknown\" if you don't know.",
+    ),
+    "loc.proxy_ask.late": (
+        "请输入 {date} 当天 {member} 所在的地址；在国外请选“在国外”，不清楚请选“不详”。",
+        "Type the address where {member} was on {date}; choose \"Abroad\" if they were "
+        "abroad, or \"Unknown\" if you don't know.",
     ),
     "loc.unknown_reason": (
         "请简要说明为什么不清楚其位置。",

@@ -197,8 +197,14 @@ async def build_context(turn: Turn, form: Form, subject: Member, *,
             last_location = engine.LocationInput(
                 lat=member.last_lat, lng=member.last_lng or 0.0, label="", source="event",
                 at=member.last_location_at)
+        remembered = subject.abroad_country
+        if late:
+            # A 补报 looks back from that day: the country of the report before it, never
+            # one remembered from a later day.
+            remembered = (last.country or None) if last is not None and \
+                last.location_kind == "abroad" else None
         daily = engine.DailyContext(
-            yesterday=yesterday, remembered_country=subject.abroad_country,
+            yesterday=yesterday, remembered_country=remembered,
             last_location=last_location,
             location_fresh_seconds=settings.bot.location_fresh_minutes * 60,
             previous_city=previous_city, geocode=turn.deps.geocode,
@@ -326,6 +332,8 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
         task = (out.task_id, cards.form_purpose(form.id), ref) if new_card else None
         await turn.send(dict(out.message), kind=out.kind, task=task)
     for effect in step.effects:
+        if ctx.late_reason and effect.name in ("remember_country", "forget_country"):
+            continue  # where the member was on a past day is not where they are now
         await _apply_effect(turn, effect.name, dict(effect.data), subject_id)
     if step.state is None:
         restored = await conversations.end(turn.session, conv) if conv is not None else None
@@ -437,8 +445,16 @@ async def _store_daily_report(turn: Turn, form: Form, answers: dict[str, Any],
                                 if late else {})})
     subject = await members.get(turn.session, subject_id)
     time = local_time_text(turn.deps.clock, turn.now)
-    await turn.say_lines("report.receipt", engine.summary_lines(form, answers, turn.lang),
-                         date=day.isoformat(), time=time, receipt=report.receipt)
+    if late:
+        # The reviewer's receipt of a 补报 says so: whose, which day, when filed, and why.
+        await turn.say_lines(
+            "late.receipt", engine.summary_lines(form, answers, turn.lang),
+            name=subject.name if subject else subject_id, date=day.isoformat(),
+            filed=f"{turn.today.isoformat()} {time}", receipt=report.receipt,
+            reason=report.late_reason or "")
+    else:
+        await turn.say_lines("report.receipt", engine.summary_lines(form, answers, turn.lang),
+                             date=day.isoformat(), time=time, receipt=report.receipt)
     if day != turn.today and not late:
         await turn.say("report.filed_for_started_day", date=day.isoformat(),
                        today=turn.today.isoformat())

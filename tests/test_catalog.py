@@ -35,6 +35,8 @@ SAMPLES: dict[str, Any] = {
     "userid": "u" * 64,
     "time": "23:59",
     "date": "2022-03-10",
+    "day_before": "2022-03-09",
+    "filed": "2022-03-10 23:59",
     "receipt": "R7XK2M9QPA",
     "by": "欧阳娜娜娜娜娜娜",
     "reviewer": "欧阳娜娜娜娜娜娜、司马相如相如、Maximilian Müller",

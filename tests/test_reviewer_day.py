@@ -76,7 +76,7 @@ async def test_a_reviewer_files_yesterday_late_for_a_member(tree: Bot) -> None: 
     # The reason was given with 补报: "why are you reporting for 孙一?" is not asked again.
     why = "为什么代 孙一 填报"
     assert not any(why in text for text in started)
-    assert any("请输入 孙一 当前所在的地址" in text for text in started)
+    assert any("请输入 2026-11-29 当天 孙一 所在的地址" in text for text in started)
     seen = await walk(bot, "classrev", [ADDRESS, *NORMAL_AFTER_LOCATION])
     assert not any(why in text for text in seen)
     (report,) = await reports(bot)
@@ -86,8 +86,8 @@ async def test_a_reviewer_files_yesterday_late_for_a_member(tree: Bot) -> None: 
     # proxy_reason and the location answer).
     assert report.late and report.late_reason == "住院无法使用手机"
     assert report.proxy_reason is None and not report.answers["location"].get("proxy_reason")
-    assert seen[-1].startswith(f"上报成功！日期：2026-11-29，时间：08:00，回执号："
-                               f"{report.receipt}")
+    assert seen[-1].startswith(f"补报成功！孙一 2026-11-29 的健康上报，补报于 2026-11-30 "
+                               f"08:00，回执号：{report.receipt}，原因：住院无法使用手机")
     (told,) = bot.new_messages("stu1")
     assert told.startswith(f"钱老师 于 08:00 为您补报了 2026-11-29 的健康上报（回执号 "
                            f"{report.receipt}），原因：住院无法使用手机")
@@ -108,6 +108,37 @@ async def test_a_reviewer_files_yesterday_late_for_a_member(tree: Bot) -> None: 
     header, cells = list(csv.reader(io.StringIO(stream.getvalue())))
     assert dict(zip(header, cells, strict=True))["late"] == "yes"
     assert klass.reported_late == 1 and klass.reported == 1
+
+
+async def test_a_late_report_speaks_of_its_own_day_not_today(tree: Bot) -> None:  # noqa: F811
+    """QA2 #7: a 补报 asked "still in 日本?" from a LATER report, "今天的体温", "与昨天相同"
+    and its receipt looked like today's. Now every question names the day being filed, the
+    location question looks only at days before it, and the summary and the receipt say
+    补报 with the reason."""
+    bot = tree
+    # 孙一's only report so far is today's, filed from abroad (Japan).
+    await walk(bot, "classrev", ["代报 stu1", "1", "在国外", "日本", "在", "36.5", "没有",
+                                 "无接触", "无", "无", "提交"])
+    drain(bot)
+    started = "\n".join(await bot.say("classrev", "补报 stu1 2026-11-27 住院无法使用手机"))
+    assert "日本" not in started
+    assert "请输入 2026-11-27 当天 孙一 所在的地址" in started
+    seen = "\n".join(await walk(bot, "classrev", [ADDRESS, "在"]))
+    assert "请输入 孙一 2026-11-27 的体温" in seen and "今天" not in seen
+    seen = "\n".join(await walk(bot, "classrev", ["36.5", "没有", "无接触", "无", "无"]))
+    assert "请核对 孙一 2026-11-27 的补报（原因：住院无法使用手机）" in seen
+    (receipt,) = await bot.say("classrev", "提交")
+    assert receipt.startswith("补报成功！孙一 2026-11-27 的健康上报，补报于 2026-11-30 08:00，")
+    assert "原因：住院无法使用手机" in receipt
+    # The next day: same as the day before that day, in its own words.
+    seen = "\n".join(await walk(bot, "classrev", ["补报 stu1 2026-11-28 住院", ADDRESS]))
+    assert "孙一 前一天（2026-11-27）的上报" in seen
+    assert "孙一 2026-11-28 的情况与前一天（2026-11-27）相同吗？位置按 2026-11-28 的为准" in seen
+    assert "昨天" not in seen and "今天" not in seen
+    # The member's country (today's report) is not changed by a past day's answers.
+    async with bot.db.session() as session:
+        from storage.models import Member
+        assert (await session.get(Member, "stu1")).abroad_country == "日本"
 
 
 @pytest.mark.parametrize(("who", "typed", "expected"), [

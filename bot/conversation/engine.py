@@ -668,15 +668,26 @@ class _Move:
 
     def for_member(self, key: str) -> str:
         """The catalog key to use: in a proxy form, the ".proxy" wording that names the member
-        instead of saying "you", where the catalog has one."""
+        instead of saying "you", where the catalog has one; in a 补报, the ".late" wording
+        that names the day being filed instead of "today"/"yesterday"."""
+        late = f"{key}.late"
+        if self.ctx.late_reason and late in catalog.CATALOG:
+            return late
         proxied = f"{key}.proxy"
         return proxied if self.ctx.proxy_for and proxied in catalog.CATALOG else key
+
+    def day_params(self) -> dict[str, Any]:
+        """Whom and which day a question is about (the ".late" wordings name the day)."""
+        day = self.ctx.today
+        return {"member": self.ctx.member_name, "date": day.isoformat(),
+                "day_before": (day - timedelta(days=1)).isoformat(),
+                "reason": self.ctx.late_reason or ""}
 
     # -- asking ----------------------------------------------------------------------------
 
     def view(self) -> _View:
         step, ctx, lang = self.state.step, self.ctx, self.ctx.lang
-        member = {"member": ctx.member_name}
+        member = self.day_params()
         if step == CONFIRM_STEP:
             lines = [catalog.stacked(self.for_member("conv.summary"), lang,
                                   form=catalog.halves(self.form.title), **member),
@@ -713,7 +724,7 @@ class _Move:
             "place": Bi(offered.get("label") or "", offered.get("label_en")
                         or offered.get("label") or ""),
             "country": self.ctx.daily.remembered_country or "",
-            "member": self.ctx.member_name,
+            **self.day_params(),
         }
         body = catalog.stacked("loc.checklist", lang) if ladder.step is Loc.FAILED else None
         return _View(self.proxied(LOCATION_STEPS[ladder.step].question), params, body)
