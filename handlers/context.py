@@ -17,6 +17,7 @@ from typing import Any
 from bot import catalog
 from bot.clock import Clock, local_date
 from bot.conversation.render import text_message
+from bot.text import TEXT_LIMIT_BYTES, byte_len
 from bot.settings import Settings
 from bot.wecom.inbound import Inbound
 from handlers.form_registry import FormRegistry
@@ -61,6 +62,8 @@ class Turn:
     reply: str | None = None
     _sequence: int = 0
     _member_messaged: bool = False
+    #: The passive reply is the latest message to the member (a text may still join it).
+    _reply_last: bool = False
     #: Keep outbox rows until `flush` writes them in one statement (the callback path).
     buffer_outbox: bool = False
     _rows: list[dict[str, Any]] = field(default_factory=list)
@@ -103,7 +106,17 @@ class Turn:
             self._member_messaged = True
             if first and self.passive and task is None and message.get("msgtype") == "text":
                 self.reply = str((message.get("text") or {}).get("content") or "")
+                self._reply_last = True
                 return
+            if self._reply_last and task is None and _plain_text(message):
+                # Right after the passive reply: into it, when both fit one message.
+                joined = f"{self.reply}\n\n{message['text']['content']}"
+                if byte_len(joined) <= TEXT_LIMIT_BYTES:
+                    self.reply = joined
+                    return
+            self._reply_last = False
+        if kind == "send" and task is None and self._join_text(recipient, message):
+            return
         row = outbox_values(dedupe_key=key, touser=recipient, message=message, kind=kind,
                             now=self.now)
         if kind == "send":
@@ -116,6 +129,25 @@ class Turn:
             task_id, purpose, ref = task
             cards.add(self.session, task_id=task_id, userid=recipient, purpose=purpose,
                       ref=ref, now=self.now)
+
+    def _join_text(self, recipient: str, message: dict[str, Any]) -> bool:
+        """Join a plain text to the text queued just before it for the same member, when
+        both fit one message: a command's answer and what follows it (a receipt and the
+        form resumed, an answer and the note that a form waits) come as one message. Each
+        message counts against WeCom's per-member limit, and a reviewer clicking through
+        forms reaches it: replies then wait for the pace."""
+        if not (self.buffer_outbox and self._rows) or not _plain_text(message):
+            return False
+        last = self._rows[-1]
+        if last["touser"] != recipient or last["kind"] != "send" or \
+                last["skip_if_reported"] is not None or not _plain_text(last["payload"]):
+            return False
+        joined = f"{last['payload']['text']['content']}\n\n{message['text']['content']}"
+        if byte_len(joined) > TEXT_LIMIT_BYTES:
+            return False
+        self._rows[-1] = outbox_values(dedupe_key=last["dedupe_key"], touser=recipient,
+                                       message=text_message(joined), now=self.now)
+        return True
 
     async def say(self, key: str, *, touser: Member | None = None, **params: Any) -> None:
         """Queue a catalog text for this member (or another member, in their language)."""
@@ -145,6 +177,11 @@ class Turn:
         await self.session.flush()
         rows, self._rows = self._rows, []
         await enqueue_rows(self.session, rows)
+
+
+def _plain_text(message: dict[str, Any]) -> bool:
+    return set(message) == {"msgtype", "text"} and message["msgtype"] == "text" and \
+        set(message["text"]) == {"content"}
 
 
 def lang_of(member: Member | None, settings: Settings) -> str:

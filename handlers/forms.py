@@ -25,6 +25,7 @@ from handlers.context import Turn, lang_of
 from handlers.form_registry import BASIC, DAILY
 from handlers.reviewers import close_proxy_request, notify_abnormal, notify_proxy_request
 from storage import audit, cards, conversations, members, reports
+from storage.members import REVIEWING
 from storage.models import BasicInfo, Conversation, DailyReport, Member
 from storage.units import reviewers_of
 
@@ -91,7 +92,12 @@ async def note_open_form(turn: Turn, conv: Conversation | None) -> None:
     the form is not sent again after every command (a card each time, and the replies queue
     behind WeCom's per-member pacing); the first such command says once that it waits and how
     to go on."""
-    if conv is None or conv.state.get(WAITING_NOTED):
+    if conv is None:
+        return
+    if turn.member is None or turn.member.role not in REVIEWING:
+        await reprompt_form(turn, conv)  # a member's misfire: their question again
+        return
+    if conv.state.get(WAITING_NOTED):
         return
     title = catalog.halves((await current_form(turn, conv.form_id)).title)
     if is_own(turn, conv):

@@ -78,8 +78,9 @@ async def test_events_are_deduplicated_by_user_time_event_and_key(bot: Bot) -> N
     await bot.emulator.send_event("zhangsan", "click", EventKey="status", repeat=3)
     await bot.emulator.send_event("zhangsan", "click", EventKey="report")
     inbound, outbox, _ = await counts(bot)
-    # status and "basic info first" are passive replies; the first question is queued
-    assert inbound == 2 and outbox == 1
+    # status, and "basic info first" with the first question joined to it, are passive
+    # replies: nothing is queued
+    assert inbound == 2 and outbox == 0
 
 
 async def _assert_refused(bot: Bot, params: dict[str, str], body: bytes | str,
