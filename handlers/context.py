@@ -131,21 +131,26 @@ class Turn:
                       ref=ref, now=self.now)
 
     def _join_text(self, recipient: str, message: dict[str, Any]) -> bool:
-        """Join a plain text to the text queued just before it for the same member, when
-        both fit one message: a command's answer and what follows it (a receipt and the
-        form resumed, an answer and the note that a form waits) come as one message. Each
-        message counts against WeCom's per-member limit, and a reviewer clicking through
-        forms reaches it: replies then wait for the pace."""
+        """Join a plain text to the message queued last for the same member (messages to
+        others or card updates may come between), when that is a text and both fit one
+        message: a command's answer and what follows it (a receipt and the form resumed, an
+        answer and the note that a form waits) come as one message. Each message counts
+        against WeCom's per-member limit, and a reviewer clicking through forms reaches it:
+        replies then wait for the pace."""
         if not (self.buffer_outbox and self._rows) or not _plain_text(message):
             return False
-        last = self._rows[-1]
-        if last["touser"] != recipient or last["kind"] != "send" or \
-                last["skip_if_reported"] is not None or not _plain_text(last["payload"]):
+        at = next((i for i in range(len(self._rows) - 1, -1, -1)
+                   if self._rows[i]["touser"] == recipient and self._rows[i]["kind"] == "send"),
+                  None)
+        if at is None:
+            return False
+        last = self._rows[at]
+        if last["skip_if_reported"] is not None or not _plain_text(last["payload"]):
             return False
         joined = f"{last['payload']['text']['content']}\n\n{message['text']['content']}"
         if byte_len(joined) > TEXT_LIMIT_BYTES:
             return False
-        self._rows[-1] = outbox_values(dedupe_key=last["dedupe_key"], touser=recipient,
+        self._rows[at] = outbox_values(dedupe_key=last["dedupe_key"], touser=recipient,
                                        message=text_message(joined), now=self.now)
         return True
 
