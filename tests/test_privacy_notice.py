@@ -31,7 +31,8 @@ async def test_first_contact_shows_the_notice_and_acceptance_starts_basic_info(
     again = await bot.say("zhangsan", "状态")
     assert again == out  # nothing else until accepted
     accepted = await bot.say("zhangsan", "同意")
-    assert "感谢您的确认" in accepted[0] and "开始填写基本信息" in accepted[-1]  # then basic info
+    # Thanks, then the interrupted command (状态) is answered, in one message.
+    assert "感谢您的确认" in accepted[0] and "2026-11-30 还没有上报" in accepted[-1]
     stored = await member(bot, "zhangsan")
     assert stored.privacy_version == 1 and stored.privacy_accepted_at == clock.now()
     assert not any("隐私告知" in t for t in await bot.say("zhangsan", "帮助"))
