@@ -527,6 +527,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "免报的结束日期已经过去（今天是 {today}）；过去的日子请用“补报”。",
         "That exemption would end in the past (today is {today}); use \"late\" for past days.",
     ),
+    "exempt.not_self": (
+        "不能为自己设置免报；请联系上级审核老师或管理员。没有做任何更改。",
+        "You can't exempt yourself; ask a reviewer above you or an administrator. Nothing "
+        "was changed.",
+    ),
     "exempt.not_your_unit": (
         "{userid} 不在您负责审核的单位，不能设置免报。",
         "{userid} is not in a unit you review, so you can't exempt them.",

@@ -89,7 +89,10 @@ async def add_exemption(session: AsyncSession, *, actor: Member | None, subject:
     if actor is not None:
         if actor.role not in ("reviewer", "admin"):
             raise ExemptionError("exempt.not_reviewer", "only reviewers may exempt members")
-        if actor.userid == subject.userid or not await may_act_on(session, actor, subject):
+        if actor.userid == subject.userid:
+            # The true reason (QA2 #9): he is in a unit he reviews, but not his own reviewer.
+            raise ExemptionError("exempt.not_self", "a reviewer cannot exempt themself")
+        if not await may_act_on(session, actor, subject):
             raise ExemptionError("exempt.not_your_unit",
                                  f"{subject.userid} is not in a unit {actor.userid} reviews",
                                  userid=subject.userid)

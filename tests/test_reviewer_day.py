@@ -298,8 +298,8 @@ async def test_an_exempt_member_is_not_reminded_nor_missing(tree: Bot) -> None: 
      "在您负责审核的单位中没有找到“nobody”"),
     ("classrev", "免报 2019011234 2026-11-30 2026-12-05 请假",
      "在您负责审核的单位中没有找到“2019011234”"),
-    ("classrev", "免报 classrev 2026-11-30 2026-12-05 请假",
-     "classrev 不在您负责审核的单位，不能设置免报"),
+    # QA2 #9: the true reason, not "not in a unit you review" (he is, it is his own).
+    ("classrev", "免报 classrev 2026-11-30 2026-12-05 请假", "不能为自己设置免报"),
 ])
 async def test_exempt_refusals_change_nothing(tree: Bot, who: str, typed: str,  # noqa: F811
                                               expected: str) -> None:
