@@ -223,6 +223,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "今日已上报 {time}（回执号 {receipt}），每天只能提交一次。",
         "Already reported today at {time} (receipt {receipt}). One report a day.",
     ),
+    "report.already_by": (
+        "今日已上报 {time}，由 {by} 代为提交（回执号 {receipt}），每天只能提交一次。",
+        "Already reported today at {time}, filed for you by {by} (receipt {receipt}). One "
+        "report a day.",
+    ),
     "report.receipt": (
         "上报成功！日期：{date}，时间：{time}，回执号：{receipt}",
         "Report received. Date: {date}, time: {time}, receipt: {receipt}",
@@ -235,6 +240,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "status.reported": (
         "{date} 已上报：{time}，由 {by} 提交，回执号 {receipt}。",
         "Reported for {date} at {time} by {by}, receipt {receipt}.",
+    ),
+    "status.not_yet_open": (
+        "{date} 还没有上报：您的“{form}”已开始填写，还没有提交。请接着回答：",
+        "Not reported yet for {date}: your {form} is started but not submitted. Please go on:",
     ),
     "status.not_yet": (
         "{date} 还没有上报。回复“上报”开始。",

@@ -520,6 +520,12 @@ async def say_already_reported(turn: Turn, report: DailyReport) -> None:
                        by=filler.name if filler else report.filled_by, time=time,
                        receipt=report.receipt)
         return
+    if report.filled_by and report.filled_by != report.userid:
+        # Filed by a reviewer (代报): say who, as 状态 does (QA2 #14).
+        filler = await members.get(turn.session, report.filled_by)
+        await turn.say("report.already_by", time=time, receipt=report.receipt,
+                       by=filler.name if filler else report.filled_by)
+        return
     await turn.say("report.already", time=time, receipt=report.receipt)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot import catalog
 from bot.clock import local_time_text
 from bot.conversation import engine
 from bot.wecom.inbound import (
@@ -164,7 +165,12 @@ async def cmd_info(turn: Turn, command: Command, conv: Conversation | None) -> N
 async def cmd_status(turn: Turn, command: Command, conv: Conversation | None) -> None:
     assert turn.member is not None
     report = await forms.report_today(turn, turn.member.userid)
-    if report is None:
+    if report is None and conv is not None and forms.is_own(turn, conv):
+        # A form of theirs is open: say so; its current question follows (QA2 #14).
+        title = (await forms.current_form(turn, conv.form_id)).title
+        await turn.say("status.not_yet_open", date=turn.today.isoformat(),
+                       form=catalog.halves(title))
+    elif report is None:
         await turn.say("status.not_yet", date=turn.today.isoformat())
     else:
         filler = await members.get(turn.session, report.filled_by)

@@ -487,7 +487,8 @@ async def test_a_report_filed_elsewhere_while_at_the_summary_is_not_stored_twice
                                 submitted_at=bot.clock.now()))
     out = joined(await say(bot, "zhangsan", "1"))
     time = local_time_text(bot.clock, bot.clock.now())
-    assert f"今日已上报 {time}（回执号 EARLIER1）" in out and "上报成功" not in out
+    assert f"今日已上报 {time}，由 王老师 代为提交（回执号 EARLIER1）" in out
+    assert "上报成功" not in out
     assert [r.receipt for r in await reports(bot, "zhangsan")] == ["EARLIER1"]
     assert await conversation(bot, "zhangsan") is None
     out = joined(await say(bot, "zhangsan", "状态"))
@@ -581,6 +582,7 @@ async def test_report_asked_again_after_the_day_was_filed_elsewhere_says_so(bot:
                                 form_version=1, answers={}, filled_by="teacher",
                                 submitted_at=bot.clock.now()))
     out = joined(await say(bot, "zhangsan", "上报"))
-    assert "今日已上报 08:00（回执号 BYTEACH1）" in out
+    # QA2 #14: it says who filed it
+    assert "今日已上报 08:00，由 王老师 代为提交（回执号 BYTEACH1）" in out
     assert "开始 2026-12-01 的健康上报" not in out
     assert await conversation(bot, "zhangsan") is None

@@ -614,3 +614,13 @@ async def test_two_instances_take_concurrent_submissions_and_store_one_report(
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_status_inside_a_form_says_the_form_is_open(bot: Bot) -> None:
+    """QA2 #14: 状态 answered "还没有上报。回复“上报”开始" while a form was open."""
+    await give_basic_info(bot, "zhangsan")
+    await start_report_at_gps(bot, "zhangsan")
+    (out,) = await say(bot, "zhangsan", "状态")  # one message: the status, then the question
+    assert "2026-11-30 还没有上报：您的“每日上报”已开始填写，还没有提交" in out
+    assert "回复“上报”开始" not in out
+    assert "位置" in out
