@@ -803,13 +803,14 @@ CATALOG: dict[str, tuple[str, str]] = {
     "opt.symptom.fatigue": ("乏力", "Fatigue"),
     "opt.symptom.sore_throat": ("咽痛", "Sore throat"),
     "opt.symptom.other": ("其他", "Other"),
-    "opt.quarantine.none": ("未隔离", "Not quarantined"),
+    "opt.quarantine.none": ("未隔离", "No quarantine"),  # both fit a button (QA2 #8)
     "opt.quarantine.home": ("居家隔离", "Home"),
     "opt.quarantine.centralised": ("集中隔离", "Centralised"),
     "opt.submit": ("提交", "Submit"),
     "opt.edit": ("修改", "Edit"),
-    "opt.same": ("与昨日相同", "Same as yesterday"),
-    "opt.again": ("重新填写", "Fill in again"),
+    # Buttons: both languages must fit one (QA2 #8); the question says "as yesterday".
+    "opt.same": ("与昨日相同", "Same"),
+    "opt.again": ("重新填写", "Fill again"),
     "opt.continue": ("继续", "Continue"),
     "opt.restart": ("重新开始", "Start over"),
     "opt.loc.failed": ("定位失败", "GPS failed"),

@@ -278,3 +278,22 @@ def test_one_term_for_basic_information() -> None:
                if "基础信息" in p.read_text(encoding="utf-8")]
     assert offenders == [] and shipped == []
     assert "基础信息" in catalog.COMMANDS["info"]  # still understood
+
+
+def test_every_button_shows_both_languages() -> None:
+    """QA2 #8: "[1] 未隔离" and "[1] 与昨日相同 [2] 重新填写" lost their English on cards, being
+    too wide for a button. Every option of a question shown as buttons (the shipped forms and
+    the engine's own steps) fits one in both languages."""
+    from pathlib import Path
+
+    from bot.conversation.form_files import load_text
+    from bot.conversation.forms import LOCATION_STEPS, REPEAT, RESUME, SUBMIT
+    from bot.conversation.render import BUTTON_WIDTH, card_kind, display_width
+
+    questions = [REPEAT, RESUME, SUBMIT, *(step.question for step in LOCATION_STEPS.values())]
+    for path in Path(catalog.__file__).parent.glob("forms/*.toml"):
+        questions += load_text(path.read_text(encoding="utf-8")).form.questions
+    too_wide = sorted({catalog.side_by_side(o.label, "zh") for q in questions
+                       if card_kind(q, "cards") == "button_interaction" for o in q.options
+                       if display_width(catalog.side_by_side(o.label, "zh")) > BUTTON_WIDTH})
+    assert too_wide == []
