@@ -96,6 +96,12 @@ def _rolled_up(tree: dict[str, str | None], summaries: dict[str, Any]
     return rolled
 
 
+def _both(labels: catalog.Bi, lang: str) -> str:
+    """Reason labels on one line: "发热 / fever" (English only for "en"), like the catalog's
+    one-line texts."""
+    return labels.en if lang == "en" else f"{labels.zh} / {labels.en}"
+
+
 async def _scope(session: Any, actor: Member) -> set[str] | None | bool:
     """The actor's units (None = all); False when they may not use the dashboard."""
     units = await reviewed_units(session, actor)
@@ -137,7 +143,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     alert_rows = [{
         "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
         "unit": names.get(a.unit_id or "", a.unit_id or ""),
-        "reasons": reason_labels(a.reasons, daily)[1 if lang == "en" else 0],
+        "reasons": _both(reason_labels(a.reasons, daily), lang),
         "acked": catalog.stacked("web.dashboard.acked", lang,
                              by=ack_names.get(a.acknowledged_by, a.acknowledged_by),
                              time=local_time_text(deps.clock, a.acknowledged_at))
@@ -231,9 +237,8 @@ async def member_history(request: web.Request) -> web.StreamResponse:
         "reports": [{
             "day": r.report_date.isoformat(), "receipt": r.receipt,
             "time": local_time_text(deps.clock, r.submitted_at),
-            "abnormal": reason_labels(r.abnormal_reasons, report_forms[r.form_version])[
-                1 if lang == "en" else 0]
-            if r.abnormal else "",
+            "abnormal": _both(reason_labels(r.abnormal_reasons, report_forms[r.form_version]),
+                              lang) if r.abnormal else "",
             "proxy": r.filled_by != r.userid,
             "lines": engine.summary_lines(report_forms[r.form_version].form, r.answers, lang),
         } for r in past],
