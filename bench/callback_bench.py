@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -84,6 +85,7 @@ def serve_bot(port: int, api_base: str, db_url: str, members: int) -> None:
         Settings,
     )
     from storage.db import Database
+    from storage.members import accept_privacy_for_all
     from storage.roster import import_roster, parse_roster
 
     emu = WeComEmulator()
@@ -103,9 +105,11 @@ def serve_bot(port: int, api_base: str, db_url: str, members: int) -> None:
         await db.create_schema()
         csv = "userid,name,unit,role\n" + "".join(
             f"m{i},Member {i},Unit {i % 10},member\n" for i in range(members))
+        now = datetime.now().astimezone()
         async with db.transaction() as session:
-            await import_roster(session, parse_roster(csv.encode()),
-                                now=__import__("datetime").datetime.now().astimezone())
+            await import_roster(session, parse_roster(csv.encode()), now=now)
+            # Accepted long ago: 状态 is answered with the member's status, not the notice.
+            await accept_privacy_for_all(session, settings.privacy.notice_version, now)
         await db.dispose()
 
     asyncio.run(load_roster())
@@ -148,8 +152,8 @@ async def sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
         await asyncio.sleep(0.05)
 
 
-async def load(emu: WeComEmulator, requests: int, concurrency: int, members: int
-               ) -> tuple[float, list[float]]:
+async def load(emu: WeComEmulator, requests: int, concurrency: int, members: int,
+               expect: str | None = None) -> tuple[float, list[float]]:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
@@ -162,6 +166,8 @@ async def load(emu: WeComEmulator, requests: int, concurrency: int, members: int
             result = await emu.send_text(f"m{i % members}", "状态")
             if result.status != 200:
                 raise RuntimeError(f"callback answered {result.status}")
+            if expect is not None and expect not in (result.reply or ""):
+                raise RuntimeError(f"the bot answered {result.reply!r}, not the status")
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -239,7 +245,9 @@ async def run(args: argparse.Namespace) -> None:
                 peak = [0]
                 stop = asyncio.Event()
                 sampler = asyncio.create_task(sample_rss(proc.pid, peak, stop))
-                await load(emu, 100, args.concurrency, args.members)  # warm-up
+                # warm-up; the bot must answer with the member's status (not an apology)
+                await load(emu, 100, args.concurrency, args.members,
+                           "还没有上报" if kind == "bot" else None)
                 elapsed, latencies = await load(emu, args.requests, args.concurrency,
                                                 args.members)
                 chat, rush_rate = ((await rush(emu, args.members, args.rounds))

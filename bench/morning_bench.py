@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.emulator.api import WeComEmulator  # noqa: E402
+from bot.settings import PrivacySettings  # noqa: E402
 from storage.db import Database  # noqa: E402
+from storage.members import accept_privacy_for_all  # noqa: E402
 from storage.models import BasicInfo, DailyReport, metadata  # noqa: E402
 from storage.roster import import_roster, parse_roster  # noqa: E402
 
@@ -61,6 +63,8 @@ async def prepare(url: str, members: int) -> None:
         f"m{i},Member {i},Unit {i % 50},member\n" for i in range(members))
     async with db.transaction() as session:
         await import_roster(session, parse_roster(csv.encode()), now=now)
+        # Accepted long ago: the morning measures the report, not the privacy notice.
+        await accept_privacy_for_all(session, PrivacySettings().notice_version, now)
     rows = [dict(userid=f"m{i}", name=f"Member {i}", staff_no=f"S{i:07d}",
                  mobile="13800000000", beijing_hukou=True, member_type="student",
                  form_version=1, answers={}, submitted_at=now) for i in range(members)]

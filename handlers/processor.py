@@ -27,14 +27,14 @@ import sys
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.wecom.inbound import Inbound, LocationMessageIn, MenuClickIn, TextIn
 from handlers.context import Deps, Turn
 from storage import inbound as inbound_events
 from storage.db import AsyncSession, DatabaseError, DuplicateError, is_transient
-from storage.outbox import enqueue_rows
+from storage.outbox import enqueue_rows, written_in
 
 log = logging.getLogger("handlers.callback")
 
@@ -54,6 +54,8 @@ class Outcome:
 
     applied: bool
     reply: str | None = None
+    #: Its transaction queued outbox rows (the sender is woken after the commit).
+    queued: bool = False
 
 
 @dataclass
@@ -131,7 +133,7 @@ class InboundProcessor:
                 log.warning("callback batch of %d failed (%s); applying one by one",
                             len(batch), type(exc).__name__)
         if outcomes is not None:
-            if any(o.applied for o in outcomes):
+            if any(o.queued for o in outcomes):
                 self._on_commit()
             for item, outcome in zip(batch, outcomes, strict=True):
                 if not item.future.done():
@@ -145,7 +147,7 @@ class InboundProcessor:
                 if not item.future.done():
                     item.future.set_exception(exc)
                 continue
-            if outcome.applied:
+            if outcome.queued:
                 self._on_commit()
             if not item.future.done():
                 item.future.set_result(outcome)
@@ -190,7 +192,7 @@ class InboundProcessor:
             await session.flush()
             await inbound_events.record_inbound_rows(session, dedupe_rows)
             await enqueue_rows(session, outbox_rows)
-        return outcomes
+        return _queued(outcomes, session)
 
     async def _apply_batch_isolated(self, batch: list[_Pending]) -> list[Outcome]:
         """The batch again after a failure, each callback in its own SAVEPOINT."""
@@ -234,7 +236,7 @@ class InboundProcessor:
                 assert outcome is not None
                 seen[key] = outcome.reply
                 outcomes.append(outcome)
-        return outcomes
+        return _queued(outcomes, session)
 
     async def _savepoint(self, session: AsyncSession, turn: Turn, dispatch: Dispatch
                          ) -> Outcome:
@@ -310,7 +312,14 @@ class InboundProcessor:
                 session, dedupe_key=inbound.dedupe_key, userid=inbound.userid,
                 kind=inbound.kind, received_at=now, reply=turn.reply)
             await turn.flush()
-        return Outcome(True, turn.reply)
+        return Outcome(True, turn.reply, queued=written_in(session))
+
+
+def _queued(outcomes: list[Outcome], session: AsyncSession) -> list[Outcome]:
+    """Mark a committed batch's applied callbacks when it queued outbox rows."""
+    if not written_in(session):
+        return outcomes
+    return [replace(o, queued=True) if o.applied else o for o in outcomes]
 
 
 def _database_level(exc: BaseException) -> bool:

@@ -55,6 +55,8 @@ DUPLICATE_MARGIN_SECONDS = 5.0
 CONFIG_PAUSE = timedelta(minutes=5)
 #: template_card: "taskid has existed" — a re-sent card whose first attempt arrived.
 TASK_ID_USED = 42014
+#: message/send calls in flight at once in a round (different members; one member's in order).
+SEND_CONCURRENCY = 8
 
 
 class SendObserver(Protocol):
@@ -207,8 +209,7 @@ class OutboxSender:
                     pacer.record(row.touser, now)
                 ready.append(row)
         sends = [r for r in ready if r.kind == repo.OutboxKind.SEND]
-        for group in _group_sends(sends, recovered):
-            await self._deliver_send(group, stats, uncertain=_uncertain(group, recovered))
+        await self._deliver_sends(list(_group_sends(sends, recovered)), recovered, stats)
         for row in ready:
             if row.kind == repo.OutboxKind.UPDATE_CARD:
                 await self._deliver_update(row, stats)
@@ -242,6 +243,37 @@ class OutboxSender:
         message["enable_duplicate_check"] = 1
         message["duplicate_check_interval"] = int(min(MAX_DUPLICATE_INTERVAL,
                                                       max(1.0, math.ceil(window))))
+
+    async def _deliver_sends(self, groups: list[list[Outbox]], recovered: set[int | None],
+                             stats: DrainStats) -> None:
+        """Deliver the groups, up to SEND_CONCURRENCY calls at a time. A group waits for every
+        earlier group sharing a member, so each member still gets their messages in order; a
+        round of many members' messages no longer waits for one call after another."""
+        if len(groups) <= 1:
+            for group in groups:
+                await self._deliver_send(group, stats, uncertain=_uncertain(group, recovered))
+            return
+        limit = asyncio.Semaphore(SEND_CONCURRENCY)
+        last: dict[str, asyncio.Task[None]] = {}  # member -> latest group task naming them
+
+        async def deliver(group: list[Outbox], before: list[asyncio.Task[None]]) -> None:
+            if before:
+                await asyncio.wait(before)
+            async with limit:
+                await self._deliver_send(group, stats, uncertain=_uncertain(group, recovered))
+
+        tasks = []
+        for group in groups:
+            before = list({id(t): t for r in group if (t := last.get(r.touser)) is not None}
+                          .values())
+            task = asyncio.create_task(deliver(group, before), name="outbox-send")
+            for row in group:
+                last[row.touser] = task
+            tasks.append(task)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _deliver_send(self, group: list[Outbox], stats: DrainStats, *,
                             uncertain: bool) -> None:

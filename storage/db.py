@@ -73,8 +73,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 class InlineSqlite(aiosqlite.Connection):
-    """aiosqlite, except that statements run on the event loop's thread; only COMMIT (the one
-    call that waits for the disk) and connect/close go to aiosqlite's worker thread.
+    """aiosqlite, except that statements run on the event loop's thread; only the COMMIT of a
+    transaction that wrote (the one call that waits for the disk) and connect/close go to
+    aiosqlite's worker thread.
 
     A statement on our small tables takes tens of microseconds; handing it to the worker thread
     and back (a queue, a future, a loop wake-up and two GIL hand-overs per call, three calls
@@ -82,12 +83,18 @@ class InlineSqlite(aiosqlite.Connection):
     (README, Benchmarks). Nothing is lost by not overlapping the SQL with the loop: SQLite has
     one connection here, so every other database user waits for it either way."""
 
+    _changes_committed = 0
+
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if fn == self._connection.commit:
-            return await super()._execute(fn, *args, **kwargs)
-        return fn(*args, **kwargs)
+        connection = self._connection
+        if fn == connection.commit and connection.total_changes != self._changes_committed:
+            # A transaction that wrote: its COMMIT waits for the disk (synchronous=FULL).
+            result = await super()._execute(fn, *args, **kwargs)
+            self._changes_committed = connection.total_changes
+            return result
+        return fn(*args, **kwargs)  # anything else, and the COMMIT of a read-only transaction
 
 
 async def _inline_sqlite(engine: AsyncEngine) -> InlineSqlite:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
@@ -36,6 +38,33 @@ async def prune(session: AsyncSession, before: datetime) -> int:
     return result.rowcount or 0
 
 
+def _in(column: Any, name: str, postgres: bool) -> Any:
+    """`column IN (:name…)`, on PostgreSQL `column = ANY(:name)`: one SQL text whatever the
+    number of values, so asyncpg prepares it once per connection instead of once per batch
+    size."""
+    if postgres:
+        return column == sa.any_(sa.bindparam(name, type_=ARRAY(sa.String)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
+def _member_queries(postgres: bool) -> tuple[Any, Any]:
+    """(lock, load): built once per dialect; SQLAlchemy caches their compiled forms."""
+    waiting = outbox.waiting_for(Member.userid).correlate(Member)
+    load = (sa.select(Member, Conversation, waiting)
+            .outerjoin(Conversation, Conversation.userid == Member.userid)
+            .where(_in(Member.userid, "ids", postgres))
+            .order_by(Member.userid))
+    lock = (sa.select(Member.userid).where(_in(Member.userid, "ids", postgres))
+            .order_by(Member.userid).with_for_update())
+    return lock, load
+
+
+_MEMBER_QUERIES = {postgres: _member_queries(postgres) for postgres in (False, True)}
+_SEEN_QUERIES = {postgres: sa.select(InboundEvent.dedupe_key, InboundEvent.reply)
+                 .where(_in(InboundEvent.dedupe_key, "keys", postgres))
+                 for postgres in (False, True)}
+
+
 async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh: bool = False
                        ) -> dict[str, tuple[Member, Conversation | None, bool]]:
     """{userid: (member, conversation or None, has undelivered messages)} in one query.
@@ -47,20 +76,16 @@ async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh
     ids = sorted(set(userids))
     if not ids:
         return {}
-    waiting = outbox.waiting_for(Member.userid).correlate(Member)
-    query = (sa.select(Member, Conversation, waiting)
-             .outerjoin(Conversation, Conversation.userid == Member.userid)
-             .where(Member.userid.in_(ids))
-             .order_by(Member.userid))
-    if is_postgres(session):
+    postgres = is_postgres(session)
+    lock, query = _MEMBER_QUERIES[postgres]
+    if postgres:
         # Lock first, then read: a SELECT that waited for a lock sees the locked row's newest
         # version but the joined rows as of its start, which another instance may have
         # changed meanwhile (READ COMMITTED). Two statements on PostgreSQL, one on SQLite.
-        await session.execute(sa.select(Member.userid).where(Member.userid.in_(ids))
-                              .order_by(Member.userid).with_for_update())
+        await session.execute(lock, {"ids": ids})
     if refresh:  # overwrite what a rolled-back savepoint left expired
         query = query.execution_options(populate_existing=True)
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(query, {"ids": ids})).all()
     return {member.userid: (member, conv, bool(pending)) for member, conv, pending in rows}
 
 
@@ -69,9 +94,7 @@ async def seen_replies(session: AsyncSession, keys: Iterable[str]) -> dict[str, 
     wanted = sorted({key[:255] for key in keys})
     if not wanted:
         return {}
-    rows = await session.execute(
-        sa.select(InboundEvent.dedupe_key, InboundEvent.reply)
-        .where(InboundEvent.dedupe_key.in_(wanted)))
+    rows = await session.execute(_SEEN_QUERIES[is_postgres(session)], {"keys": wanted})
     return {key: reply for key, reply in rows}
 
 
@@ -95,7 +118,7 @@ async def record_inbound_rows(session: AsyncSession, rows: list[dict[str, object
     the same callback first) fails the statement with IntegrityError: the processor then
     applies the batch again with a savepoint per callback and sees which one was a re-send."""
     if rows:
-        await session.execute(sa.insert(InboundEvent), rows)
+        await session.execute(sa.insert(InboundEvent.__table__), rows)
 
 
 def record_inbound(session: AsyncSession, *, dedupe_key: str, userid: str, kind: str,

@@ -63,8 +63,19 @@ def outbox_values(*, dedupe_key: str, touser: str, message: dict[str, Any], now:
     }
 
 
+def written_in(session: AsyncSession) -> bool:
+    """Did this session queue outbox rows (through this module)? The callback processor wakes
+    the sender only then: a batch answered by passive replies alone leaves it asleep."""
+    return bool(session.info.get("outbox_written"))
+
+
+def _written(session: AsyncSession) -> None:
+    session.info["outbox_written"] = True
+
+
 async def enqueue(session: AsyncSession, **values: Any) -> bool:
     """Add one outbound call; False when a row with this dedupe_key already exists."""
+    _written(session)
     result = await session.execute(insert_ignore(session, Outbox).values(outbox_values(**values)))
     return bool(result.rowcount)
 
@@ -73,6 +84,8 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
     """Bulk form of `enqueue` for fan-outs; rows are `outbox_values(...)` dicts.
 
     Returns how many rows were new (rows whose dedupe_key exists are skipped)."""
+    if rows:
+        _written(session)
     inserted = 0
     for start in range(0, len(rows), 5000):
         chunk = rows[start:start + 5000]
@@ -94,6 +107,7 @@ async def enqueue_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     """A callback's rows (`outbox_values` dicts) in one statement, in order; keys that exist
     already are skipped."""
     if rows:
+        _written(session)
         await session.execute(insert_ignore(session, Outbox), rows)
 
 

@@ -41,10 +41,18 @@ async def get_report(session: AsyncSession, report_id: int) -> DailyReport | Non
     return await session.get(DailyReport, report_id)
 
 
+# The two lookups below run on nearly every callback of a form. They do not autoflush: the
+# only pending change they could miss is a new report, and reports are flushed as they are
+# added (add_report_once); everything else pending (a form's state, say) is written once by
+# the callback batch's flush, instead of one UPDATE per callback before each lookup.
+_NO_AUTOFLUSH = {"autoflush": False}
+
+
 async def report_of_day(session: AsyncSession, userid: str, day: date) -> DailyReport | None:
     return (await session.execute(
         sa.select(DailyReport).where(DailyReport.userid == userid,
-                                     DailyReport.report_date == day))).scalars().first()
+                                     DailyReport.report_date == day),
+        execution_options=_NO_AUTOFLUSH)).scalars().first()
 
 
 async def last_report_before(session: AsyncSession, userid: str, day: date
@@ -52,7 +60,8 @@ async def last_report_before(session: AsyncSession, userid: str, day: date
     return (await session.execute(
         sa.select(DailyReport).where(DailyReport.userid == userid,
                                      DailyReport.report_date < day)
-        .order_by(DailyReport.report_date.desc()).limit(1))).scalars().first()
+        .order_by(DailyReport.report_date.desc()).limit(1),
+        execution_options=_NO_AUTOFLUSH)).scalars().first()
 
 
 async def add_report_once(session: AsyncSession, report: DailyReport) -> bool:

@@ -436,3 +436,32 @@ async def test_2022_on_the_member_page(emulator: WeComEmulator, db_url: str,
         assert "健康码红码" in joined(bot.new_messages("teacher"))
     finally:
         await bot.stop()
+
+
+async def test_basic_information_can_be_published_too(bot: Bot, tmp_path: Path) -> None:
+    extra = shipped_text("basic_info") + '''
+[[question]]
+key = "emergency_contact"
+kind = "phone"
+prompt = { zh = "请输入紧急联系人的手机号。", en = "Your emergency contact's mobile number?" }
+label = { zh = "紧急联系人", en = "Emergency contact" }
+'''
+    await publish(bot, extra, tmp_path)
+    await say(bot, "zhangsan", "信息")
+    await pick(bot, "zhangsan", "prefill", "1")
+    await say(bot, "zhangsan", "2019011234")
+    await say(bot, "zhangsan", "13800000002")
+    await pick(bot, "zhangsan", "yes", "1")
+    out = joined(await pick(bot, "zhangsan", "student", "1"))
+    assert "紧急联系人的手机号" in out
+    out = joined(await say(bot, "zhangsan", "13900000009"))
+    assert "紧急联系人 Emergency contact：13900000009" in out
+    await pick(bot, "zhangsan", "submit", "1")
+    async with bot.db.session() as session:
+        from storage.models import BasicInfo
+
+        info = await session.get(BasicInfo, "zhangsan")
+    assert info is not None and info.form_version == 2
+    assert info.answers["emergency_contact"] == "13900000009" and info.mobile == "13800000002"
+    out = joined(await say(bot, "zhangsan", "信息"))
+    assert "紧急联系人 Emergency contact：13900000009" in out

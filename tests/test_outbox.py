@@ -275,3 +275,29 @@ async def test_pacing_counts_what_other_instances_sent(emulator: WeComEmulator, 
 def _every_reply_through_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests are about the outbox: no passive replies (`[bot] passive_replies`)."""
     monkeypatch.setenv("YQT_BOT__PASSIVE_REPLIES", "false")
+
+
+async def test_a_round_sends_to_members_side_by_side_each_in_order(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """Calls for different members overlap (up to SEND_CONCURRENCY); a member's own messages
+    still arrive in the order queued, also when one call carries the same text to several."""
+    bot = await start_bot(emulator, db_url, clock=clock)
+    emulator.set_latency(0.01)  # every call takes a while: overlapping calls finish out of order
+    try:
+        async with bot.db.transaction() as session:
+            for i in range(4):
+                for userid in ("zhangsan", "lisi", "maria"):
+                    await enqueue(session, dedupe_key=f"{userid}-{i}", touser=userid,
+                                  message=text_message(f"{userid} 消息 {i}"), now=clock.now())
+                await enqueue_many(session, [outbox_values(
+                    dedupe_key=f"all-{i}-{userid}", touser=userid,
+                    message=text_message(f"通知 {i}"), now=clock.now())
+                    for userid in ("zhangsan", "lisi")])
+        await bot.settle()
+        for userid in ("zhangsan", "lisi"):
+            assert [d.text for d in emulator.inbox(userid)] == [
+                text for i in range(4) for text in (f"{userid} 消息 {i}", f"通知 {i}")]
+        assert [d.text for d in emulator.inbox("maria")] == [
+            f"maria 消息 {i}" for i in range(4)]
+    finally:
+        await bot.stop()
