@@ -55,7 +55,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=10000")
+            # No waiting inside a statement: statements run on the loop's thread
+            # (InlineSqlite), and a wait for another process's lock happens in the worker.
+            cursor.execute("PRAGMA busy_timeout=0")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
             # The driver's own implicit transactions break SAVEPOINT (the group commit's
@@ -81,7 +83,15 @@ class InlineSqlite(aiosqlite.Connection):
     and back (a queue, a future, a loop wake-up and two GIL hand-overs per call, three calls
     per statement) cost more than the statement itself — about a third of a callback's CPU
     (README, Benchmarks). Nothing is lost by not overlapping the SQL with the loop: SQLite has
-    one connection here, so every other database user waits for it either way."""
+    one connection here, so every other database user waits for it either way.
+
+    The loop's thread never waits for a lock: the connection's busy timeout is 0, and a
+    statement that finds the database locked by another process (a CLI `roster import` or
+    `form publish` beside the server) is run again in the worker thread, which waits up to
+    BUSY_TIMEOUT_MS for the lock as aiosqlite would, while the loop goes on serving (/healthz,
+    callbacks queue for the connection). A statement that returned SQLITE_BUSY changed nothing,
+    so running it again is what SQLite's own busy handler does.
+    """
 
     _changes_committed = 0
 
@@ -91,10 +101,31 @@ class InlineSqlite(aiosqlite.Connection):
         connection = self._connection
         if fn == connection.commit and connection.total_changes != self._changes_committed:
             # A transaction that wrote: its COMMIT waits for the disk (synchronous=FULL).
-            result = await super()._execute(fn, *args, **kwargs)
+            result = await super()._execute(_waiting(connection, fn), *args, **kwargs)
             self._changes_committed = connection.total_changes
             return result
-        return fn(*args, **kwargs)  # anything else, and the COMMIT of a read-only transaction
+        try:
+            return fn(*args, **kwargs)  # anything else, and the COMMIT of a read-only one
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:  # not BUSY_SNAPSHOT: waiting
+                raise                                           # would not help that one
+        return await super()._execute(_waiting(connection, fn), *args, **kwargs)
+
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _waiting(connection: sqlite3.Connection, fn: Any) -> Any:
+    """`fn`, run in the worker thread with SQLite's busy handler waiting for the lock."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.execute("PRAGMA busy_timeout=0")
+
+    return call
 
 
 async def _inline_sqlite(engine: AsyncEngine) -> InlineSqlite:
@@ -161,8 +192,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on any error."""
+        """A session whose work is committed on success and rolled back on any error.
+
+        On SQLite it begins IMMEDIATE, taking the write lock up front: a deferred transaction
+        that has read and then writes while another process (a CLI command) holds the lock
+        gets SQLITE_BUSY at once, without waiting — SQLite cannot let a reader upgrade — while
+        BEGIN IMMEDIATE waits for the lock (in the worker thread, InlineSqlite)."""
         async with self._sessions() as session, session.begin():
+            if not self.is_postgres:
+                await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
             yield session
 
     async def create_schema(self) -> None:

@@ -237,3 +237,38 @@ async def test_a_failing_handler_rolls_back_and_the_member_is_asked_to_retry(bot
     await bot.settle()
     (text,) = bot.new_messages("zhangsan")
     assert "稍后再试" in text
+
+
+async def test_a_lock_held_by_another_process_does_not_stop_the_server(
+        bot: Bot, db_url: str) -> None:
+    """SQLite: while another process (a CLI command beside the server) holds the write lock, a
+    callback waits for it without blocking the event loop — /healthz still answers — and is
+    applied once the lock is released."""
+    import sqlite3
+
+    import aiohttp
+    import pytest
+
+    if not db_url.startswith("sqlite:///"):
+        pytest.skip("SQLite's file lock")
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the other process's write transaction
+    try:
+        callback = asyncio.create_task(bot.emulator.send_text("zhangsan", "状态"))
+        pool = bot.db.engine.pool
+        for _ in range(1000):  # until the callback has the connection (a guard, not a timing)
+            if pool.checkedout() or callback.done():  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.01)
+        assert not callback.done(), "the callback should be waiting for the lock"
+        healthz = bot.url.replace(bot.settings.server.callback_path, "/healthz")
+        async with aiohttp.ClientSession() as http, http.get(healthz) as response:
+            assert response.status == 200
+        assert not callback.done(), "the callback should be waiting for the lock"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    result = await asyncio.wait_for(callback, 30)
+    assert result.status == 200
+    await bot.settle()
+    assert any("还没有上报" in text for text in bot.new_messages("zhangsan"))
