@@ -182,9 +182,12 @@ async def run(args: argparse.Namespace) -> None:
                                   f"answer {n + 1}"):
                     return
 
+        me = psutil.Process()
+        cpu_before = sum(me.cpu_times()[:2])
         started = time.perf_counter()
         await asyncio.gather(*(member(i) for i in range(args.members)))
         elapsed = time.perf_counter() - started
+        loadgen_cpu = sum(me.cpu_times()[:2]) - cpu_before
         await asyncio.sleep(2)  # the last messages settle
         stop.set()
         await sampler
@@ -211,8 +214,11 @@ async def run(args: argparse.Namespace) -> None:
           f"lost reports {len(lost)} (must be 0); message/send calls {sends}; peak RSS per "
           f"worker {max(peak.values(), default=0) / 2**20:.0f} MiB; database "
           f"{size / 2**20:.0f} MiB")
-    print("answer -> next p50 by step (ms): " + ", ".join(  # noqa: T201
-        f"{name} {pct(values, 0.5):.0f}" for name, values in by_step.items()))
+    print("answer -> next p50/p99 by step (ms): " + ", ".join(  # noqa: T201
+        f"{name} {pct(values, 0.5):.0f}/{pct(values, 0.99):.0f}"
+        for name, values in by_step.items()))
+    print(f"load generator and emulator (this process): {loadgen_cpu:.0f} s CPU in "  # noqa: T201
+          f"{elapsed:.0f} s = {loadgen_cpu / elapsed * 100:.0f}% of one core")
 
 
 def main() -> None:

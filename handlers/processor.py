@@ -30,9 +30,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.clock import local_date
 from bot.wecom.inbound import Inbound, LocationMessageIn, MenuClickIn, TextIn
 from handlers.context import Deps, Turn
 from storage import inbound as inbound_events
+from storage import reports
 from storage.db import AsyncSession, DatabaseError, DuplicateError, is_transient
 from storage.outbox import enqueue_rows, written_in
 
@@ -165,6 +167,8 @@ class InboundProcessor:
                 session, (p.inbound.userid for p in batch))
             seen = await inbound_events.seen_replies(
                 session, (p.inbound.dedupe_key for p in batch))
+            # Forms look up the member's newest reports on every step: one query for all.
+            await reports.prefetch_latest(session, sorted(members), local_date(deps.clock, now))
             queued: set[str] = set()  # members given outbox rows earlier in this batch
             dedupe_rows: list[dict[str, object]] = []
             outbox_rows: list[dict[str, Any]] = []

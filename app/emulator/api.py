@@ -129,7 +129,8 @@ class WeComEmulator(MemberSide, OAuthSide):
         self._response_codes: dict[str, ResponseCode] = {}
         self._messages: dict[str, SentMessage] = {}
         self._inbox: dict[str, list[Delivered]] = {}
-        self._arrived = asyncio.Event()  # set on every delivery; see wait_for_inbox
+        #: Set on each delivery to the member; see wait_for_inbox.
+        self._arrived: dict[str, asyncio.Event] = {}
         self._timeline: dict[str, list[tuple[str, Any]]] = {}
         self.menu: dict[str, Any] | None = None
         #: WeCom's per-member limits for message/send: beyond them messages are dropped
@@ -270,15 +271,19 @@ class WeComEmulator(MemberSide, OAuthSide):
                              ) -> list[Delivered]:
         """The member's inbox once it holds at least `count` messages: woken by each delivery,
         never polling; TimeoutError after `timeout` seconds."""
+        key = userid.lower()
         async with asyncio.timeout(timeout):
-            while len(self._inbox.get(userid.lower(), [])) < count:
-                self._arrived.clear()
-                await self._arrived.wait()
+            while len(self._inbox.get(key, [])) < count:
+                arrived = self._arrived.setdefault(key, asyncio.Event())
+                arrived.clear()
+                await arrived.wait()
         return self.inbox(userid)
 
     def _add_to_inbox(self, userid: str, delivered: Delivered) -> None:
         self._inbox.setdefault(userid.lower(), []).append(delivered)
-        self._arrived.set()
+        arrived = self._arrived.get(userid.lower())
+        if arrived is not None:  # wake the member's waiters only (not every waiting member)
+            arrived.set()
         self._timeline.setdefault(userid.lower(), []).append(("received", delivered))
 
     def _record_sent(self, userid: str, text: str) -> None:
