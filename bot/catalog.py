@@ -127,8 +127,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "· 为什么：学校依法开展校园疫情防控。\n"
         "· 谁能看到：您所在单位的审核老师和学校管理员；异常情况会提醒审核老师。\n"
         "· 保存多久：精确位置保存 {days} 天后只保留省/市/区；上报记录按学校规定保存。\n"
-        "· 您的权利：可通过审核老师或学校管理员查询、导出您的全部数据，离校后可申请删除。\n"
-        "回复「同意」表示您已阅读并同意。",
+        "· 您的权利：可通过审核老师或学校管理员查询、导出您的全部数据，离校后可申请删除。",
         "[Privacy notice, version {version}] Before you use the bot:\n"
         "- What: basic information (name, student/staff ID, mobile, hukou, address, member "
         "type); daily reports (location, temperature, symptoms, contacts, quarantine, remarks).\n"
@@ -138,13 +137,45 @@ CATALOG: dict[str, tuple[str, str]] = {
         "- How long: precise locations for {days} days, then only province/city/district; "
         "reports as the university's rules say.\n"
         "- Your rights: ask your reviewer or an administrator for a copy of everything stored "
-        "about you, or to erase it when you leave.\n"
-        "Reply \"agree\" to accept.",
+        "about you, or to erase it when you leave.",
+    ),
+    "privacy.notice.reply": (
+        "回复「同意」表示您已阅读并同意（回复「帮助」了解更多）。",
+        "Reply \"agree\" to accept (\"help\" for more).",
+    ),
+    "privacy.notice.web": (
+        "点击「同意」表示您已阅读并同意，之后才能填写下面的表单。",
+        "Press \"Agree\" to accept; the forms below open once you have.",
     ),
     "privacy.accepted": (
         "感谢您的确认。",
         "Thank you for accepting.",
     ),
+    "privacy.declined": (
+        "您没有同意隐私告知。同意之前，疫情通不会收集或保存您的任何信息，也无法为您办理上报；"
+        "每日健康上报是学校的要求，如有疑问请联系本单位审核老师。想好后随时回复「同意」即可开始。",
+        "You have not accepted the privacy notice. Until you do, Yiqingtong collects and stores "
+        "nothing about you and cannot take your reports; the daily health report is a "
+        "university requirement, so please ask your unit's reviewer if you have questions. "
+        "Reply \"agree\" whenever you are ready to start.",
+    ),
+    "privacy.help": (
+        "疫情通需要您先阅读并同意上方的隐私告知，才能收集您的基本信息和每日上报。"
+        "回复「同意」表示同意；回复「取消」表示暂不同意；回复“English”或“中文”切换语言。"
+        "对告知内容有疑问，请联系本单位审核老师或学校管理员。",
+        "Yiqingtong needs you to read and accept the privacy notice above before it collects "
+        "your basic information and daily reports. Reply \"agree\" to accept, \"cancel\" to "
+        "decline for now, \"Chinese\" or \"English\" to switch language. Questions about the "
+        "notice: ask your unit's reviewer or an administrator.",
+    ),
+    "privacy.card_title": ("隐私告知 第{version}版", "Privacy notice, version {version}"),
+    "privacy.card_subtitle": (
+        "请阅读上方的隐私告知，同意后才能使用疫情通。",
+        "Please read the privacy notice above; you can use the bot once you accept it.",
+    ),
+    "privacy.agree_button": ("同意", "Agree"),
+    "privacy.decline_button": ("不同意", "Decline"),
+    "privacy.agreed_button": ("已同意", "Accepted"),
     "limit.slow_down": (
         "您发送得太快了，一分钟内的后续消息将不会处理，请稍后再试。",
         "You are sending messages too fast; the rest of this minute's messages are ignored. "
@@ -1171,6 +1202,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Because of your answers above, this item is needed too.",
     ),
     "web.not_changeable": ("不可修改", "Cannot be changed"),
+    "web.privacy_first": (
+        "请先阅读并同意隐私告知，再填写表单。没有保存任何内容。",
+        "Please read and accept the privacy notice before filling in a form. Nothing was saved.",
+    ),
     "web.info_first": (
         "请先在“基本信息”中填写基本信息（只需填写一次），之后即可每日上报。",
         "Please fill in your basic information first (once only); then you can report daily.",

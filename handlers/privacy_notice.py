@@ -1,17 +1,28 @@
 """The privacy notice: shown on first contact and accepted before any personal data is taken.
 
-`gate(turn)` runs before the router's handlers. A member who has not accepted the current
-notice version (`[privacy] notice_version`) gets the notice instead of an answer, until they
-reply 同意/agree; then the acceptance and the version are stored and, if their basic
-information is missing, it starts. A new notice version is shown (and accepted) again once.
-Location events from a member who has not accepted are dropped, not stored.
+`gate(turn, replay)` runs before the router's handlers. A member who has not accepted the
+current notice version gets the notice instead of an answer, until they reply 同意/agree (or
+press 同意 on the card members on cards get under it); then the acceptance and the version are
+stored and the command the notice was first shown instead of (统计, 上报, …) is answered —
+through `replay` — or, when there was none and their basic information is missing, it starts.
+At the notice, 中文/English and 文字/卡片 switch at once (the notice comes again in the new
+language), 帮助 explains the step and 取消 says what declining means. A new notice version
+is shown (and accepted) again once. Location events from a member who has not accepted are
+dropped, not stored. The member page /h5/ shows the same notice (`notice_text`) and takes the
+same acceptance (handlers/web/member.py).
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from bot import catalog
+from bot.conversation import render
+from bot.conversation.render import text_message
+from bot.settings import Settings
 from bot.wecom.inbound import (
     CardEventIn,
     EnterAgentIn,
@@ -23,26 +34,58 @@ from bot.wecom.inbound import (
     UnsubscribeIn,
 )
 from handlers import forms
-from handlers.context import Turn
+from handlers.commands import parse_command
+from handlers.context import Turn, rendering_of
 from handlers.form_registry import BASIC
-from storage import members, reports
+from storage import cards, members, reports
+from storage.cards import CardPurpose
+from storage.db import AsyncSession
+from storage.models import Member
 
 log = logging.getLogger("handlers.privacy")
 
 ACCEPT_WORDS = frozenset({"同意", "我同意", "接受", "agree", "i agree", "accept", "yes, i agree"})
+AGREE_KEY = "privacy:agree"
+DECLINE_KEY = "privacy:decline"
+#: Commands answered at the notice itself (the rest are kept and answered after acceptance).
+_AT_NOTICE = {"en", "zh", "text", "cards", "help", "cancel", "back"}
+#: Longest command text kept for after the acceptance (a text is at most 500 characters).
+PENDING_MAX = 512
+
+Replay = Callable[[Turn, str], Awaitable[None]]
 
 
 def accepts(text: str) -> bool:
     return unicodedata.normalize("NFKC", text).strip().strip("。.!！").lower() in ACCEPT_WORDS
 
 
-async def gate(turn: Turn) -> bool:
+def notice_version(settings: Settings) -> int:
+    """The version members must have accepted."""
+    return settings.privacy.notice_version
+
+
+def has_accepted(member: Member, settings: Settings) -> bool:
+    return member.privacy_version is not None and \
+        member.privacy_version >= notice_version(settings)
+
+
+def notice_text(settings: Settings, lang: str, *, web: bool = False) -> str:
+    """The notice as the chat (reply 同意) and the member page (press 同意) show it."""
+    body = catalog.halves("privacy.notice", version=notice_version(settings),
+                          days=settings.privacy.raw_location_days)
+    hint = catalog.halves("privacy.notice.web" if web else "privacy.notice.reply")
+    return catalog.stack(lang, f"{body.zh}\n{hint.zh}", f"{body.en}\n{hint.en}")
+
+
+def accept(session: AsyncSession, member: Member, settings: Settings, now: datetime) -> None:
+    members.accept_privacy(session, member, notice_version(settings), now)
+    log.info("privacy notice version %d accepted", notice_version(settings))
+
+
+async def gate(turn: Turn, replay: Replay) -> bool:
     """True when the callback was handled here (the notice, or its acceptance)."""
     member = turn.member
-    if member is None:
-        return False
-    version = turn.settings.privacy.notice_version
-    if member.privacy_version is not None and member.privacy_version >= version:
+    if member is None or has_accepted(member, turn.settings):
         return False
     inbound = turn.inbound
     if isinstance(inbound, UnsubscribeIn):
@@ -50,14 +93,96 @@ async def gate(turn: Turn) -> bool:
     if isinstance(inbound, LocationEventIn | LocationMessageIn):
         log.info("location dropped: privacy notice not accepted yet")
         return True
-    if isinstance(inbound, TextIn) and accepts(inbound.content):
-        members.accept_privacy(turn.session, member, version, turn.now)
-        log.info("privacy notice version %d accepted", version)
-        await turn.say("privacy.accepted")
-        if await reports.basic_info(turn.session, member.userid) is None:
-            await forms.start_form(turn, BASIC)
+    if isinstance(inbound, CardEventIn):
+        await _on_card(turn, inbound, replay)
         return True
-    if isinstance(inbound, TextIn | MenuClickIn | CardEventIn | SubscribeIn | EnterAgentIn):
-        await turn.say("privacy.notice", version=version,
-                       days=turn.settings.privacy.raw_location_days)
+    if isinstance(inbound, TextIn) and accepts(inbound.content):
+        await _accepted(turn, replay)
+        return True
+    said = inbound.content if isinstance(inbound, TextIn) else (
+        inbound.key if isinstance(inbound, MenuClickIn) else "")
+    command = parse_command(said) if said else None
+    if command is not None and command.name in _AT_NOTICE:
+        await _at_notice(turn, command.name)
+        return True
+    if isinstance(inbound, TextIn | MenuClickIn | SubscribeIn | EnterAgentIn):
+        if command is not None and len(said) <= PENDING_MAX:
+            members.set_privacy_pending(turn.session, member, said, turn.now)
+        await show_notice(turn)
     return True
+
+
+async def show_notice(turn: Turn) -> None:
+    """The notice; members on cards also get a card with 同意 / 不同意 buttons under it."""
+    member = turn.member
+    assert member is not None
+    await turn.send(text_message(notice_text(turn.settings, turn.lang)))
+    if rendering_of(member, turn.settings) != "cards":
+        return
+    version = notice_version(turn.settings)
+    task_id = f"privacy_{turn.deps.new_id()}"
+    card = render.button_card(
+        task_id=task_id,
+        title=catalog.lang_only("privacy.card_title", turn.lang, version=version),
+        subtitle=catalog.lang_only("privacy.card_subtitle", turn.lang), lang=turn.lang,
+        buttons=[(AGREE_KEY, catalog.slashed("privacy.agree_button", turn.lang), 1),
+                 (DECLINE_KEY, catalog.slashed("privacy.decline_button", turn.lang), 2)])
+    await turn.send(render.card_message(card),
+                    task=(task_id, CardPurpose.PRIVACY, str(version)))
+
+
+async def _accepted(turn: Turn, replay: Replay, response_code: str | None = None) -> None:
+    member = turn.member
+    assert member is not None
+    pending = member.privacy_pending
+    accept(turn.session, member, turn.settings, turn.now)
+    if response_code:
+        await turn.send(render.button_update(
+            response_code, catalog.slashed("privacy.agreed_button", turn.lang)),
+            kind="update_card")
+    await turn.say("privacy.accepted")
+    if pending:
+        await replay(turn, pending)  # the command the notice was shown instead of
+    elif await reports.basic_info(turn.session, member.userid) is None:
+        await forms.start_form(turn, BASIC)
+
+
+async def _declined(turn: Turn) -> None:
+    assert turn.member is not None
+    members.set_privacy_pending(turn.session, turn.member, None, turn.now)
+    await turn.say("privacy.declined")
+
+
+async def _at_notice(turn: Turn, name: str) -> None:
+    member = turn.member
+    assert member is not None
+    if name in ("cancel", "back"):
+        await _declined(turn)
+        return
+    if name == "help":
+        await turn.say("privacy.help")
+        return
+    if name in ("en", "zh"):
+        member.language = name
+        await turn.say(f"lang.{name}")
+    else:
+        member.rendering = name
+        await turn.say(f"rendering.{name}")
+    member.updated_at = turn.now
+    members.save(turn.session, member)
+    await show_notice(turn)  # in the new language / rendering
+
+
+async def _on_card(turn: Turn, inbound: CardEventIn, replay: Replay) -> None:
+    task = await cards.get(turn.session, inbound.task_id) if inbound.task_id else None
+    ours = task is not None and task.purpose == CardPurpose.PRIVACY and \
+        task.userid.lower() == inbound.userid.lower()
+    if not ours or task is None or task.ref != str(notice_version(turn.settings)):
+        await show_notice(turn)  # any other card (or an older notice's) waits for consent
+        return
+    if inbound.event_key == AGREE_KEY:
+        await _accepted(turn, replay, inbound.response_code or None)
+    elif inbound.event_key == DECLINE_KEY:
+        await _declined(turn)
+    else:
+        await show_notice(turn)

@@ -44,7 +44,7 @@ async def dispatch(turn: Turn) -> None:
             await turn.say("roster.not_found", userid=inbound.userid)
         log.info("callback from a userid not in the roster (%s)", inbound.kind)
         return
-    if await privacy_notice.gate(turn):  # the notice comes before anything else
+    if await privacy_notice.gate(turn, replay_command):  # the notice comes before anything
         return
     handler = _HANDLERS.get(type(inbound))
     if handler is None:
@@ -80,6 +80,14 @@ async def on_text(turn: Turn) -> None:
         await cmd_report(turn, Command("report"), None)  # the reminder's numbered options
         return
     await turn.say("cmd.unknown")
+
+
+async def replay_command(turn: Turn, said: str) -> None:
+    """Answer a command (typed text or menu key) the privacy notice was shown instead of,
+    once the member has accepted it."""
+    command = parse_command(said)
+    if command is not None:
+        await run_command(turn, command, await forms.load_conversation(turn))
 
 
 # A text reminder offers "1 report now / 2 same as yesterday"; both open today's report, whose

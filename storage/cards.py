@@ -16,6 +16,7 @@ class CardPurpose(StrEnum):
     ALERT_ACK = "alert:ack"  # an abnormal-report alert with its acknowledge button; ref = alert id
     REMIND = "remind"  # the daily reminder (report now / same as yesterday); userid "*"
     NOTICE = "notice"  # a policy notice with its Read button; userid "*", ref = notice id
+    PRIVACY = "privacy"  # the privacy notice's 同意 / 不同意 card; ref = the notice version
 
 
 def form_purpose(form_id: str) -> str:

@@ -80,8 +80,18 @@ def accept_privacy(session: AsyncSession, member: Member, version: int, now: dat
     """Record that the member accepted privacy notice `version`."""
     member.privacy_version = version
     member.privacy_accepted_at = now
+    member.privacy_pending = None
     member.updated_at = now
     session.add(member)
+
+
+def set_privacy_pending(session: AsyncSession, member: Member, command: str | None,
+                        now: datetime) -> None:
+    """Remember (or, None, forget) the command the notice was shown instead of."""
+    if member.privacy_pending != command:
+        member.privacy_pending = command
+        member.updated_at = now
+        session.add(member)
 
 
 async def accept_privacy_for_all(session: AsyncSession, version: int, now: datetime) -> int:

@@ -74,6 +74,9 @@ class Member(SQLModel, table=True):
     # The privacy notice version the member accepted (None: never), and when.
     privacy_version: int | None = None
     privacy_accepted_at: datetime | None = utc_column(nullable=True)
+    # The command (text or menu key) that was answered with the notice instead; it is run
+    # once the member accepts (handlers/privacy_notice.py), then cleared.
+    privacy_pending: str | None = Field(default=None, max_length=512)
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
 

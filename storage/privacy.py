@@ -95,6 +95,7 @@ async def erase_member(session: AsyncSession, userid: str, *, actor: str,
     member.last_lat = member.last_lng = None
     member.last_location_at = None
     member.abroad_country = None
+    member.privacy_pending = None
     member.active = False
     member.following = False
     member.updated_at = now

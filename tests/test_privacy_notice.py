@@ -11,7 +11,7 @@ import pytest
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from bot.settings import PrivacySettings
-from tests.harness import Bot, basic_info, member, start_bot
+from tests.harness import Bot, basic_info, cards, give_basic_info, joined, member, start_bot, tap, use_cards
 
 
 @pytest.fixture
@@ -65,3 +65,47 @@ async def test_a_new_notice_version_is_accepted_again_once(
         assert not any("隐私告知" in t for t in await bot.say("lisi", "状态"))
     finally:
         await bot.stop()
+
+
+async def test_the_command_the_notice_interrupted_is_answered_after_agreeing(
+        fresh: Bot) -> None:
+    bot = fresh
+    await give_basic_info(bot, "teacher")
+    out = await bot.say("teacher", "统计")
+    assert "隐私告知" in joined(out) and "上报统计" not in joined(out)
+    accepted = joined(await bot.say("teacher", "同意"))
+    assert "感谢您的确认" in accepted and "上报统计" in accepted  # 统计 is answered now
+    assert "花名册中您的姓名" not in accepted
+    assert (await member(bot, "teacher")).privacy_pending is None
+    # A member without basic information who asked to report is told it comes first.
+    await bot.say("zhangsan", "上报")
+    first = joined(await bot.say("zhangsan", "同意"))
+    assert "感谢您的确认" in first and "请先填写基本信息" in first
+
+
+async def test_language_help_and_cancel_are_answered_at_the_notice(fresh: Bot) -> None:
+    bot = fresh
+    english = joined(await bot.say("maria", "English"))
+    assert "Switched to English" in english and "Privacy notice, version 1" in english
+    assert "隐私告知" not in english  # the notice again, in English only, at once
+    report = joined(await bot.say("maria", "report"))
+    assert "Privacy notice" in report and "隐私告知" not in report
+    helped = joined(await bot.say("zhangsan", "帮助"))
+    assert "需要您先阅读并同意" in helped and "【隐私告知" not in helped
+    cancelled = joined(await bot.say("zhangsan", "取消"))
+    assert "您没有同意隐私告知" in cancelled and "不会收集" in cancelled
+    assert (await member(bot, "zhangsan")).privacy_version is None
+
+
+async def test_card_members_agree_with_a_button(fresh: Bot) -> None:
+    bot = fresh
+    await use_cards(bot, "lisi")
+    out = joined(await bot.say("lisi", "上报"))
+    assert "隐私告知 第1版" in out
+    card = cards(bot, "lisi")[-1]
+    view = bot.emulator.card(card.task_id, "lisi")
+    assert [b["text"] for b in view.template_card["button_list"]] == [
+        "同意 / Agree", "不同意 / Decline"]
+    after = joined(await tap(bot, "lisi", "privacy:agree"))
+    assert "感谢您的确认" in after and "请先填写基本信息" in after  # then 上报 goes on
+    assert (await member(bot, "lisi")).privacy_version == 1

@@ -23,7 +23,7 @@ from bot.conversation.forms import Question, QuestionKind
 from handlers.web import formview
 from handlers.web.jssdk import signature
 from storage.models import AuditLog, BasicInfo, DailyReport
-from tests.harness import chinese_only_lines
+from tests.harness import basic_info, chinese_only_lines, member
 from tests.web_helpers import http_client, sign_in, start_web_bot
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
@@ -158,6 +158,35 @@ async def test_post_without_csrf_token_changes_nothing(emulator: WeComEmulator,
     finally:
         await bot.stop()
 
+
+
+async def test_the_page_shows_the_privacy_notice_and_takes_nothing_before_agreement(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    bot, base = await start_web_bot(emulator, db_url, clock, accept_privacy=False)
+    try:
+        async with http_client() as http:
+            for tab in ("info", "daily"):
+                page = await http.get(base + f"/h5/?tab={tab}") if tab == "daily" else \
+                    await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+                html = await page.text()
+                assert "隐私告知 第1版" in html and "点击「同意」" in html  # as in the chat
+                assert 'name="staff_no"' not in html and 'name="temperature"' not in html
+            token = CSRF.search(html).group(1)
+            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            assert r.status == 409 and "请先阅读并同意隐私告知" in await r.text()
+            assert await basic_info(bot, "zhangsan") is None
+            r = await http.post(base + "/h5/applicable", data={"form": "info", "_csrf": token})
+            assert r.status == 409
+            r = await http.post(base + "/h5/privacy", data={"tab": "info", "_csrf": token})
+            html = await r.text()
+            assert "隐私告知" not in html and 'name="staff_no"' in html
+            stored = await member(bot, "zhangsan")
+            assert stored.privacy_version == 1 and stored.privacy_accepted_at == clock.now()
+            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            assert r.status == 200 and "不可修改" in await r.text()
+        assert not any("隐私告知" in t for t in await bot.say("zhangsan", "状态"))
+    finally:
+        await bot.stop()
 
 async def test_page_uses_the_chats_validators_and_status_agrees(
         emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:

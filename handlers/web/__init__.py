@@ -47,6 +47,7 @@ def setup_web(app: web.Application, settings: Settings) -> None:
     r.add_post("/h5/daily", member.submit_daily)
     r.add_post("/h5/applicable", member.applicable)
     r.add_post("/h5/lang", member.switch_language)
+    r.add_post("/h5/privacy", member.accept_privacy)
     r.add_get("/dashboard/", dashboard.dashboard)
     r.add_post("/dashboard/remind", dashboard.remind)
     r.add_post("/dashboard/ack/{alert_id}", dashboard.ack)

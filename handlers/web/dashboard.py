@@ -224,8 +224,9 @@ async def member_history(request: web.Request) -> web.StreamResponse:
         info = await reports.basic_info(session, subject.userid)
         names = await unit_names(session)
         # Each record with its own version of its form (labels, questions, abnormal labels).
-        info_form = (await deps.forms.for_record(session, BASIC, info.form_version,
-                                                 local_date(deps.clock, info.submitted_at), now)) if info else None
+        info_form = (await deps.forms.for_record(
+            session, BASIC, info.form_version, local_date(deps.clock, info.submitted_at), now)
+            if info else None)
         report_forms = {r.form_version: await deps.forms.for_record(
             session, DAILY, r.form_version, r.report_date, now) for r in past}
         audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_MEMBER,

@@ -19,6 +19,7 @@ from bot.clock import local_date, local_time_text
 from bot.conversation import engine
 from bot.conversation.forms import Form
 from bot.wecom.inbound import Inbound
+from handlers import privacy_notice
 from handlers.context import Deps, Turn, lang_of, new_id
 from handlers.form_registry import BASIC, DAILY
 from handlers.forms import apply_effect, build_context, current_form, record_form, store_record
@@ -26,6 +27,7 @@ from handlers.web import formview
 from handlers.web.common import (
     MEMBER,
     deps_of,
+    html_lines,
     message_page,
     now_of,
     page,
@@ -96,7 +98,14 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
     settings = settings_of(request)
     lang = lang_of(member, settings)
     context: dict[str, Any] = {"tab": tab, "notice": notice, "errors": errors or {},
-                               "receipt": None, "fields": [], "form": None}
+                               "receipt": None, "fields": [], "form": None, "privacy": None}
+    if not privacy_notice.has_accepted(member, settings):
+        # The same notice (and version) as the chat, accepted before any form is shown.
+        context["privacy"] = html_lines(privacy_notice.notice_text(settings, lang, web=True))
+        context["jssdk"] = "null"
+        context["today"] = local_date(deps.clock, now).isoformat()
+        context["info_lines"] = context["info_date"] = None
+        return page(request, "h5.html", context, status=status)
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, member, now)
         form = await current_form(turn, FORMS[tab])
@@ -152,6 +161,8 @@ async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
     async with deps.db.transaction() as session:
         turn = await Turn.open(deps, session, web_inbound(member.userid, now), now)
         assert turn.member is not None
+        if not privacy_notice.has_accepted(turn.member, settings_of(request)):
+            return message_page(request, "web.privacy_first", status=409)
         form = await current_form(turn, FORMS[tab])
         raw = formview.read_post(form, post)
         if tab == "daily" and await reports.basic_info(session, member.userid) is None:
@@ -191,6 +202,8 @@ async def applicable(request: web.Request) -> web.StreamResponse:
     name = FORMS.get(str(post.get("form", "")))
     if name is None:
         return web.json_response({"error": "unknown form"}, status=400)
+    if not privacy_notice.has_accepted(member, settings_of(request)):
+        return web.json_response({"error": "privacy notice not accepted"}, status=409)
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, member, now)
         form = await current_form(turn, name)
@@ -208,5 +221,18 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
         if member is not None:
             member.language = lang  # the same preference as the chat's 中文 / English
             members.save(session, member)
+    tab = str(post.get("tab", "daily"))
+    raise web.HTTPSeeOther(f"/h5/?tab={tab if tab in FORMS else 'daily'}")
+
+
+@signed_in
+async def accept_privacy(request: web.Request) -> web.StreamResponse:
+    """同意 under the page's privacy notice: the same acceptance as replying 同意 in the chat."""
+    post = await request.post()
+    settings = settings_of(request)
+    async with deps_of(request).db.transaction() as session:
+        member = await members.get(session, request[MEMBER].userid)
+        if member is not None and not privacy_notice.has_accepted(member, settings):
+            privacy_notice.accept(session, member, settings, now_of(request))
     tab = str(post.get("tab", "daily"))
     raise web.HTTPSeeOther(f"/h5/?tab={tab if tab in FORMS else 'daily'}")
