@@ -38,7 +38,6 @@ STAFF_NO_PREFILL = re.compile(r"(?=[A-Za-z]*[0-9])[A-Za-z0-9]{3,20}")
 log = logging.getLogger("handlers.forms")
 
 
-
 async def current_form(turn: Turn, name: str, day: date | None = None) -> Form:
     """The form `name` to start on `day` (default today): handlers/form_registry.py."""
     found = await turn.deps.forms.current(turn.session, name, day or turn.today, turn.now)

@@ -28,8 +28,8 @@ from bot.conversation import form_files
 from bot.conversation.form_files import FormFile, Problem
 from storage.models import FormVersion
 
-#: The forms the handlers know how to store, and the shipped file each starts from.
-NAMES = {"basic_info": "basic_info", "daily_report": "daily_report"}
+#: The forms the handlers know how to store; each starts from bot/forms/<name>.toml.
+NAMES = ("basic_info", "daily_report")
 
 _VERSION_LINE = re.compile(r"^[ \t]*version[ \t]*=[^\n]*\n?", re.MULTILINE)
 _HEADER = re.compile(r"^[ \t]*\[", re.MULTILINE)
@@ -114,7 +114,9 @@ def parse(text: str) -> FormFile:
 
 def shipped(name: str) -> FormFile:
     """The form shipped in the package under `name` (used until a version is published)."""
-    return parse(form_files.shipped_text(NAMES[name]))
+    if name not in NAMES:
+        raise KeyError(name)
+    return parse(form_files.shipped_text(name))
 
 
 async def heads(session: AsyncSession) -> list[Head]:

@@ -103,7 +103,8 @@ def test_conditions_and_abnormal_rules_behave_as_always(answers: dict[str, Any],
 
 
 @pytest.mark.parametrize(("key", "typed", "expected"), [
-    ("temperature", "36.5度", 36.5), ("temperature", "99", ("refused", "err.temperature_fahrenheit")),
+    ("temperature", "36.5度", 36.5),
+    ("temperature", "99", ("refused", "err.temperature_fahrenheit")),
     ("quarantine_start", "3-5", "2022-03-05"),
     ("quarantine_start", "2021-01-01", ("refused", "err.date_too_old")),
     ("remarks", "无", ""), ("symptom_other", "头痛" * 40, ("refused", "err.too_long")),

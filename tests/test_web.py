@@ -612,3 +612,22 @@ async def test_remind_now_is_one_rule_in_the_chat_and_on_the_dashboard(
         assert actions == ["remind.now", "web.remind", "web.remind", "remind.now"]
     finally:
         await bot.stop()
+
+
+async def test_alert_reasons_on_the_dashboard_come_in_both_languages(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """Found trying the dashboard (fixes): an alert's reasons were Chinese only ("发热")."""
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as member, http_client() as teacher:
+            page = await sign_in(member, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            await member.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await member.post(base + "/h5/daily",
+                              data={**DAILY, "temperature": "38.2", "_csrf": token})
+            html = await (await sign_in(teacher, base, "teacher", "/dashboard/")).text()
+            assert re.search(r'<div class="reasons">发热 / [Ff]ever</div>', html), html
+            history = await (await teacher.get(base + "/dashboard/member/zhangsan")).text()
+            assert re.search(r"<strong>发热 / [Ff]ever</strong>", history)
+    finally:
+        await bot.stop()

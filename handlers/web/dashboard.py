@@ -96,6 +96,12 @@ def _rolled_up(tree: dict[str, str | None], summaries: dict[str, Any]
     return rolled
 
 
+def _both(labels: catalog.Bi, lang: str) -> str:
+    """Reason labels on one line: "发热 / fever" (English only for "en"), like the catalog's
+    one-line texts."""
+    return labels.en if lang == "en" else f"{labels.zh} / {labels.en}"
+
+
 async def _scope(session: Any, actor: Member) -> set[str] | None | bool:
     """The actor's units (None = all); False when they may not use the dashboard."""
     units = await reviewed_units(session, actor)
@@ -137,7 +143,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     alert_rows = [{
         "id": a.alert_id, "name": a.name, "userid": a.userid, "day": a.day.isoformat(),
         "unit": names.get(a.unit_id or "", a.unit_id or ""),
-        "reasons": reason_labels(a.reasons, daily)[1 if lang == "en" else 0],
+        "reasons": _both(reason_labels(a.reasons, daily), lang),
         "acked": catalog.stacked("web.dashboard.acked", lang,
                              by=ack_names.get(a.acknowledged_by, a.acknowledged_by),
                              time=local_time_text(deps.clock, a.acknowledged_at))
@@ -218,8 +224,9 @@ async def member_history(request: web.Request) -> web.StreamResponse:
         info = await reports.basic_info(session, subject.userid)
         names = await unit_names(session)
         # Each record with its own version of its form (labels, questions, abnormal labels).
-        info_form = (await deps.forms.for_record(session, BASIC, info.form_version,
-                                                 local_date(deps.clock, info.submitted_at), now)) if info else None
+        info_form = (await deps.forms.for_record(
+            session, BASIC, info.form_version, local_date(deps.clock, info.submitted_at), now)
+            if info else None)
         report_forms = {r.form_version: await deps.forms.for_record(
             session, DAILY, r.form_version, r.report_date, now) for r in past}
         audit.record(session, at=now, actor=actor.userid, action=AuditAction.WEB_MEMBER,
@@ -231,9 +238,8 @@ async def member_history(request: web.Request) -> web.StreamResponse:
         "reports": [{
             "day": r.report_date.isoformat(), "receipt": r.receipt,
             "time": local_time_text(deps.clock, r.submitted_at),
-            "abnormal": reason_labels(r.abnormal_reasons, report_forms[r.form_version])[
-                1 if lang == "en" else 0]
-            if r.abnormal else "",
+            "abnormal": _both(reason_labels(r.abnormal_reasons, report_forms[r.form_version]),
+                              lang) if r.abnormal else "",
             "proxy": r.filled_by != r.userid,
             "lines": engine.summary_lines(report_forms[r.form_version].form, r.answers, lang),
         } for r in past],
