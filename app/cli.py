@@ -822,8 +822,9 @@ async def cmd_late(args: argparse.Namespace, settings: Settings) -> int:
 def trend_table(series: dict[str, list[Any]]) -> list[str]:
     lines = []
     for points in series.values():
-        lines.append(f"{points[0].unit_name} ({points[0].unit_id})  "
-                     f"{sparkline([p.rate for p in points])}")
+        name, unit_id = points[0].unit_name, points[0].unit_id
+        label = name if name == unit_id else f"{name} ({unit_id})"  # no "X (X)"
+        lines.append(f"{label}  {sparkline([p.rate for p in points])}")
         lines.append(f"  {'date':10}  {'reported':>8}  {'missing':>7}  {'exempt':>6}  "
                      f"{'abnormal':>8}  {'late':>4}  {'rate':>5}")
         for p in points:
