@@ -94,14 +94,24 @@ class InlineSqlite(aiosqlite.Connection):
     """
 
     _changes_committed = 0
+    # Calls handed to the worker thread and calls it has finished. Each counter has one writer
+    # (the loop's thread, the worker thread), so neither needs a lock.
+    _queued = 0
+    _finished = 0
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         connection = self._connection
+        if self._queued != self._finished or fn == connection.close:
+            # The worker is still running a call — e.g. a COMMIT whose awaiting task was
+            # cancelled at shutdown, after which SQLAlchemy rolls back or closes the connection.
+            # Two threads must never use the sqlite3 connection at once (closing it under a
+            # running COMMIT crashes the interpreter): queue behind it, in order.
+            return await self._in_worker(fn, *args, **kwargs)
         if fn == connection.commit and connection.total_changes != self._changes_committed:
             # A transaction that wrote: its COMMIT waits for the disk (synchronous=FULL).
-            result = await super()._execute(_waiting(connection, fn), *args, **kwargs)
+            result = await self._in_worker(_waiting(connection, fn), *args, **kwargs)
             self._changes_committed = connection.total_changes
             return result
         try:
@@ -109,7 +119,17 @@ class InlineSqlite(aiosqlite.Connection):
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:  # not BUSY_SNAPSHOT: waiting
                 raise                                           # would not help that one
-        return await super()._execute(_waiting(connection, fn), *args, **kwargs)
+        return await self._in_worker(_waiting(connection, fn), *args, **kwargs)
+
+    async def _in_worker(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        def counted() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._finished += 1  # on the worker thread, even if the awaiter is gone
+
+        self._queued += 1
+        return await super()._execute(counted)
 
 
 BUSY_TIMEOUT_MS = 10_000
