@@ -169,6 +169,10 @@ async def all_problems(session: AsyncSession, error: RosterError) -> list[str]:
                   key=_line_of)
 
 
+#: Userids looked up per statement (well below both databases' bound-parameter limits).
+LOOKUP_CHUNK = 5_000
+
+
 async def import_roster(session: AsyncSession, rows: list[RosterRow], *, now: datetime,
                         actor: str = "cli", source: str = "") -> ImportResult:
     """Upsert units, members and reviewer assignments; idempotent; caller owns the transaction."""
@@ -189,8 +193,14 @@ async def import_roster(session: AsyncSession, rows: list[RosterRow], *, now: da
             unit.parent_id = parents[unit_id]
             session.add(unit)
     await session.flush()
-    members = {m.userid: m for m in (await session.execute(
-        sa.select(Member).where(Member.userid.in_([r.userid for r in rows])))).scalars()}
+    members: dict[str, Member] = {}
+    userids = [r.userid for r in rows]
+    for start in range(0, len(userids), LOOKUP_CHUNK):
+        # One bound parameter per userid: PostgreSQL takes at most 32,767 per statement and
+        # SQLite 32,766, and a university's roster is larger than either.
+        chunk = userids[start:start + LOOKUP_CHUNK]
+        members.update((m.userid, m) for m in (await session.execute(
+            sa.select(Member).where(Member.userid.in_(chunk)))).scalars())
     for row in rows:
         member = members.get(row.userid)
         if member is None:

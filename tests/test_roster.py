@@ -143,3 +143,35 @@ def test_migrations_stay_out_of_normal_output(tmp_path: Path, monkeypatch: pytes
     path = tmp_path / "roster.csv"
     assert main(["--config", str(SETTINGS_TOML), "-v", "roster", "import", str(path)]) == 0
     assert "Running upgrade" in capsys.readouterr().err  # asked for
+
+
+@pytest.mark.postgres
+async def test_a_roster_larger_than_a_statement_s_parameter_limit_imports(db_url: str) -> None:
+    """A university's roster has more members than one PostgreSQL statement may bind (32,767
+    parameters): importing it and importing it again both work. (Debian's SQLite allows
+    250,000, so this runs on PostgreSQL only.)"""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's bound-parameter limit")
+    from datetime import datetime, timezone
+
+    from storage.roster import import_roster, parse_roster
+
+    count = 33_000
+    lines = ["userid,name,unit,role,mobile,parent_unit", "root,管理员,学校,admin,,"]
+    lines += [f"s{i:05d},学生{i},学校,member,," for i in range(count)]
+    rows = parse_roster("\n".join(lines).encode())
+    now = datetime(2026, 12, 3, 7, 0, tzinfo=timezone.utc)
+    db = Database(db_url)
+    try:
+        async with db.transaction() as session:
+            first = await import_roster(session, rows, now=now)
+        async with db.transaction() as session:
+            again = await import_roster(session, rows, now=now)
+        async with db.session() as session:
+            stored = (await session.execute(
+                sa.select(sa.func.count()).select_from(Member))).scalar_one()
+    finally:
+        await db.dispose()
+    assert first.members_added == count + 1
+    assert (again.members_added, again.members_updated) == (0, 0)
+    assert stored == count + 1
