@@ -56,15 +56,38 @@ async def emulator(clock: FixedClock) -> AsyncIterator[WeComEmulator]:
     await emu.close()
 
 
+#: The tables a freshly migrated database has (learnt by the first full reset in the process).
+_head_tables: frozenset[str] | None = None
+
+
 async def reset_postgres(url: str, *, migrate: bool = True) -> None:
-    """Empty the test database: no tables at all, or (`migrate`) the newest schema, no rows."""
+    """Empty the test database: no tables at all, or (`migrate`) the newest schema, no rows.
+
+    A database already at the newest schema, with the same tables as a fresh one, is emptied
+    in place (TRUNCATE): migrating from nothing for each of the PostgreSQL tests cost about a
+    quarter of the PostgreSQL suite. Anything else (a migration test's older revision, an extra
+    or missing table) is dropped and migrated again."""
+    global _head_tables
+    from storage.schema import head_revision
+
     db = Database(url)
     try:
         async with db.engine.begin() as conn:
+            tables = frozenset(await conn.run_sync(
+                lambda sync: sa.inspect(sync).get_table_names()))
+            at_head = migrate and tables == _head_tables and (await conn.execute(
+                sa.text("SELECT version_num FROM alembic_version"))).scalar() == head_revision()
+            if at_head:
+                names = ", ".join(f'"{t}"' for t in sorted(tables - {"alembic_version"}))
+                await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                return
             await conn.execute(sa.text("DROP SCHEMA public CASCADE"))
             await conn.execute(sa.text("CREATE SCHEMA public"))
         if migrate:
             await db.create_schema()
+            async with db.engine.connect() as conn:
+                _head_tables = frozenset(await conn.run_sync(
+                    lambda sync: sa.inspect(sync).get_table_names()))
     finally:
         await db.dispose()
 
