@@ -959,10 +959,8 @@ async def cmd_notice_status(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def cmd_form_check(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        _err(f"form check: cannot read {args.file} as UTF-8 text: {exc}")
+    text = _read_form_file(args.file, "check")
+    if text is None:
         return 2
     problems = form_files.check_text(text)
     for problem in problems:
@@ -979,9 +977,11 @@ async def cmd_form_check(args: argparse.Namespace, settings: Settings) -> int:
 def _read_form_file(path: str, command: str) -> str | None:
     try:
         return Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        _err(f"form {command}: cannot read {path} as UTF-8 text: {exc}")
-        return None
+    except OSError as exc:
+        _err(f"form {command}: cannot read {path}: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        _err(f"form {command}: {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8")
+    return None
 
 
 async def cmd_form_publish(args: argparse.Namespace, settings: Settings) -> int:

@@ -215,6 +215,16 @@ async def test_cli_form_check_and_show(tmp_path, capsys) -> None:
     assert await run("form", "show", "basic_info") == 0
     assert capsys.readouterr().out == shipped_text("basic_info")
     assert await run("form", "show", "nothing") == 2
+    capsys.readouterr()
+    missing, latin1 = tmp_path / "missing.toml", tmp_path / "latin1.toml"
+    latin1.write_bytes(GOOD.replace("vaccine_doses", "vaccine_doses_\u00e9").encode("latin-1",
+                                                                            "replace"))
+    for command in ("check", "publish"):
+        assert await run("form", command, str(missing)) == 2
+        assert f"form {command}: cannot read {missing}: No such file or directory" in (
+            capsys.readouterr().err)
+        assert await run("form", command, str(latin1)) == 2
+        assert f"form {command}: {latin1} is not UTF-8 text (byte " in capsys.readouterr().err
 
 
 # ---- the 2022 form through the engine --------------------------------------------------------
