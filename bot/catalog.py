@@ -1254,6 +1254,14 @@ CATALOG: dict[str, tuple[str, str]] = {
     "web.tab.daily": ("每日上报", "Daily report"),
     "web.tab.info": ("基本信息", "Basic info"),
     "web.submit": ("提交", "Submit"),
+    "web.confirm_submit": ("确认提交", "Confirm and submit"),
+    "web.info.confirm": (
+        "请核对以下基本信息。基本信息提交后不可修改：无误请点击页面下方的「确认提交」；"
+        "需要修改请在下方改正后再提交。",
+        "Please check your basic information below. It cannot be changed once submitted: if "
+        "it is right, press \"Confirm and submit\" at the bottom; otherwise correct it below "
+        "and submit again.",
+    ),
     "web.required": ("此项必填。", "This item is required."),
     "web.answer_needed": (
         "根据您上面的回答，还需要填写此项。",
