@@ -23,6 +23,7 @@ from handlers.keys import DEPS
 from storage.models import AuditLog, FormVersion
 from tests.harness import (
     Bot,
+    accept_notice_in_force,
     conversation,
     give_basic_info,
     joined,
@@ -136,9 +137,14 @@ async def test_publish_show_and_versions(tmp_path: Path,
 # ---- a running instance -----------------------------------------------------------------------
 
 
-async def publish(bot: Bot, text: str, tmp_path: Path, name: str = "form.toml") -> None:
+async def publish(bot: Bot, text: str, tmp_path: Path, name: str = "form.toml", *,
+                  accept: bool = True) -> None:
+    """Publish `text` from the command line; then, unless `accept` is False, every member
+    accepts the privacy notice a new question brings (tests/test_privacy_notice.py walks it)."""
     assert await run(bot.settings, bot.clock, "form", "publish",  # type: ignore[arg-type]
                      write(tmp_path, name, text)) == 0
+    if accept:
+        await accept_notice_in_force(bot)
 
 
 async def walk_2022(bot: Bot, userid: str, *, code: str = "green", test: str = "negative",
