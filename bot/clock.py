@@ -23,6 +23,18 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class ShiftedClock:
+    """The system clock moved forward by `offset`: the demo's `/day +1` lets someone try
+    tomorrow (a new daily report, 与昨日相同) without waiting for it."""
+
+    def __init__(self, tz: ZoneInfo, offset: timedelta = timedelta(0)) -> None:
+        self.tz = tz
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 class FixedClock:
     """A clock that only moves when told to."""
 

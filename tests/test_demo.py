@@ -62,3 +62,37 @@ def test_log_lines_go_to_a_file_not_into_the_chat(tmp_path, monkeypatch, capsys)
     assert not log_line.search(printed.out) and not log_line.search(printed.err)
     written = (tmp_path / "yiqingtong-demo.log").read_text(encoding="utf-8")
     assert "demo started" in written and log_line.search(written)
+
+
+def test_day_moves_the_bot_and_wecom_to_tomorrow(tmp_path, monkeypatch, capsys) -> None:
+    """QA (#15): the demo can try tomorrow: `/day +1` moves the bot's and the emulator's clock
+    (callbacks keep passing the timestamp check), and 状态 then speaks of the next day."""
+    import logging
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("YQT_CONFIG", raising=False)
+    script = tmp_path / "chat.txt"
+    script.write_text("同意\n状态\n/day +1\n状态\n/day +0\n/day soon\n/day\n/quit\n",
+                      encoding="utf-8")
+    root = logging.getLogger()
+    level, before = root.level, list(root.handlers)
+    try:
+        assert main(["demo", "--script", str(script)]) == 0
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)
+    printed = capsys.readouterr().out
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    tomorrow = today + timedelta(days=1)
+    assert f"bot> {today.isoformat()} 还没有上报" in printed
+    assert f"bot> {tomorrow.isoformat()} 还没有上报" in printed
+    assert f"demo date {tomorrow.isoformat()} ({tomorrow.strftime('%a')}), 1 day(s) ahead" in (
+        printed)
+    assert printed.count("/day +N moves the date 1 to 30 days ahead") == 2  # +0 and "soon"

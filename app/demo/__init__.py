@@ -11,7 +11,7 @@ import contextlib
 import logging
 import secrets
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -22,9 +22,9 @@ from pydantic import SecretStr
 from app.emulator.api import WeComEmulator
 from app.emulator.member import CardNotInteractive
 from app.factory import create_app
-from bot.clock import SystemClock
+from bot.clock import ShiftedClock, local_date
 from bot.settings import DatabaseSettings, ServerSettings, Settings
-from handlers.keys import DATABASE, SENDER
+from handlers.keys import CLOCK, DATABASE, SENDER
 from storage.models import Member
 from storage.roster import import_roster, parse_roster
 
@@ -34,6 +34,8 @@ DEMO_LOG = "yiqingtong-demo.log"
 # Which client each demo member uses: most members use the WeChat plugin, as in the original.
 DEMO_CLIENTS = {"lisi": "wecom", "wanglaoshi": "wecom"}
 BEIJING_CAMPUS = (39.9523, 116.3235)  # GCJ-02, Minzu University of China
+#: `/day +N` moves at most this far at once.
+MAX_DAYS_AHEAD = 30
 
 log = logging.getLogger("app.demo")
 
@@ -49,6 +51,7 @@ HELP = """Demo commands (everything else is sent to the bot as a chat message):
   /click N            press button N of the newest card (WeCom-client members)
   /pick N[,M…]        tick options N, M… of the newest vote card and submit
   /follow /unfollow   follow or leave the app
+  /day [+N]           show the demo's date, or move it N days ahead (bot and WeCom alike)
   /who                list members and their clients
   /help               this text;  /quit  leave"""
 
@@ -162,6 +165,24 @@ class DemoSession:
                 return True
             assert newest is not None and box is not None
             await emu.submit_card(self.user, newest[0], {box["question_key"]: ids})
+        elif command == "/day" and len(words) <= 2:
+            clock = self.app[CLOCK]
+            if len(words) == 2 and not isinstance(clock, ShiftedClock):
+                out("  this demo's clock cannot move")
+                return True
+            if len(words) == 2 and isinstance(clock, ShiftedClock):
+                try:
+                    days = int(words[1])
+                except ValueError:
+                    days = 0
+                if not 1 <= days <= MAX_DAYS_AHEAD:
+                    out(f"  /day +N moves the date 1 to {MAX_DAYS_AHEAD} days ahead")
+                    return True
+                clock.offset += timedelta(days=days)
+            today = local_date(clock)
+            ahead = clock.offset.days if isinstance(clock, ShiftedClock) else 0
+            out(f"  demo date {today.isoformat()} ({today.strftime('%a')})"
+                + (f", {ahead} day(s) ahead of the real one" if ahead else ""))
         elif command == "/follow":
             await emu.send_event(self.user, "subscribe")
         elif command == "/unfollow":
@@ -185,11 +206,13 @@ class DemoSession:
 
 async def run_demo(base: Settings, *, as_user: str | None = None,
                    script: str | None = None, log_path: str | None = None) -> int:
-    emulator = WeComEmulator()
+    # One clock for the bot and the emulator (callback timestamps, tokens), moved by /day.
+    clock = ShiftedClock(base.schedule.tz)
+    emulator = WeComEmulator(clock=clock)
     await emulator.start()
     port = free_port()  # known before the app starts: the pages' OAuth redirect names it
     settings = demo_settings(base, emulator, port)
-    app = create_app(settings, clock=SystemClock(settings.schedule.tz), run_sender=False)
+    app = create_app(settings, clock=clock, run_sender=False)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
