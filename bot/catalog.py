@@ -124,15 +124,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "privacy.notice": (
         "【隐私告知 第{version}版】使用疫情通前请阅读：\n"
-        "· 收集什么：基本信息（姓名、学工号、手机号、户籍、住址、人员类型）；每日上报（位置、体温、"
-        "症状、接触史、隔离情况、备注）。\n"
+        "· 收集什么：{collected}。\n"
         "· 为什么：学校依法开展校园疫情防控。\n"
         "· 谁能看到：您所在单位的审核老师和学校管理员；异常情况会提醒审核老师。\n"
         "· 保存多久：精确位置保存 {days} 天后只保留省/市/区；上报记录按学校规定保存。\n"
         "· 您的权利：可通过审核老师或学校管理员查询、导出您的全部数据，离校后可申请删除。",
         "[Privacy notice, version {version}] Before you use the bot:\n"
-        "- What: basic information (name, student/staff ID, mobile, hukou, address, member "
-        "type); daily reports (location, temperature, symptoms, contacts, quarantine, remarks).\n"
+        "- What: {collected}.\n"
         "- Why: the university's duty to prevent epidemics on campus.\n"
         "- Who sees it: your unit's reviewers and the university's administrators; abnormal "
         "reports alert your reviewers.\n"

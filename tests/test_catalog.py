@@ -16,7 +16,9 @@ from bot.conversation import render
 from tests.forms import BASIC_INFO
 from tests.forms import DAILY_REPORT, reason_labels
 from bot.conversation.engine import summary_lines
+from bot.conversation.form_files import shipped
 from bot.conversation.forms import LOCATION_STEPS, REPEAT, RESUME, SUBMIT, Question
+from handlers.privacy_notice import collected
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -89,6 +91,8 @@ SAMPLES: dict[str, Any] = {
     "recent": 99999,
     "title": "关于寒假离校返乡有关事项的通知",
     "body": "请各位同学在离校前完成健康上报。" * 12,
+    # What the privacy notice lists: the shipped forms' labels with the 2022 daily report.
+    "collected": collected([shipped("basic_info").form, shipped("daily_report_2022").form]),
 }
 # Entries followed by summary lines (see the catalog docstring).
 WITH_SUMMARY = {"report.receipt", "info.shown", "proxy.filed_for_you", "alert.abnormal",
