@@ -193,7 +193,8 @@ def test_named_text_parsers(parser: v.Parser, raw: str, ok: bool) -> None:
 @pytest.mark.parametrize("name", [
     "张三", "阿依古丽·买买提", "阿依古丽•买买提", "阿依古丽∙买买提", "田中・太郎", "O'Brien",
     "O’Brien", "O`Brien", "Anna-Lena Müller", "José García López", "Мария Иванова",
-    "محمد علي", "김민준", "สมชาย", "Nguyễn Thị Minh", "Zoë", "欧阳 娜娜",
+    "محمد علي", "김민준", "สมชาย", "Nguyễn Thị Minh", "Zoë", "欧阳 娜娜", "佐々木 太郎",
+    "Nguye\u0302\u0303n", "ㄱㄴ", "\uf900", "张\U00031350",  # new CJK (Unicode 15) is a letter
 ])
 def test_names_of_every_script_stay_as_typed(name: str) -> None:
     assert v.person_name(name, ENV) == name

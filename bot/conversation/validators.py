@@ -153,8 +153,9 @@ _PRESENTATION_SELECTORS = frozenset("\ufe0e\ufe0f")
 _NAME_SYMBOLS = frozenset("`´∙⋅")
 #: Symbols addresses do contain: ranges ("1～3号楼"), plus codes, №, Japan's postal mark 〒.
 _ADDRESS_SYMBOLS = frozenset("~～+＋№〒°")
-#: Unicode blocks of compatibility ideographs: letters, but NFKC would change them.
-_COMPAT_IDEOGRAPHS = ((0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+#: Letters NFKC would change although they are not look-alikes: compatibility ideographs
+#: (a name's chosen form) and Hangul compatibility jamo (NFKC makes them conjoining jamo).
+_KEEP_AS_TYPED = ((0xF900, 0xFAFF), (0x2F800, 0x2FA1F), (0x3130, 0x318F))
 
 
 def _category(ch: str) -> str:
@@ -172,7 +173,7 @@ def _fold_lookalikes(text: str) -> str:
     out: list[str] = []
     for ch in text:
         if (_category(ch)[0] == "L" or _category(ch) in ("Nd", "Nl")) and not any(
-                low <= ord(ch) <= high for low, high in _COMPAT_IDEOGRAPHS):
+                low <= ord(ch) <= high for low, high in _KEEP_AS_TYPED):
             out.append(unicodedata.normalize("NFKC", ch))
         else:
             out.append(ch)
