@@ -408,7 +408,7 @@ async def test_2022_on_the_member_page(emulator: WeComEmulator, db_url: str,
     """/h5/ renders and validates whatever form is in use: the published 2022 one."""
     import re
 
-    from tests.web_helpers import http_client, sign_in, start_web_bot
+    from tests.web_helpers import http_client, post_basic_info, sign_in, start_web_bot
 
     bot, base = await start_web_bot(emulator, db_url, clock)
     try:
@@ -416,7 +416,7 @@ async def test_2022_on_the_member_page(emulator: WeComEmulator, db_url: str,
         async with http_client() as http:
             page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
             token = re.search(r'name="_csrf" value="([^"]+)"', await page.text()).group(1)
-            await http.post(base + "/h5/info", data={
+            await post_basic_info(http, base, {
                 "name": "张三", "staff_no": "2019011234", "mobile": "13800000002",
                 "beijing_hukou": "yes", "member_type": "student", "_csrf": token})
             html = await (await http.get(base + "/h5/?tab=daily")).text()

@@ -24,7 +24,7 @@ from handlers.web import formview
 from handlers.web.jssdk import signature
 from storage.models import AuditLog, BasicInfo, DailyReport
 from tests.harness import basic_info, chinese_only_lines, member
-from tests.web_helpers import http_client, sign_in, start_web_bot
+from tests.web_helpers import CONFIRM, http_client, post_basic_info, sign_in, start_web_bot
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 BASIC = {"name": "张三", "staff_no": "zhangsan", "mobile": "13800000002",
@@ -150,7 +150,7 @@ async def test_post_without_csrf_token_changes_nothing(emulator: WeComEmulator,
             assert r.status == 403
             async with bot.db.session() as s:
                 assert await s.get(BasicInfo, "zhangsan") is None
-            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            r = await post_basic_info(http, base, {**BASIC, "_csrf": token})
             assert r.status == 200 and "不可修改" in await r.text()
         async with http_client() as anonymous:
             r = await anonymous.post(base + "/h5/daily", data=DAILY)
@@ -175,13 +175,13 @@ async def test_the_page_refuses_emoji_and_dashed_ids_with_the_chats_messages(
                     ("hukou_address", "河北省保定市🏠竞秀区", "地址中不能有表情或符号（🏠）")]:
                 data = {**BASIC, "beijing_hukou": "no", "hukou_address": "河北省保定市竞秀区",
                         field: typed, "_csrf": token}
-                r = await http.post(base + "/h5/info", data=data)
+                r = await post_basic_info(http, base, data)
                 html = await r.text()
                 assert r.status == 400 and message in html, field
                 assert "can&#39;t contain emoji" in html or "without spaces or dashes" in html
                 assert await basic_info(bot, "zhangsan") is None
-            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
-            assert r.status == 200
+            r = await post_basic_info(http, base, {**BASIC, "_csrf": token})
+            assert r.status == 200 and await basic_info(bot, "zhangsan") is not None
             abroad = {**DAILY, "location.mode": "abroad", "location.country": "日本🇯🇵",
                       "_csrf": token}
             r = await http.post(base + "/h5/daily", data=abroad)
@@ -189,6 +189,36 @@ async def test_the_page_refuses_emoji_and_dashed_ids_with_the_chats_messages(
         async with bot.db.session() as s:
             assert (await s.execute(sa.select(sa.func.count()).select_from(DailyReport))
                     ).scalar_one() == 0
+    finally:
+        await bot.stop()
+
+
+async def test_basic_information_is_stored_only_after_the_member_confirms_what_was_shown(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """QA (#16): basic information cannot be changed once stored, so the page, like the chat,
+    shows what will be stored and stores it only when the member confirms exactly that."""
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            first = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            html = await first.text()
+            assert first.status == 200 and "请核对以下基本信息" in html and "确认提交" in html
+            assert "13800000002" in html and 'id="confirm"' in html
+            assert await basic_info(bot, "zhangsan") is None
+            digest = CONFIRM.search(html).group(1)
+            # Changed after being shown (or a forged digest): shown again, nothing stored.
+            for data in ({**BASIC, "mobile": "13900000009", "confirm": digest},
+                         {**BASIC, "confirm": "0" * 32}):
+                again = await http.post(base + "/h5/info", data={**data, "_csrf": token})
+                assert again.status == 200 and "请核对以下基本信息" in await again.text()
+                assert await basic_info(bot, "zhangsan") is None
+            done = await http.post(base + "/h5/info",
+                                   data={**BASIC, "confirm": digest, "_csrf": token})
+            assert done.status == 200 and "不可修改" in await done.text()
+            stored = await basic_info(bot, "zhangsan")
+            assert stored is not None and stored.answers["mobile"] == "13800000002"
     finally:
         await bot.stop()
 
@@ -205,7 +235,7 @@ async def test_the_page_shows_the_privacy_notice_and_takes_nothing_before_agreem
                 assert "隐私告知 第1版" in html and "点击「同意」" in html  # as in the chat
                 assert 'name="staff_no"' not in html and 'name="temperature"' not in html
             token = CSRF.search(html).group(1)
-            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            r = await post_basic_info(http, base, {**BASIC, "_csrf": token})
             assert r.status == 409 and "请先阅读并同意隐私告知" in await r.text()
             assert await basic_info(bot, "zhangsan") is None
             r = await http.post(base + "/h5/applicable", data={"form": "info", "_csrf": token})
@@ -215,7 +245,7 @@ async def test_the_page_shows_the_privacy_notice_and_takes_nothing_before_agreem
             assert "隐私告知" not in html and 'name="staff_no"' in html
             stored = await member(bot, "zhangsan")
             assert stored.privacy_version == 1 and stored.privacy_accepted_at == clock.now()
-            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            r = await post_basic_info(http, base, {**BASIC, "_csrf": token})
             assert r.status == 200 and "不可修改" in await r.text()
         assert not any("隐私告知" in t for t in await bot.say("zhangsan", "状态"))
     finally:
@@ -233,7 +263,7 @@ async def test_page_uses_the_chats_validators_and_status_agrees(
             bad = {**BASIC, "mobile": "12345", "_csrf": token}
             r = await http.post(base + "/h5/info", data=bad)
             assert r.status == 400 and "手机号" in await r.text()
-            r = await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            r = await post_basic_info(http, base, {**BASIC, "_csrf": token})
             assert r.status == 200
             r = await http.post(base + "/h5/daily", data={**DAILY, "temperature": "45",
                                                           "_csrf": token})
@@ -290,7 +320,7 @@ async def test_inside_wecom_the_page_signs_the_js_sdk_config(
         async with http_client() as http:
             page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
             token = CSRF.search(await page.text()).group(1)
-            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await post_basic_info(http, base, {**BASIC, "_csrf": token})
             outside = await (await http.get(base + "/h5/?tab=daily")).text()
             assert "window.YQT_JSSDK = null" in outside and "res.wx.qq.com" not in outside
             ua = {"User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0 wxwork/4.1.0"}
@@ -393,7 +423,7 @@ async def test_a_report_started_in_the_chat_is_continued_in_the_page(
         async with http_client() as http:
             page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
             token = CSRF.search(await page.text()).group(1)
-            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await post_basic_info(http, base, {**BASIC, "_csrf": token})
             await bot.say("zhangsan", "上报")
             await bot.say("zhangsan", "在国外")
             await bot.say("zhangsan", "日本")
@@ -512,7 +542,7 @@ async def test_proxy_page_for_a_member_who_reported_says_so(
         async with http_client() as member, http_client() as teacher:
             page = await sign_in(member, base, "zhangsan", "/h5/?tab=info")
             token = CSRF.search(await page.text()).group(1)
-            await member.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await post_basic_info(member, base, {**BASIC, "_csrf": token})
             await member.post(base + "/h5/daily", data={**DAILY, "_csrf": token})
             await sign_in(teacher, base, "teacher", "/dashboard/")
             html = await (await teacher.get(base + "/dashboard/proxy/zhangsan")).text()
@@ -529,7 +559,7 @@ async def test_location_failed_ask_my_reviewer_notifies_them_and_files_nothing(
         async with http_client() as http:
             page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
             token = CSRF.search(await page.text()).group(1)
-            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await post_basic_info(http, base, {**BASIC, "_csrf": token})
             r = await http.post(base + "/h5/daily", data={"location.mode": "proxy",
                                                           "_csrf": token})
             html = await r.text()
@@ -562,7 +592,7 @@ async def test_pages_show_english_alongside_and_never_none(
             page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
             info = await page.text()
             token = CSRF.search(info).group(1)
-            await http.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await post_basic_info(http, base, {**BASIC, "_csrf": token})
             daily = await (await http.get(base + "/h5/?tab=daily")).text()
             for html in (info, daily):
                 text = _visible_text(html)
@@ -655,7 +685,7 @@ async def test_alert_reasons_on_the_dashboard_come_in_both_languages(
         async with http_client() as member, http_client() as teacher:
             page = await sign_in(member, base, "zhangsan", "/h5/?tab=info")
             token = CSRF.search(await page.text()).group(1)
-            await member.post(base + "/h5/info", data={**BASIC, "_csrf": token})
+            await post_basic_info(member, base, {**BASIC, "_csrf": token})
             await member.post(base + "/h5/daily",
                               data={**DAILY, "temperature": "38.2", "_csrf": token})
             html = await (await sign_in(teacher, base, "teacher", "/dashboard/")).text()

@@ -128,6 +128,11 @@ async def fill_basic_info(page: Any, base: str) -> None:
     await page.check("input[name=member_type][value=student]")
     await shot(page, "h5-basic-info-form.png")
     await page.click("button.primary")
+    # Shown to check first: stored only when confirmed (it cannot be changed afterwards).
+    await page.wait_for_selector("#confirm")
+    assert "新疆乌鲁木齐市天山区" in await page.inner_text("#confirm")
+    await shot(page, "h5-basic-info-confirm.png")
+    await page.click("button.primary")
     await page.wait_for_selector("#basic-info")
 
 
@@ -195,6 +200,8 @@ async def test_abroad_and_location_failed_ladder_without_javascript(
     # Without JavaScript the page comes back asking for the question that now applies.
     await page.wait_for_selector("#q-hukou_address .error")
     await page.fill("#in-hukou_address", "河北省保定市")
+    await page.click("button.primary")
+    await page.wait_for_selector("#confirm")
     await page.click("button.primary")
     await page.wait_for_selector("#basic-info")
     await page.goto(base + "/h5/?tab=daily")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -52,3 +53,17 @@ async def sign_in(http: aiohttp.ClientSession, base: str, userid: str,
     picked = await http.get(authorize + f"&pick_userid={userid}", allow_redirects=False)
     assert picked.status == 302
     return await http.get(picked.headers["Location"], allow_redirects=True)
+
+
+CONFIRM = re.compile(r'name="confirm" value="([0-9a-f]+)"')
+
+
+async def post_basic_info(http: aiohttp.ClientSession, base: str, data: dict[str, str]
+                          ) -> aiohttp.ClientResponse:
+    """Submit basic information on /h5/ as a member does: the page shows what will be stored
+    and asks to confirm (a second POST carrying the shown answers' digest)."""
+    first = await http.post(base + "/h5/info", data=data)
+    match = CONFIRM.search(await first.text())
+    if first.status != 200 or match is None:
+        return first  # refused (403, 409, 400): nothing to confirm
+    return await http.post(base + "/h5/info", data={**data, "confirm": match.group(1)})

@@ -8,6 +8,7 @@ reviewers and country memory as the chat. A report started in the chat is prefil
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -91,14 +92,23 @@ async def _earlier_answers(session: Any, member: Member, form: Form, ctx: engine
     return {}, None
 
 
+def confirmation_digest(answers: dict[str, Any]) -> str:
+    """Names the answers a member was shown to check: the page stores basic information only
+    when the submission carries the digest of exactly the answers it parses to."""
+    canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
 async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None = None,
                   errors: dict[str, str] | None = None, status: int = 200,
-                  notice: str | None = None) -> web.Response:
+                  notice: str | None = None,
+                  confirm: dict[str, Any] | None = None) -> web.Response:
     deps, member, now = deps_of(request), request[MEMBER], now_of(request)
     settings = settings_of(request)
     lang = lang_of(member, settings)
     context: dict[str, Any] = {"tab": tab, "notice": notice, "errors": errors or {},
-                               "receipt": None, "fields": [], "form": None, "privacy": None}
+                               "receipt": None, "fields": [], "form": None, "privacy": None,
+                               "confirm": confirm}
     if not privacy_notice.has_accepted(member, settings):
         # The same notice (and version) as the chat, accepted before any form is shown.
         context["privacy"] = html_lines(privacy_notice.notice_text(settings, lang, web=True))
@@ -140,7 +150,8 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
             context["form"] = {"title": catalog.side_by_side(form.title, lang),
                                "intro": "",  # the chat's intro explains chat commands
                                "note": catalog.stacked(form.note, lang) if form.note else "",
-                               "action": f"/h5/{tab}", "id": tab}
+                               "action": f"/h5/{tab}", "id": tab,
+                               "confirm": confirm["digest"] if confirm else ""}
     context["jssdk"] = json.dumps(await config_for(request)) if show_form and tab == "daily" \
         else "null"
     context["today"] = local_date(deps.clock, now).isoformat()
@@ -169,16 +180,25 @@ async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
             return message_page(request, "web.info_first", status=409)
         ctx = await build_context(turn, form, turn.member)
         outcome = formview.parse(form, raw, ctx, lang)
+        confirm: dict[str, Any] | None = None
         if outcome.proxy_requested:
             await apply_effect(turn, engine.Effect("request_proxy", {
                 "userid": member.userid, "form_id": form.id, "date": turn.today.isoformat(),
                 "reason": "location_failed"}), member.userid)
             await _end_chat_form(session, member.userid, form)
+        elif outcome.ok and tab == "info" and (
+                post.get("confirm") != confirmation_digest(outcome.answers)):
+            # Basic information cannot be changed once stored: as the chat does, show what
+            # will be stored and store it only when the member confirms exactly that.
+            confirm = {"digest": confirmation_digest(outcome.answers),
+                       "lines": engine.summary_lines(form, outcome.answers, lang)}
         elif outcome.ok:
             await store_record(turn, form, outcome.answers, ctx, outcome.effects)
             await _end_chat_form(session, member.userid, form)
     if not outcome.ok:
         return await _render(request, tab, raw=raw, errors=outcome.errors, status=400)
+    if confirm is not None:
+        return await _render(request, tab, raw=raw, confirm=confirm)
     wake_sender(request)
     suffix = "&done=proxy" if outcome.proxy_requested else ""
     raise web.HTTPSeeOther(f"/h5/?tab={tab}{suffix}")
