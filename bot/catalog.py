@@ -947,8 +947,9 @@ CATALOG: dict[str, tuple[str, str]] = {
         "(no digits).",
     ),
     "help.q.staff_no": (
-        "学工号即学号或工号，来自学校花名册，3–20 位字母或数字。",
-        "Your student or staff ID, from the university roster: 3–20 letters or digits.",
+        "学工号即学号或工号，来自学校花名册，3–20 位字母或数字，不加空格或短横线。",
+        "Your student or staff ID, from the university roster: 3–20 letters or digits, "
+        "without spaces or dashes.",
     ),
     "help.q.mobile": (
         "请输入 11 位大陆手机号，如 13812345678（可带 +86）；境外手机号请以 + 和国家代码开头，"
@@ -1211,6 +1212,26 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.staff_no": (
         "学工号应为 3–20 位字母或数字，请重新输入。",
         "The student/staff ID should be 3–20 letters or digits. Please type it again.",
+    ),
+    "err.staff_no_separators": (
+        "学工号只含字母和数字，不加空格或短横线，例如 {staff_no}。请重新输入。",
+        "A student/staff ID is letters and digits only, without spaces or dashes, e.g. "
+        "{staff_no}. Please type it again.",
+    ),
+    "err.name_symbols": (
+        "姓名中不能有表情或符号（{symbol}）。请只输入文字，可用 · - ' 和空格。",
+        "A name can't contain emoji or symbols ({symbol}). Please type letters only; · - ' "
+        "and spaces are fine.",
+    ),
+    "err.address_symbols": (
+        "地址中不能有表情或符号（{symbol}）。请用文字和数字写明省、市、区县。",
+        "An address can't contain emoji or symbols ({symbol}). Please write the province, "
+        "city and district in words and numbers.",
+    ),
+    "err.country_symbols": (
+        "国家或地区名称中不能有表情或符号（{symbol}）。请输入名称，如：日本。",
+        "A country or region can't contain emoji or symbols ({symbol}). Please type its "
+        "name, e.g. Japan.",
     ),
     "err.address": (
         "地址太简单了，请写明省、市、区县。",

@@ -67,7 +67,7 @@ def _member_type(raw: str, today: date) -> str:
 
 PARSERS: dict[str, Callable[[str, date], Any]] = {
     "name": _form_rule(v.person_name, "name"),
-    "staff_no": _form_rule(v.staff_no, "staff number (3-20 letters or digits)"),
+    "staff_no": _form_rule(v.staff_no, "staff number (3-20 letters or digits, no spaces or dashes)"),
     "mobile": _form_rule(v.mobile, "mobile number (11-digit mainland, or + and 8-15 digits)"),
     "beijing_hukou": _hukou,
     "hukou_address": _form_rule(v.address, "household address"),

@@ -61,7 +61,7 @@ FILL_ABNORMAL = "FFFF7C80"
 FILL_CITY_CHANGED = "FFFFC000"
 FILL_UNFOLLOWED = "FFD9D9D9"
 
-Cell = str | float | None
+Cell = str | int | float | None
 
 
 class ExportError(ValueError):
@@ -94,7 +94,7 @@ class ExportRow:
 
     def cells(self, columns: tuple[str, ...] = COLUMNS) -> list[Cell]:
         """The row in `columns` order (the leading and trailing columns are always there);
-        temperature stays a number, everything else text."""
+        temperature and the answers to number questions stay numbers, everything else text."""
         answers = columns[len(LEADING_COLUMNS):len(columns) - len(TRAILING_COLUMNS)]
         return [self.day.isoformat(), self.userid, self.name, self.unit, self.status,
                 self.filled_by, self.submitted_at,
@@ -229,6 +229,10 @@ async def export_columns(session: AsyncSession, start: date, end: date) -> tuple
             + TRAILING_COLUMNS)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 _NOT_QUESTIONS = frozenset({"location", "form_version", "date", "userid"})
 
 
@@ -247,11 +251,12 @@ def flatten_answers(report: DailyReport) -> dict[str, Cell]:
     }
     for key, value in answers.items():
         if key not in _NOT_QUESTIONS and key not in result:
-            result[key] = _text(value)
+            # A number question's answer is stored as a number (a text answer is always a
+            # string, even "-3"): it stays one, a number cell in xlsx.
+            result[key] = value if _is_number(value) else _text(value)
     temperature = report.temperature if report.temperature is not None \
         else answers.get("temperature")
-    result["temperature"] = float(temperature) \
-        if isinstance(temperature, int | float) and not isinstance(temperature, bool) else None
+    result["temperature"] = float(temperature) if _is_number(temperature) else None
     return result
 
 
@@ -273,11 +278,19 @@ def _reported_row(day: date, member: Any, report: DailyReport, tz: ZoneInfo) -> 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def formula_like(value: Cell) -> bool:
+    """Whether `value` is text a spreadsheet program would read as a formula if it were typed."""
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+
+
 def neutralise(value: Cell) -> Cell:
-    """Text a member typed must never run as a formula when the export is opened (OWASP CSV
-    injection): a leading `'` makes Excel, LibreOffice and Sheets show it as plain text."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
+    """For CSV: text a member typed must never run as a formula when the file is opened (OWASP
+    CSV injection). CSV has no cell types, so the only defence is in the data: a leading `'`
+    makes Excel, LibreOffice and Sheets show it as plain text (and the `'` is then part of the
+    text). Numbers are left alone: "-3" from a number question is a number, not a formula.
+    The xlsx writer does not use this: its cells are typed (see `XlsxExport.write`)."""
+    if formula_like(value):
+        return "'" + str(value)
     return value
 
 
@@ -385,9 +398,15 @@ class XlsxExport:
             color = row.fill()
             cells = []
             for value in row.cells(self._columns):
-                cell = WriteOnlyCell(sheet, value=neutralise(value))
+                cell = WriteOnlyCell(sheet, value=value)
                 if isinstance(value, str):
-                    cell.data_type = "s"  # never a formula, whatever the text starts with
+                    # The exact text, in a string cell: never a formula, whatever it starts
+                    # with. A text starting like a formula also gets the cell style's
+                    # quotePrefix, the `'` Excel and LibreOffice show in the edit line (not in
+                    # the value), so editing the cell and pressing Enter keeps it text.
+                    cell.data_type = "s"
+                    if formula_like(value):
+                        cell.quotePrefix = True
                 if color is not None:
                     cell.fill = self._fills[color]
                 cells.append(cell)

@@ -52,6 +52,7 @@ SAMPLES: dict[str, Any] = {
     "helpers": "欧阳老师、司马老师、Maximilian Müller",
     "query": "阿依古丽·买买提" * 4,
     "staff_no": "S" * 20,
+    "symbol": "👨👩👧🇨🇳🇨🇳🇨🇳",  # first_symbol's longest: 8 characters of 4 bytes
     "count": 20,
     "place": Bi("新疆维吾尔自治区 伊犁哈萨克自治州 察布查尔锡伯自治县",
                 "新疆维吾尔自治区 伊犁哈萨克自治州 察布查尔锡伯自治县"),

@@ -169,6 +169,51 @@ async def test_a_corrected_name_is_typed_instead_of_confirmed(bot: Bot) -> None:
     assert (await answers_of(bot, "zhangsan"))["name"] == "张叁"
 
 
+async def test_a_name_with_an_emoji_is_refused_and_asked_again(bot: Bot) -> None:
+    """QA #13: "张三😀" was stored as the name and went into exports and rosters."""
+    await say(bot, "zhangsan", "信息")
+    out = joined(await say(bot, "zhangsan", "张三😀"))
+    assert "姓名中不能有表情或符号（😀）" in out and "A name can't contain emoji" in out
+    assert "花名册中您的姓名：张三" in out  # the question again
+    assert await step_of(bot, "zhangsan") == "name"
+    assert await answers_of(bot, "zhangsan") == {}
+    out = joined(await say(bot, "zhangsan", "阿依古丽·买买提"))
+    assert "学工号" in out
+    assert (await answers_of(bot, "zhangsan"))["name"] == "阿依古丽·买买提"
+
+
+async def test_a_student_id_with_a_dash_is_refused_naming_the_expected_form(bot: Bot) -> None:
+    """QA #13: "2019-011234" must not be stored as something the roster does not hold."""
+    await say(bot, "zhangsan", "信息")
+    await pick(bot, "zhangsan", "prefill", "1")
+    for typed in ("2019-011234", "2019 011234"):
+        out = joined(await say(bot, "zhangsan", typed))
+        assert "学工号只含字母和数字，不加空格或短横线，例如 2019011234" in out
+        assert "请输入您的学工号" in out
+        assert await step_of(bot, "zhangsan") == "staff_no"
+        assert await answers_of(bot, "zhangsan") == {"name": "张三"}
+    out = joined(await say(bot, "zhangsan", "２０１９０１１２３４"))  # full width still works
+    assert "请输入您的手机号" in out
+    assert (await answers_of(bot, "zhangsan"))["staff_no"] == "2019011234"
+
+
+async def test_an_address_with_an_emoji_is_refused_and_nothing_is_stored(bot: Bot) -> None:
+    await say(bot, "lisi", "信息")
+    await pick(bot, "lisi", "prefill", "1")
+    await say(bot, "lisi", "2019011235")
+    await say(bot, "lisi", "13800000003")
+    await pick(bot, "lisi", "no", "2")
+    out = joined(await say(bot, "lisi", "河北省保定市🏠竞秀区"))
+    assert "地址中不能有表情或符号（🏠）" in out and "请输入您的户籍地址" in out
+    assert await step_of(bot, "lisi") == "hukou_address"
+    assert "hukou_address" not in await answers_of(bot, "lisi")
+    await say(bot, "lisi", "河北省保定市竞秀区")
+    await pick(bot, "lisi", "student", "1")
+    await pick(bot, "lisi", "submit", "1")
+    info = await basic_info(bot, "lisi")
+    assert info is not None and info.hukou_address == "河北省保定市竞秀区"
+
+
 async def test_report_before_basic_info_starts_basic_info_first(bot: Bot) -> None:
     out = joined(await say(bot, "zhangsan", "上报"))
     assert "请先填写基本信息" in out and "花名册中您的姓名" in out

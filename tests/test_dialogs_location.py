@@ -17,6 +17,7 @@ from tests.harness import (
     SHANGHAI_COAST,
     TOKYO,
     Bot,
+    answers_of,
     conversation,
     enter_app,
     give_basic_info,
@@ -251,6 +252,21 @@ async def test_abroad_asks_the_country_and_offers_it_again_the_next_day(
     assert day3 is not None and day3.city == "北京市"
     assert "abroad_return" in day3.abnormal_reasons
     assert (await member(bot, "zhangsan")).abroad_country is None
+
+
+async def test_a_country_with_a_flag_is_refused_and_asked_again(member_bot: Bot) -> None:
+    """QA #13: "日本🇯🇵" was stored as the country and remembered for the next day."""
+    bot = member_bot
+    await say(bot, "zhangsan", "上报")
+    await pick(bot, "zhangsan", "abroad", "2")
+    out = joined(await say(bot, "zhangsan", "日本🇯🇵"))
+    assert "国家或地区名称中不能有表情或符号（🇯🇵）" in out
+    assert "请输入您所在的国家或地区" in out
+    assert await step_of(bot, "zhangsan") == "location#country"
+    assert "location" not in await answers_of(bot, "zhangsan")
+    out = joined(await say(bot, "zhangsan", "日本"))
+    assert "请输入您今天的体温" in out
+    assert (await answers_of(bot, "zhangsan"))["location"]["country"] == "日本"
 
 
 # ---- geocoding through the dialog ----------------------------------------------------------

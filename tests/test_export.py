@@ -19,11 +19,14 @@ from bot.clock import FixedClock
 from bot.settings import DatabaseSettings, Settings
 from storage.db import Database
 from storage.export import (
+    ANSWER_COLUMNS,
     COLUMNS,
     FILL_ABNORMAL,
     FILL_CITY_CHANGED,
     FILL_MISSING,
     FILL_UNFOLLOWED,
+    LEADING_COLUMNS,
+    TRAILING_COLUMNS,
     ExportError,
     check_range,
     export_rows,
@@ -246,6 +249,58 @@ async def test_xlsx_sheet_per_unit(db: Database, tmp_path: Path) -> None:
                         "民族学院": ["s3", "s4", "t1"]}
     assert book["民族一班"]["A3"].fill.fgColor.rgb == FILL_MISSING
     assert [c.value for c in book["民族学院"][1]] == HEADER
+
+
+# ---- what a member typed, exactly, and never a formula ----------------------------------------
+
+#: s2's report: text answers that start like formulas, and a number question's negative answer
+#: (a published form's `number` question with `min = -10`; stored as a number).
+TYPED = {"remarks": "-3 天前回京", "symptom_other": "=1+2", "city_changed_reason": "@家里有事",
+         "quarantine_start": "+1 天"}
+WITH_NUMBER = LEADING_COLUMNS + ANSWER_COLUMNS + ("offset_days",) + TRAILING_COLUMNS
+
+
+async def typed_rows(db: Database) -> list:
+    async with db.transaction() as s:
+        s.add(report("s2", DAY, "R0000009", offset_days=-3, **TYPED))
+    async with db.session() as session:
+        return await export_rows(session, DAY, DAY, "民族一班")
+
+
+async def test_xlsx_keeps_the_typed_text_in_a_quote_prefixed_text_cell(
+        db: Database, tmp_path: Path) -> None:
+    """QA #11: "-3 天前回京" was exported as "'-3 天前回京". The xlsx cell holds the exact text
+    as a string; the style's quotePrefix (not the value) keeps it text when edited."""
+    path = tmp_path / "typed.xlsx"
+    write_xlsx(await typed_rows(db), path, columns=WITH_NUMBER)
+    sheet = openpyxl.load_workbook(path).active
+    header = [c.value for c in sheet[1]]
+    row = {header[c.column - 1]: c for c in next(r for r in sheet.iter_rows(min_row=2)
+                                                 if r[1].value == "s2")}
+    for column, typed in TYPED.items():
+        cell = row[column]
+        assert (cell.value, cell.data_type, cell.quotePrefix) == (typed, "s", True), column
+    # Text that cannot be mistaken for a formula carries no quotePrefix.
+    assert (row["district"].value, row["district"].quotePrefix) == ("海淀区", False)
+    assert (row["receipt"].value, row["receipt"].quotePrefix) == ("R0000009", False)
+    # A number question's negative answer is a number, as is the temperature.
+    offset = row["offset_days"]
+    assert (offset.value, offset.data_type, offset.quotePrefix) == (-3, "n", False)
+    assert (row["temperature"].value, row["temperature"].data_type) == (36.5, "n")
+    formulas = [c.coordinate for r in sheet.iter_rows() for c in r if c.data_type == "f"]
+    assert formulas == []
+
+
+async def test_csv_still_neutralises_text_but_not_numbers(db: Database) -> None:
+    """CSV has no cell types: a leading `'` is the only defence, so it stays in CSV."""
+    stream = io.StringIO()
+    write_csv(await typed_rows(db), stream, WITH_NUMBER)
+    table = list(csv.reader(io.StringIO(stream.getvalue())))
+    row = dict(zip(table[0], next(r for r in table if r[1] == "s2"), strict=True))
+    for column, typed in TYPED.items():
+        assert row[column] == "'" + typed, column
+    assert row["offset_days"] == "-3"  # a number: no quote
+    assert row["district"] == "海淀区"
 
 
 # ---- the command ----------------------------------------------------------------------------

@@ -236,7 +236,11 @@ async def test_admin_correct_changes_one_field_and_audits_it(
     assert len(await rows(db, AuditLog)) == 1
 
     assert await run(settings, "admin", "correct", "s1", "member_type", "Faculty") == 0
-    assert await run(settings, "admin", "correct", "s1", "staff_no", "ab-12 34") == 0
+    # As in the form: an ID with spaces or dashes is refused, not joined (QA #13).
+    assert await run(settings, "admin", "correct", "s1", "staff_no", "ab-12 34") == 2
+    assert "is not a valid staff number (3-20 letters or digits, no spaces or dashes)" in \
+        capsys.readouterr().err
+    assert await run(settings, "admin", "correct", "s1", "staff_no", "ab1234") == 0
     assert await run(settings, "admin", "correct", "s1", "name", "张 三丰") == 0
     [info] = await rows(db, BasicInfo)
     assert (info.member_type, info.staff_no, info.name) == ("faculty", "ab1234", "张 三丰")

@@ -58,7 +58,8 @@ def test_xlsx_export_writes_text_never_a_formula(tmp_path: Path) -> None:
     sheet = openpyxl.load_workbook(path).active
     header = [c.value for c in sheet[1]]
     remarks = sheet.cell(row=2, column=header.index("remarks") + 1)
-    assert remarks.data_type == "s" and remarks.value == "'" + EVIL
+    # The exact text in a text cell, quote-prefixed by its style (QA #11), never a formula.
+    assert (remarks.data_type, remarks.value, remarks.quotePrefix) == ("s", EVIL, True)
     formulas = [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
     assert formulas == []
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot import catalog
 from bot.conversation import validators as v
@@ -171,7 +175,7 @@ def test_free_text_allows_emoji_only() -> None:
 @pytest.mark.parametrize(("parser", "raw", "ok"), [
     (v.person_name, "张三", True), (v.person_name, "Anna Müller", True),
     (v.person_name, "张三1", False), (v.person_name, "🙂", False), (v.person_name, "", False),
-    (v.staff_no, "2020123", True), (v.staff_no, "ab-12 34", True), (v.staff_no, "12", False),
+    (v.staff_no, "2020123", True), (v.staff_no, "ab-12 34", False), (v.staff_no, "12", False),
     (v.staff_no, "学号123", False), (v.address, "北京市海淀区", True), (v.address, "京", False),
     (v.address, "12 3", False), (v.country, "日本", True), (v.country, "United Kingdom", True),
     (v.country, "China", False), (v.country, "中国", False), (v.country, "123", False),
@@ -181,6 +185,173 @@ def test_named_text_parsers(parser: v.Parser, raw: str, ok: bool) -> None:
         assert parser(raw, ENV)
     else:
         rejects(parser, raw)
+
+
+# ---- emoji and symbols in names, addresses and countries (QA #13) ----------------------------
+
+
+@pytest.mark.parametrize("name", [
+    "张三", "阿依古丽·买买提", "阿依古丽•买买提", "阿依古丽∙买买提", "田中・太郎", "O'Brien",
+    "O’Brien", "O`Brien", "Anna-Lena Müller", "José García López", "Мария Иванова",
+    "محمد علي", "김민준", "สมชาย", "Nguyễn Thị Minh", "Zoë", "欧阳 娜娜", "佐々木 太郎",
+    "Nguye\u0302\u0303n", "ㄱㄴ", "\uf900", "张\U00031350",  # new CJK (Unicode 15) is a letter
+])
+def test_names_of_every_script_stay_as_typed(name: str) -> None:
+    assert v.person_name(name, ENV) == name
+
+
+@pytest.mark.parametrize(("raw", "symbol"), [
+    ("张三😀", "😀"), ("😀张三", "😀"), ("张三👍🏽", "👍🏽"), ("张三❤️", "❤️"), ("张★三", "★"),
+    ("张三™", "™"), ("Li ☎", "☎"), ("张三 🇨🇳", "🇨🇳"), ("李👨\u200d👩\u200d👧", "👨👩👧"),
+    ("张三\U0001FAE8", "\U0001FAE8"),  # an emoji newer than this Python's Unicode tables
+    ("ℹ️ Li", "ℹ️"), ("Ⓩhang", "Ⓩ"), ("$张三", "$"), ("=张三", "="), ("张三+", "+"),
+    ("张三©", "©"), ("张^三", "^"),
+])
+def test_emoji_and_symbols_in_a_name_are_refused_naming_the_first(raw: str, symbol: str) -> None:
+    with pytest.raises(v.InvalidAnswer) as info:
+        v.person_name(raw, ENV)
+    assert (info.value.key, info.value.params) == ("err.name_symbols", {"symbol": symbol})
+    zh = catalog.stacked("err.name_symbols", "zh", symbol=symbol)
+    assert f"姓名中不能有表情或符号（{symbol}）" in zh and "A name can't contain emoji" in zh
+
+
+@pytest.mark.parametrize(("raw", "folded"), [
+    ("𝐙𝐡𝐚𝐧𝐠 𝐒𝐚𝐧", "Zhang San"), ("Ｚｈａｎｇ　Ｓａｎ", "Zhang San"), ("ｶﾀｵｶ", "カタオカ"),
+    ("𝓜𝓪𝓻𝓲𝓪", "Maria"),
+])
+def test_look_alike_letters_in_a_name_fold_to_the_plain_ones(raw: str, folded: str) -> None:
+    assert v.person_name(raw, ENV) == folded
+
+
+@pytest.mark.parametrize("raw", ["北京市海淀区中关村南大街27号", "河北省保定市，竞秀区 3#楼",
+                                 "1～3号楼 北京市朝阳区", "〒100-0001 東京都千代田区千代田1-1",
+                                 "ул. Абая, д. 5, кв. №12, Алматы", "Calle Mayor 1, Madrid"])
+def test_addresses_keep_their_punctuation_and_address_signs(raw: str) -> None:
+    assert v.address(raw, ENV) == raw
+
+
+@pytest.mark.parametrize(("raw", "symbol"), [
+    ("北京市🏠海淀区", "🏠"), ("北京市海淀区 ☀️", "☀️"), ("海淀区$100号", "$"),
+    ("北京市海淀区👍", "👍"), ("🇯🇵 東京都港区", "🇯🇵"),
+])
+def test_emoji_in_an_address_are_refused(raw: str, symbol: str) -> None:
+    with pytest.raises(v.InvalidAnswer) as info:
+        v.address(raw, ENV)
+    assert (info.value.key, info.value.params) == ("err.address_symbols", {"symbol": symbol})
+    assert "地址中不能有表情或符号" in catalog.stacked("err.address_symbols", "zh", symbol=symbol)
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ("Côte d'Ivoire", None), ("Bosnia-Herzegovina", None), ("日本🇯🇵", "err.country_symbols"),
+    ("🇯🇵", "err.country_symbols"), ("🗾", "err.country_symbols"), ("Japan ✈️", "err.country_symbols"),
+])
+def test_countries_refuse_flags_and_emoji(raw: str, key: str | None) -> None:
+    if key is None:
+        assert v.country(raw, ENV) == raw
+    else:
+        assert rejects(v.country, raw) == key
+
+
+# ---- student/staff IDs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "stored"), [
+    ("20210001", "20210001"), ("２０２１０００１", "20210001"), (" 20210001 ", "20210001"),
+    ("L2020001", "L2020001"), ("ＡＢ１２３", "AB123"),
+])
+def test_staff_no_accepts_letters_and_digits_full_width_too(raw: str, stored: str) -> None:
+    assert v.staff_no(raw, ENV) == stored
+
+
+@pytest.mark.parametrize("raw", ["2021 0001", "2021-0001", "２０２１－０００１", "2021　0001",
+                                 "2021—0001", "2021_0001", "20 21 00 01", "2021 - 0001"])
+def test_staff_no_with_spaces_or_dashes_is_refused_with_the_expected_form(raw: str) -> None:
+    with pytest.raises(v.InvalidAnswer) as info:
+        v.staff_no(raw, ENV)
+    assert (info.value.key, info.value.params) == ("err.staff_no_separators",
+                                                   {"staff_no": "20210001"})
+    both = catalog.stacked("err.staff_no_separators", "zh", staff_no="20210001")
+    assert "学工号只含字母和数字，不加空格或短横线，例如 20210001" in both
+    assert "without spaces or dashes, e.g. 20210001" in both
+
+
+@pytest.mark.parametrize("raw", ["12", "1 2", "学号123", "2021/0001", "2021.0001", "😀123"])
+def test_other_bad_staff_numbers_get_the_general_hint(raw: str) -> None:
+    assert rejects(v.staff_no, raw) == "err.staff_no"
+
+
+# ---- properties --------------------------------------------------------------------------------
+
+#: Letters that NFKC leaves alone, from several scripts: CJK, Latin-1, Cyrillic, Arabic, Hangul,
+#: Thai.
+SCRIPT_LETTERS = st.sampled_from([
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5),
+    st.characters(min_codepoint=0xC0, max_codepoint=0xFF, exclude_characters="×÷"),
+    st.characters(min_codepoint=0x410, max_codepoint=0x44F),
+    st.characters(min_codepoint=0x621, max_codepoint=0x63A),
+    st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3),
+    st.characters(min_codepoint=0xE01, max_codepoint=0xE2E),
+]).flatmap(lambda letters: st.text(letters, min_size=1, max_size=6))
+NAMES = st.lists(SCRIPT_LETTERS, min_size=1, max_size=4).flatmap(
+    lambda words: st.lists(st.sampled_from([" ", "·", "•", "-", "'"]), min_size=len(words) - 1,
+                           max_size=len(words) - 1).map(
+        lambda seps: "".join(w + s for w, s in zip(words, [*seps, ""], strict=True))))
+EMOJI = st.one_of(
+    st.sampled_from(["😀", "👍🏽", "❤️", "🇨🇳", "🫨", "⭐", "☎", "🏠", "1️⃣", "™", "Ⓐ"]),
+    # any symbol but the few a name or an address may contain
+    st.characters(categories=["So", "Sm", "Sc"], exclude_characters="~～+＋№〒°`´∙⋅"),
+)
+
+
+@given(NAMES)
+def test_property_names_of_letters_and_separators_are_accepted_as_typed(name: str) -> None:
+    assert v.person_name(name, ENV) == name
+
+
+@given(NAMES, EMOJI, st.integers(min_value=0, max_value=40))
+def test_property_an_emoji_anywhere_is_refused(name: str, emoji: str, at: int) -> None:
+    at = min(at, len(name))
+    typed = name[:at] + emoji + name[at:]
+    for parser, key in ((v.person_name, "err.name_symbols"), (v.country, "err.country_symbols"),
+                        (v.address, "err.address_symbols")):
+        with pytest.raises(v.InvalidAnswer) as info:
+            parser(typed, ENV)
+        assert info.value.key == key
+        assert info.value.params["symbol"][0] in emoji
+
+
+@given(st.text(max_size=50))
+def test_property_an_accepted_name_or_address_holds_no_symbol(raw: str) -> None:
+    for parser in (v.person_name, v.address, v.country):
+        try:
+            value = parser(raw, ENV)
+        except v.InvalidAnswer:
+            continue
+        assert not any(unicodedata.category(ch) in ("So", "Sc", "Me", "Cs") for ch in value)
+        assert "\ufe0f" not in value and value == value.strip()
+
+
+IDS = st.text("0123456789ABCDEFabcdef", min_size=3, max_size=20)
+
+
+@given(IDS)
+def test_property_ids_are_accepted_as_is_and_full_width(staff: str) -> None:
+    full = "".join(chr(ord(c) + 0xFEE0) for c in staff)
+    assert v.staff_no(staff, ENV) == v.staff_no(full, ENV) == staff
+
+
+@given(IDS, st.data())
+def test_property_ids_with_separators_are_refused_naming_the_joined_form(
+        staff: str, data: st.DataObject) -> None:
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(staff) - 1), min_size=1)))
+    parts = [staff[i:j] for i, j in zip([0, *cuts], [*cuts, len(staff)], strict=True)]
+    separators = data.draw(st.lists(st.sampled_from([" ", "-", "－", "\u3000", "—", " - "]),
+                                    min_size=len(parts) - 1, max_size=len(parts) - 1))
+    typed = "".join(p + s for p, s in zip(parts, [*separators, ""], strict=True))
+    with pytest.raises(v.InvalidAnswer) as info:
+        v.staff_no(typed, ENV)
+    assert (info.value.key, info.value.params) == ("err.staff_no_separators",
+                                                   {"staff_no": staff})
 
 
 # ---- choices --------------------------------------------------------------------------------

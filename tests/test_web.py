@@ -160,6 +160,39 @@ async def test_post_without_csrf_token_changes_nothing(emulator: WeComEmulator,
 
 
 
+async def test_the_page_refuses_emoji_and_dashed_ids_with_the_chats_messages(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """QA #13 on the member page: the same validators, the same bilingual messages, nothing
+    stored; the country of 在国外 too."""
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            token = CSRF.search(await page.text()).group(1)
+            for field, typed, message in [
+                    ("name", "张三😀", "姓名中不能有表情或符号（😀）"),
+                    ("staff_no", "2019-011234", "不加空格或短横线，例如 2019011234"),
+                    ("hukou_address", "河北省保定市🏠竞秀区", "地址中不能有表情或符号（🏠）")]:
+                data = {**BASIC, "beijing_hukou": "no", "hukou_address": "河北省保定市竞秀区",
+                        field: typed, "_csrf": token}
+                r = await post_basic_info(http, base, data)
+                html = await r.text()
+                assert r.status == 400 and message in html, field
+                assert "can&#39;t contain emoji" in html or "without spaces or dashes" in html
+                assert await basic_info(bot, "zhangsan") is None
+            r = await post_basic_info(http, base, {**BASIC, "_csrf": token})
+            assert r.status == 200 and await basic_info(bot, "zhangsan") is not None
+            abroad = {**DAILY, "location.mode": "abroad", "location.country": "日本🇯🇵",
+                      "_csrf": token}
+            r = await http.post(base + "/h5/daily", data=abroad)
+            assert r.status == 400 and "国家或地区名称中不能有表情或符号（🇯🇵）" in await r.text()
+        async with bot.db.session() as s:
+            assert (await s.execute(sa.select(sa.func.count()).select_from(DailyReport))
+                    ).scalar_one() == 0
+    finally:
+        await bot.stop()
+
+
 async def test_basic_information_is_stored_only_after_the_member_confirms_what_was_shown(
         emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
     """QA (#16): basic information cannot be changed once stored, so the page, like the chat,

@@ -15,6 +15,24 @@ Text hygiene, decided once for every free-text answer (`clean_text`):
   breaks become spaces;
 * length is capped per question (`max_len` characters) and the answer is rejected, not cut.
 Choice answers must contain a letter or digit: an emoji alone is rejected with its own hint.
+
+Names, addresses and countries (`person_name`, `address`, `country`) end up in rosters,
+exports and 代报 look-ups, so they are held to more (`_words`):
+* look-alike letters and digits are folded to the plain ones by NFKC, character by character
+  ("𝐙𝐡𝐚𝐧𝐠" → "Zhang", full-width "ＡＢ" → "AB", half-width katakana → katakana), while
+  punctuation is kept as typed (a Chinese "，" stays one);
+* emoji, pictographs and other symbols are refused with a hint naming the first one: the
+  Unicode symbol categories (math, currency, modifier — skin tones —, other — every emoji,
+  flag, circled letter, ☎ ★ ™), enclosing marks (keycaps), the emoji presentation selector
+  U+FE0F, and unassigned code points (emoji newer than this Python's Unicode tables; an
+  unassigned code point in the ideograph planes 2–3 is taken as a new CJK ideograph).
+  Letters of every script, combining marks, punctuation (· • - ' ’ , 、 #) and spaces stay;
+  private-use characters stay too (rare ideographs in names are still typed with them).
+  A few symbols that real names or addresses contain are allowed per parser
+  (`_NAME_SYMBOLS`, `_ADDRESS_SYMBOLS`).
+A student/staff ID (`staff_no`) is letters and digits only: one typed with spaces or dashes
+("2021 0001", "2021-0001") is refused with the expected form rather than silently joined, as
+what is stored must be what the member's ID is; full-width digits still fold (NFKC).
 """
 
 from __future__ import annotations
@@ -38,6 +56,7 @@ __all__ = [
     "address",
     "clean_text",
     "country",
+    "first_symbol",
     "free_text",
     "match_option",
     "mobile",
@@ -125,12 +144,81 @@ def clean_text(raw: str, *, max_len: int) -> str:
     return text
 
 
+#: Symbol categories no name, address or country contains (see the module docstring).
+_SYMBOL_CATEGORIES = frozenset({"Sm", "Sc", "Sk", "So", "Me", "Cs", "Cn"})
+#: Variation selectors that make the character before them an emoji or a text glyph.
+_PRESENTATION_SELECTORS = frozenset("\ufe0e\ufe0f")
+#: Symbols names do contain: a backtick or acute accent typed as an apostrophe ("O`Brien"),
+#: and the middle dots some input methods type as a math operator ("阿依古丽∙买买提").
+_NAME_SYMBOLS = frozenset("`´∙⋅")
+#: Symbols addresses do contain: ranges ("1～3号楼"), plus codes, №, Japan's postal mark 〒.
+_ADDRESS_SYMBOLS = frozenset("~～+＋№〒°")
+#: Letters NFKC would change although they are not look-alikes: compatibility ideographs
+#: (a name's chosen form) and Hangul compatibility jamo (NFKC makes them conjoining jamo).
+_KEEP_AS_TYPED = ((0xF900, 0xFAFF), (0x2F800, 0x2FA1F), (0x3130, 0x318F))
+
+
+def _category(ch: str) -> str:
+    """The Unicode category, with unassigned code points in planes 2–3 (the ideograph planes)
+    read as letters: CJK ideographs newer than this Python's tables, not emoji."""
+    category = unicodedata.category(ch)
+    if category == "Cn" and 0x20000 <= ord(ch) <= 0x3FFFF:
+        return "Lo"
+    return category
+
+
+def _fold_lookalikes(text: str) -> str:
+    """NFKC for letters and digits only: look-alike forms (full-width, mathematical, half-width
+    katakana, ligatures) become the plain ones; punctuation and compatibility ideographs stay."""
+    out: list[str] = []
+    for ch in text:
+        if (_category(ch)[0] == "L" or _category(ch) in ("Nd", "Nl")) and not any(
+                low <= ord(ch) <= high for low, high in _KEEP_AS_TYPED):
+            out.append(unicodedata.normalize("NFKC", ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _refused_symbol(ch: str, allowed: frozenset[str]) -> bool:
+    if ch in allowed:
+        return False
+    return ch in _PRESENTATION_SELECTORS or _category(ch) in _SYMBOL_CATEGORIES
+
+
+def first_symbol(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    """The first run of emoji or symbols in `text` (a flag or a skin-toned emoji whole, at most
+    8 characters) that `allowed` does not permit, or None when there is none."""
+    for start, ch in enumerate(text):
+        if _refused_symbol(ch, allowed):
+            if ch in _PRESENTATION_SELECTORS and start:
+                start -= 1  # "ℹ️": show the character the selector makes an emoji
+            end = start + 1
+            while end < len(text) and end - start < 8 and _refused_symbol(text[end], allowed):
+                end += 1
+            return text[start:end]
+    return None
+
+
+def _words(raw: str, *, max_len: int, allowed: frozenset[str], symbols_key: str) -> str:
+    """Free text that names something (a person, an address, a country): cleaned, look-alike
+    letters folded, and refused with `symbols_key` when it holds emoji or symbols."""
+    text = clean_text(raw, max_len=max_len)
+    symbol = first_symbol(text, allowed)  # before folding: show what was typed
+    if symbol is not None:
+        raise InvalidAnswer(symbols_key, symbol=symbol)
+    text = _fold_lookalikes(text)
+    if len(text) > max_len:  # a ligature or a look-alike may fold to more than one letter
+        raise InvalidAnswer("err.too_long", max=max_len)
+    return text
+
+
 def _has_word_char(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
 def _count_letters(text: str) -> int:
-    return sum(1 for ch in text if unicodedata.category(ch)[0] == "L")
+    return sum(1 for ch in text if _category(ch)[0] == "L")
 
 
 # ---- free-text parsers -------------------------------------------------------------------------
@@ -158,30 +246,44 @@ def optional_text(max_len: int = 200) -> Parser:
 
 
 def person_name(raw: str, env: ParseEnv) -> str:
-    name = clean_text(raw, max_len=40)
+    """A name in any script, 1–40 characters, no digits, no emoji or symbols ("张三",
+    "阿依古丽·买买提", "O'Brien")."""
+    name = _words(raw, max_len=40, allowed=_NAME_SYMBOLS, symbols_key="err.name_symbols")
     if any(unicodedata.category(ch) == "Nd" for ch in name) or not _count_letters(name):
         raise InvalidAnswer("err.name")
     return name
 
 
+#: What separates groups of an ID when people type it: spaces and every kind of dash.
+_ID_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−﹣_]+")
+
+
 def staff_no(raw: str, env: ParseEnv) -> str:
-    value = re.sub(r"[\s-]", "", normalize(raw))
+    """A student/staff ID: 3–20 ASCII letters and digits (full-width ones fold); one typed with
+    spaces or dashes is refused with the joined form as the example, never joined silently."""
+    value = normalize(raw)
     if not value:
         raise InvalidAnswer("err.empty")
-    if not re.fullmatch(r"[A-Za-z0-9]{3,20}", value):
-        raise InvalidAnswer("err.staff_no")
-    return value
+    if re.fullmatch(r"[A-Za-z0-9]{3,20}", value):
+        return value
+    joined = _ID_SEPARATORS.sub("", value)
+    if joined != value and re.fullmatch(r"[A-Za-z0-9]{3,20}", joined):
+        raise InvalidAnswer("err.staff_no_separators", staff_no=joined)
+    raise InvalidAnswer("err.staff_no")
 
 
 def address(raw: str, env: ParseEnv) -> str:
-    text = clean_text(raw, max_len=100)
+    """An address in words (at least two letters), up to 100 characters, no emoji."""
+    text = _words(raw, max_len=100, allowed=_ADDRESS_SYMBOLS,
+                  symbols_key="err.address_symbols")
     if _count_letters(text) < 2:
         raise InvalidAnswer("err.address")
     return text
 
 
 def country(raw: str, env: ParseEnv) -> str:
-    text = clean_text(raw, max_len=40)
+    """A country or region other than China, by name (no digits, no emoji or flags)."""
+    text = _words(raw, max_len=40, allowed=_NAME_SYMBOLS, symbols_key="err.country_symbols")
     if normalize_word(text) in SKIP_WORDS:  # "无" is not a country
         raise InvalidAnswer("err.country")
     if normalize(text).casefold() in _CHINA:
