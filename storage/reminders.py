@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.exemptions import exempt_clause
-from storage.models import DailyReport, Member, Outbox
+from storage.models import BasicInfo, DailyReport, Member, Outbox
 
 #: The outbox dedupe keys of reminders start with these: the scheduled jobs, and 提醒 (in the
 #: chat or the dashboard's button; "remind:web:" rows are from before the two were one).
@@ -21,9 +21,11 @@ REMINDER_PREFIXES = ("job:morning_reminder:", "job:second_reminder:", "remindnow
 
 
 async def unreported_in_units(session: AsyncSession, day: date, unit_ids: set[str] | None
-                              ) -> list[Member]:
-    """Members of `unit_ids` (None: every unit) a reminder for `day` should reach."""
-    query = sa.select(Member).where(
+                              ) -> list[tuple[Member, bool]]:
+    """Members of `unit_ids` (None: every unit) a reminder for `day` should reach, and
+    whether each has basic information (the reminder's wording depends on it)."""
+    query = sa.select(Member, BasicInfo.userid).outerjoin(
+        BasicInfo, BasicInfo.userid == Member.userid).where(
         Member.active.is_(True), Member.following.is_(True), Member.unit_id.is_not(None),
         Member.userid.not_in(sa.select(DailyReport.userid).where(DailyReport.report_date == day)),
         sa.not_(exempt_clause(Member.userid, day)))
@@ -31,7 +33,8 @@ async def unreported_in_units(session: AsyncSession, day: date, unit_ids: set[st
         if not unit_ids:
             return []
         query = query.where(Member.unit_id.in_(sorted(unit_ids)))
-    return list((await session.execute(query.order_by(Member.userid))).scalars())
+    rows = await session.execute(query.order_by(Member.userid))
+    return [(member, info is not None) for member, info in rows]
 
 
 async def reminded_since(session: AsyncSession, userids: Iterable[str], since: datetime

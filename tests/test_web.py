@@ -644,6 +644,33 @@ async def test_remind_now_is_one_rule_in_the_chat_and_on_the_dashboard(
         await bot.stop()
 
 
+async def test_the_dashboards_remind_words_members_without_basic_information(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """QA finding 5 on the dashboard: 立即提醒 is the chat's 提醒, so a member without basic
+    information is told it comes first, and the page says how many of the reminded lack it."""
+    from tests.harness import give_basic_info
+
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        await give_basic_info(bot, "lisi")  # zhangsan has none
+        async with http_client() as http:
+            page = await sign_in(http, base, "teacher", "/dashboard/")
+            token = CSRF.search(await page.text()).group(1)
+            html = await (await http.post(base + "/dashboard/remind",
+                                          data={"_csrf": token})).text()
+            assert ("已提醒 2 人（其中 1 人还没有填写基本信息，已提醒其先填基本信息）；"
+                    "一小时内已提醒过的 0 人这次跳过") in unescape(html)
+        await bot.settle()
+        (first,) = bot.new_messages("zhangsan")
+        assert "王老师 提醒您：今天（2026-11-30）还没有健康上报。您还没有填写基本信息：" \
+            "回复“上报”先填基本信息" in first
+        (daily,) = bot.new_messages("lisi")
+        assert "王老师 提醒您：今天（2026-11-30）还没有健康上报，回复“上报”即可开始" in daily
+        assert "基本信息" not in daily
+    finally:
+        await bot.stop()
+
+
 async def test_alert_reasons_on_the_dashboard_come_in_both_languages(
         emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
     """Found trying the dashboard (fixes): an alert's reasons were Chinese only ("发热")."""

@@ -150,6 +150,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         if a.acknowledged_by and a.acknowledged_at else None,
     } for a in recent]
     reminded, recent = request.query.get("reminded"), request.query.get("recent")
+    no_info = request.query.get("no_info")
     return page(request, "dashboard.html", {
         "today": today.isoformat(), "units": rows, "missing": missing[:MISSING_SHOWN],
         "missing_total": len(missing), "alerts": alert_rows,
@@ -158,6 +159,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
         "reminded": int(reminded) if reminded and reminded.isdigit() else None,
         "recent": int(recent) if recent and recent.isdigit() else 0,
+        "no_info": int(no_info) if no_info and no_info.isdigit() else 0,
         "export_from": (today - timedelta(days=6)).isoformat(),
     })
 
@@ -176,7 +178,8 @@ async def remind(request: web.Request) -> web.StreamResponse:
         if done is None:
             return message_page(request, "web.dashboard.not_reviewer", status=403)
     wake_sender(request)
-    raise web.HTTPSeeOther(f"/dashboard/?reminded={done.reminded}&recent={done.recent}")
+    raise web.HTTPSeeOther(f"/dashboard/?reminded={done.reminded}&recent={done.recent}"
+                           f"&no_info={done.no_info}")
 
 
 @signed_in
