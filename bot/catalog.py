@@ -593,6 +593,16 @@ CATALOG: dict[str, tuple[str, str]] = {
         "您负责的单位今天（{date}）需要上报的成员都已上报，无需提醒。",
         "Everyone due in your units has reported today ({date}); nobody to remind.",
     ),
+    "reviewer.own_due": (
+        "您本人今天（{date}）还没有上报：回复“上报”即可开始。",
+        "You yourself haven't filed today's ({date}) report yet: reply \"report\" to start.",
+    ),
+    "reviewer.own_due_no_info": (
+        "您本人今天（{date}）还没有上报，且还没有填写基本信息：回复“上报”先填基本信息"
+        "（只需一次），填完直接开始今天的上报。",
+        "You yourself haven't filed today's ({date}) report yet, and your basic information "
+        "comes first: reply \"report\" to fill it in (once only), then today's report starts.",
+    ),
     "notice.text": (
         "【通知 #{number}】{title}\n{body}",
         "[Notice #{number}] {title}\n{body}",
@@ -1379,6 +1389,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{number} members reminded ({no_info} of them have no basic information yet and were "
         "told to fill it in first); {recent} already reminded in the last hour were skipped.",
     ),
+    "web.dashboard.own_report": ("去上报", "Report now"),
+    "web.dashboard.own_info": ("去填写基本信息", "Fill in basic information"),
     "web.dashboard.proxy": ("代报", "Report for"),
     "web.dashboard.alerts": ("异常上报", "Abnormal reports"),
     "web.dashboard.no_alerts": ("近 {days} 天没有异常上报。", "No abnormal reports in {days} days."),

@@ -25,6 +25,7 @@ from handlers import forms
 from handlers.commands import Command
 from handlers.context import Turn, lang_of, new_id, rendering_of
 from handlers.form_registry import DAILY
+from handlers.stats import say_own_due
 from storage import audit, cards, form_versions, members, reports
 from storage.cards import CardPurpose
 from storage.db import AsyncSession
@@ -217,6 +218,8 @@ async def cmd_remind(turn: Turn, command: Command, conv: Conversation | None) ->
         else:
             await turn.say("remind.now_done", count=done.reminded, recent=done.recent,
                            time=local_time_text(turn.deps.clock, turn.now))
+        if done is not None:
+            await say_own_due(turn, reviewer)  # and whether they themself still have to
     await forms.note_open_form(turn, conv)
 
 

@@ -1,12 +1,13 @@
 """Who a reviewer's `提醒` reaches: their units' members who have not reported today, are
 not exempt and follow the app — with or without basic information, like the scheduled
-reminders (their `上报` starts basic information, then the report); and who was reminded
-lately."""
+reminders (their `上报` starts basic information, then the report); who was reminded
+lately; and whether the reviewer still has to report themself."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,6 +36,30 @@ async def unreported_in_units(session: AsyncSession, day: date, unit_ids: set[st
         query = query.where(Member.unit_id.in_(sorted(unit_ids)))
     rows = await session.execute(query.order_by(Member.userid))
     return [(member, info is not None) for member, info in rows]
+
+
+class OwnDue(StrEnum):
+    """What a member still has to do today."""
+
+    REPORT = "report"  # today's report
+    BASIC_INFO = "basic_info"  # basic information first (once), then today's report
+
+
+async def own_due(session: AsyncSession, member: Member, day: date) -> OwnDue | None:
+    """Whether `member` (a reviewer looking at their units) must still report `day`
+    themself, as the unit summary counts them: None when they are not counted (inactive, in
+    no unit), have reported that day or are exempt; otherwise whether basic information
+    comes first. One query."""
+    if not member.active or member.unit_id is None:
+        return None
+    userid = sa.literal(member.userid)
+    reported, exempt, has_info = (await session.execute(sa.select(
+        sa.exists().where(DailyReport.userid == userid, DailyReport.report_date == day),
+        exempt_clause(userid, day),
+        sa.exists().where(BasicInfo.userid == userid)))).one()
+    if reported or exempt:
+        return None
+    return OwnDue.REPORT if has_info else OwnDue.BASIC_INFO
 
 
 async def reminded_since(session: AsyncSession, userids: Iterable[str], since: datetime

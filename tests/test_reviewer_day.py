@@ -475,6 +475,77 @@ async def test_remind_now_on_cards_opens_the_report(tree: Bot) -> None:  # noqa:
     assert await rows(bot, Conversation)
 
 
+# ============================================================ the reviewer's own report
+
+OWN_DUE = "您本人今天（2026-11-30）还没有上报：回复“上报”即可开始。"
+OWN_DUE_EN = "You yourself haven't filed today's (2026-11-30) report yet: reply \"report\""
+OWN_NO_INFO = ("您本人今天（2026-11-30）还没有上报，且还没有填写基本信息：回复“上报”先填基本信息"
+               "（只需一次），填完直接开始今天的上报。")
+
+
+async def test_a_reviewer_who_has_not_reported_is_told_at_stats_and_remind(
+        tree: Bot) -> None:  # noqa: F811
+    """QA finding 4: a reviewer asking about his units was never told that he himself had not
+    reported today. 统计 says it under the header, 提醒 under its answer, until he reports."""
+    bot = tree
+    await give_basic_info(bot, "stu1", "stu2", "classrev")
+    drain(bot)
+    (stats,) = await bot.say("classrev", "统计")
+    assert OWN_DUE in stats and OWN_DUE_EN in stats
+    assert stats.index(OWN_DUE) < stats.index("【")  # right under the header, before units
+    assert "钱老师" in stats.split("【", 1)[1]  # and he is still listed among the missing
+    (said,) = await bot.say("classrev", "提醒")
+    assert said.startswith("08:00 已提醒 2 人") and OWN_DUE in said and OWN_DUE_EN in said
+    # Everyone else has reported: nobody to remind, but he still has to.
+    await add_report(bot, "stu1")
+    await add_report(bot, "stu2")
+    bot.clock.advance(minutes=5)
+    (said,) = await bot.say("classrev", "提醒")
+    assert "需要上报的成员都已上报，无需提醒" in said and OWN_DUE in said
+    # In English for an English-speaking reviewer: the English half only.
+    await set_member(bot, "classrev", language="en")
+    (english,) = await bot.say("classrev", "stats")
+    assert OWN_DUE_EN in english and OWN_DUE not in english
+    await set_member(bot, "classrev", language=None)
+    # Once he has reported, neither answer says it.
+    await bot.say("classrev", "上报")  # his own form open meanwhile changes nothing
+    await add_report(bot, "classrev")
+    for typed in ("统计", "提醒"):
+        answer = "\n".join(await bot.say("classrev", typed))
+        assert "您本人" not in answer and "You yourself" not in answer, typed
+    # The other reviewers are not told about him.
+    (dean,) = await bot.say("dean", "统计")
+    assert OWN_DUE not in dean
+
+
+async def test_a_reviewer_without_basic_information_is_told_it_comes_first(
+        tree: Bot) -> None:  # noqa: F811
+    bot = tree  # the dean has no basic information
+    drain(bot)
+    (stats,) = await bot.say("dean", "统计")
+    assert OWN_NO_INFO in stats and OWN_DUE not in stats
+    assert "and your basic information comes first: reply \"report\"" in stats
+    (said,) = await bot.say("dean", "提醒")
+    assert OWN_NO_INFO in said
+    # What it says works: his 上报 starts basic information.
+    assert "请先填写基本信息" in "\n".join(await bot.say("dean", "上报"))
+
+
+async def test_an_exempt_reviewer_is_not_told_to_report(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    async with bot.db.transaction() as session:
+        session.add(Exemption(userid="classrev", start=TODAY, end=TODAY, reason="出差",
+                              created_by="dean", created_at=bot.clock.now()))
+    drain(bot)
+    for typed in ("统计", "提醒"):
+        answer = "\n".join(await bot.say("classrev", typed))
+        assert "您本人" not in answer and "You yourself" not in answer, typed
+    # Not exempt tomorrow: told again.
+    bot.clock.advance(days=1)
+    (stats,) = await bot.say("classrev", "统计")
+    assert "您本人今天（2026-12-01）还没有上报，且还没有填写基本信息" in stats
+
+
 @pytest.mark.parametrize("variant", [
     (lang, "cards", same, info) for lang in ("zh", "en") for same in (True, False)
     for info in (True, False)])

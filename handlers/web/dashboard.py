@@ -26,6 +26,7 @@ from handlers.context import Turn, lang_of
 from handlers.form_registry import BASIC, DAILY
 from handlers.forms import build_context, current_form, store_record
 from handlers.reviewers import acknowledge
+from handlers.stats import OWN_DUE_KEYS
 from handlers.unit_day import remind_units_now
 from handlers.web import formview
 from handlers.web.chart import svg
@@ -49,6 +50,7 @@ from storage.export import (
     write_xlsx,
 )
 from storage.models import Member
+from storage.reminders import OwnDue, own_due
 from storage.summary import unit_summaries
 from storage.units import ancestors, may_act_on, reviewed_units, unit_names, unit_tree
 from storage import alerts, audit, members, reports
@@ -124,6 +126,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         series = await reports.daily_counts(session, today, CHART_DAYS, scope)
         recent = await alerts.since(session, today - timedelta(days=ALERT_DAYS - 1), scope)
         daily = await deps.forms.current(session, DAILY, today, now)  # the reasons' labels
+        own = await own_due(session, actor, today)  # the reviewer's own report
         acked_by = {a.acknowledged_by for a in recent if a.acknowledged_by}
         ack_names = {uid: (m.name if (m := await members.get(session, uid)) else uid)
                      for uid in acked_by}
@@ -160,6 +163,12 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "reminded": int(reminded) if reminded and reminded.isdigit() else None,
         "recent": int(recent) if recent and recent.isdigit() else 0,
         "no_info": int(no_info) if no_info and no_info.isdigit() else 0,
+        # Not reported today themself: the chat's line, and a link to the member page.
+        "own_due": None if own is None else {
+            "key": OWN_DUE_KEYS[own],
+            "href": "/h5/" if own is OwnDue.REPORT else "/h5/?tab=info",
+            "label": "web.dashboard.own_report" if own is OwnDue.REPORT
+            else "web.dashboard.own_info"},
         "export_from": (today - timedelta(days=6)).isoformat(),
     })
 
