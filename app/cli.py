@@ -999,7 +999,8 @@ async def cmd_form_publish(args: argparse.Namespace, settings: Settings) -> int:
                          action=audit.AuditAction.FORM_PUBLISH, target=done.name,
                          detail={"version": done.version,
                                  "effective_from": done.effective_from.isoformat(),
-                                 "added": list(done.added), "removed": list(done.removed)})
+                                 "added": list(done.added), "removed": list(done.removed),
+                                 "new_data": list(done.new_data)})
     except form_versions.PublishError as exc:
         for problem in exc.problems:
             _err(f"{args.file}:{problem.line}: {problem.message}")
@@ -1012,6 +1013,10 @@ async def cmd_form_publish(args: argparse.Namespace, settings: Settings) -> int:
         _out(f"  new questions: {', '.join(done.added)}")
     if done.removed:
         _out(f"  removed questions: {', '.join(done.removed)}")
+    if done.new_data:
+        _err(f"PRIVACY: this version collects new data ({', '.join(done.new_data)}): every "
+             "member will be asked to accept the privacy notice again, before their next form "
+             f"from {done.effective_from.isoformat()} on")
     _out("running instances pick it up within seconds; forms already started finish on the "
          "version they started with")
     return 0
@@ -1266,7 +1271,9 @@ def build_parser() -> argparse.ArgumentParser:
         "daily_report). Forms started on or after --from use it (running instances pick it up "
         "within seconds, no restart); a form in progress finishes on its own version and every "
         "stored report keeps its version. Refused, with nothing changed, when `form check` "
-        "finds problems or the text is the same as the newest version. Audited.")
+        "finds problems or the text is the same as the newest version. A version that asks "
+        "something no earlier version asked (a new question key) raises the privacy notice's "
+        "version, and says so: every member is asked to accept it again. Audited.")
     fpublish.add_argument("file", help="the form file (TOML)")
     fpublish.add_argument("--from", dest="from_date", type=iso_date,
                           help="first day it is used, YYYY-MM-DD (default: today)")

@@ -15,8 +15,10 @@ A receipt, the basic info and alerts are followed by the answers: append
 ``engine.summary_lines(form, answers, lang)`` (already "体温 Temperature：36.5℃" per line) to the
 catalog text rather than passing it as a parameter, so that it is shown once, not per language.
 
-Parameters are ``str.format`` fields. A parameter may be a `Bi` pair when its value itself
-depends on the language (an option label, a form title); each half is used for its language.
+Parameters are ``str.format`` fields; ``{count:@member|members}`` is a count with its noun in
+the singular or the plural ("1 member", "2 members"). A parameter may be a `Bi` pair when its
+value itself depends on the language (an option label, a form title); each half is used for
+its language.
 
 `COMMANDS` lists the words members type for commands; `command_of` recognises them.
 """
@@ -122,19 +124,17 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "privacy.notice": (
         "【隐私告知 第{version}版】使用疫情通前请阅读：\n"
-        "· 收集什么：基本信息（姓名、学工号、手机号、户籍、住址、人员类型）；每日上报（位置、体温、"
-        "症状、接触史、隔离情况、备注）。\n"
+        "· 收集什么：{collected}。\n"
         "· 为什么：学校依法开展校园疫情防控。\n"
         "· 谁能看到：您所在单位的审核老师和学校管理员；异常情况会提醒审核老师。\n"
         "· 保存多久：精确位置保存 {days} 天后只保留省/市/区；上报记录按学校规定保存。\n"
         "· 您的权利：可通过审核老师或学校管理员查询、导出您的全部数据，离校后可申请删除。",
         "[Privacy notice, version {version}] Before you use the bot:\n"
-        "- What: basic information (name, student/staff ID, mobile, hukou, address, member "
-        "type); daily reports (location, temperature, symptoms, contacts, quarantine, remarks).\n"
+        "- What: {collected}.\n"
         "- Why: the university's duty to prevent epidemics on campus.\n"
         "- Who sees it: your unit's reviewers and the university's administrators; abnormal "
         "reports alert your reviewers.\n"
-        "- How long: precise locations for {days} days, then only province/city/district; "
+        "- How long: precise locations for {days:@day|days}, then only province/city/district; "
         "reports as the university's rules say.\n"
         "- Your rights: ask your reviewer or an administrator for a copy of everything stored "
         "about you, or to erase it when you leave.",
@@ -486,7 +486,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "late.too_old": (
         "只能补报最近 {days} 天内的日子。",
-        "Only the last {days} days can be filed late.",
+        "Only the last {days:@day|days} can be filed late.",
     ),
     "late.not_self": (
         "不能为自己补报过去的日子。",
@@ -530,7 +530,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "exempt.too_long": (
         "一次免报最多 {days} 天，没有做任何更改。",
-        "One exemption covers at most {days} days; nothing was changed.",
+        "One exemption covers at most {days:@day|days}; nothing was changed.",
     ),
     "exempt.past": (
         "免报的结束日期已经过去（今天是 {today}）；过去的日子请用“补报”。",
@@ -579,8 +579,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "remind.now_done": (
         "{time} 已提醒 {count} 人；一小时内已提醒过的 {recent} 人这次跳过。",
-        "{time}: {count} members reminded; {recent} already reminded in the last hour were "
-        "skipped.",
+        "{time}: {count:@member|members} reminded; {recent} already reminded in the last hour "
+        "were skipped.",
     ),
     "remind.now_done_no_info": (
         "{time} 已提醒 {count} 人（其中 {no_info} 人还没有填写基本信息，已提醒其先填基本信息）；"
@@ -643,9 +643,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     "stats.unit": (
         "【{unit}】共 {total} 人，已报 {reported}（本人 {self_count}，代填 {proxy_count}），"
         "未报 {missing}，异常 {abnormal}，未关注 {unfollowed}，未填基本信息 {no_info}",
-        "[{unit}] {total} members, {reported} reported ({self_count} self, {proxy_count} on "
-        "behalf), {missing} missing, {abnormal} abnormal, {unfollowed} not following, "
-        "{no_info} without basic info",
+        "[{unit}] {total:@member|members}, {reported} reported ({self_count} self, "
+        "{proxy_count} on behalf), {missing} missing, {abnormal} abnormal, {unfollowed} not "
+        "following, {no_info} without basic info",
     ),
     # Heads a page that carries on with a unit whose lines began on the previous page.
     "stats.unit_continued": ("【{unit}】（续）", "[{unit}] (continued)"),
@@ -675,8 +675,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "admin.trend_unit": ("【{unit}】{spark} 今日 {rate}", "[{unit}] {spark} today {rate}"),
     "admin.summary_header": (
         "{date} 全校汇总：共 {total} 人，已报 {reported}，未报 {missing}，异常 {abnormal}",
-        "{date} university summary: {total} members, {reported} reported, {missing} missing, "
-        "{abnormal} abnormal",
+        "{date} university summary: {total:@member|members}, {reported} reported, "
+        "{missing} missing, {abnormal} abnormal",
     ),
     "admin.summary_unit": (
         "【{unit}】{reported}/{total}，异常 {abnormal}",
@@ -1232,7 +1232,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "err.date_too_old": (
         "日期不能早于 {earliest}（{days} 天前）。",
-        "The date can't be before {earliest} ({days} days ago).",
+        "The date can't be before {earliest} ({days:@day|days} ago).",
     ),
     "err.name": (
         "姓名应为 1–40 个字，不含数字，请重新输入。",
@@ -1373,7 +1373,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "web.dashboard.units": ("各单位今日上报", "Today by unit"),
     "web.dashboard.unit_row": (
         "应报 {total}，已报 {reported}，未报 {missing}，未关注 {unfollowed}，异常 {abnormal}",
-        "{total} members, {reported} reported, {missing} missing, {unfollowed} not "
+        "{total:@member|members}, {reported} reported, {missing} missing, {unfollowed} not "
         "following, {abnormal} abnormal",
     ),
     "web.dashboard.missing": ("今日未上报", "Not reported today"),
@@ -1381,7 +1381,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "web.dashboard.remind": ("立即提醒未报人员", "Remind them now"),
     "web.dashboard.reminded": (
         "已提醒 {number} 人；一小时内已提醒过的 {recent} 人这次跳过。",
-        "{number} members reminded; {recent} already reminded in the last hour were skipped.",
+        "{number:@member|members} reminded; {recent} already reminded in the last hour were "
+        "skipped.",
     ),
     "web.dashboard.reminded_no_info": (
         "已提醒 {number} 人（其中 {no_info} 人还没有填写基本信息，已提醒其先填基本信息）；"
@@ -1393,10 +1394,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "web.dashboard.own_info": ("去填写基本信息", "Fill in basic information"),
     "web.dashboard.proxy": ("代报", "Report for"),
     "web.dashboard.alerts": ("异常上报", "Abnormal reports"),
-    "web.dashboard.no_alerts": ("近 {days} 天没有异常上报。", "No abnormal reports in {days} days."),
+    "web.dashboard.no_alerts": ("近 {days} 天没有异常上报。",
+                                "No abnormal reports in {days:@day|days}."),
     "web.dashboard.ack": ("确认已处理", "Acknowledge"),
     "web.dashboard.acked": ("已由 {by} 于 {time} 确认", "Acknowledged by {by} at {time}"),
-    "web.dashboard.chart": ("近 {days} 天上报率与异常数", "Reporting rate and abnormal reports, {days} days"),
+    "web.dashboard.chart": ("近 {days} 天上报率与异常数",
+                            "Reporting rate and abnormal reports, {days:@day|days}"),
     "web.dashboard.rate": ("上报率", "Reporting rate"),
     "web.dashboard.abnormal": ("异常", "Abnormal"),
     "web.dashboard.export": ("导出", "Export"),
@@ -1471,8 +1474,24 @@ def templates(key: str) -> tuple[str, str]:
     return CATALOG[key]
 
 
+class _Plural(Formatter):
+    """`{count:@member|members}` renders "1 member" or "2 members" (English needs it; the
+    Chinese half just says `{count} 人`)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec.startswith("@"):
+            one, _, many = format_spec[1:].partition("|")
+            return f"{value} {one if str(value) == '1' else many}"
+        return str(super().format_field(value, format_spec))
+
+
+_PLURAL = _Plural()
+
+
 def _format(template: str, index: int, params: Mapping[str, Any]) -> str:
     values = {k: (v[index] if isinstance(v, Bi) else v) for k, v in params.items()}
+    if ":@" in template:
+        return _PLURAL.vformat(template, (), values)
     return template.format_map(values)
 
 

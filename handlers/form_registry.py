@@ -5,6 +5,10 @@
 - `by_version(name, version)`: a form in progress finishes on the version it started with,
   and a stored report is shown with the version it answered.
 
+- `widening(day)`: how many published versions in use by `day` ask something (a question
+  key) that no earlier version of their form asked — each raises the privacy notice version
+  members must have accepted (handlers/privacy_notice.py).
+
 A running instance picks a publish up without a restart: the list of published versions
 (names, numbers and days, no texts) is read again when it is older than `check_seconds` by the
 injected clock — one tiny query every few seconds at most, never one per callback. A
@@ -35,6 +39,7 @@ class FormRegistry:
         self._heads: list[form_versions.Head] | None = None
         self._checked_at: datetime | None = None
         self._forms: dict[tuple[str, int], FormFile] = {}
+        self._widens: dict[tuple[str, int], bool] = {}  # versions never change: kept
         self.reads = 0  # how many times the list was read (tests count it)
 
     async def _heads_now(self, session: AsyncSession, now: datetime
@@ -72,6 +77,33 @@ class FormRegistry:
                 return None
             self._forms[key] = found
         return found
+
+    async def widening(self, session: AsyncSession, day: date, now: datetime) -> int:
+        """How many published versions in use by `day` (effective on or before it) ask a
+        question no earlier version of the same form (shipped or published) asked."""
+        heads = await self._heads_now(session, now)
+        count = 0
+        for head in heads:
+            if head.effective_from > day:
+                continue  # not collecting anything yet
+            key = (head.name, head.version)
+            widens = self._widens.get(key)
+            if widens is None:
+                widens = self._widens[key] = await self._asks_new(session, head, heads)
+            count += widens
+        return count
+
+    async def _asks_new(self, session: AsyncSession, head: form_versions.Head,
+                        heads: list[form_versions.Head]) -> bool:
+        form = await self.by_version(session, head.name, head.version)
+        assert form is not None, head
+        earlier = [form_versions.shipped(head.name)]
+        for other in sorted(heads, key=lambda h: h.version):
+            if other.name == head.name and other.version < head.version:
+                found = await self.by_version(session, other.name, other.version)
+                assert found is not None, other
+                earlier.append(found)
+        return bool(form_versions.never_asked(form, earlier))
 
     async def for_record(self, session: AsyncSession, name: str, version: int | None,
                          day: date, now: datetime) -> FormFile:

@@ -153,6 +153,13 @@ def built(text: str, version: int) -> FormFile:
     return ff
 
 
+def never_asked(form: FormFile, earlier: list[FormFile]) -> tuple[str, ...]:
+    """The question keys `form` asks that none of the `earlier` versions asked: new data
+    collected, which the privacy notice must cover (a reworded question is not new)."""
+    asked = {q.key for ff in earlier for q in ff.form.questions}
+    return tuple(q.key for q in form.form.questions if q.key not in asked)
+
+
 async def current(session: AsyncSession, name: str, day: date) -> FormFile:
     """The form `name` as in use on `day` (the shipped file when none is published yet)."""
     version = pick(await heads(session), name, day)
@@ -187,6 +194,9 @@ class Published:
     previous: int  # the version in use before (published, or the shipped file's)
     added: tuple[str, ...]  # question keys the previous version did not have
     removed: tuple[str, ...]
+    #: Question keys no earlier version (shipped or published) asked: new data collected, so
+    #: every member is asked to accept the privacy notice again (handlers/privacy_notice.py).
+    new_data: tuple[str, ...] = ()
 
 
 async def publish(session: AsyncSession, text: str, *, effective_from: date, today: date,
@@ -225,7 +235,9 @@ async def publish(session: AsyncSession, text: str, *, effective_from: date, tod
                            "run the command again") from exc
     old = {q.key for q in before.form.questions}
     new = [q.key for q in ff.form.questions]
+    earlier = [base, *(built(v.text, v.version) for v in published)]
     return Published(name=name, version=number, effective_from=effective_from,
                      questions=len(new), previous=before.form.version,
                      added=tuple(k for k in new if k not in old),
-                     removed=tuple(q.key for q in before.form.questions if q.key not in new))
+                     removed=tuple(q.key for q in before.form.questions if q.key not in new),
+                     new_data=never_asked(ff, earlier))

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -161,19 +161,24 @@ class DayPoint:
         return self.reported / self.members if self.members else 0.0
 
 
-async def daily_counts(session: AsyncSession, end: date, days: int, units: set[str] | None
-                       ) -> list[DayPoint]:
+async def daily_counts(session: AsyncSession, end: date, days: int, units: set[str] | None,
+                       tz: tzinfo = UTC) -> list[DayPoint]:
     """Reported and abnormal counts per day for the active members of `units` (None: all),
-    measured against today's membership (the dashboard's 14-day chart)."""
+    each day measured against the members who were in the roster by its end (`tz`'s midnight):
+    a day before the roster was imported has no members, not a reporting rate of 0 % (the
+    dashboard's 14-day chart)."""
     start = end - timedelta(days=days - 1)
     members_q = sa.select(Member.userid).where(Member.active.is_(True),
                                                Member.unit_id.is_not(None))
     if units is not None:
         members_q = members_q.where(Member.unit_id.in_(sorted(units)))
     scope = members_q.scalar_subquery()
-    total = int((await session.execute(
-        sa.select(sa.func.count()).select_from(Member).where(Member.userid.in_(scope))
-    )).scalar_one())
+    day_list = [start + timedelta(days=i) for i in range(days)]
+    ends = [datetime.combine(day + timedelta(days=1), time(), tz) for day in day_list]
+    in_roster = (await session.execute(
+        sa.select(*[sa.func.coalesce(sa.func.sum(sa.case((Member.created_at < bound, 1),
+                                                          else_=0)), 0) for bound in ends])
+        .where(Member.userid.in_(scope)))).one()
     rows = (await session.execute(
         sa.select(DailyReport.report_date, sa.func.count(),
                   sa.func.sum(sa.case((DailyReport.abnormal.is_(True), 1), else_=0)))
@@ -181,5 +186,5 @@ async def daily_counts(session: AsyncSession, end: date, days: int, units: set[s
                DailyReport.userid.in_(scope))
         .group_by(DailyReport.report_date))).all()
     by_day = {row[0]: (int(row[1]), int(row[2] or 0)) for row in rows}
-    return [DayPoint(day, total, *by_day.get(day, (0, 0)))
-            for day in (start + timedelta(days=i) for i in range(days))]
+    return [DayPoint(day, int(count), *by_day.get(day, (0, 0)))
+            for day, count in zip(day_list, in_roster, strict=True)]

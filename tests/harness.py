@@ -10,6 +10,7 @@ minute, as a real member would simply wait.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -27,7 +28,7 @@ from app.emulator.api import WeComEmulator
 from app.emulator.member import selected_items_xml, xml_fields
 from app.emulator.records import Delivered
 from app.factory import create_app
-from bot.clock import Clock, FixedClock
+from bot.clock import Clock, FixedClock, local_date
 from bot.conversation.engine import ConvState
 from bot.settings import (
     DatabaseSettings,
@@ -37,8 +38,10 @@ from bot.settings import (
     Settings,
     WeComSettings,
 )
+from handlers import privacy_notice
+from handlers.form_registry import FormRegistry
 from handlers.forms import STAFF_NO_PREFILL
-from handlers.keys import DATABASE, SENDER
+from handlers.keys import DATABASE, DEPS, SENDER
 from handlers.sender import DrainStats, OutboxSender
 from storage.db import Database
 from storage.members import accept_privacy_for_all
@@ -314,6 +317,25 @@ async def send_event(bot: Bot, userid: str, event: str) -> list[str]:
 async def set_member(bot: Bot, userid: str, **fields: Any) -> None:
     async with bot.db.transaction() as session:
         await session.execute(sa.update(Member).where(Member.userid == userid).values(**fields))
+
+
+async def notice_version_in_force(bot: Bot) -> int:
+    """The privacy notice version members must have accepted today, read afresh (not through
+    the running instance's registry, which looks at published versions every few seconds)."""
+    deps = dataclasses.replace(bot.app[DEPS], forms=FormRegistry())
+    now = bot.clock.now()
+    async with bot.db.session() as session:
+        return await privacy_notice.version_in_force(deps, session, local_date(bot.clock, now),
+                                                     now)
+
+
+async def accept_notice_in_force(bot: Bot) -> int:
+    """Every member accepts the privacy notice in force (e.g. after a publish that asks
+    something new, in tests about something else); returns its version."""
+    version = await notice_version_in_force(bot)
+    async with bot.db.transaction() as session:
+        await accept_privacy_for_all(session, version, bot.clock.now())
+    return version
 
 
 async def member(bot: Bot, userid: str) -> Member:

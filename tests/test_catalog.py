@@ -16,7 +16,9 @@ from bot.conversation import render
 from tests.forms import BASIC_INFO
 from tests.forms import DAILY_REPORT, reason_labels
 from bot.conversation.engine import summary_lines
+from bot.conversation.form_files import shipped
 from bot.conversation.forms import LOCATION_STEPS, REPEAT, RESUME, SUBMIT, Question
+from handlers.privacy_notice import collected
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -89,6 +91,8 @@ SAMPLES: dict[str, Any] = {
     "recent": 99999,
     "title": "关于寒假离校返乡有关事项的通知",
     "body": "请各位同学在离校前完成健康上报。" * 12,
+    # What the privacy notice lists: the shipped forms' labels with the 2022 daily report.
+    "collected": collected([shipped("basic_info").form, shipped("daily_report_2022").form]),
 }
 # Entries followed by summary lines (see the catalog docstring).
 WITH_SUMMARY = {"report.receipt", "info.shown", "proxy.filed_for_you", "alert.abnormal",
@@ -297,3 +301,22 @@ def test_every_button_shows_both_languages() -> None:
                        if card_kind(q, "cards") == "button_interaction" for o in q.options
                        if display_width(catalog.side_by_side(o.label, "zh")) > BUTTON_WIDTH})
     assert too_wide == []
+
+
+def test_counts_agree_with_their_noun_in_english() -> None:
+    """QA (#16): "1 members reminded". A count says member/members, day/days as English does;
+    the Chinese half is unchanged."""
+    assert catalog.lang_only("web.dashboard.reminded", "en", number=1, recent=0).startswith(
+        "1 member reminded;")
+    assert catalog.lang_only("web.dashboard.reminded", "en", number=2, recent=0).startswith(
+        "2 members reminded;")
+    assert catalog.lang_only("web.dashboard.no_alerts", "en", days=1) == (
+        "No abnormal reports in 1 day.")
+    assert catalog.lang_only("web.dashboard.no_alerts", "en", days=7) == (
+        "No abnormal reports in 7 days.")
+    assert catalog.stacked("web.dashboard.reminded", "zh", number=1, recent=0).startswith(
+        "已提醒 1 人；")
+    with pytest.raises(KeyError):
+        catalog.lang_only("web.dashboard.reminded", "en", recent=0)
+    english = [en for _zh, en in catalog.CATALOG.values()]
+    assert not [t for t in english if re.search(r"\{\w+\} (members|days)\b", t)]

@@ -143,6 +143,14 @@ def test_an_unknown_key_is_named_with_its_line() -> None:
     assert line == line_of(text, "maximum = 4") and "unknown key 'maximum'" in message
 
 
+def test_a_question_without_a_label_is_refused() -> None:
+    """Its label names it in summaries, the export and the privacy notice's list."""
+    text = GOOD.replace('label = { zh = "疫苗剂次", en = "Vaccine doses" }\n', "")
+    ((line, message),) = problems_of(text)
+    assert line == line_of(text, 'key = "vaccine_doses"') - 1  # the [[question]] header
+    assert "vaccine_doses: a label is required" in message and "privacy notice" in message
+
+
 def test_a_condition_on_a_later_question_is_refused() -> None:
     text = GOOD.replace('when = { answer = "risk_travel", in = [true] }',
                         'when = { answer = "return_plan", in = [true] }')

@@ -23,6 +23,7 @@ from handlers.keys import DEPS
 from storage.models import AuditLog, FormVersion
 from tests.harness import (
     Bot,
+    accept_notice_in_force,
     conversation,
     give_basic_info,
     joined,
@@ -85,9 +86,12 @@ async def test_publish_show_and_versions(tmp_path: Path,
 
     y2022 = write(tmp_path, "y.toml", Y2022)
     assert await run(settings, clock, "form", "publish", y2022, "--by", "卫生处") == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "published daily_report version 2 (14 questions)" in out
     assert "from 2026-11-30" in out and "health_code" in out.split("new questions:")[1]
+    # New data collected: said, and published all the same.
+    assert "PRIVACY: this version collects new data (health_code, nat_date, " in err
+    assert "every member will be asked to accept the privacy notice again" in err
     assert await run(settings, clock, "form", "publish", y2022) == 2  # the same text again
     assert "version 2 is this very text" in capsys.readouterr().err
 
@@ -105,7 +109,11 @@ async def test_publish_show_and_versions(tmp_path: Path,
     assert await run(settings, clock, "form", "publish", washed, "--from", "2026-11-29") == 2
     assert "is in the past" in capsys.readouterr().err
     assert await run(settings, clock, "form", "publish", washed, "--from", "2026-12-05") == 0
-    assert "version 3" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "version 3" in out
+    # hands_washed is new; on_campus, symptoms, ... came back from version 1: not new.
+    assert "PRIVACY: this version collects new data (hands_washed):" in err
+    assert "before their next form from 2026-12-05 on" in err
     assert await run(settings, clock, "form", "versions", "daily_report") == 0
     listed = capsys.readouterr().out
     assert "   version 1  shipped" in listed and " * version 2  from 2026-11-30" in listed
@@ -123,14 +131,20 @@ async def test_publish_show_and_versions(tmp_path: Path,
             AuditLog.action == "form.publish"))).scalars().all()
     assert [(r.version, r.published_by) for r in rows] == [(2, "卫生处"), (3, "cli")]
     assert [a.detail["version"] for a in audits] == [2, 3]
+    assert audits[1].detail["new_data"] == ["hands_washed"]
 
 
 # ---- a running instance -----------------------------------------------------------------------
 
 
-async def publish(bot: Bot, text: str, tmp_path: Path, name: str = "form.toml") -> None:
+async def publish(bot: Bot, text: str, tmp_path: Path, name: str = "form.toml", *,
+                  accept: bool = True) -> None:
+    """Publish `text` from the command line; then, unless `accept` is False, every member
+    accepts the privacy notice a new question brings (tests/test_privacy_notice.py walks it)."""
     assert await run(bot.settings, bot.clock, "form", "publish",  # type: ignore[arg-type]
                      write(tmp_path, name, text)) == 0
+    if accept:
+        await accept_notice_in_force(bot)
 
 
 async def walk_2022(bot: Bot, userid: str, *, code: str = "green", test: str = "negative",

@@ -1,17 +1,40 @@
 """The privacy notice comes first: shown on first contact, accepted (and the version stored)
 before basic information; a new version is shown and accepted again once; no location is
-stored before acceptance."""
+stored before acceptance. What it lists follows the forms in use: a published form version
+that asks something new is listed, and every member is asked to accept the notice again,
+once, before their next form (a form in progress finishes first)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from bot.settings import PrivacySettings
-from tests.harness import Bot, basic_info, cards, give_basic_info, joined, member, start_bot, tap, use_cards
+from handlers.form_registry import CHECK_SECONDS
+from tests.harness import (
+    Bot,
+    basic_info,
+    cards,
+    conversation,
+    give_basic_info,
+    healthy_answers,
+    joined,
+    member,
+    notice_version_in_force,
+    pick,
+    report_on,
+    say,
+    start_bot,
+    start_report_at_gps,
+    tap,
+    use_cards,
+)
+from tests.test_form_versions import DAILY, DAY, WASHED, healthy_day, publish, run, write
 
 
 @pytest.fixture
@@ -110,3 +133,157 @@ async def test_card_members_agree_with_a_button(fresh: Bot) -> None:
     after = joined(await tap(bot, "lisi", "privacy:agree"))
     assert "感谢您的确认" in after and "请先填写基本信息" in after  # then 上报 goes on
     assert (await member(bot, "lisi")).privacy_version == 1
+
+
+# ---- the notice follows the forms in use -------------------------------------------------------
+
+
+async def test_the_notice_lists_the_questions_of_the_forms_in_use(fresh: Bot) -> None:
+    out = joined(await fresh.say("zhangsan", "上报"))
+    assert "基本信息（姓名、学工号、手机号、是否京籍、户籍地址、身份）" in out
+    assert "每日上报（位置、城市变动原因、是否在校、体温、症状、其他症状、接触病例、隔离、" in out
+    assert "Basic information (Name, Student/Staff ID, Mobile, Beijing hukou" in out
+    assert "勤洗手" not in out
+
+
+async def test_a_new_question_is_listed_and_accepted_again_once_before_the_next_form(
+        bot: Bot, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    await give_basic_info(bot, "zhangsan", "lisi")
+    await start_report_at_gps(bot, "lisi")  # lisi's form is in progress under notice 1
+    await publish(bot, WASHED, tmp_path, accept=False)
+    err = capsys.readouterr().err
+    assert "PRIVACY: this version collects new data (hands_washed): every member will be " \
+        "asked to accept the privacy notice again" in err
+    bot.clock.advance(seconds=CHECK_SECONDS + 1)  # type: ignore[attr-defined]
+
+    # zhangsan's next form waits for the new notice, which lists the new question.
+    out = joined(await say(bot, "zhangsan", "上报"))
+    assert "隐私告知 第2版" in out and "、勤洗手、备注）" in out and "Hands washed, Remarks)" in out
+    assert await conversation(bot, "zhangsan") is None
+    out = joined(await say(bot, "zhangsan", "同意"))
+    assert "感谢您的确认" in out and "位置" in out  # then 上报 goes on: the location
+    assert (await member(bot, "zhangsan")).privacy_version == 2
+    assert "勤洗手 Hands washed：是 Yes" in await healthy_day(bot, "zhangsan", washed=True)
+    report = await report_on(bot, "zhangsan", DAY)
+    assert report is not None and report.answers["hands_washed"] is True
+
+    # lisi finishes the form she had started (version 1) without being stopped ...
+    out = joined(await pick(bot, "lisi", "ok", "1"))
+    assert "隐私告知" not in out and "是否在校" in out
+    summary = joined(await healthy_answers(bot, "lisi"))
+    assert "隐私告知" not in summary and "请核对" in summary
+    out = joined(await pick(bot, "lisi", "submit", "1"))
+    assert "隐私告知" not in out
+    report = await report_on(bot, "lisi", DAY)
+    assert report is not None and report.form_version == 1
+    assert (await member(bot, "lisi")).privacy_version == 1
+    # ... and is asked once, at her next message; the command is answered after 同意.
+    out = joined(await say(bot, "lisi", "状态"))
+    assert "隐私告知 第2版" in out and "已上报" not in out
+    out = joined(await say(bot, "lisi", "同意"))
+    assert "感谢您的确认" in out and "2026-11-30 已上报" in out
+    again = joined(await say(bot, "lisi", "状态"))
+    assert "隐私告知" not in again and "2026-11-30 已上报" in again
+    assert (await member(bot, "lisi")).privacy_version == 2
+
+
+async def test_a_daily_form_left_from_an_earlier_day_waits_for_the_new_notice(
+        bot: Bot, tmp_path: Path) -> None:
+    """It would restart on today's version (with the new question): a new form, not one that
+    finishes as it started."""
+    await give_basic_info(bot, "zhangsan")
+    await start_report_at_gps(bot, "zhangsan")
+    await pick(bot, "zhangsan", "ok", "1")
+    await publish(bot, WASHED, tmp_path, accept=False)
+    bot.clock.advance(days=1)  # type: ignore[attr-defined]
+    out = joined(await pick(bot, "zhangsan", "yes", "1"))
+    assert "隐私告知 第2版" in out and "勤洗手" in out
+    out = joined(await say(bot, "zhangsan", "同意"))  # then the form, on today's version
+    assert "感谢您的确认" in out and "今天的上报重新开始" in out
+    conv = await conversation(bot, "zhangsan")
+    assert conv is not None and conv.form_version == 2
+
+
+async def test_rewording_removing_or_bringing_back_a_question_does_not_ask_again(
+        bot: Bot, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    await give_basic_info(bot, "zhangsan")
+    settings, clock = bot.settings, bot.clock
+    reworded = DAILY.replace('prompt = "q.temperature"', 'prompt = { zh = "请测量并输入体温（℃）。'
+                             '", en = "Measure and type your temperature (°C)." }\n'
+                             'label = { zh = "晨检体温", en = "Morning temperature" }')
+    without = DAILY[:DAILY.index('[[question]]\nkey = "remarks"')] + \
+        DAILY[DAILY.index("# What alerts the reviewers"):]
+    for name, text in (("a.toml", reworded), ("b.toml", without), ("c.toml", DAILY)):
+        assert await run(settings, clock, "form", "publish",  # type: ignore[arg-type]
+                         write(tmp_path, name, text)) == 0
+        captured = capsys.readouterr()
+        assert "published daily_report" in captured.out and "PRIVACY" not in captured.err
+    assert await notice_version_in_force(bot) == 1
+    bot.clock.advance(seconds=CHECK_SECONDS + 1)  # type: ignore[attr-defined]
+    out = joined(await say(bot, "zhangsan", "上报"))
+    assert "隐私告知" not in out and "位置" in out
+
+
+async def test_a_version_for_a_later_day_asks_again_from_that_day(
+        bot: Bot, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert await run(bot.settings, bot.clock, "form", "publish",  # type: ignore[arg-type]
+                     write(tmp_path, "w.toml", WASHED), "--from", "2026-12-01") == 0
+    assert "before their next form from 2026-12-01 on" in capsys.readouterr().err
+    assert await notice_version_in_force(bot) == 1  # nothing new is collected today
+    assert "隐私告知" not in joined(await say(bot, "zhangsan", "状态"))
+    bot.clock.advance(days=1)  # type: ignore[attr-defined]
+    assert await notice_version_in_force(bot) == 2
+    assert "隐私告知 第2版" in joined(await say(bot, "zhangsan", "状态"))
+
+
+async def test_the_member_page_shows_the_new_notice_and_accepts_the_version_it_showed(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock, tmp_path: Path) -> None:
+    from tests.web_helpers import http_client, sign_in, start_web_bot
+
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        await publish(bot, WASHED, tmp_path, accept=False)
+        async with http_client() as http:
+            page = await sign_in(http, base, "zhangsan", "/h5/?tab=info")
+            html = await page.text()
+            assert "隐私告知 第2版" in html and "勤洗手" in html and 'name="staff_no"' not in html
+            found = re.search(r'name="_csrf" value="([^"]+)"', html)
+            assert found is not None
+            token = found.group(1)
+            # An older page's 同意 (version 1) accepts nothing: the new notice is shown.
+            r = await http.post(base + "/h5/privacy", data={"tab": "info", "version": "1",
+                                                            "_csrf": token})
+            assert "隐私告知 第2版" in await r.text()
+            assert (await member(bot, "zhangsan")).privacy_version == 1
+            r = await http.post(base + "/h5/privacy", data={"tab": "info", "version": "2",
+                                                            "_csrf": token})
+            html = await r.text()
+            assert "隐私告知" not in html and 'name="staff_no"' in html
+        assert (await member(bot, "zhangsan")).privacy_version == 2
+        assert "隐私告知" not in joined(await bot.say("zhangsan", "状态"))  # and in the chat
+    finally:
+        await bot.stop()
+
+
+def test_a_notice_too_long_for_one_message_comes_as_two_and_nothing_is_cut() -> None:
+    from bot import text
+    from bot.conversation.form_files import load_text, shipped_text
+    from bot.settings import Settings
+    from handlers.privacy_notice import Notice, notice_messages
+
+    extra = "".join(f'''
+[[question]]
+key = "extra_{n}"
+kind = "text"
+prompt = {{ zh = "第{n}个附加问题？", en = "Extra question {n}?" }}
+label = {{ zh = "附加事项{n}", en = "Extra item {n}" }}
+''' for n in range(30))
+    long = load_text(shipped_text("daily_report") + extra).form
+    basic = load_text(shipped_text("basic_info")).form
+    messages = notice_messages(Notice(3, (basic, long)), Settings(), "zh")
+    contents = [m["text"]["content"] for m in messages]
+    assert len(contents) == 2 and all(text.byte_len(c) <= text.TEXT_LIMIT_BYTES for c in contents)
+    assert "附加事项29）" in contents[0] and "Extra item 29)" in contents[1]
+    assert not any(c.endswith(text.ELLIPSIS) for c in contents)
+    english = notice_messages(Notice(3, (basic, long)), Settings(), "en")
+    assert len(english) == 1 and "附加" not in english[0]["text"]["content"]

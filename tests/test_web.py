@@ -208,7 +208,9 @@ async def test_the_page_shows_the_privacy_notice_and_takes_nothing_before_agreem
             assert await basic_info(bot, "zhangsan") is None
             r = await http.post(base + "/h5/applicable", data={"form": "info", "_csrf": token})
             assert r.status == 409
-            r = await http.post(base + "/h5/privacy", data={"tab": "info", "_csrf": token})
+            assert 'name="version" value="1"' in html  # the version shown is the one accepted
+            r = await http.post(base + "/h5/privacy", data={"tab": "info", "version": "1",
+                                                            "_csrf": token})
             html = await r.text()
             assert "隐私告知" not in html and 'name="staff_no"' in html
             stored = await member(bot, "zhangsan")

@@ -367,6 +367,9 @@ def _question(b: _Builder, spec: Any, index: int, known: list[str],
     prompt = b.text(spec.get("prompt"), f"{path}.prompt", b.lines.key("prompt", line))
     label = b.text(spec.get("label"), f"{path}.label", b.lines.key("label", line),
                    required=False) or ""
+    if "label" not in spec and f"field.{key}" not in catalog.CATALOG:
+        b.problem(line, f"{key}: a label is required, e.g. label = {{ zh = \"…\", en = \"…\" }} "
+                        "(its short name in summaries, the export and the privacy notice)")
     help_key = b.text(spec.get("help"), f"{path}.help", b.lines.key("help", line),
                       required=False) or ""
     unit = b.text(spec.get("unit"), f"{path}.unit", b.lines.key("unit", line), required=False)

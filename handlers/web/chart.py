@@ -1,7 +1,8 @@
 """The dashboard's 14-day chart as server-rendered SVG (no chart library, nothing from a CDN).
 
 The reporting rate is a line on a 0–100 % scale; abnormal reports are bars on their own scale
-(labelled with the count). Only numbers and dates go into the markup.
+(labelled with the count). A day nobody was in the roster yet has no rate: no dot, and the
+line breaks there instead of dropping to 0 %. Only numbers and dates go into the markup.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def svg(points: Sequence[DayPoint], *, rate_label: str, abnormal_label: str) -> 
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'class="grid"/><text x="{LEFT - 4}" y="{y + 3:.1f}" '
                      f'text-anchor="end" class="axis">{pct}%</text>')
-    line = []
+    lines: list[list[str]] = [[]]
     for i, p in enumerate(points):
         x = LEFT + step * i
         height = plot_h * 0.45 * p.abnormal / top_abnormal
@@ -38,13 +39,19 @@ def svg(points: Sequence[DayPoint], *, rate_label: str, abnormal_label: str) -> 
                          f'y="{TOP + plot_h - height - 2:.1f}" text-anchor="middle" '
                          f'class="count">{p.abnormal}</text>')
         cx, cy = x + step / 2, TOP + plot_h * (1 - p.rate)
-        line.append(f"{cx:.1f},{cy:.1f}")
-        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.2" class="dot">'
-                     f'<title>{p.day.isoformat()} {rate_label} {p.rate:.0%}</title></circle>')
+        if not p.members:
+            if lines[-1]:
+                lines.append([])  # a gap: nobody to report that day
+        else:
+            lines[-1].append(f"{cx:.1f},{cy:.1f}")
+            parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.2" class="dot">'
+                         f'<title>{p.day.isoformat()} {rate_label} {p.rate:.0%}</title>'
+                         '</circle>')
         if i % 2 == (n - 1) % 2:
             parts.append(f'<text x="{cx:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" '
                          f'class="axis">{p.day:%m-%d}</text>')
-    parts.insert(1, f'<polyline points="{" ".join(line)}" class="rate"/>')
+    for line in reversed([run for run in lines if run]):
+        parts.insert(1, f'<polyline points="{" ".join(line)}" class="rate"/>')
     parts.append(f'<text x="{LEFT}" y="{HEIGHT - 2}" class="legend rate-legend">— '
                  f'{rate_label}</text><text x="{LEFT + 120}" y="{HEIGHT - 2}" '
                  f'class="legend bar-legend">■ {abnormal_label}</text></svg>')

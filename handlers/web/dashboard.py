@@ -123,7 +123,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         summaries = {s.unit_id: s for s in await unit_summaries(session, today, scope)}
         tree = await unit_tree(session)
         names = await unit_names(session)
-        series = await reports.daily_counts(session, today, CHART_DAYS, scope)
+        series = await reports.daily_counts(session, today, CHART_DAYS, scope,
+                                             deps.clock.tz)
         recent = await alerts.since(session, today - timedelta(days=ALERT_DAYS - 1), scope)
         daily = await deps.forms.current(session, DAILY, today, now)  # the reasons' labels
         own = await own_due(session, actor, today)  # the reviewer's own report

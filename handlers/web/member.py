@@ -109,15 +109,18 @@ async def _render(request: web.Request, tab: str, *, raw: dict[str, Any] | None 
     context: dict[str, Any] = {"tab": tab, "notice": notice, "errors": errors or {},
                                "receipt": None, "fields": [], "form": None, "privacy": None,
                                "confirm": confirm}
-    if not privacy_notice.has_accepted(member, settings):
-        # The same notice (and version) as the chat, accepted before any form is shown.
-        context["privacy"] = html_lines(privacy_notice.notice_text(settings, lang, web=True))
-        context["jssdk"] = "null"
-        context["today"] = local_date(deps.clock, now).isoformat()
-        context["info_lines"] = context["info_date"] = None
-        return page(request, "h5.html", context, status=status)
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, member, now)
+        consent = await privacy_notice.in_force(deps, session, turn.today, now)
+        if not privacy_notice.has_accepted(member, consent.version):
+            # The same notice (and version) as the chat, accepted before any form is shown.
+            context["privacy"] = html_lines(
+                privacy_notice.notice_text(consent, settings, lang, web=True))
+            context["privacy_version"] = consent.version
+            context["jssdk"] = "null"
+            context["today"] = turn.today.isoformat()
+            context["info_lines"] = context["info_date"] = None
+            return page(request, "h5.html", context, status=status)
         form = await current_form(turn, FORMS[tab])
         info = await reports.basic_info(session, member.userid)
         context["info_lines"] = (engine.summary_lines(
@@ -172,7 +175,8 @@ async def _submit(request: web.Request, tab: str) -> web.StreamResponse:
     async with deps.db.transaction() as session:
         turn = await Turn.open(deps, session, web_inbound(member.userid, now), now)
         assert turn.member is not None
-        if not privacy_notice.has_accepted(turn.member, settings_of(request)):
+        if not privacy_notice.has_accepted(turn.member, await privacy_notice.version_in_force(
+                deps, session, turn.today, now)):
             return message_page(request, "web.privacy_first", status=409)
         form = await current_form(turn, FORMS[tab])
         raw = formview.read_post(form, post)
@@ -222,10 +226,11 @@ async def applicable(request: web.Request) -> web.StreamResponse:
     name = FORMS.get(str(post.get("form", "")))
     if name is None:
         return web.json_response({"error": "unknown form"}, status=400)
-    if not privacy_notice.has_accepted(member, settings_of(request)):
-        return web.json_response({"error": "privacy notice not accepted"}, status=409)
     async with deps.db.session() as session:
         turn = await read_turn(deps, session, member, now)
+        if not privacy_notice.has_accepted(member, await privacy_notice.version_in_force(
+                deps, session, turn.today, now)):
+            return web.json_response({"error": "privacy notice not accepted"}, status=409)
         form = await current_form(turn, name)
         ctx = await build_context(turn, form, member)
         keys = formview.applicable(form, formview.read_post(form, post), ctx)
@@ -247,12 +252,19 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
 
 @signed_in
 async def accept_privacy(request: web.Request) -> web.StreamResponse:
-    """同意 under the page's privacy notice: the same acceptance as replying 同意 in the chat."""
+    """同意 under the page's privacy notice: the same acceptance as replying 同意 in the chat.
+    It accepts the version the page showed; when another is in force by now (a form version
+    asking something new was published meanwhile) nothing is accepted and the page shows
+    the new notice."""
     post = await request.post()
-    settings = settings_of(request)
-    async with deps_of(request).db.transaction() as session:
+    deps, now = deps_of(request), now_of(request)
+    async with deps.db.transaction() as session:
         member = await members.get(session, request[MEMBER].userid)
-        if member is not None and not privacy_notice.has_accepted(member, settings):
-            privacy_notice.accept(session, member, settings, now_of(request))
+        version = await privacy_notice.version_in_force(
+            deps, session, local_date(deps.clock, now), now)
+        shown = str(post.get("version", ""))
+        if member is not None and not privacy_notice.has_accepted(member, version) and \
+                shown == str(version):
+            privacy_notice.accept(session, member, version, now)
     tab = str(post.get("tab", "daily"))
     raise web.HTTPSeeOther(f"/h5/?tab={tab if tab in FORMS else 'daily'}")
