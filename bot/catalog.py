@@ -585,9 +585,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "remind.now_done_no_info": (
         "{time} 已提醒 {count} 人（其中 {no_info} 人还没有填写基本信息，已提醒其先填基本信息）；"
         "一小时内已提醒过的 {recent} 人这次跳过。",
-        "{time}: {count} members reminded ({no_info} of them have no basic information yet "
-        "and were told to fill it in first); {recent} already reminded in the last hour were "
-        "skipped.",
+        "{time}: {count:@member|members} reminded ({no_info} without basic information yet, "
+        "told to fill it in first); {recent} already reminded in the last hour were skipped.",
     ),
     "remind.now_nobody": (
         "您负责的单位今天（{date}）需要上报的成员都已上报，无需提醒。",
@@ -1387,8 +1386,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "web.dashboard.reminded_no_info": (
         "已提醒 {number} 人（其中 {no_info} 人还没有填写基本信息，已提醒其先填基本信息）；"
         "一小时内已提醒过的 {recent} 人这次跳过。",
-        "{number} members reminded ({no_info} of them have no basic information yet and were "
-        "told to fill it in first); {recent} already reminded in the last hour were skipped.",
+        "{number:@member|members} reminded ({no_info} without basic information yet, told to "
+        "fill it in first); {recent} already reminded in the last hour were skipped.",
     ),
     "web.dashboard.own_report": ("去上报", "Report now"),
     "web.dashboard.own_info": ("去填写基本信息", "Fill in basic information"),

@@ -391,8 +391,8 @@ async def test_remind_now_words_each_member_like_the_scheduled_reminders(
     (said,) = await bot.say("classrev", "提醒")
     assert ("08:00 已提醒 2 人（其中 1 人还没有填写基本信息，已提醒其先填基本信息）；"
             "一小时内已提醒过的 0 人这次跳过") in said
-    assert "(1 of them have no basic information yet and were told to fill it in first)" \
-        in said
+    assert "08:00: 2 members reminded (1 without basic information yet, told to fill it in " \
+        "first)" in said
     (first,) = bot.new_messages("stu1")
     assert first.startswith("钱老师 提醒您：今天（2026-11-30）还没有健康上报。您还没有填写基本"
                             "信息：回复“上报”先填基本信息（只需一次），填完直接开始今天的上报。")
