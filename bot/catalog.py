@@ -564,14 +564,43 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{by} reminds you: today's ({date}) health report isn't filed yet. Reply \"report\" "
         "to start.",
     ),
+    "remind.now_no_info": (
+        "{by} 提醒您：今天（{date}）还没有健康上报。您还没有填写基本信息：回复“上报”先填"
+        "基本信息（只需一次），填完直接开始今天的上报。",
+        "{by} reminds you: today's ({date}) health report isn't filed yet. You haven't filled "
+        "in your basic information yet: reply \"report\" to fill it in first (once only), then "
+        "today's report starts.",
+    ),
+    "remind.now_no_info.card": (
+        "{by} 提醒您：今天（{date}）还没有健康上报。您还没有填写基本信息：点“立即上报”先填"
+        "基本信息（只需一次），再做今天的上报。",
+        "{by}: today's ({date}) report is missing. Tap \"Report now\": your basic "
+        "information first (once only), then the report.",
+    ),
     "remind.now_done": (
         "{time} 已提醒 {count} 人；一小时内已提醒过的 {recent} 人这次跳过。",
         "{time}: {count:@member|members} reminded; {recent} already reminded in the last hour "
         "were skipped.",
     ),
+    "remind.now_done_no_info": (
+        "{time} 已提醒 {count} 人（其中 {no_info} 人还没有填写基本信息，已提醒其先填基本信息）；"
+        "一小时内已提醒过的 {recent} 人这次跳过。",
+        "{time}: {count:@member|members} reminded ({no_info} without basic information yet, "
+        "told to fill it in first); {recent} already reminded in the last hour were skipped.",
+    ),
     "remind.now_nobody": (
         "您负责的单位今天（{date}）需要上报的成员都已上报，无需提醒。",
         "Everyone due in your units has reported today ({date}); nobody to remind.",
+    ),
+    "reviewer.own_due": (
+        "您本人今天（{date}）还没有上报：回复“上报”即可开始。",
+        "You yourself haven't filed today's ({date}) report yet: reply \"report\" to start.",
+    ),
+    "reviewer.own_due_no_info": (
+        "您本人今天（{date}）还没有上报，且还没有填写基本信息：回复“上报”先填基本信息"
+        "（只需一次），填完直接开始今天的上报。",
+        "You yourself haven't filed today's ({date}) report yet, and your basic information "
+        "comes first: reply \"report\" to fill it in (once only), then today's report starts.",
     ),
     "notice.text": (
         "【通知 #{number}】{title}\n{body}",
@@ -1375,6 +1404,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{number:@member|members} reminded; {recent} already reminded in the last hour were "
         "skipped.",
     ),
+    "web.dashboard.reminded_no_info": (
+        "已提醒 {number} 人（其中 {no_info} 人还没有填写基本信息，已提醒其先填基本信息）；"
+        "一小时内已提醒过的 {recent} 人这次跳过。",
+        "{number:@member|members} reminded ({no_info} without basic information yet, told to "
+        "fill it in first); {recent} already reminded in the last hour were skipped.",
+    ),
+    "web.dashboard.own_report": ("去上报", "Report now"),
+    "web.dashboard.own_info": ("去填写基本信息", "Fill in basic information"),
     "web.dashboard.proxy": ("代报", "Report for"),
     "web.dashboard.alerts": ("异常上报", "Abnormal reports"),
     "web.dashboard.no_alerts": ("近 {days} 天没有异常上报。",

@@ -1,4 +1,6 @@
-"""`统计` / `stats`: today's summary of the units a reviewer reviews (all units for an admin)."""
+"""`统计` / `stats`: today's summary of the units a reviewer reviews (all units for an admin),
+and the line that tells a reviewer who has not reported today themself (统计, 提醒, the
+dashboard)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from bot.conversation.render import text_message
 from bot.text import PAGE_BYTES, byte_len, number_pages, pack
 from handlers.context import Turn
 from storage import audit
+from storage.models import Member
+from storage.reminders import OwnDue, own_due
 from storage.summary import UnitDay, unit_summaries
 from storage.units import reviewed_units
 
@@ -55,14 +59,15 @@ def unit_lines(s: UnitDay, lang: str, before: UnitDay | None = None) -> list[str
 
 
 def summary_pages(summaries: list[UnitDay], lang: str, day: str, *, limit: int = PAGE_BYTES,
-                  previous: dict[str, UnitDay] | None = None) -> list[str]:
+                  previous: dict[str, UnitDay] | None = None,
+                  lead: list[str] | None = None) -> list[str]:
     """The summary (`统计` and the scheduled reviewer digest) as text messages of whole
     lines, grouped by unit: a unit that runs on to the next page is named again at its top;
     several pages are numbered "(i/n)". `previous` (the day before, by unit id) adds whether
-    each unit did better or worse."""
+    each unit did better or worse; `lead` lines come right under the header."""
     pages: list[str] = []
-    current = [catalog.stacked("stats.header", lang, date=day)]
-    size = byte_len(current[0])
+    current = [catalog.stacked("stats.header", lang, date=day), *(lead or ())]
+    size = byte_len("\n".join(current))
     for s in summaries:
         before = previous.get(s.unit_id) if previous is not None else None
         for n, line in enumerate(unit_lines(s, lang, before)):
@@ -87,8 +92,33 @@ async def send_unit_summary(turn: Turn) -> None:
     summaries = await unit_summaries(turn.session, turn.today, units)
     audit.record(turn.session, at=turn.now, actor=actor.userid, action=audit.AuditAction.STATS,
                  target=turn.today.isoformat(), detail={"units": len(summaries)})
+    own = await own_due_line(turn, actor)
     if not summaries:
         await turn.say("stats.empty")
+        if own is not None:
+            await turn.send(text_message(own))
         return
-    for page in summary_pages(summaries, turn.lang, turn.today.isoformat()):
+    for page in summary_pages(summaries, turn.lang, turn.today.isoformat(),
+                              lead=[own] if own is not None else None):
         await turn.send(text_message(page))
+
+
+#: What a reviewer who must still report today is told (see `own_due`).
+OWN_DUE_KEYS = {OwnDue.REPORT: "reviewer.own_due", OwnDue.BASIC_INFO: "reviewer.own_due_no_info"}
+
+
+async def own_due_line(turn: Turn, reviewer: Member) -> str | None:
+    """The line that tells a reviewer (at 统计 and 提醒; the dashboard shows the same text)
+    that they themself have not reported today — and that basic information comes first, if
+    it does — or None when they have reported, are exempt or are not counted as a member."""
+    due = await own_due(turn.session, reviewer, turn.today)
+    if due is None:
+        return None
+    return catalog.stacked(OWN_DUE_KEYS[due], turn.lang, date=turn.today.isoformat())
+
+
+async def say_own_due(turn: Turn, reviewer: Member) -> None:
+    """The own-due line as its own text (joined to the answer before it when both fit)."""
+    line = await own_due_line(turn, reviewer)
+    if line is not None:
+        await turn.send(text_message(line))

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from bot import catalog
 from bot.clock import Clock, local_time_text
@@ -24,6 +25,7 @@ from handlers import forms
 from handlers.commands import Command
 from handlers.context import Turn, lang_of, new_id, rendering_of
 from handlers.form_registry import DAILY
+from handlers.stats import say_own_due
 from storage import audit, cards, form_versions, members, reports
 from storage.cards import CardPurpose
 from storage.db import AsyncSession
@@ -209,20 +211,28 @@ async def cmd_remind(turn: Turn, command: Command, conv: Conversation | None) ->
             await turn.say("stats.not_reviewer")
         elif not done.due:
             await turn.say("remind.now_nobody", date=turn.today.isoformat())
+        elif done.no_info:
+            await turn.say("remind.now_done_no_info", count=done.reminded,
+                           no_info=done.no_info, recent=done.recent,
+                           time=local_time_text(turn.deps.clock, turn.now))
         else:
             await turn.say("remind.now_done", count=done.reminded, recent=done.recent,
                            time=local_time_text(turn.deps.clock, turn.now))
+        if done is not None:
+            await say_own_due(turn, reviewer)  # and whether they themself still have to
     await forms.note_open_form(turn, conv)
 
 
 @dataclass(frozen=True)
 class Reminded:
     """What one "remind now" did: `due` members had not reported; `reminded` of them were
-    queued now, `recent` skipped (reminded within REMIND_EVERY)."""
+    queued now, `recent` skipped (reminded within REMIND_EVERY); `no_info` of the reminded
+    have no basic information yet (their reminder says it comes first)."""
 
     due: int
     reminded: int
     recent: int
+    no_info: int = 0
 
 
 async def remind_units_now(turn: Turn, reviewer: Member, *, only: set[str] | None = None,
@@ -236,43 +246,54 @@ async def remind_units_now(turn: Turn, reviewer: Member, *, only: set[str] | Non
     units = await reviewed_units(turn.session, reviewer)
     if units is not None and not units:
         return None
-    unreported = [m for m in await unreported_in_units(turn.session, turn.today, units)
+    unreported = [(m, has_info)
+                  for m, has_info in await unreported_in_units(turn.session, turn.today, units)
                   if m.userid != reviewer.userid and (only is None or m.userid in only)]
-    recent = await reminded_since(turn.session, (m.userid for m in unreported),
+    recent = await reminded_since(turn.session, (m.userid for m, _ in unreported),
                                   turn.now - REMIND_EVERY)
-    due = [m for m in unreported if m.userid not in recent]
-    groups: dict[tuple[str, str], list[Member]] = defaultdict(list)
-    for member in due:
-        groups[(lang_of(member, turn.settings), rendering_of(member, turn.settings))
+    due = [(m, has_info) for m, has_info in unreported if m.userid not in recent]
+    # Worded like the scheduled reminders: without basic information, it comes first.
+    groups: dict[tuple[str, str, bool], list[Member]] = defaultdict(list)
+    for member, has_info in due:
+        groups[(lang_of(member, turn.settings), rendering_of(member, turn.settings), has_info)
                ].append(member)
     hour = turn.now.strftime("%Y%m%d%H")
     rows = []
-    for (lang, rendering), group in sorted(groups.items()):
+    for (lang, rendering, has_info), group in sorted(groups.items()):
         for start in range(0, len(group), BATCH):
             chunk = group[start:start + BATCH]
-            subtitle = catalog.stacked("remind.now.card", lang, by=reviewer.name,
-                                       date=turn.today.isoformat())
-            if rendering == "cards":
-                task_id = f"remindnow_{hour}_{new_id(12)}"
-                cards.add(turn.session, task_id=task_id, userid="*", purpose=CardPurpose.REMIND,
-                          ref=f"remindnow:{turn.today}", now=turn.now)
-                message = render.card_message(render.button_card(
-                    task_id=task_id, title=catalog.slashed("remind.card_title", lang),
-                    subtitle=subtitle, lang=lang,
-                    buttons=[("report", catalog.side_by_side("remind.button_report", lang), 1)]))
-            else:
-                message = text_message(catalog.stacked("remind.now", lang, by=reviewer.name,
-                                                       date=turn.today.isoformat()))
+            message = _remind_now_message(turn, reviewer, lang, rendering, has_info, hour)
             rows.extend(outbox_values(dedupe_key=f"remindnow:{m.userid}:{hour}",
                                       touser=m.userid, message=message, now=turn.now,
                                       skip_if_reported=turn.today) for m in chunk)
     sent = await enqueue_many(turn.session, rows)
-    done = Reminded(due=len(unreported), reminded=sent, recent=len(unreported) - sent)
+    # `sent` falls short of `due` only if another instance queued some of them this instant.
+    done = Reminded(due=len(unreported), reminded=sent, recent=len(unreported) - sent,
+                    no_info=min(sent, sum(1 for _, has_info in due if not has_info)))
     audit.record(turn.session, at=turn.now, actor=reviewer.userid,
                  action=audit.AuditAction.REMIND_NOW if via == "chat"
                  else audit.AuditAction.WEB_REMIND, target=turn.today.isoformat(),
-                 detail={"reminded": done.reminded, "recently": done.recent})
+                 detail={"reminded": done.reminded, "recently": done.recent,
+                         "no_info": done.no_info})
     return done
+
+
+def _remind_now_message(turn: Turn, reviewer: Member, lang: str, rendering: str,
+                        has_info: bool, hour: str) -> dict[str, Any]:
+    """One chunk's reminder: a card with 立即上报, or text; for members without basic
+    information, the wording that says it comes first (as the scheduled reminders do)."""
+    params = {"by": reviewer.name, "date": turn.today.isoformat()}
+    if rendering == "cards":
+        task_id = f"remindnow_{hour}_{new_id(12)}"
+        cards.add(turn.session, task_id=task_id, userid="*", purpose=CardPurpose.REMIND,
+                  ref=f"remindnow:{turn.today}", now=turn.now)
+        key = "remind.now.card" if has_info else "remind.now_no_info.card"
+        return render.card_message(render.button_card(
+            task_id=task_id, title=catalog.slashed("remind.card_title", lang),
+            subtitle=catalog.stacked(key, lang, **params), lang=lang,
+            buttons=[("report", catalog.side_by_side("remind.button_report", lang), 1)]))
+    key = "remind.now" if has_info else "remind.now_no_info"
+    return text_message(catalog.stacked(key, lang, **params))
 
 
 COMMANDS = {"late": cmd_late, "exempt": cmd_exempt, "remind": cmd_remind}

@@ -360,8 +360,9 @@ async def test_remind_now_reaches_the_units_non_reporters_once_an_hour(
     assert "赵院长 提醒您：今天（2026-11-30）还没有健康上报" in reminder
     nothing_new(bot, "stu1")
     assert [e.detail for e in await audit(bot, "remind.now")] == [
-        {"reminded": 3, "recently": 0}, {"reminded": 0, "recently": 2},
-        {"reminded": 2, "recently": 0}]
+        {"reminded": 3, "recently": 0, "no_info": 0},
+        {"reminded": 0, "recently": 2, "no_info": 0},
+        {"reminded": 2, "recently": 0, "no_info": 0}]
 
 
 async def test_remind_now_reaches_members_without_basic_information(
@@ -369,10 +370,75 @@ async def test_remind_now_reaches_members_without_basic_information(
     bot = tree  # rollout day: nobody in the class has basic information yet
     drain(bot)
     (said,) = await bot.say("classrev", "提醒")
-    assert "08:00 已提醒 2 人；一小时内已提醒过的 0 人这次跳过" in said
+    assert ("08:00 已提醒 2 人（其中 2 人还没有填写基本信息，已提醒其先填基本信息）；"
+            "一小时内已提醒过的 0 人这次跳过") in said
     for userid in ("stu1", "stu2"):
         (reminder,) = bot.new_messages(userid)
         assert "钱老师 提醒您：今天（2026-11-30）还没有健康上报" in reminder
+        assert "您还没有填写基本信息：回复“上报”先填基本信息（只需一次）" in reminder
+    (entry,) = await audit(bot, "remind.now")
+    assert entry.detail == {"reminded": 2, "recently": 0, "no_info": 2}
+
+
+async def test_remind_now_words_each_member_like_the_scheduled_reminders(
+        tree: Bot) -> None:  # noqa: F811
+    """QA finding 5: a reviewer's 提醒 told a member without basic information to "file
+    today's report", which he cannot do yet. Now it says what the scheduled reminders say:
+    basic information first (his 上报 starts it), the daily wording for the others."""
+    bot = tree
+    await give_basic_info(bot, "stu2")  # stu1 has no basic information yet
+    drain(bot)
+    (said,) = await bot.say("classrev", "提醒")
+    assert ("08:00 已提醒 2 人（其中 1 人还没有填写基本信息，已提醒其先填基本信息）；"
+            "一小时内已提醒过的 0 人这次跳过") in said
+    assert "08:00: 2 members reminded (1 without basic information yet, told to fill it in " \
+        "first)" in said
+    (first,) = bot.new_messages("stu1")
+    assert first.startswith("钱老师 提醒您：今天（2026-11-30）还没有健康上报。您还没有填写基本"
+                            "信息：回复“上报”先填基本信息（只需一次），填完直接开始今天的上报。")
+    assert "You haven't filled in your basic information yet" in first
+    (daily,) = bot.new_messages("stu2")
+    assert daily.startswith("钱老师 提醒您：今天（2026-11-30）还没有健康上报，回复“上报”即可开始。")
+    assert "基本信息" not in daily and "basic information" not in daily
+    # What the reminder says works: stu1's 上报 starts basic information, stu2's the report.
+    started = "\n".join(await bot.say("stu1", "上报"))
+    assert "请先填写基本信息" in started
+    assert (await rows(bot, Conversation, Conversation.userid == "stu1"))[0].form_id == \
+        "basic_info"
+    await bot.say("stu2", "上报")
+    assert (await rows(bot, Conversation, Conversation.userid == "stu2"))[0].form_id == \
+        "daily_report"
+    # Without anyone lacking basic information, the answer does not mention it.
+    bot.clock.advance(minutes=61)
+    await give_basic_info(bot, "stu1", "classrev", "colmem")
+    (said,) = await bot.say("dean", "提醒")
+    assert "09:01 已提醒 4 人；一小时内已提醒过的 0 人这次跳过" in said
+    assert "其中" not in said.split("\n")[0]
+    (again,) = bot.new_messages("stu1")
+    assert "赵院长 提醒您：今天（2026-11-30）还没有健康上报，回复“上报”即可开始" in again
+
+
+async def test_remind_now_on_cards_says_basic_information_comes_first(
+        tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    await give_basic_info(bot, "stu2")
+    await use_cards(bot, "stu1")
+    await use_cards(bot, "stu2")
+    drain(bot)
+    await bot.say("classrev", "提醒")
+    no_info, with_info = last_card(bot, "stu1"), last_card(bot, "stu2")
+    assert no_info.task_id != with_info.task_id  # two wordings, two cards
+    assert "您还没有填写基本信息：点“立即上报”先填基本信息（只需一次）" in no_info.text
+    assert "Tap \"Report now\": your basic information first (once only)" in no_info.text
+    assert "…" not in no_info.text  # the whole text fits the card
+    assert "基本信息" not in with_info.text and "点“立即上报”即可开始" in with_info.text
+    for card in (no_info, with_info):
+        assert chinese_only_lines(card.text, allowed=["钱老师"]) == [], card.text
+        assert "回复" not in card.text and "reply" not in card.text.lower()
+    seen = "\n".join(await tap(bot, "stu1", "report"))
+    assert "请先填写基本信息" in seen
+    assert (await rows(bot, Conversation, Conversation.userid == "stu1"))[0].form_id == \
+        "basic_info"
 
 
 async def test_remind_now_skips_the_exempt_and_is_for_reviewers(tree: Bot) -> None:  # noqa: F811
@@ -407,6 +473,77 @@ async def test_remind_now_on_cards_opens_the_report(tree: Bot) -> None:  # noqa:
     seen = await tap(bot, "stu1", "report")
     assert any("定位" in text or "位置" in text for text in seen), seen
     assert await rows(bot, Conversation)
+
+
+# ============================================================ the reviewer's own report
+
+OWN_DUE = "您本人今天（2026-11-30）还没有上报：回复“上报”即可开始。"
+OWN_DUE_EN = "You yourself haven't filed today's (2026-11-30) report yet: reply \"report\""
+OWN_NO_INFO = ("您本人今天（2026-11-30）还没有上报，且还没有填写基本信息：回复“上报”先填基本信息"
+               "（只需一次），填完直接开始今天的上报。")
+
+
+async def test_a_reviewer_who_has_not_reported_is_told_at_stats_and_remind(
+        tree: Bot) -> None:  # noqa: F811
+    """QA finding 4: a reviewer asking about his units was never told that he himself had not
+    reported today. 统计 says it under the header, 提醒 under its answer, until he reports."""
+    bot = tree
+    await give_basic_info(bot, "stu1", "stu2", "classrev")
+    drain(bot)
+    (stats,) = await bot.say("classrev", "统计")
+    assert OWN_DUE in stats and OWN_DUE_EN in stats
+    assert stats.index(OWN_DUE) < stats.index("【")  # right under the header, before units
+    assert "钱老师" in stats.split("【", 1)[1]  # and he is still listed among the missing
+    (said,) = await bot.say("classrev", "提醒")
+    assert said.startswith("08:00 已提醒 2 人") and OWN_DUE in said and OWN_DUE_EN in said
+    # Everyone else has reported: nobody to remind, but he still has to.
+    await add_report(bot, "stu1")
+    await add_report(bot, "stu2")
+    bot.clock.advance(minutes=5)
+    (said,) = await bot.say("classrev", "提醒")
+    assert "需要上报的成员都已上报，无需提醒" in said and OWN_DUE in said
+    # In English for an English-speaking reviewer: the English half only.
+    await set_member(bot, "classrev", language="en")
+    (english,) = await bot.say("classrev", "stats")
+    assert OWN_DUE_EN in english and OWN_DUE not in english
+    await set_member(bot, "classrev", language=None)
+    # Once he has reported, neither answer says it.
+    await bot.say("classrev", "上报")  # his own form open meanwhile changes nothing
+    await add_report(bot, "classrev")
+    for typed in ("统计", "提醒"):
+        answer = "\n".join(await bot.say("classrev", typed))
+        assert "您本人" not in answer and "You yourself" not in answer, typed
+    # The other reviewers are not told about him.
+    (dean,) = await bot.say("dean", "统计")
+    assert OWN_DUE not in dean
+
+
+async def test_a_reviewer_without_basic_information_is_told_it_comes_first(
+        tree: Bot) -> None:  # noqa: F811
+    bot = tree  # the dean has no basic information
+    drain(bot)
+    (stats,) = await bot.say("dean", "统计")
+    assert OWN_NO_INFO in stats and OWN_DUE not in stats
+    assert "and your basic information comes first: reply \"report\"" in stats
+    (said,) = await bot.say("dean", "提醒")
+    assert OWN_NO_INFO in said
+    # What it says works: his 上报 starts basic information.
+    assert "请先填写基本信息" in "\n".join(await bot.say("dean", "上报"))
+
+
+async def test_an_exempt_reviewer_is_not_told_to_report(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    async with bot.db.transaction() as session:
+        session.add(Exemption(userid="classrev", start=TODAY, end=TODAY, reason="出差",
+                              created_by="dean", created_at=bot.clock.now()))
+    drain(bot)
+    for typed in ("统计", "提醒"):
+        answer = "\n".join(await bot.say("classrev", typed))
+        assert "您本人" not in answer and "You yourself" not in answer, typed
+    # Not exempt tomorrow: told again.
+    bot.clock.advance(days=1)
+    (stats,) = await bot.say("classrev", "统计")
+    assert "您本人今天（2026-12-01）还没有上报，且还没有填写基本信息" in stats
 
 
 @pytest.mark.parametrize("variant", [

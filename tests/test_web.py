@@ -8,6 +8,7 @@ import json
 import re
 from html import unescape
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -675,6 +676,79 @@ async def test_remind_now_is_one_rule_in_the_chat_and_on_the_dashboard(
                 AuditLog.action.in_(["remind.now", "web.remind"])).order_by(AuditLog.id)
             )).scalars()]
         assert actions == ["remind.now", "web.remind", "web.remind", "remind.now"]
+    finally:
+        await bot.stop()
+
+
+OWN_DUE = re.compile(r'<p class="notice" id="own-due">(.*?)</p>', re.S)
+
+
+async def test_the_dashboard_tells_a_reviewer_who_has_not_reported_himself(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """QA finding 4: the dashboard never said that the reviewer himself had not reported.
+    A notice says so (basic information first, when it is missing) with a link to the member
+    page, until he reports; an exempt reviewer sees none."""
+    from storage.models import Exemption
+    from tests.harness import give_basic_info
+    from tests.test_scheduler import add_report
+
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        async with http_client() as http:
+            html = await (await sign_in(http, base, "teacher", "/dashboard/")).text()
+            (notice,) = OWN_DUE.findall(html)
+            assert ("您本人今天（2026-11-30）还没有上报，且还没有填写基本信息：回复“上报”先填基本"
+                    "信息（只需一次），填完直接开始今天的上报。") in unescape(notice)
+            assert "and your basic information comes first" in unescape(notice)
+            assert '<a href="/h5/?tab=info">去填写基本信息 / Fill in basic information</a>' \
+                in notice
+            # The link leads to his own basic information form.
+            form = await (await http.get(base + "/h5/?tab=info")).text()
+            assert 'name="staff_no"' in form
+            await give_basic_info(bot, "teacher")
+            html = await (await http.get(base + "/dashboard/")).text()
+            (notice,) = OWN_DUE.findall(html)
+            assert "您本人今天（2026-11-30）还没有上报：回复“上报”即可开始。" in unescape(notice)
+            assert "基本信息" not in notice
+            assert '<a href="/h5/">去上报 / Report now</a>' in notice
+            await add_report(bot, "teacher")
+            html = await (await http.get(base + "/dashboard/")).text()
+            assert 'id="own-due"' not in html and "您本人" not in html
+            # Exempt (another reviewer, no report, no basic information): no notice.
+            async with bot.db.transaction() as session:
+                day = date(2026, 11, 30)
+                session.add(Exemption(userid="chen", start=day, end=day, reason="出差",
+                                      created_by="admin", created_at=clock.now()))
+        async with http_client() as http:
+            html = await (await sign_in(http, base, "chen", "/dashboard/")).text()
+            assert 'id="own-due"' not in html and "您本人" not in html
+    finally:
+        await bot.stop()
+
+
+async def test_the_dashboards_remind_words_members_without_basic_information(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """QA finding 5 on the dashboard: 立即提醒 is the chat's 提醒, so a member without basic
+    information is told it comes first, and the page says how many of the reminded lack it."""
+    from tests.harness import give_basic_info
+
+    bot, base = await start_web_bot(emulator, db_url, clock)
+    try:
+        await give_basic_info(bot, "lisi")  # zhangsan has none
+        async with http_client() as http:
+            page = await sign_in(http, base, "teacher", "/dashboard/")
+            token = CSRF.search(await page.text()).group(1)
+            html = await (await http.post(base + "/dashboard/remind",
+                                          data={"_csrf": token})).text()
+            assert ("已提醒 2 人（其中 1 人还没有填写基本信息，已提醒其先填基本信息）；"
+                    "一小时内已提醒过的 0 人这次跳过") in unescape(html)
+        await bot.settle()
+        (first,) = bot.new_messages("zhangsan")
+        assert "王老师 提醒您：今天（2026-11-30）还没有健康上报。您还没有填写基本信息：" \
+            "回复“上报”先填基本信息" in first
+        (daily,) = bot.new_messages("lisi")
+        assert "王老师 提醒您：今天（2026-11-30）还没有健康上报，回复“上报”即可开始" in daily
+        assert "基本信息" not in daily
     finally:
         await bot.stop()
 

@@ -26,6 +26,7 @@ from handlers.context import Turn, lang_of
 from handlers.form_registry import BASIC, DAILY
 from handlers.forms import build_context, current_form, store_record
 from handlers.reviewers import acknowledge
+from handlers.stats import OWN_DUE_KEYS
 from handlers.unit_day import remind_units_now
 from handlers.web import formview
 from handlers.web.chart import svg
@@ -49,6 +50,7 @@ from storage.export import (
     write_xlsx,
 )
 from storage.models import Member
+from storage.reminders import OwnDue, own_due
 from storage.summary import unit_summaries
 from storage.units import ancestors, may_act_on, reviewed_units, unit_names, unit_tree
 from storage import alerts, audit, members, reports
@@ -125,6 +127,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                                              deps.clock.tz)
         recent = await alerts.since(session, today - timedelta(days=ALERT_DAYS - 1), scope)
         daily = await deps.forms.current(session, DAILY, today, now)  # the reasons' labels
+        own = await own_due(session, actor, today)  # the reviewer's own report
         acked_by = {a.acknowledged_by for a in recent if a.acknowledged_by}
         ack_names = {uid: (m.name if (m := await members.get(session, uid)) else uid)
                      for uid in acked_by}
@@ -151,6 +154,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         if a.acknowledged_by and a.acknowledged_at else None,
     } for a in recent]
     reminded, recent = request.query.get("reminded"), request.query.get("recent")
+    no_info = request.query.get("no_info")
     return page(request, "dashboard.html", {
         "today": today.isoformat(), "units": rows, "missing": missing[:MISSING_SHOWN],
         "missing_total": len(missing), "alerts": alert_rows,
@@ -159,6 +163,13 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "chart_days": CHART_DAYS, "alert_days": ALERT_DAYS,
         "reminded": int(reminded) if reminded and reminded.isdigit() else None,
         "recent": int(recent) if recent and recent.isdigit() else 0,
+        "no_info": int(no_info) if no_info and no_info.isdigit() else 0,
+        # Not reported today themself: the chat's line, and a link to the member page.
+        "own_due": None if own is None else {
+            "key": OWN_DUE_KEYS[own],
+            "href": "/h5/" if own is OwnDue.REPORT else "/h5/?tab=info",
+            "label": "web.dashboard.own_report" if own is OwnDue.REPORT
+            else "web.dashboard.own_info"},
         "export_from": (today - timedelta(days=6)).isoformat(),
     })
 
@@ -177,7 +188,8 @@ async def remind(request: web.Request) -> web.StreamResponse:
         if done is None:
             return message_page(request, "web.dashboard.not_reviewer", status=403)
     wake_sender(request)
-    raise web.HTTPSeeOther(f"/dashboard/?reminded={done.reminded}&recent={done.recent}")
+    raise web.HTTPSeeOther(f"/dashboard/?reminded={done.reminded}&recent={done.recent}"
+                           f"&no_info={done.no_info}")
 
 
 @signed_in
