@@ -321,3 +321,21 @@ def test_counts_agree_with_their_noun_in_english() -> None:
         catalog.lang_only("web.dashboard.reminded", "en", recent=0)
     english = [en for _zh, en in catalog.CATALOG.values()]
     assert not [t for t in english if re.search(r"\{\w+\} (members|days)\b", t)]
+
+
+def test_no_key_is_written_twice() -> None:
+    """A dict literal keeps the last of two equal keys without a word: the first text would
+    silently never be shown."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(catalog.__file__).read_text(encoding="utf-8"))
+    (literal,) = [node.value for node in ast.walk(tree)
+                  if isinstance(node, ast.AnnAssign | ast.Assign)
+                  and isinstance(node.value, ast.Dict)
+                  and any(getattr(t, "id", None) == "CATALOG"
+                          for t in ([node.target] if isinstance(node, ast.AnnAssign)
+                                    else node.targets))]
+    keys = [k.value for k in literal.keys if isinstance(k, ast.Constant)]
+    assert len(keys) > 300 and set(keys) <= set(catalog.CATALOG)  # (forms add their own)
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []

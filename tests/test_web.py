@@ -702,6 +702,11 @@ async def test_the_dashboard_tells_a_reviewer_who_has_not_reported_himself(
             assert "and your basic information comes first" in unescape(notice)
             assert '<a href="/h5/?tab=info">去填写基本信息 / Fill in basic information</a>' \
                 in notice
+            # In the list of those missing he is himself: his own page, not 代报 for himself.
+            own = re.search(r'<li><a href="/dashboard/member/teacher">.*?</li>', html, re.S)
+            assert own is not None and 'href="/h5/?tab=info"' in own.group(0)
+            assert "去填写基本信息" in own.group(0) and "/dashboard/proxy/teacher" not in html
+            assert "/dashboard/proxy/" in html  # the others keep their 代报 link
             # The link leads to his own basic information form.
             form = await (await http.get(base + "/h5/?tab=info")).text()
             assert 'name="staff_no"' in form
