@@ -86,6 +86,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                 app[METRICS].is_leader = lambda: leader.is_leader
                 tasks.append(asyncio.create_task(leader.run(), name="scheduler"))
             await warm
+            if await db.autovacuum_off():
+                log.warning("PostgreSQL's autovacuum is off: tables are never analysed and "
+                            "queries slow down as they grow; turn it on (its default) or run "
+                            "ANALYZE regularly")
             app[READY].set()
             log.info("yiqingtong ready on %s", settings.server.callback_path)
             try:

@@ -230,6 +230,16 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
+    async def autovacuum_off(self) -> bool:
+        """PostgreSQL whose autovacuum is off: its tables are never analysed, so a plan that
+        asyncpg cached while a table was empty (a sequential scan) is kept as the table grows
+        to hundreds of thousands of rows. (Seen on a test server: the morning bench's dedupe
+        lookup read 700 million rows in 15 minutes.)"""
+        if not self.is_postgres:
+            return False
+        async with self.engine.connect() as conn:
+            return (await conn.exec_driver_sql("SHOW autovacuum")).scalar() == "off"
+
 
 @asynccontextmanager
 async def open_database(url: str, **engine_kwargs: Any) -> AsyncIterator[Database]:
