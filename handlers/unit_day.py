@@ -42,6 +42,9 @@ REMIND_EVERY = timedelta(hours=1)
 #: What 代报, 补报 and 免报 take: a userid, a student/staff ID or a name (any script; "·" in
 #: minority names).
 PROXY_QUERY = re.compile(r"[^\W_]([\w.@·・ -]{0,62}[^\W_])?")
+#: A student/staff number with spaces or dashes in it (only digits: a userid is never joined).
+PRINTED_ID = re.compile(r"^\d+(?:[\s\-]+\d+)+$")
+SEPARATORS = re.compile(r"[\s\-]")
 DATE_ARG = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 BATCH = 1000
 
@@ -71,6 +74,11 @@ async def find_subject(turn: Turn, reviewer: Member, target: str, *,
     probing); several members of one name are listed to choose from by ID (`choose`: the
     catalog key of the list; `choose`_line of each line)."""
     found = await members_for_proxy(turn.session, reviewer, target)
+    if not found and PRINTED_ID.match(unicodedata.normalize("NFKC", target)):
+        # A number typed as it is printed ("2021 0001", "2021-0001"): IDs are stored without
+        # separators, and the form names the member it found before anything is filed.
+        found = await members_for_proxy(turn.session, reviewer, SEPARATORS.sub(
+            "", unicodedata.normalize("NFKC", target)))
     if not found:
         await turn.say("proxy.no_such_member", query=target)
         return None

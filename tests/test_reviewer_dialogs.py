@@ -255,7 +255,8 @@ async def test_proxy_finds_the_member_by_the_id_they_entered_or_by_name(tree: Bo
         session.add(BasicInfo(userid="stu1", name="孙一", staff_no="2019011234",
                               mobile="13800000000", beijing_hukou=True, member_type="student",
                               form_version=1, answers={}, submitted_at=bot.clock.now()))
-    for query in ("2019011234", "２０１９０１１２３４", "孙一", "STU1"):
+    for query in ("2019011234", "２０１９０１１２３４", "孙一", "STU1",
+                  "2019-0112-34", "2019 011 234"):  # as printed on a card
         seen = await bot.say("classrev", f"代报 {query}")
         assert "开始为 孙一（stu1）代填 2026-11-30 的健康上报" in seen[0], query
         (cancelled,) = await bot.say("classrev", "取消")
