@@ -38,6 +38,11 @@ async def prune(session: AsyncSession, before: datetime) -> int:
     return result.rowcount or 0
 
 
+async def latest_received(session: AsyncSession) -> datetime | None:
+    """When the newest recorded callback arrived (by the clock that received it)."""
+    return (await session.execute(sa.select(sa.func.max(InboundEvent.received_at)))).scalar()
+
+
 def _in(column: Any, name: str, postgres: bool) -> Any:
     """`column IN (:name…)`, on PostgreSQL `column = ANY(:name)`: one SQL text whatever the
     number of values, so asyncpg prepares it once per connection instead of once per batch

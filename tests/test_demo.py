@@ -96,3 +96,61 @@ def test_day_moves_the_bot_and_wecom_to_tomorrow(tmp_path, monkeypatch, capsys) 
     assert f"demo date {tomorrow.isoformat()} ({tomorrow.strftime('%a')}), 1 day(s) ahead" in (
         printed)
     assert printed.count("/day +N moves the date 1 to 30 days ahead") == 2  # +0 and "soon"
+
+
+def _run_demo(tmp_path, monkeypatch, capsys, lines: str) -> str:
+    import logging
+
+    from app.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("YQT_CONFIG", raising=False)
+    script = tmp_path / "chat.txt"
+    script.write_text(lines, encoding="utf-8")
+    root = logging.getLogger()
+    level, before = root.level, list(root.handlers)
+    try:
+        assert main(["demo", "--script", str(script)]) == 0
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)
+    return capsys.readouterr().out
+
+
+def test_a_restarted_demo_goes_on_from_the_date_it_reached(tmp_path, monkeypatch,
+                                                           capsys) -> None:
+    """QA3 #9: after /day +N, starting the demo again on its database went back to the real
+    date, and the bot took the stored day for a new one. It goes on from the date reached."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    ahead = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)
+    first = _run_demo(tmp_path, monkeypatch, capsys, "同意\n/day +2\n状态\n/quit\n")
+    assert f"bot> {ahead.isoformat()} 还没有上报" in first
+    second = _run_demo(tmp_path, monkeypatch, capsys, "状态\n/quit\n")
+    assert f"the demo date continues at {ahead.isoformat()}" in second
+    assert f"bot> {ahead.isoformat()} 还没有上报" in second
+    assert "已经是新的一天" not in second
+
+
+def test_bad_demo_commands_answer_with_their_usage(tmp_path, monkeypatch, capsys) -> None:
+    """QA3 #11: `/loc abc def` ended the demo with a traceback; `/loc 95 200` got no reply."""
+    printed = _run_demo(tmp_path, monkeypatch, capsys,
+                        "同意\n/loc abc def\n/loc 95 200\n/enter a b\n状态\n/quit\n")
+    assert printed.count("usage: /loc LAT LNG [TEXT]") == 2
+    assert "usage: /enter [LAT LNG]" in printed
+    assert "还没有上报" in printed  # still running after the bad commands
+
+
+def test_switching_members_shows_exactly_the_unread_messages(tmp_path, monkeypatch,
+                                                             capsys) -> None:
+    """QA3 #10: /as replayed the last three messages as if new (and hid older unread ones)."""
+    printed = _run_demo(tmp_path, monkeypatch, capsys,
+                        "同意\n状态\n/as lisi\n/as zhangsan\n/as zhangsan\n/quit\n")
+    chat = printed.split("You are zhangsan.", 1)[1]
+    assert chat.count("还没有上报") == 1  # 状态's answer, shown once, never replayed
+    assert "you are lisi (0 unread message(s))" in chat
+    assert chat.count("you are zhangsan (0 unread message(s))") == 2

@@ -25,6 +25,7 @@ from app.factory import create_app
 from bot.clock import ShiftedClock, local_date
 from bot.settings import DatabaseSettings, ServerSettings, Settings
 from handlers.keys import CLOCK, DATABASE, SENDER
+from storage import inbound
 from storage.models import Member
 from storage.roster import import_roster, parse_roster
 
@@ -56,6 +57,15 @@ HELP = """Demo commands (everything else is sent to the bot as a chat message):
   /help               this text;  /quit  leave"""
 
 
+def _coordinates(words: list[str]) -> tuple[float, float] | None:
+    """LAT LNG as WGS-84 degrees, or None when they are not two numbers on the globe."""
+    try:
+        lat, lng = (float(w) for w in words)
+    except ValueError:
+        return None
+    return (lat, lng) if -90 <= lat <= 90 and -180 <= lng <= 180 else None
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -81,7 +91,8 @@ class DemoSession:
         self.emulator = emulator
         self.app = app
         self.user = user
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, int] = {}  # messages each member has read (shown as them)
+        self.announced: dict[str, int] = {}  # messages counted in "(n new message(s) for …)"
         self.lock = asyncio.Lock()
 
     async def settle(self) -> None:
@@ -98,16 +109,20 @@ class DemoSession:
                 self.show_new()
 
     def show_new(self) -> None:
+        """Print what the current member has not read yet; for the others, say how many new
+        messages wait (read with /as, which shows exactly the unread ones)."""
         for userid in [self.user] + [m.userid for m in self.emulator.members
                                       if m.userid != self.user]:
             inbox = self.emulator.inbox(userid)
-            start = self.seen.get(userid, 0)
-            fresh = inbox[start:]
-            self.seen[userid] = len(inbox)
             if userid != self.user:
-                if fresh:
-                    out(f"  ({len(fresh)} new message(s) for {userid}; /as {userid} to read)")
+                announced = self.announced.get(userid, self.seen.get(userid, 0))
+                if len(inbox) > announced:
+                    unread = len(inbox) - self.seen.get(userid, 0)
+                    out(f"  ({unread} new message(s) for {userid}; /as {userid} to read)")
+                self.announced[userid] = len(inbox)
                 continue
+            fresh = inbox[self.seen.get(userid, 0):]
+            self.seen[userid] = self.announced[userid] = len(inbox)
             for delivered in fresh:
                 if not delivered.visible:
                     out("  [a card was sent; the WeChat plugin does not show cards]")
@@ -137,14 +152,21 @@ class DemoSession:
                 out(f"  no member {words[1]!r}")
             else:
                 self.user = words[1]
-                self.seen[self.user] = max(0, len(emu.inbox(self.user)) - 3)
+                unread = len(emu.inbox(self.user)) - self.seen.get(self.user, 0)
+                out(f"  you are {self.user} ({unread} unread message(s))")
                 self.show_new()
         elif command == "/enter":
-            lat, lng = (float(words[1]), float(words[2])) if len(words) >= 3 else BEIJING_CAMPUS
-            await emu.enter_app(self.user, lat, lng)
-        elif command == "/loc" and len(words) >= 3:
-            await emu.send_location(self.user, float(words[1]), float(words[2]),
-                                    " ".join(words[3:]))
+            point = _coordinates(words[1:3]) if len(words) >= 3 else BEIJING_CAMPUS
+            if point is None:
+                out("  usage: /enter [LAT LNG], e.g. /enter 39.95 116.32")
+                return True
+            await emu.enter_app(self.user, *point)
+        elif command == "/loc":
+            point = _coordinates(words[1:3])
+            if point is None:
+                out("  usage: /loc LAT LNG [TEXT], e.g. /loc 39.95 116.32 中关村")
+                return True
+            await emu.send_location(self.user, *point, " ".join(words[3:]))
         elif command == "/click" and len(words) == 2 and words[1].isdigit():
             newest = self.newest_card()
             buttons = (newest[1].get("button_list") or []) if newest else []
@@ -229,6 +251,15 @@ async def run_demo(base: Settings, *, as_user: str | None = None,
             await session.execute(sa.update(Member).where(Member.userid.in_(
                 [u for u, client in DEMO_CLIENTS.items() if client == "wecom"]))
                 .values(rendering="cards"))
+        async with app[DATABASE].session() as session:
+            latest = await inbound.latest_received(session)
+        if latest is not None and latest > clock.now():
+            # The database was used with /day +N: go on from its date, never back in time
+            # (the bot would take the stored day for a new one and reopen it).
+            ahead = local_date(clock, latest) - local_date(clock)
+            clock.offset = timedelta(days=ahead.days)
+            out(f"  the demo database was used {ahead.days} day(s) ahead of today: the demo "
+                f"date continues at {local_date(clock).isoformat()}")
         for row in rows:
             emulator.add_member(row.userid, row.name, client=DEMO_CLIENTS.get(
                 row.userid, "wechat_plugin"))
