@@ -879,7 +879,7 @@ async def cmd_trend(args: argparse.Namespace, settings: Settings) -> int:
         except ExportError as exc:
             _err(f"report trend: {exc}")
             return 2
-        series = await unit_trend(session, end, args.days, units)
+        series = await unit_trend(session, end, args.days, units, tz=clock.tz)
     first = end - timedelta(days=args.days - 1)
     _out(f"reports per unit from {first.isoformat()} to {end.isoformat()}")
     for line in trend_table(series):

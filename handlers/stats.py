@@ -89,7 +89,8 @@ async def send_unit_summary(turn: Turn) -> None:
     if units is not None and not units:
         await turn.say("stats.not_reviewer")
         return
-    summaries = await unit_summaries(turn.session, turn.today, units)
+    summaries = await unit_summaries(turn.session, turn.today, units,
+                                     tz=turn.deps.clock.tz)
     audit.record(turn.session, at=turn.now, actor=actor.userid, action=audit.AuditAction.STATS,
                  target=turn.today.isoformat(), detail={"units": len(summaries)})
     own = await own_due_line(turn, actor)

@@ -166,8 +166,10 @@ async def reviewer_digest(deps: JobDeps, job: str, day: date) -> int:
         reviewers = await members.active_with_role(session, MemberRole.REVIEWER)
         # The whole university once; each reviewer gets the units they may see.
         tree = await unit_tree(session)
-        by_unit = {s.unit_id: s for s in await unit_summaries(session, day, None)}
-        before = {s.unit_id: s for s in await unit_summaries(session, day - timedelta(1), None)}
+        tz = deps.clock.tz
+        by_unit = {s.unit_id: s for s in await unit_summaries(session, day, None, tz=tz)}
+        before = {s.unit_id: s
+                  for s in await unit_summaries(session, day - timedelta(1), None, tz=tz)}
         rows = []
         for reviewer in reviewers:
             units = await reviewed_units(session, reviewer, tree)
@@ -189,8 +191,8 @@ async def admin_summary(deps: JobDeps, job: str, day: date) -> int:
         admins = await members.active_with_role(session, MemberRole.ADMIN)
         if not admins:
             return 0
-        summaries = await unit_summaries(session, day, None)
-        trend = await unit_trend(session, day, TREND_DAYS, None)
+        summaries = await unit_summaries(session, day, None, tz=deps.clock.tz)
+        trend = await unit_trend(session, day, TREND_DAYS, None, tz=deps.clock.tz)
         rows = []
         for admin in admins:
             lang = lang_of(admin, deps.settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta, tzinfo
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,9 +41,15 @@ class UnitDay:
         return self.reported / self.expected if self.expected else None
 
 
-async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | None
-                         ) -> list[UnitDay]:
-    """Summaries for the given units (None = all units), ordered by unit id."""
+async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | None, *,
+                         tz: tzinfo) -> list[UnitDay]:
+    """Summaries for the given units (None = all units), ordered by unit id.
+
+    Who counts on `day`: the active members who were in the roster by its end (midnight in
+    `tz`), and anyone with a report for it (a 补报 of a day before they joined). The export
+    applies the same rule, so a trend over days before the roster was imported agrees with
+    the spreadsheet instead of counting everyone missing."""
+    day_end = datetime.combine(day + timedelta(days=1), time(), tz)
     # One query: each member with today's report (if any) and whether basic info exists.
     members_q = (
         sa.select(Member.userid, Member.name, Member.unit_id, Member.following,
@@ -53,7 +59,8 @@ async def unit_summaries(session: AsyncSession, day: date, unit_ids: set[str] | 
         .outerjoin(DailyReport, sa.and_(DailyReport.userid == Member.userid,
                                         DailyReport.report_date == day))
         .outerjoin(BasicInfo, BasicInfo.userid == Member.userid)
-        .where(Member.active.is_(True), Member.unit_id.is_not(None)))
+        .where(Member.active.is_(True), Member.unit_id.is_not(None),
+               sa.or_(Member.created_at < day_end, DailyReport.userid.is_not(None))))
     if unit_ids is not None:
         if not unit_ids:
             return []

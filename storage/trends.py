@@ -7,7 +7,7 @@ digests count. `sparkline` draws a run of shares as ▁▂▃▄▅▆▇█ for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,17 +42,24 @@ def point(day: date, s: UnitDay) -> TrendPoint:
                       len(s.exempt), len(s.abnormal), s.reported_late)
 
 
-async def unit_trend(session: AsyncSession, end: date, days: int, unit_ids: set[str] | None
-                     ) -> dict[str, list[TrendPoint]]:
+async def unit_trend(session: AsyncSession, end: date, days: int, unit_ids: set[str] | None,
+                     *, tz: tzinfo) -> dict[str, list[TrendPoint]]:
     """{unit_id: [point per day, oldest first]} for the `days` days ending on `end`."""
     if not 1 <= days <= MAX_TREND_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_TREND_DAYS}")
-    series: dict[str, list[TrendPoint]] = {}
+    by_day: dict[date, dict[str, TrendPoint]] = {}
+    names: dict[str, str] = {}
     for n in range(days - 1, -1, -1):
         day = end - timedelta(days=n)
-        for s in await unit_summaries(session, day, unit_ids):
-            series.setdefault(s.unit_id, []).append(point(day, s))
-    return {unit: series[unit] for unit in sorted(series)}
+        by_day[day] = {}
+        for s in await unit_summaries(session, day, unit_ids, tz=tz):
+            by_day[day][s.unit_id] = point(day, s)
+            names[s.unit_id] = s.unit_name
+    # A unit gets a point every day: one nobody was due on (before the roster had its
+    # members) is empty, shown as "·", so the days of every line stay aligned.
+    return {unit: [points.get(unit) or TrendPoint(day, unit, names[unit], 0, 0, 0, 0, 0, 0)
+                   for day, points in by_day.items()]
+            for unit in sorted(names)}
 
 
 def sparkline(rates: list[float | None]) -> str:

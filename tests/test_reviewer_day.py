@@ -55,6 +55,15 @@ TODAY = date(2026, 11, 30)
 YESTERDAY = TODAY - timedelta(days=1)
 
 
+async def roster_imported_days_ago(bot: Bot, days: int = 30) -> None:
+    """The test roster is imported "now"; a trend over past days needs it imported before."""
+    from storage.models import Member
+
+    async with bot.db.transaction() as session:
+        await session.execute(sa.update(Member).values(
+            created_at=bot.clock.now() - timedelta(days=days)))
+
+
 def deps(bot: Bot) -> JobDeps:
     return JobDeps(bot.settings, bot.db, bot.clock)
 
@@ -101,7 +110,7 @@ async def test_a_reviewer_files_yesterday_late_for_a_member(tree: Bot) -> None: 
     async with bot.db.session() as session:
         (row,) = [r for r in await export_rows(session, YESTERDAY, YESTERDAY, CLASS)
                   if r.userid == "stu1"]
-        (klass,) = [s for s in await unit_summaries(session, YESTERDAY, {CLASS})]
+        (klass,) = await unit_summaries(session, YESTERDAY, {CLASS}, tz=bot.clock.tz)
     assert (row.status, row.late, row.note) == ("reported", True, "住院无法使用手机")
     stream = io.StringIO()
     write_csv([row], stream)
@@ -264,7 +273,7 @@ async def test_an_exempt_member_is_not_reminded_nor_missing(tree: Bot) -> None: 
     bot.new_messages("classrev")  # the reviewer's own reminder (no report, no basic info yet)
     # Not missing: exempt in the stats, the digest and the export.
     async with bot.db.session() as session:
-        (klass,) = await unit_summaries(session, TODAY, {CLASS})
+        (klass,) = await unit_summaries(session, TODAY, {CLASS}, tz=bot.clock.tz)
         exported = {r.userid: r for r in await export_rows(session, TODAY, TODAY, CLASS)}
     assert klass.exempt == ["李二"] and [uid for uid, _ in klass.missing] == ["classrev",
                                                                               "stu1"]
@@ -278,7 +287,7 @@ async def test_an_exempt_member_is_not_reminded_nor_missing(tree: Bot) -> None: 
     assert "其中补报 0，免报 1" in digest
     # The day after the exemption ends, stu2 is due again.
     async with bot.db.session() as session:
-        (later,) = await unit_summaries(session, date(2026, 12, 6), {CLASS})
+        (later,) = await unit_summaries(session, date(2026, 12, 6), {CLASS}, tz=bot.clock.tz)
     assert later.exempt == [] and "stu2" in [uid for uid, _ in later.missing]
 
 
@@ -573,6 +582,7 @@ def test_sparkline() -> None:
 async def test_trend_counts_per_day_and_unit_and_the_admin_summary_sparkline(
         tree: Bot, tmp_path, capsys) -> None:  # noqa: F811
     bot = tree
+    await roster_imported_days_ago(bot)
     for back in range(6, -1, -1):  # stu1 every day, stu2 only the last three days
         day = TODAY - timedelta(days=back)
         await add_report(bot, "stu1", day, abnormal=back == 0, abnormal_reasons=["fever"]
@@ -580,7 +590,7 @@ async def test_trend_counts_per_day_and_unit_and_the_admin_summary_sparkline(
         if back < 3:
             await add_report(bot, "stu2", day)
     async with bot.db.session() as session:
-        series = await unit_trend(session, TODAY, 7, {CLASS})
+        series = await unit_trend(session, TODAY, 7, {CLASS}, tz=bot.clock.tz)
     points = series[CLASS]
     assert [(p.reported, p.missing, p.abnormal) for p in points] == [
         (1, 2, 0)] * 4 + [(2, 1, 0)] * 2 + [(2, 1, 1)]
@@ -605,6 +615,7 @@ async def test_trend_counts_per_day_and_unit_and_the_admin_summary_sparkline(
 
 async def test_the_digest_says_better_or_worse_than_yesterday(tree: Bot) -> None:  # noqa: F811
     bot = tree
+    await roster_imported_days_ago(bot)
     await add_report(bot, "stu1", YESTERDAY)
     await add_report(bot, "stu2", YESTERDAY)
     await add_report(bot, "stu1")
@@ -690,3 +701,22 @@ async def test_a_card_notice_has_a_read_button(tree: Bot, tmp_path) -> None:  # 
     async with bot.db.session() as session:
         assert (await session.execute(sa.select(sa.func.count()).select_from(DailyReport))
                 ).scalar() == 0
+
+
+async def test_days_before_the_roster_was_imported_count_nobody_missing(
+        tree: Bot, tmp_path, capsys) -> None:  # noqa: F811
+    """QA3 #8: the trend counted every member missing on the days before the roster was
+    imported, while the export (rightly) listed nobody. One rule: who was in the roster by the
+    day's end, and anyone with a report for the day (a 补报 of a day before they joined)."""
+    bot = tree  # the roster was imported today, 2026-11-30
+    await add_report(bot, "stu1", TODAY - timedelta(days=2), late=True)  # a 补报
+    async with bot.db.session() as session:
+        series = await unit_trend(session, TODAY, 3, {CLASS}, tz=bot.clock.tz)
+    assert [(p.day.day, p.total, p.reported, p.missing) for p in series[CLASS]] == [
+        (28, 1, 1, 0), (29, 0, 0, 0), (30, 3, 0, 3)]
+    assert [p.rate for p in series[CLASS]][:2] == [1.0, None]
+    async with bot.db.session() as session:
+        rows = await export_rows(session, TODAY - timedelta(days=2), TODAY, CLASS,
+                                 tz=bot.clock.tz)
+    assert [(r.day.day, r.userid) for r in rows if r.day < TODAY] == [(28, "stu1")]
+    assert sum(1 for r in rows if r.day == TODAY) == 3  # the export agrees

@@ -120,7 +120,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         if scope is False:
             return message_page(request, "web.dashboard.not_reviewer", status=403)
         assert scope is not True
-        summaries = {s.unit_id: s for s in await unit_summaries(session, today, scope)}
+        summaries = {s.unit_id: s for s in await unit_summaries(session, today, scope,
+                                                                tz=deps.clock.tz)}
         tree = await unit_tree(session)
         names = await unit_names(session)
         series = await reports.daily_counts(session, today, CHART_DAYS, scope,
