@@ -1304,13 +1304,32 @@ def _run(coro: Any, *, fast: bool) -> int:
         return int(runner.run(coro))
 
 
+def _new_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names, when it does not exist yet (None otherwise)."""
+    if not url.startswith("sqlite") or ":memory:" in url:
+        return None
+    database = sa.engine.make_url(url).database
+    if not database or database.startswith("file:"):
+        return None
+    path = Path(database)
+    return None if path.exists() else path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)
         logs.configure(settings.log, verbose=args.verbose)
-        return _run(args.run(args, settings), fast=args.command == "serve")
+        new_file = _new_sqlite_file(settings.database.url)
+        code = _run(args.run(args, settings), fast=args.command == "serve")
+        if new_file is not None and args.command not in ("serve", "demo") and new_file.exists():
+            # An operator in the wrong directory (or without YQT_DATABASE__URL) would otherwise
+            # read an empty export or an empty list as the truth.
+            _err(f"note: {new_file} did not exist; this command created it and ran on an empty "
+                 "database. To use the bot's database, set YQT_DATABASE__URL (for the demo: "
+                 "sqlite:///yiqingtong-demo.db in the demo's directory) or database.url.")
+        return code
     except ConfigError as exc:
         _err(str(exc))
         return 2

@@ -175,3 +175,16 @@ async def test_a_roster_larger_than_a_statement_s_parameter_limit_imports(db_url
     assert first.members_added == count + 1
     assert (again.members_added, again.members_updated) == (0, 0)
     assert stored == count + 1
+
+
+def test_a_command_on_a_database_that_did_not_exist_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """QA3 #7: `export` in the wrong directory created an empty database and printed an empty
+    export as if it were the truth. The command says it ran on a new, empty database."""
+    monkeypatch.setenv("YQT_DATABASE__URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    assert main(["--config", str(SETTINGS_TOML), "export", "--date", "2026-11-30"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {tmp_path / 'elsewhere.db'} did not exist" in err
+    assert "YQT_DATABASE__URL" in err
+    assert main(["--config", str(SETTINGS_TOML), "export", "--date", "2026-11-30"]) == 0
+    assert "did not exist" not in capsys.readouterr().err  # the second time it did
