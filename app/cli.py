@@ -613,14 +613,14 @@ async def cmd_admin_correct(args: argparse.Namespace, settings: Settings) -> int
         _err(f"admin correct: {exc}; nothing was changed")
         return 2
     if not result.changed:
-        _out(f"{args.userid}: {args.field} is already {result.new!r}; nothing was changed")
+        _out(f"{args.userid}: {result.field} is already {result.new!r}; nothing was changed")
         return 0
-    _out(f"{args.userid}: {args.field} changed from {result.old!r} to {result.new!r} "
+    _out(f"{args.userid}: {result.field} changed from {result.old!r} to {result.new!r} "
          f"(by {by}, audited)")
     for field, old in result.also_cleared.items():
         _out(f"{args.userid}: {field} cleared (was {old!r}): a Beijing hukou has no household "
              "address")
-    if args.field == "beijing_hukou" and result.new is False:
+    if result.field == "beijing_hukou" and result.new is False:
         _out(f"{args.userid}: now set hukou_address with `yiqingtong admin correct "
              f"{args.userid} hukou_address ADDRESS`")
     return 0
@@ -1189,8 +1189,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = _command(
         sub, "export", cmd_export,
         "export daily reports (one row per member per day) as CSV or xlsx",
-        "One row per roster member per day: status reported, missing or unfollowed, then the "
-        "answers. CSV goes to standard output unless --output is given. Audited.")
+        "One row per roster member per day: status reported, missing, exempt or unfollowed, "
+        "then the answers. CSV goes to standard output unless --output is given. Audited.")
     when = export.add_mutually_exclusive_group()
     when.add_argument("--date", type=iso_date, help="the day, YYYY-MM-DD (default: today)")
     when.add_argument("--from", dest="from_date", type=iso_date,
@@ -1216,8 +1216,8 @@ def build_parser() -> argparse.ArgumentParser:
         admin, "correct", cmd_admin_correct,
         "correct one field of a member's basic information (audited)",
         "Correct one field of a member's basic information; old and new values are audited.\n"
-        "Fields: name, staff_no, mobile, beijing_hukou (yes/no), hukou_address, "
-        "member_type (student/faculty/staff).")
+        "Fields: name, staff_no (学工号 Student/Staff ID; student_id is accepted too), mobile, "
+        "beijing_hukou (yes/no), hukou_address, member_type (student/faculty/staff).")
     correct.add_argument("userid", help="the member whose basic information is corrected")
     correct.add_argument("field", help="the field to correct (see the list above)")
     correct.add_argument("value", help="the new value")

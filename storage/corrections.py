@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import catalog
 from bot.conversation import validators as v
 from storage import audit
 from storage.form_versions import shipped
@@ -24,6 +25,14 @@ from storage.audit import AuditAction
 from storage.models import BasicInfo, Member, ReviewerAssignment, Unit
 
 FIELDS = ("name", "staff_no", "mobile", "beijing_hukou", "hukou_address", "member_type")
+#: What each field is called on the screens, for the list of valid fields.
+FIELD_LABELS = {"name": "姓名 Name", "staff_no": "学工号 Student/Staff ID",
+                "mobile": "手机号 Mobile", "beijing_hukou": "北京户籍 Beijing hukou (yes/no)",
+                "hukou_address": "户籍地址 Household address",
+                "member_type": "人员类别 Member type"}
+#: Other names a field goes by: every screen says 学工号 / Student/Staff ID for staff_no.
+FIELD_ALIASES = {"student_id": "staff_no", "staff_id": "staff_no", "学工号": "staff_no",
+                 "姓名": "name", "手机号": "mobile"}
 _YES = frozenset({"yes", "y", "true", "1", "是", "京籍", "北京"})
 _NO = frozenset({"no", "n", "false", "0", "否", "非京籍"})
 
@@ -42,7 +51,9 @@ def _form_rule(parser: v.Parser, what: str) -> Callable[[str, date], Any]:
         try:
             return parser(raw, _Env(today))
         except v.InvalidAnswer as exc:
-            raise CorrectionError(f"{raw!r} is not a valid {what}") from exc
+            # The form's own words for what is wrong (e.g. the emoji found in a name).
+            raise CorrectionError(f"{raw!r} is not a valid {what}: "
+                                  f"{catalog.stacked(exc.key, 'en', **exc.params)}") from exc
 
     return parse
 
@@ -75,12 +86,19 @@ PARSERS: dict[str, Callable[[str, date], Any]] = {
 }
 
 
+def field_of(field: str) -> str:
+    """The field `field` names: its own name or an alias (student_id → staff_no)."""
+    name = FIELD_ALIASES.get(field.strip().casefold(), field.strip().casefold())
+    if name not in PARSERS:
+        listed = "; ".join(f"{f} ({FIELD_LABELS[f]})" for f in FIELDS)
+        raise CorrectionError(f"unknown field {field!r}; fields: {listed}")
+    return name
+
+
 def parse_value(field: str, raw: str, today: date) -> Any:
-    """The stored form of `raw` for `field`, validated as the basic-info form does."""
-    parser = PARSERS.get(field)
-    if parser is None:
-        raise CorrectionError(f"unknown field {field!r}; fields: {', '.join(FIELDS)}")
-    return parser(raw, today)
+    """The stored form of `raw` for `field` (or an alias), validated as the basic-info form
+    does."""
+    return PARSERS[field_of(field)](raw, today)
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,7 @@ async def correct_basic_info(session: AsyncSession, userid: str, field: str, raw
     """Change one field of one member's BasicInfo and audit it; the caller owns the
     transaction. Setting beijing_hukou to yes also clears hukou_address (the form asks for the
     address only without a Beijing hukou); both changes are in the same audit row."""
+    field = field_of(field)
     value = parse_value(field, raw, today)
     info = await session.get(BasicInfo, userid, with_for_update=True)
     if info is None:

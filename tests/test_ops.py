@@ -251,6 +251,35 @@ async def test_admin_correct_changes_one_field_and_audits_it(
                                      ("cli", "name", "张三", "张 三丰")]
 
 
+async def test_admin_correct_takes_the_field_by_its_screen_name_and_says_what_is_wrong(
+        db: Database, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA3 #14: every screen says 学工号 / Student/Staff ID; an unknown field lists the valid
+    ones with their labels; a name with an emoji names the symbol, as the chat does."""
+    settings = db_settings(db_url)
+    assert await run(settings, "admin", "correct", "s1", "student_id", "ab1234") == 0
+    assert capsys.readouterr().out == ("s1: staff_no changed from '2021001' to 'ab1234' "
+                                       "(by cli, audited)\n")
+    [info] = await rows(db, BasicInfo)
+    assert info.staff_no == "ab1234"
+    assert await run(settings, "admin", "correct", "s1", "phone", "13900000001") == 2
+    err = capsys.readouterr().err
+    assert "unknown field 'phone'" in err and "staff_no (学工号 Student/Staff ID)" in err
+    assert "mobile (手机号 Mobile)" in err and "nothing was changed" in err
+    assert await run(settings, "admin", "correct", "s1", "name", "张三😀") == 2
+    err = capsys.readouterr().err
+    assert "'张三😀' is not a valid name: A name can't contain emoji or symbols (😀)" in err
+    [info] = await rows(db, BasicInfo)
+    assert (info.name, info.mobile) == ("张三", "13800000002")
+    assert len(await rows(db, AuditLog)) == 1
+
+
+def test_export_help_names_every_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "status reported, missing, exempt or unfollowed" in text
+
+
 async def test_admin_correct_hukou(db: Database, db_url: str,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     settings = db_settings(db_url)
@@ -274,7 +303,7 @@ async def test_admin_correct_hukou(db: Database, db_url: str,
 @pytest.mark.parametrize(("argv", "message"), [
     (["s2", "mobile", "13900000001"], "s2 (李四) has not submitted basic information"),
     (["nobody", "mobile", "13900000001"], "unknown member 'nobody'"),
-    (["s1", "email", "a@b.c"], "unknown field 'email'; fields: name, staff_no, mobile"),
+    (["s1", "email", "a@b.c"], "unknown field 'email'; fields: name (姓名 Name); staff_no "),
     (["s1", "mobile", "12345"], "'12345' is not a valid mobile number (11-digit mainland"),
     (["s1", "beijing_hukou", "maybe"], "'maybe' is not yes or no"),
     (["s1", "member_type", "teacher"], "'teacher' is not a member type (use student, faculty, "
