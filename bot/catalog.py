@@ -92,6 +92,23 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Commands: report | info | status | help | cancel | text (plain-text questions) | "
         "cards | English | 中文",
     ),
+    "help.reviewer": (
+        "审核老师命令（学工号也可写企业微信账号或姓名）：\n"
+        "· 统计：今天本单位的上报情况\n"
+        "· 提醒：立即提醒本单位今天未上报的成员\n"
+        "· 代报 学工号：为成员填写今天的上报\n"
+        "· 补报 学工号 日期 原因：为成员补报过去的一天（日期如 2026-11-29、11-29、昨天）\n"
+        "· 免报 学工号 开始日期 结束日期 原因：成员在这几天无需上报\n"
+        "· 确认 N：确认第 N 号异常提醒",
+        "Reviewer commands (ID: the student/staff ID, the WeCom account or the name):\n"
+        "- stats: today's reports in your units\n"
+        "- remind: remind your units' non-reporters now\n"
+        "- proxy ID: file today's report for a member\n"
+        "- late ID DATE REASON: file a past day for a member (DATE e.g. 2026-11-29, 11-29, "
+        "yesterday)\n"
+        "- exempt ID FROM TO REASON: the member need not report on those days\n"
+        "- ack N: acknowledge alert N",
+    ),
     "help.faq": (
         "常见问题\n"
         "· 无需安装“企业微信”App，直接在微信里使用即可；安装后消息会推送到企业微信 App，"
@@ -275,10 +292,19 @@ CATALOG: dict[str, tuple[str, str]] = {
         "location from another phone, or type your address.",
     ),
     "proxy.request_to_reviewer": (
-        "{name}（{userid}）无法获取定位，请求您代为填报 {date} 的每日上报。",
+        "{name}（{userid}）无法获取定位，请求您代为填报 {date} 的每日上报。"
+        "回复“代报 {userid}”开始代填。",
         "{name} ({userid}) cannot get a location fix and asks you to file the daily report "
-        "for {date} on their behalf.",
+        "for {date} on their behalf. Reply \"proxy {userid}\" to start.",
     ),
+    "proxy.request_card_title": ("代填请求", "Report request"),
+    "proxy.request_card_body": (
+        "{name}（{userid}）无法获取定位，请求您代为填报 {date} 的每日上报。"
+        "点“代报”开始代填，或回复“代报 {userid}”。",
+        "{name} ({userid}) cannot get a location fix and asks you to file the daily report "
+        "for {date}. Tap \"Report\" to start, or reply \"proxy {userid}\".",
+    ),
+    "proxy.request_button": ("代报", "Report"),
     "proxy.request_done": (
         "{name}（{userid}）的代填请求已由 {by} 完成，无需再代填。",
         "The request of {name} ({userid}) has been handled by {by}; no need to report for them.",
@@ -412,8 +438,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "changed.",
     ),
     "proxy.finish_current_first": (
-        "请先完成或取消当前正在填写的表单。",
-        "Please finish or cancel the form you are filling in first.",
+        "请先完成或取消当前正在填写的表单：您正在为 {member} 填写“{form}”，还没有提交。"
+        "请填完并提交，或回复“取消”放弃（已填的答案不会保存），然后再发这条命令。",
+        "Please finish or cancel the form you are filling in first: the {form} for {member} "
+        "is not submitted yet. Finish and submit it, or reply \"cancel\" to discard it (the "
+        "answers given so far are not kept), then send this command again.",
     ),
     "form.paused": (
         "您自己的“{form}”已暂停并保存；这次代填提交或取消后，会接着问您自己的表单。",
@@ -469,8 +498,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Reply \"late USERID YYYY-MM-DD REASON\", e.g. late 20210001 2026-11-29 in hospital",
     ),
     "late.bad_date": (
-        "“{value}”不是日期，请写成 年-月-日，例如 2026-11-29。没有做任何更改。",
-        "\"{value}\" is not a date; write YYYY-MM-DD, e.g. 2026-11-29. Nothing was changed.",
+        "“{value}”不是日期，请写成 年-月-日（如 2026-11-29）、月-日（如 11-29）或“昨天”、"
+        "“前天”。没有做任何更改。",
+        "\"{value}\" is not a date; write YYYY-MM-DD (e.g. 2026-11-29), MM-DD (e.g. 11-29), "
+        "or \"yesterday\". Nothing was changed.",
     ),
     "late.reason_required": (
         "补报需要写明原因，例如：补报 20210001 2026-11-29 住院无法使用手机",
@@ -697,9 +728,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "\"cancel\" or \"help\" at any time.",
     ),
     "form.basic_info.note": (
-        "注意：基本信息仅能填写一次，提交后不可修改。",
+        "注意：基本信息仅能填写一次，提交后不可修改。如有错误请联系本单位审核老师（管理员可更正）。",
         "Note: basic information can be filled in only once and cannot be changed after "
-        "submission.",
+        "submission. If something is wrong, contact your unit's reviewer (an administrator "
+        "can correct it).",
     ),
     "form.daily_report.title": ("每日上报", "Daily report"),
     "form.daily_report.intro": (

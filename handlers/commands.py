@@ -8,6 +8,7 @@ typed command share a path.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from bot import catalog
@@ -30,13 +31,22 @@ def parse_command(text: str) -> Command | None:
     if name is not None:
         return None if name in _ARGUMENT_REQUIRED else Command(name)
     words = catalog.command_key(text)
+    typed = _as_typed(text, words)
     head, _, rest = words.partition(" ")
     name = catalog.command_of(head)
     if name in _WITH_ARGUMENT and rest.strip():
-        return Command(name, rest.strip())
+        return Command(name, typed[len(head) + 1:].strip())
     for word in (w for n in _WITH_ARGUMENT for w in catalog.COMMANDS[n]):
         # "代报20210001", without a space
         key = catalog.command_key(word)
         if words.startswith(key) and len(words) > len(key) and not key.isascii():
-            return Command(catalog.command_of(word) or "", words[len(key):].strip())
+            return Command(catalog.command_of(word) or "", typed[len(key):].strip())
     return None
+
+
+def _as_typed(text: str, words: str) -> str:
+    """`words` (the command key of `text`) in the case it was typed, so that an argument is
+    echoed as typed ("Zhang San", not "zhang san"); `words` itself where case folding changed
+    the length (ß → ss)."""
+    typed = unicodedata.normalize("NFKC", text).strip().lstrip("/")[:len(words)]
+    return typed if typed.casefold() == words else words

@@ -108,6 +108,16 @@ async def note_open_form(turn: Turn, conv: Conversation | None) -> None:
     conv.state = {**conv.state, WAITING_NOTED: True}
 
 
+async def say_finish_current_first(turn: Turn, conv: Conversation) -> None:
+    """A second 代报/补报 while one for a member is open: refused, saying whose form is open
+    and that 取消 discards its answers; then its current question again."""
+    subject = await subject_of(turn, conv)
+    await turn.say("proxy.finish_current_first",
+                   form=catalog.halves((await current_form(turn, conv.form_id)).title),
+                   member=subject.name if subject else stored_state(conv).subject)
+    await reprompt_form(turn, conv)
+
+
 async def load_conversation(turn: Turn) -> Conversation | None:
     return await conversations.get(turn.session, turn.inbound.userid,
                                    absent_at_load=turn.no_conversation_at_load)

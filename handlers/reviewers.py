@@ -20,6 +20,7 @@ from storage.models import DailyReport, Member
 from storage.units import get_unit, may_act_on, responsible_for
 
 ACK_KEY = "ack"
+PROXY_KEY = "proxy"  # the 代报 button of a member's 请老师代填 card: "proxy:<userid>"
 
 
 async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> None:
@@ -63,9 +64,23 @@ async def notify_abnormal(turn: Turn, subject: Member, report: DailyReport) -> N
 async def notify_proxy_request(turn: Turn, subject: Member, data: dict[str, Any]) -> None:
     """The member cannot locate: tell their reviewers, and tell the member who was told."""
     reviewers = await responsible_for(turn.session, subject.unit_id)
+    day = str(data.get("date") or turn.today)
     for reviewer in reviewers:
-        await turn.say("proxy.request_to_reviewer", touser=reviewer, name=subject.name,
-                       userid=subject.userid, date=str(data.get("date") or turn.today))
+        # Says how to act on it: reply "代报 <userid>", or on cards tap 代报 (PROXY_KEY).
+        lang = lang_of(reviewer, turn.settings)
+        if rendering_of(reviewer, turn.settings) == "cards":
+            task_id = f"proxyreq_{turn.deps.new_id()}"
+            card = render.card_message(render.button_card(
+                task_id=task_id, title=catalog.slashed("proxy.request_card_title", lang),
+                subtitle=catalog.stacked("proxy.request_card_body", lang, name=subject.name,
+                                         userid=subject.userid, date=day),
+                lang=lang, buttons=[(f"{PROXY_KEY}:{subject.userid}",
+                                     catalog.side_by_side("proxy.request_button", lang), 1)]))
+            await turn.send(card, touser=reviewer.userid,
+                            task=(task_id, CardPurpose.PROXY_REQUEST, subject.userid))
+        else:
+            await turn.say("proxy.request_to_reviewer", touser=reviewer, name=subject.name,
+                           userid=subject.userid, date=day)
     if reviewers:
         await turn.say("proxy.notified", reviewer="、".join(r.name for r in reviewers[:3]))
     else:

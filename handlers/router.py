@@ -23,7 +23,7 @@ from handlers import forms, notices, privacy_notice, unit_day
 from handlers.commands import Command, parse_command
 from handlers.context import Turn
 from handlers.form_registry import BASIC, DAILY
-from handlers.reviewers import ACK_KEY, acknowledge
+from handlers.reviewers import ACK_KEY, PROXY_KEY, acknowledge
 from handlers.stats import send_unit_summary
 from storage import cards, conversations, members, reports
 from storage import outbox as outbox_repo
@@ -184,6 +184,8 @@ async def cmd_status(turn: Turn, command: Command, conv: Conversation | None) ->
 
 async def cmd_help(turn: Turn, command: Command, conv: Conversation | None) -> None:
     await turn.say("help")
+    if turn.member is not None and turn.member.role in REVIEWING:
+        await turn.say("help.reviewer")  # their own commands, with the arguments they take
     await turn.say("help.faq")
 
 
@@ -233,8 +235,7 @@ async def cmd_proxy(turn: Turn, command: Command, conv: Conversation | None) -> 
     reviewer's units gets one answer, whether or not they are on the roster (no probing).
     The reviewer's own form, if one is open, is paused and comes back when this one ends."""
     if conv is not None and not forms.is_own(turn, conv):  # already filling in for someone
-        await turn.say("proxy.finish_current_first")
-        await forms.reprompt_form(turn, conv)
+        await forms.say_finish_current_first(turn, conv)
         return
     if not await _proxy(turn, command, conv):
         await forms.note_open_form(turn, conv)
@@ -340,6 +341,15 @@ async def on_card(turn: Turn) -> None:
         return
     if task.purpose == CardPurpose.NOTICE:
         await notices.on_notice_card(turn, inbound.event_key, inbound.response_code or None)
+        return
+    if task.purpose == CardPurpose.PROXY_REQUEST:
+        # 代报 from a member's request: the same as typing "代报 <userid>", with all its checks
+        # (already reported, another 代报 open, not one's member); a stale click is harmless.
+        key = inbound.event_key
+        if key != f"{PROXY_KEY}:{task.ref}":
+            await turn.say("card.stale")
+            return
+        await cmd_proxy(turn, Command("proxy", task.ref), await forms.load_conversation(turn))
         return
     if task.purpose == CardPurpose.ALERT_ACK:
         key = inbound.event_key

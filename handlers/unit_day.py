@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import catalog
 from bot.clock import Clock, local_time_text
-from bot.conversation import engine, render
+from bot.conversation import engine, render, validators
 from bot.conversation.render import text_message
 from bot.settings import Settings
 from bot.text import fit as fit_text
@@ -45,7 +45,6 @@ PROXY_QUERY = re.compile(r"[^\W_]([\w.@·・ -]{0,62}[^\W_])?")
 #: A student/staff number with spaces or dashes in it (only digits: a userid is never joined).
 PRINTED_ID = re.compile(r"^\d+(?:[\s\-]+\d+)+$")
 SEPARATORS = re.compile(r"[\s\-]")
-DATE_ARG = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 BATCH = 1000
 
 
@@ -54,15 +53,13 @@ def _reviewer(turn: Turn) -> Member | None:
     return member if member is not None and member.role in ("reviewer", "admin") else None
 
 
-def parse_day(text: str) -> date | None:
-    """YYYY-MM-DD (also 2026-1-5, ２０２６-１１-２９); None if not a calendar day."""
-    text = unicodedata.normalize("NFKC", text).replace("/", "-").replace(".", "-")
-    if not DATE_ARG.match(text):
-        return None
-    year, month, day = (int(part) for part in text.split("-"))
+def parse_day(text: str, today: date) -> date | None:
+    """A day as the forms' date questions take it (validators.read_date): 2026-11-29,
+    ２０２６-１１-２９, 11-29, 11月29日, 昨天, yesterday…; None if not a calendar day."""
+    text = unicodedata.normalize("NFKC", text).strip().casefold()
     try:
-        return date(year, month, day)
-    except ValueError:
+        return validators.read_date(text, today)
+    except validators.InvalidAnswer:
         return None
 
 
@@ -98,8 +95,7 @@ async def cmd_late(turn: Turn, command: Command, conv: Conversation | None) -> N
     """补报 <学工号 | USERID | 姓名> YYYY-MM-DD REASON: a reviewer files a past day for a member.
     The reviewer's own form, if one is open, is paused and comes back when this one ends."""
     if conv is not None and not forms.is_own(turn, conv):  # already filling in for someone
-        await turn.say("proxy.finish_current_first")
-        await forms.reprompt_form(turn, conv)
+        await forms.say_finish_current_first(turn, conv)
         return
     if not await _late(turn, command, conv):
         await forms.note_open_form(turn, conv)
@@ -120,7 +116,7 @@ async def _late(turn: Turn, command: Command, conv: Conversation | None) -> bool
     if not PROXY_QUERY.fullmatch(target):
         await turn.say("proxy.bad_userid")
         return False
-    day = parse_day(day_text)
+    day = parse_day(day_text, turn.today)
     if day is None:
         await turn.say("late.bad_date", value=day_text[:20])
         return False
@@ -178,7 +174,7 @@ async def _exempt(turn: Turn, reviewer: Member, argument: str) -> None:
     if not PROXY_QUERY.fullmatch(target):
         await turn.say("proxy.bad_userid")
         return
-    days = [parse_day(p) for p in parts[1:3]]
+    days = [parse_day(p, turn.today) for p in parts[1:3]]
     for text, day in zip(parts[1:3], days, strict=True):
         if day is None:
             await turn.say("late.bad_date", value=text[:20])

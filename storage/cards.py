@@ -17,6 +17,7 @@ class CardPurpose(StrEnum):
     REMIND = "remind"  # the daily reminder (report now / same as yesterday); userid "*"
     NOTICE = "notice"  # a policy notice with its Read button; userid "*", ref = notice id
     PRIVACY = "privacy"  # the privacy notice's 同意 / 不同意 card; ref = the notice version
+    PROXY_REQUEST = "proxy:request"  # a member's 请老师代填, with a 代报 button; ref = userid
 
 
 def form_purpose(form_id: str) -> str:

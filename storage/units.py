@@ -114,6 +114,15 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _only_a_tail(member: Member, staff_no: str | None, query: str) -> bool:
+    """True when `member` matched only as a name ending in `query` that is less than the whole
+    rest after the first word ("San" for "张三 Zhang San"): not a match."""
+    name, folded = member.name.lower(), query.lower()
+    return (name.endswith(" " + folded) and name.partition(" ")[2] != folded
+            and name != folded and not name.startswith(folded + " ")
+            and folded not in (member.userid.lower(), (staff_no or "").lower()))
+
+
 async def members_for_proxy(session: AsyncSession, actor: Member, query: str, *,
                             limit: int = 10) -> list[tuple[Member, str | None]]:
     """Active members `actor` may report for whose WeCom userid, student/staff ID (any case)
@@ -131,11 +140,15 @@ async def members_for_proxy(session: AsyncSession, actor: Member, query: str, *,
                       # the name in any case, or its first word ("李四" for "李四 Li Si")
                       sa.func.lower(Member.name) == query.lower(),
                       sa.func.lower(Member.name).like(_like_prefix(query.lower()) + " %",
+                                                      escape="\\"),
+                      # or the rest after it ("Zhang San" for "张三 Zhang San", any case)
+                      sa.func.lower(Member.name).like("% " + _like_prefix(query.lower()),
                                                       escape="\\")))
         .order_by(Member.userid).limit(200))
     found = [(member, staff_no) for member, staff_no in rows
-             if member.userid == actor.userid or units is None
-             or (member.unit_id is not None and member.unit_id in units)]
+             if (member.userid == actor.userid or units is None
+                 or (member.unit_id is not None and member.unit_id in units))
+             and not _only_a_tail(member, staff_no, query)]
     found.sort(key=lambda pair: pair[0].userid != actor.userid)
     return found[:limit]
 

@@ -109,6 +109,8 @@ async def test_basic_info_dialog_with_prefill_bad_phone_edit_and_one_submission(
     out = joined(await say(bot, "zhangsan", "信息"))
     assert "您的基本信息（2026-11-30 提交）" in out and "手机号 Mobile：13912345678" in out
     assert "不可修改" in out or "不能修改" in out
+    # ... and where to turn when it is wrong (QA3 #15).
+    assert "如有错误请联系本单位审核老师（管理员可更正）" in out
     conv = await conversation(bot, "zhangsan")
     assert conv is not None and conv.form_id == "daily_report"  # no second basic info form
     async with bot.db.session() as session:

@@ -119,6 +119,27 @@ async def test_a_reviewer_files_yesterday_late_for_a_member(tree: Bot) -> None: 
     assert klass.reported_late == 1 and klass.reported == 1
 
 
+@pytest.mark.parametrize("typed", ["11-29", "２０２６-１１-２９", "11/29", "11月29日", "昨天", "yesterday",
+                                   "2026年11月29日"])
+async def test_late_takes_the_dates_the_forms_take(tree: Bot, typed: str) -> None:  # noqa: F811
+    """QA3 #14: 补报 took only YYYY-MM-DD, though the forms' date questions take these."""
+    bot = tree
+    drain(bot)
+    started = await bot.say("classrev", f"补报 stu1 {typed} 住院")
+    assert "开始为 孙一（stu1）补报 2026-11-29 的健康上报（原因：住院" in started[0], typed
+
+
+async def test_late_and_exempt_take_month_day_dates(tree: Bot) -> None:  # noqa: F811
+    bot = tree
+    drain(bot)
+    (reply,) = await bot.say("classrev", "补报 stu1 12-2 住院")  # not a past day
+    assert "补报只能补过去的日子（今天是 2026-11-30）" in reply
+    (reply,) = await bot.say("classrev", "免报 stu2 12-1 12-20 请假")
+    assert "2026-12-01" in reply and "2026-12-20" in reply
+    (exemption,) = await rows(bot, Exemption)
+    assert (exemption.start, exemption.end) == (date(2026, 12, 1), date(2026, 12, 20))
+
+
 async def test_a_late_report_speaks_of_its_own_day_not_today(tree: Bot) -> None:  # noqa: F811
     """QA2 #7: a 补报 asked "still in 日本?" from a LATER report, "今天的体温", "与昨天相同"
     and its receipt looked like today's. Now every question names the day being filed, the
@@ -156,7 +177,8 @@ async def test_a_late_report_speaks_of_its_own_day_not_today(tree: Bot) -> None:
     ("classrev", "补报 stu1", "请回复“补报 学工号 日期 原因”"),
     ("classrev", "补报 stu1 2026-11-29", "补报需要写明原因"),
     ("classrev", "补报 stu1 2026-02-30 生病", "“2026-02-30”不是日期"),
-    ("classrev", "补报 stu1 昨天 生病", "“昨天”不是日期"),
+    ("classrev", "补报 stu1 13-45 生病", "“13-45”不是日期"),
+    ("classrev", "补报 stu1 前日 生病", "“前日”不是日期"),
     ("classrev", "补报 stu1 2026-11-30 生病", "补报只能补过去的日子（今天是 2026-11-30）"),
     ("classrev", "补报 stu1 2026-12-01 生病", "补报只能补过去的日子（今天是 2026-11-30）"),
     ("classrev", "补报 stu1 2026-10-01 生病", "只能补报最近 30 天内的日子"),
@@ -193,8 +215,8 @@ async def test_late_and_exempt_find_the_member_as_proxy_does(tree: Bot) -> None:
                          ("免报 L2020001 2026-11-30 2026-12-05 请假", "L2020001"),
                          ("免报 周外 2026-11-30 2026-12-05 请假", "周外")):
         (reply,) = await bot.say("classrev", typed)
-        # (commands reach us lower-cased)
-        assert f"在您负责审核的单位中没有找到“{query.lower()}”" in reply
+        # echoed as typed (QA3 #5: it was lower-cased)
+        assert f"在您负责审核的单位中没有找到“{query}”" in reply
     done = await bot.say("classrev", "免报 李二 2026-11-30 2026-12-05 请假")
     assert "已为 李二（stu2）设置免报：2026-11-30 至 2026-12-05，原因：请假" in done[0]
     started = await bot.say("classrev", "补报 2019011234 2026-11-29 住院")
@@ -300,7 +322,7 @@ async def test_an_exempt_member_is_not_reminded_nor_missing(tree: Bot) -> None: 
     ("classrev", "免报 stu2 2026-11-01 2026-11-20 请假",
      "免报的结束日期已经过去（今天是 2026-11-30）"),
     ("classrev", "免报 stu2 2026-12-01 2027-12-01 请假", "一次免报最多 200 天"),
-    ("classrev", "免报 stu2 12月1日 2026-12-05 请假", "“12月1日”不是日期"),
+    ("classrev", "免报 stu2 12月41日 2026-12-05 请假", "“12月41日”不是日期"),
     # Not in one's units and not on the roster: one answer (no roster probing).
     ("forrev", "免报 stu2 2026-11-30 2026-12-05 请假", "在您负责审核的单位中没有找到“stu2”"),
     ("classrev", "免报 nobody 2026-11-30 2026-12-05 请假",

@@ -34,10 +34,12 @@ from tests.harness import (
     Bot,
     cards,
     chinese_only_lines,
+    forged_click,
     give_basic_info,
     member,
     set_member,
     start_bot,
+    tap,
     use_cards,
 )
 from tests.test_scheduler import add_report
@@ -263,6 +265,27 @@ async def test_proxy_finds_the_member_by_the_id_they_entered_or_by_name(tree: Bo
         assert "已取消本次填写，没有保存任何内容" in cancelled
 
 
+async def test_proxy_finds_the_member_by_the_english_part_of_the_name(tree: Bot) -> None:
+    """QA3 #5: "proxy Zhang San" found nobody called "张三 Zhang San", and the echo was
+    lower-cased."""
+    bot = tree
+    await set_member(bot, "stu1", name="孙一 Sun Yi")
+    for query in ("Sun Yi", "sun yi", "SUN YI", "孙一"):
+        seen = await bot.say("classrev", f"proxy {query}")
+        assert "开始为 孙一 Sun Yi（stu1）代填 2026-11-30 的健康上报" in seen[0], query
+        await bot.say("classrev", "取消")
+    # Only the whole English part: "Yi" alone names nobody; the query is echoed as typed.
+    (reply,) = await bot.say("classrev", "代报 Yi")
+    assert "在您负责审核的单位中没有找到“Yi”" in reply
+    (reply,) = await bot.say("classrev", "proxy Nobody Here")
+    assert "没有找到“Nobody Here”" in reply and "No one called \"Nobody Here\"" in reply
+    # Outside one's units, the English part finds nobody either.
+    await set_member(bot, "formem", name="周外 Zhou Wai")
+    (reply,) = await bot.say("classrev", "proxy Zhou Wai")
+    assert "没有找到“Zhou Wai”" in reply
+    assert not await rows(bot, Conversation)
+
+
 async def test_a_name_shared_by_several_members_is_listed_to_choose(tree: Bot) -> None:
     bot = tree
     await set_member(bot, "stu2", name="孙一")
@@ -379,12 +402,21 @@ async def test_a_reviewers_paused_form_is_not_sent_again_after_every_command(tre
 
 
 async def test_a_reviewer_filling_in_for_a_member_finishes_that_first(tree: Bot) -> None:
+    """QA3 #3: the refusal says whose form is open and that 取消 discards its answers."""
     bot = tree
-    await bot.say("classrev", "代报 stu1")
-    seen = await bot.say("classrev", "代报 stu2")
-    assert "请先完成或取消当前正在填写的表单" in seen[0]
-    assert await own_form(bot, "classrev") == ("daily_report", "stu1", None)
+    await walk(bot, "classrev", ["代报 stu1", "1"])
+    for second in ("代报 stu2", "补报 stu2 2026-11-29 住院"):
+        seen = await bot.say("classrev", second)
+        assert "请先完成或取消当前正在填写的表单：您正在为 孙一 填写“每日上报”，还没有提交" \
+            in seen[0], second
+        assert "回复“取消”放弃（已填的答案不会保存）" in seen[0]
+        assert "请输入 孙一 当前所在的地址" in "\n".join(seen)  # its question again
+        assert await own_form(bot, "classrev") == ("daily_report", "stu1", None)
     nothing_new(bot, "stu2")
+    await set_member(bot, "classrev", language="en")
+    (seen, *_) = await bot.say("classrev", "proxy stu2")
+    assert "the Daily report for 孙一 is not submitted yet" in seen
+    assert "reply \"cancel\" to discard it (the answers given so far are not kept)" in seen
 
 
 async def test_the_userid_may_follow_without_a_space_and_in_capitals(tree: Bot) -> None:
@@ -414,6 +446,7 @@ async def test_a_member_who_cannot_locate_asks_and_the_reviewer_reports_for_them
     (to_class,) = bot.new_messages("classrev")
     (to_dean,) = bot.new_messages("dean")  # the parent unit's reviewer too
     assert request in to_class and request in to_dean
+    assert "回复“代报 stu1”开始代填" in to_class  # what to do about it (QA3 #6)
     nothing_new(bot, "forrev", "admin", "stu2")
     assert not await rows(bot, Conversation)
     await proxy_report(bot, "classrev", "stu1", ["不详", "定位失败，学生请求代填"])
@@ -427,6 +460,64 @@ async def test_a_member_who_cannot_locate_asks_and_the_reviewer_reports_for_them
     assert "孙一（stu1）的代填请求已由 钱老师 完成，无需再代填" in done
     (closed,) = await audit(bot, "proxy.request_closed")
     assert (closed.actor, closed.target) == ("classrev", "stu1")
+
+
+async def test_a_card_reviewer_starts_the_requested_proxy_report_with_its_button(
+        tree: Bot, clock: FixedClock) -> None:
+    """QA3 #6: a reviewer on the WeCom client gets the member's request as a card whose 代报
+    button starts the report; a click once it is filed changes nothing."""
+    bot = tree
+    await use_cards(bot, "classrev")
+    await give_basic_info(bot, "stu1")
+    await walk(bot, "stu1", ["上报", "定位失败", "请老师代填"])
+    (task_id,) = [d.task_id for d in cards(bot, "classrev")
+                  if d.task_id and d.task_id.startswith("proxyreq_")]
+    card = bot.emulator.card(task_id, "classrev")
+    assert "孙一（stu1）无法获取定位，请求您代为填报 2026-11-30 的每日上报" in card.text
+    assert "回复“代报 stu1”" in card.text
+    assert card.button_names == ["代报 Report"]
+    drain(bot)
+    seen = await tap(bot, "classrev", "proxy:stu1", task_id=task_id)
+    assert "开始为 孙一（stu1）代填 2026-11-30 的健康上报" in "\n".join(seen)
+    assert await own_form(bot, "classrev") == ("daily_report", "stu1", None)
+    # A second click (the client greys a clicked card; a late duplicate still may come)
+    # while it is open: the open form is named, nothing new is started.
+    clock.advance(minutes=1)
+    seen = await forged_click(bot, "classrev", task_id, "proxy:stu1")
+    assert "您正在为 孙一 填写“每日上报”" in "\n".join(seen)
+    await set_member(bot, "classrev", rendering="text")
+    await walk(bot, "classrev", ["1", ADDRESS, *NORMAL_AFTER_LOCATION])
+    (report,) = await reports(bot)
+    assert (report.userid, report.filled_by) == ("stu1", "classrev")
+    drain(bot)
+    # Once filed, a stale click only says so.
+    clock.advance(minutes=1)
+    seen = await forged_click(bot, "classrev", task_id, "proxy:stu1")
+    assert "孙一 今天已上报" in "\n".join(seen)
+    assert len(await reports(bot)) == 1 and not await rows(bot, Conversation)
+    # A forged key on that card changes nothing.
+    clock.advance(minutes=1)
+    seen = await forged_click(bot, "classrev", task_id, "proxy:stu2")
+    assert "这张卡片已失效，没有做任何更改" in "\n".join(seen)
+    assert not await rows(bot, Conversation)
+
+
+async def test_help_lists_the_reviewer_commands_for_reviewers_only(tree: Bot) -> None:
+    """QA3 #4: reviewers (and admins) see their commands with their arguments."""
+    bot = tree
+    for reviewer in ("classrev", "admin"):
+        seen = "\n".join(await bot.say(reviewer, "帮助"))
+        assert "命令：上报｜信息" in seen  # the members' commands first
+        for line in ("· 统计：", "· 提醒：", "· 代报 学工号：", "· 补报 学工号 日期 原因：",
+                     "· 免报 学工号 开始日期 结束日期 原因：", "· 确认 N："):
+            assert line in seen, (reviewer, line)
+        assert seen.index("命令：上报") < seen.index("审核老师命令")
+    seen = "\n".join(await bot.say("stu1", "帮助"))
+    assert "命令：上报｜信息" in seen and "审核老师命令" not in seen and "免报" not in seen
+    await set_member(bot, "classrev", language="en")
+    seen = "\n".join(await bot.say("classrev", "help"))
+    assert "- late ID DATE REASON: file a past day" in seen
+    assert "- exempt ID FROM TO REASON" in seen and "审核" not in seen
 
 
 async def test_a_member_reporting_while_the_reviewer_fills_keeps_their_own_report(

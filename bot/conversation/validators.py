@@ -360,6 +360,13 @@ _FULL_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\
 _SHORT_DATE = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
 
 
+def read_date(text: str, today: date) -> date:
+    """A day as the forms' date questions take it: 2026-11-29, 2026年11月29日, 11-29, 11/29,
+    11月29日 (this year, or last December early in January), 今天/昨天/前天, today/yesterday.
+    `text` is normalised and case-folded. InvalidAnswer("err.date_format") otherwise."""
+    return _read_date(text, today)
+
+
 def _read_date(text: str, today: date) -> date:
     if text in _RELATIVE_DAYS:
         return today - timedelta(days=_RELATIVE_DAYS[text])
