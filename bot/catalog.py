@@ -728,7 +728,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "\"cancel\" or \"help\" at any time.",
     ),
     "form.basic_info.note": (
-        "注意：基本信息仅能填写一次，提交后不可修改。如有错误请联系本单位审核老师（管理员可更正）。",
+        "注意：基本信息仅能填写一次，提交后不可修改。"
+        "如有错误请联系本单位审核老师（管理员可更正）。",
         "Note: basic information can be filled in only once and cannot be changed after "
         "submission. If something is wrong, contact your unit's reviewer (an administrator "
         "can correct it).",
