@@ -376,6 +376,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "当前没有正在填写的表单。",
         "There is no form in progress.",
     ),
+    "cmd.nothing_to_continue": (
+        "当前没有正在填写的表单。回复“上报”开始今天的上报。",
+        "There is no form in progress. Reply \"report\" to start today's report.",
+    ),
     "input.too_long": (
         "消息太长（超过 {limit} 字），没有做任何更改。",
         "That message is too long (over {limit} characters); nothing was changed.",
@@ -883,6 +887,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Cancelled. Nothing was saved.",
     ),
     "conv.at_start": ("已经是第一题了。", "This is already the first question."),
+    "conv.going_on": (
+        "表单继续填写，请回答当前问题。",
+        "The form goes on: please answer the current question.",
+    ),
+    "conv.restarted": (
+        "已重新开始，之前的回答已清除。",
+        "Started over: your earlier answers are cleared.",
+    ),
     "conv.location_not_now": (
         "现在还不需要位置，请先回答当前问题。",
         "No location is needed right now; please answer the current question.",
@@ -1167,6 +1179,11 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.choice_range": (
         "没有这个序号，请回复 1 到 {count} 之间的序号。",
         "There is no such number. Please reply with a number from 1 to {count}.",
+    ),
+    "err.command_not_answer": (
+        "“{word}”是命令，不能作为回答。请回答这一题；回复“帮助”查看说明。",
+        "\"{word}\" is a command, not an answer. Please answer this question; reply \"help\" "
+        "for instructions.",
     ),
     "err.answer_first": (
         "请先回答这一题；全部答完后会显示核对页面，再选“提交”。",
@@ -1456,6 +1473,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "exempt": ("免报", "exempt"),
     "remind": ("提醒", "remind"),
     "read": ("已读", "read"),
+    # Answer the "continue where you left off?" prompt; inside a form, never an answer.
+    "continue": ("继续", "continue"),
+    "restart": ("重新开始", "restart", "start over"),
 }
 
 _COMMAND_INDEX: dict[str, str] = {

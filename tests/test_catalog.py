@@ -38,6 +38,7 @@ SAMPLES: dict[str, Any] = {
     "time": "23:59",
     "date": "2022-03-10",
     "day_before": "2022-03-09",
+    "word": "重新开始",
     "filed": "2022-03-10 23:59",
     "receipt": "R7XK2M9QPA",
     "by": "欧阳娜娜娜娜娜娜",
