@@ -1280,8 +1280,9 @@ CATALOG: dict[str, tuple[str, str]] = {
         "name, e.g. Japan.",
     ),
     "err.address": (
-        "地址太简单了，请写明省、市、区县。",
-        "That address is too short. Please include the province, city and district.",
+        "地址太简单了，请写明省、市、区县，如：北京市海淀区学院路37号。",
+        "That address is too short. Please include the province, city and district, e.g. "
+        "37 Xueyuan Road, Haidian District, Beijing.",
     ),
     "err.country": (
         "请输入国家或地区的名称，如：日本。",

@@ -356,3 +356,22 @@ async def test_editing_the_location_from_the_summary_asks_the_city_change_reason
     report = await report_on(bot, "zhangsan", DAY1 + timedelta(days=1))
     assert report is not None and report.city == "上海市"
     assert report.abnormal_reasons == ["city_changed"]
+
+
+async def test_a_typed_current_address_must_say_more_than_two_letters(member_bot: Bot) -> None:
+    """QA3 #2: "ab" was stored as the location; the prompt asks for province, city and
+    district, and the check is the hukou address's."""
+    bot = member_bot
+    await say(bot, "zhangsan", "上报")
+    await pick(bot, "zhangsan", "failed", "1")
+    await pick(bot, "zhangsan", "type", "2")
+    for typed in ("ab", "1", "海淀"):
+        out = joined(await say(bot, "zhangsan", typed))
+        assert "地址太简单了，请写明省、市、区县，如：北京市海淀区学院路37号" in out
+        assert "请输入您当前所在的地址" in out
+        assert "location" not in await answers_of(bot, "zhangsan")
+    out = joined(await say(bot, "zhangsan", "Haidian District, Beijing"))
+    assert "您今天是否在校" in out
+    assert (await answers_of(bot, "zhangsan"))["location"]["label"] == \
+        "Haidian District, Beijing"
+
