@@ -809,8 +809,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "q.quarantine": ("您目前是否在隔离？", "Are you in quarantine at the moment?"),
     "q.quarantine_start": (
-        "隔离从哪天开始？如 2022-03-05、3-5、3月5日，或“今天”“昨天”。",
-        "When did the quarantine start? E.g. 2022-03-05, 3-5, \"today\" or \"yesterday\".",
+        "隔离从哪天开始？如 {example_day}（月-日），或“今天”“昨天”。",
+        "When did the quarantine start? E.g. {example_day} (month-day), \"today\" or "
+        "\"yesterday\".",
     ),
     "q.city_changed_reason": (
         "您所在的城市与上次上报不同（{previous} → {current}），请简要说明原因。",
@@ -1049,9 +1050,9 @@ CATALOG: dict[str, tuple[str, str]] = {
         "facility).",
     ),
     "help.q.quarantine_start": (
-        "可回复 2022-03-05、3-5、3月5日、今天、昨天；不能晚于今天，也不能早于 60 天前。",
-        "Reply 2022-03-05, 3-5, today or yesterday; not in the future and not more than 60 "
-        "days ago.",
+        "可回复 {example_day}（月-日）、年-月-日、今天、昨天；不能晚于今天，也不能早于 60 天前。",
+        "Reply e.g. {example_day} (month-day), a year-month-day date, today or yesterday; not "
+        "in the future and not more than 60 days ago.",
     ),
     "help.q.city_changed_reason": (
         "简要说明即可，如：放假回家、出差。",
@@ -1227,8 +1228,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "code, 8–15 digits in all, e.g. +34 612 345 678.",
     ),
     "err.date_format": (
-        "没有看懂这个日期，请回复如 2022-03-05、3-5、3月5日，或“今天”“昨天”。",
-        "Sorry, I couldn't read that date. Reply e.g. 2022-03-05, 3-5, \"today\" or "
+        "没有看懂这个日期，请写“月-日”（如 {example_day}）、“X月X日”，或“今天”“昨天”。",
+        "Sorry, I couldn't read that date. Write month-day (e.g. {example_day}), \"today\" or "
         "\"yesterday\".",
     ),
     "err.date_future": (

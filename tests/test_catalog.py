@@ -38,6 +38,7 @@ SAMPLES: dict[str, Any] = {
     "time": "23:59",
     "date": "2022-03-10",
     "day_before": "2022-03-09",
+    "example_day": "12-31",
     "word": "重新开始",
     "filed": "2022-03-10 23:59",
     "receipt": "R7XK2M9QPA",
@@ -217,7 +218,8 @@ def test_option_labels_fit_buttons_and_vote_options(lang: str) -> None:
 def test_prompts_fit_a_card_subtitle(lang: str) -> None:
     params = {"value": "欧阳娜娜娜娜娜娜", "country": "United Kingdom", "member": "欧阳娜娜娜娜",
               "place": SAMPLES["place"], "previous": SAMPLES["previous"],
-              "current": SAMPLES["current"], "form": SAMPLES["form"]}
+              "current": SAMPLES["current"], "form": SAMPLES["form"],
+              "example_day": SAMPLES["example_day"]}
     for q in all_questions():
         for prompt in filter(None, (q.prompt, q.prefill_prompt)):
             shown = catalog.stacked(prompt, lang, **params)

@@ -692,3 +692,23 @@ async def test_continue_and_restart_outside_a_form_say_nothing_is_open(bot: Bot)
         assert "当前没有正在填写的表单。回复“上报”开始今天的上报" in out
         assert await step_of(bot, "zhangsan") is None
 
+
+async def test_the_quarantine_start_examples_are_accepted_as_shown(bot: Bot) -> None:
+    """QA3 #12: the prompt's example 2022-03-05 was refused as more than 60 days ago."""
+    await give_basic_info(bot, "zhangsan")
+    await start_report_at_gps(bot, "zhangsan")
+    await pick(bot, "zhangsan", "ok", "1")
+    await pick(bot, "zhangsan", "yes", "1")
+    await say(bot, "zhangsan", "36.5")
+    await pick(bot, "zhangsan", ["none"], "1")
+    await pick(bot, "zhangsan", "no", "2")
+    out = joined(await pick(bot, "zhangsan", "home", "2"))
+    assert "隔离从哪天开始？如 11-27（月-日），或“今天”“昨天”" in out  # today is 2026-11-30
+    assert "2022" not in out
+    out = joined(await say(bot, "zhangsan", "帮助"))
+    assert "可回复 11-27（月-日）" in out
+    out = joined(await say(bot, "zhangsan", "上周"))
+    assert "没有看懂这个日期，请写“月-日”（如 11-27）" in out
+    out = joined(await say(bot, "zhangsan", "11-27"))
+    assert "还有其他需要说明的吗" in out
+    assert (await answers_of(bot, "zhangsan"))["quarantine_start"] == "2026-11-27"

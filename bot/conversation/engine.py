@@ -87,6 +87,7 @@ from bot.conversation.forms import (
 )
 from bot.conversation.validators import (
     InvalidAnswer,
+    example_day,
     check_choices,
     match_option,
     normalize_word,
@@ -684,6 +685,7 @@ class _Move:
         day = self.ctx.today
         return {"member": self.ctx.member_name, "date": day.isoformat(),
                 "day_before": (day - timedelta(days=1)).isoformat(),
+                "example_day": example_day(day),  # what a date prompt shows as its example
                 "reason": self.ctx.late_reason or ""}
 
     # -- asking ----------------------------------------------------------------------------
@@ -1070,7 +1072,7 @@ class _Move:
         self.ask()
 
     def help(self, view: _View) -> None:
-        self.note(view.question.help)
+        self.note(view.question.help, **{**self.day_params(), **view.params})
         self.note("hint.commands")
         self.ask()
 

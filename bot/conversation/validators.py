@@ -57,6 +57,7 @@ __all__ = [
     "address",
     "clean_text",
     "country",
+    "example_day",
     "first_symbol",
     "free_text",
     "match_option",
@@ -373,6 +374,13 @@ _FULL_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\
 _SHORT_DATE = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
 
 
+def example_day(today: date) -> str:
+    """A month-day date example that every past-date question accepts on `today` ("11-30"):
+    a fixed example (such as 2022-03-05) would soon be refused as too old."""
+    example = today - timedelta(days=3)
+    return f"{example.month}-{example.day}"
+
+
 def _read_date(text: str, today: date) -> date:
     if text in _RELATIVE_DAYS:
         return today - timedelta(days=_RELATIVE_DAYS[text])
@@ -387,8 +395,8 @@ def _read_date(text: str, today: date) -> date:
                 candidate = date(today.year - 1, month, day)
             return candidate
     except ValueError as exc:
-        raise InvalidAnswer("err.date_format") from exc
-    raise InvalidAnswer("err.date_format")
+        raise InvalidAnswer("err.date_format", example_day=example_day(today)) from exc
+    raise InvalidAnswer("err.date_format", example_day=example_day(today))
 
 
 def recent_date(max_days_back: int = 60) -> Parser:
