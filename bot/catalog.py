@@ -107,7 +107,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "WeChat, reply \"text\" to get plain-text questions.\n"
         "- Left the enterprise by mistake: unbind and log out, then scan the QR code and "
         "follow again.\n"
-        "- Location failed: check the location permission of WeChat/WeCom, that GPS is on, "
+        "- GPS failed: check the location permission of WeChat/WeCom, that GPS is on, "
         "your network, and that your system is not too old. Otherwise use another phone "
         "(a family member's), type your address (marked unverified), or ask your unit's "
         "reviewer to report on your behalf.\n"
@@ -659,8 +659,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "stats.no_info_names": ("未填基本信息", "No basic info"),
     "stats.exempt_names": ("免报", "Exempt"),
     "stats.late_exempt": (
-        "其中补报 {late_count}，免报 {exempt}",
-        "of which {late_count} filed late; {exempt} exempt",
+        "已报中补报 {late_count}；免报 {exempt}（不计入未报）",
+        "{late_count} of the reported filed late; {exempt} exempt (not counted missing)",
     ),
     "stats.better": (
         "比昨天好：上报率 {rate}%（昨天 {previous}%）",
@@ -952,13 +952,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "conv.stuck": (
         "好像遇到了困难。可以回复“帮助”查看这一题的说明，或回复“取消”稍后再填；"
-        "也可以请本单位的审核老师{helpers}帮忙（老师可以代为上报）。",
+        "也可以请本单位的审核老师（{helpers}）帮忙，老师可以代为上报。",
         "Having trouble? Reply \"help\" for this question's instructions, or \"cancel\" to "
         "try later; your unit's reviewer {helpers} can also help (and can report for you).",
     ),
     "conv.stuck_location": (
         "位置发不出去？回复“定位失败”查看排查步骤，也可以输入地址；"
-        "或者请本单位的审核老师{helpers}代为上报（在“定位失败”中选“请老师代填”）。",
+        "或者请本单位的审核老师（{helpers}）代为上报（在“定位失败”中选“请老师代填”）。",
         "Can't send your location? Reply \"failed\" for the checklist, where you can also "
         "type your address, or ask your unit's reviewer {helpers} to report for you.",
     ),
@@ -1020,7 +1020,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "身在国外选“在国外”，无需定位；无法定位选“定位失败”，会有排查方法和其他办法。",
         "Tap \"+\" next to the input box, then \"Location\", and send your current location; "
         "entering the app also shares it. Abroad? Choose \"Abroad\": no location needed. "
-        "Can't get a fix? Choose \"Location failed\" for a checklist and other options.",
+        "Can't get a fix? Choose \"GPS failed\" for a checklist and other options.",
     ),
     "help.q.on_campus": (
         "今天在学校校园内（含校内宿舍）选“在校”。",
@@ -1126,6 +1126,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "loc.country.proxy": (
         "请输入 {member} 所在的国家或地区，如：日本。",
         "Type the country or region {member} is in, e.g. Japan.",
+    ),
+    "loc.country.late": (
+        "请输入 {date} 当天 {member} 所在的国家或地区，如：日本。",
+        "Type the country or region {member} was in on {date}, e.g. Japan.",
     ),
     "loc.abroad_again": (
         "您仍在{country}吗？身在国外无需定位。",
@@ -1295,7 +1299,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "err.location_expected": (
         "请发送位置（“+”→“位置”），或选择“定位失败”或“在国外”。",
-        "Please send your location (\"+\" → \"Location\"), or choose \"Location failed\" or "
+        "Please send your location (\"+\" → \"Location\"), or choose \"GPS failed\" or "
         "\"Abroad\".",
     ),
     "err.location_impossible": (
@@ -1361,7 +1365,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "web.loc.missing": (
         "还没有获取到定位。请点“获取定位”，或选择“在国外”/“定位失败”。",
-        "No location yet. Tap \"Get my location\", or choose abroad or location failed.",
+        "No location yet. Tap \"Get my location\", or choose abroad or GPS failed.",
     ),
     "web.loc.abroad_here": (
         "定位显示您在国外，请选择“在国外”并填写国家或地区。",

@@ -192,6 +192,15 @@ def test_commands(typed: str, command: str | None) -> None:
     assert catalog.command_of(typed) == command
 
 
+def test_texts_name_the_location_failed_button_as_it_reads() -> None:
+    """QA3 #13: help said "Location failed" for the button "定位失败 GPS failed"."""
+    zh, en = catalog.templates("opt.loc.failed")
+    for key in ("help.q.location", "err.location_expected"):
+        assert f"“{zh}”" in catalog.templates(key)[0]
+        assert f'"{en}"' in catalog.templates(key)[1]
+    assert not any("location failed" in e.casefold() for _, e in catalog.CATALOG.values())
+
+
 def test_command_words_are_unique() -> None:
     words = [w.casefold() for ws in catalog.COMMANDS.values() for w in ws]
     assert len(words) == len(set(words))

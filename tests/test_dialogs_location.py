@@ -32,6 +32,7 @@ from tests.harness import (
     seen,
     send_location,
     settle,
+    start_report_at_gps,
     step_of,
     use_cards,
 )
@@ -375,3 +376,12 @@ async def test_a_typed_current_address_must_say_more_than_two_letters(member_bot
     assert (await answers_of(bot, "zhangsan"))["location"]["label"] == \
         "Haidian District, Beijing"
 
+
+async def test_at_the_location_confirmation_only_its_own_options_are_named(
+        member_bot: Bot) -> None:
+    """QA3 #13: "or choose 定位失败 or 在国外" at a card with 确认 / 重新定位 only."""
+    bot = member_bot
+    out = joined(await start_report_at_gps(bot, "zhangsan"))
+    assert "您当前的位置" in out
+    out = joined(await say(bot, "zhangsan", "与昨日相同"))
+    assert "没有看懂您的选择" in out and "在国外" not in out and "您当前的位置" in out

@@ -897,7 +897,8 @@ class _Move:
                 # or a remark: answers cannot be changed once submitted.
                 raise InvalidAnswer("err.command_not_answer", word=command_key(raw))
             return _Answer(value=q.parser(raw, self.ctx))
-        if sub is not None and failure is not None and failure.key == "err.choice":
+        if sub is Loc.ASK and failure is not None and failure.key == "err.choice":
+            # Only where 定位失败/在国外 are on the card; elsewhere the card's own options.
             raise InvalidAnswer("err.location_expected")
         raise failure or InvalidAnswer("err.choice")
 
