@@ -3,6 +3,8 @@ without waiting for the user's next input (issue 8)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import app.demo as demo
@@ -33,72 +35,7 @@ async def test_a_paced_reply_is_shown_without_another_input(bot: Bot,
         f"bot> reply {n}" for n in range(limit, limit + 3)]
 
 
-def test_log_lines_go_to_a_file_not_into_the_chat(tmp_path, monkeypatch, capsys) -> None:
-    """QA (fixes #9): server log lines were printed into the demo's chat. They go to
-    yiqingtong-demo.log (named in the banner); the terminal shows only the chat."""
-    import logging
-    import re
-
-    from app.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("YQT_CONFIG", raising=False)
-    script = tmp_path / "chat.txt"
-    script.write_text("同意\n上报\n/quit\n", encoding="utf-8")
-    root = logging.getLogger()
-    level, before = root.level, list(root.handlers)
-    try:
-        assert main(["demo", "--script", str(script)]) == 0
-    finally:
-        for handler in list(root.handlers):
-            if handler not in before:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(level)
-    printed = capsys.readouterr()
-    assert "bot> 感谢您的确认" in printed.out
-    assert "yiqingtong-demo.log" in printed.out
-    log_line = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR) ")
-    assert not log_line.search(printed.out) and not log_line.search(printed.err)
-    written = (tmp_path / "yiqingtong-demo.log").read_text(encoding="utf-8")
-    assert "demo started" in written and log_line.search(written)
-
-
-def test_day_moves_the_bot_and_wecom_to_tomorrow(tmp_path, monkeypatch, capsys) -> None:
-    """QA (#15): the demo can try tomorrow: `/day +1` moves the bot's and the emulator's clock
-    (callbacks keep passing the timestamp check), and 状态 then speaks of the next day."""
-    import logging
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    from app.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("YQT_CONFIG", raising=False)
-    script = tmp_path / "chat.txt"
-    script.write_text("同意\n状态\n/day +1\n状态\n/day +0\n/day soon\n/day\n/quit\n",
-                      encoding="utf-8")
-    root = logging.getLogger()
-    level, before = root.level, list(root.handlers)
-    try:
-        assert main(["demo", "--script", str(script)]) == 0
-    finally:
-        for handler in list(root.handlers):
-            if handler not in before:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(level)
-    printed = capsys.readouterr().out
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    tomorrow = today + timedelta(days=1)
-    assert f"bot> {today.isoformat()} 还没有上报" in printed
-    assert f"bot> {tomorrow.isoformat()} 还没有上报" in printed
-    assert f"demo date {tomorrow.isoformat()} ({tomorrow.strftime('%a')}), 1 day(s) ahead" in (
-        printed)
-    assert printed.count("/day +N moves the date 1 to 30 days ahead") == 2  # +0 and "soon"
-
-
-def _run_demo(tmp_path, monkeypatch, capsys, lines: str) -> str:
+def _run_demo(tmp_path, monkeypatch, capsys, lines: str, *, err: bool = False) -> Any:
     import logging
 
     from app.cli import main
@@ -117,7 +54,40 @@ def _run_demo(tmp_path, monkeypatch, capsys, lines: str) -> str:
                 root.removeHandler(handler)
                 handler.close()
         root.setLevel(level)
-    return capsys.readouterr().out
+    printed = capsys.readouterr()
+    return printed if err else printed.out
+
+
+
+def test_log_lines_go_to_a_file_not_into_the_chat(tmp_path, monkeypatch, capsys) -> None:
+    """QA (fixes #9): server log lines were printed into the demo's chat. They go to
+    yiqingtong-demo.log (named in the banner); the terminal shows only the chat."""
+    import re
+
+    printed = _run_demo(tmp_path, monkeypatch, capsys, "同意\n上报\n/quit\n", err=True)
+    assert "bot> 感谢您的确认" in printed.out
+    assert "yiqingtong-demo.log" in printed.out
+    log_line = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR) ")
+    assert not log_line.search(printed.out) and not log_line.search(printed.err)
+    written = (tmp_path / "yiqingtong-demo.log").read_text(encoding="utf-8")
+    assert "demo started" in written and log_line.search(written)
+
+
+def test_day_moves_the_bot_and_wecom_to_tomorrow(tmp_path, monkeypatch, capsys) -> None:
+    """QA (#15): the demo can try tomorrow: `/day +1` moves the bot's and the emulator's clock
+    (callbacks keep passing the timestamp check), and 状态 then speaks of the next day."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    printed = _run_demo(tmp_path, monkeypatch, capsys,
+                        "同意\n状态\n/day +1\n状态\n/day +0\n/day soon\n/day\n/quit\n")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    tomorrow = today + timedelta(days=1)
+    assert f"bot> {today.isoformat()} 还没有上报" in printed
+    assert f"bot> {tomorrow.isoformat()} 还没有上报" in printed
+    assert f"demo date {tomorrow.isoformat()} ({tomorrow.strftime('%a')}), 1 day(s) ahead" in (
+        printed)
+    assert printed.count("/day +N moves the date 1 to 30 days ahead") == 2  # +0 and "soon"
 
 
 def test_a_restarted_demo_goes_on_from_the_date_it_reached(tmp_path, monkeypatch,

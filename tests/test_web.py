@@ -254,6 +254,7 @@ async def test_the_page_shows_the_privacy_notice_and_takes_nothing_before_agreem
     finally:
         await bot.stop()
 
+
 async def test_page_uses_the_chats_validators_and_status_agrees(
         emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
     bot, base = await start_web_bot(emulator, db_url, clock)
