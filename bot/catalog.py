@@ -124,7 +124,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "WeChat, reply \"text\" to get plain-text questions.\n"
         "- Left the enterprise by mistake: unbind and log out, then scan the QR code and "
         "follow again.\n"
-        "- Location failed: check the location permission of WeChat/WeCom, that GPS is on, "
+        "- GPS failed: check the location permission of WeChat/WeCom, that GPS is on, "
         "your network, and that your system is not too old. Otherwise use another phone "
         "(a family member's), type your address (marked unverified), or ask your unit's "
         "reviewer to report on your behalf.\n"
@@ -401,6 +401,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "cmd.nothing_to_cancel": (
         "当前没有正在填写的表单。",
         "There is no form in progress.",
+    ),
+    "cmd.nothing_to_continue": (
+        "当前没有正在填写的表单。回复“上报”开始今天的上报。",
+        "There is no form in progress. Reply \"report\" to start today's report.",
     ),
     "input.too_long": (
         "消息太长（超过 {limit} 字），没有做任何更改。",
@@ -686,8 +690,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "stats.no_info_names": ("未填基本信息", "No basic info"),
     "stats.exempt_names": ("免报", "Exempt"),
     "stats.late_exempt": (
-        "其中补报 {late_count}，免报 {exempt}",
-        "of which {late_count} filed late; {exempt} exempt",
+        "已报中补报 {late_count}；免报 {exempt}（不计入未报）",
+        "{late_count} of the reported filed late; {exempt} exempt (not counted missing)",
     ),
     "stats.better": (
         "比昨天好：上报率 {rate}%（昨天 {previous}%）",
@@ -838,8 +842,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "q.quarantine": ("您目前是否在隔离？", "Are you in quarantine at the moment?"),
     "q.quarantine_start": (
-        "隔离从哪天开始？如 2022-03-05、3-5、3月5日，或“今天”“昨天”。",
-        "When did the quarantine start? E.g. 2022-03-05, 3-5, \"today\" or \"yesterday\".",
+        "隔离从哪天开始？如 {example_day}（月-日），或“今天”“昨天”。",
+        "When did the quarantine start? E.g. {example_day} (month-day), \"today\" or "
+        "\"yesterday\".",
     ),
     "q.city_changed_reason": (
         "您所在的城市与上次上报不同（{previous} → {current}），请简要说明原因。",
@@ -916,6 +921,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Cancelled. Nothing was saved.",
     ),
     "conv.at_start": ("已经是第一题了。", "This is already the first question."),
+    "conv.going_on": (
+        "表单继续填写，请回答当前问题。",
+        "The form goes on: please answer the current question.",
+    ),
+    "conv.restarted": (
+        "已重新开始，之前的回答已清除。",
+        "Started over: your earlier answers are cleared.",
+    ),
     "conv.location_not_now": (
         "现在还不需要位置，请先回答当前问题。",
         "No location is needed right now; please answer the current question.",
@@ -972,13 +985,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "conv.stuck": (
         "好像遇到了困难。可以回复“帮助”查看这一题的说明，或回复“取消”稍后再填；"
-        "也可以请本单位的审核老师{helpers}帮忙（老师可以代为上报）。",
+        "也可以请本单位的审核老师（{helpers}）帮忙，老师可以代为上报。",
         "Having trouble? Reply \"help\" for this question's instructions, or \"cancel\" to "
         "try later; your unit's reviewer {helpers} can also help (and can report for you).",
     ),
     "conv.stuck_location": (
         "位置发不出去？回复“定位失败”查看排查步骤，也可以输入地址；"
-        "或者请本单位的审核老师{helpers}代为上报（在“定位失败”中选“请老师代填”）。",
+        "或者请本单位的审核老师（{helpers}）代为上报（在“定位失败”中选“请老师代填”）。",
         "Can't send your location? Reply \"failed\" for the checklist, where you can also "
         "type your address, or ask your unit's reviewer {helpers} to report for you.",
     ),
@@ -1040,7 +1053,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "身在国外选“在国外”，无需定位；无法定位选“定位失败”，会有排查方法和其他办法。",
         "Tap \"+\" next to the input box, then \"Location\", and send your current location; "
         "entering the app also shares it. Abroad? Choose \"Abroad\": no location needed. "
-        "Can't get a fix? Choose \"Location failed\" for a checklist and other options.",
+        "Can't get a fix? Choose \"GPS failed\" for a checklist and other options.",
     ),
     "help.q.on_campus": (
         "今天在学校校园内（含校内宿舍）选“在校”。",
@@ -1070,9 +1083,9 @@ CATALOG: dict[str, tuple[str, str]] = {
         "facility).",
     ),
     "help.q.quarantine_start": (
-        "可回复 2022-03-05、3-5、3月5日、今天、昨天；不能晚于今天，也不能早于 60 天前。",
-        "Reply 2022-03-05, 3-5, today or yesterday; not in the future and not more than 60 "
-        "days ago.",
+        "可回复 {example_day}（月-日）、年-月-日、今天、昨天；不能晚于今天，也不能早于 60 天前。",
+        "Reply e.g. {example_day} (month-day), a year-month-day date, today or yesterday; not "
+        "in the future and not more than 60 days ago.",
     ),
     "help.q.city_changed_reason": (
         "简要说明即可，如：放假回家、出差。",
@@ -1147,6 +1160,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "请输入 {member} 所在的国家或地区，如：日本。",
         "Type the country or region {member} is in, e.g. Japan.",
     ),
+    "loc.country.late": (
+        "请输入 {date} 当天 {member} 所在的国家或地区，如：日本。",
+        "Type the country or region {member} was in on {date}, e.g. Japan.",
+    ),
     "loc.abroad_again": (
         "您仍在{country}吗？身在国外无需定位。",
         "Are you still in {country}? No location is needed abroad.",
@@ -1201,6 +1218,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "没有这个序号，请回复 1 到 {count} 之间的序号。",
         "There is no such number. Please reply with a number from 1 to {count}.",
     ),
+    "err.command_not_answer": (
+        "“{word}”是命令，不能作为回答。请回答这一题；回复“帮助”查看说明。",
+        "\"{word}\" is a command, not an answer. Please answer this question; reply \"help\" "
+        "for instructions.",
+    ),
     "err.answer_first": (
         "请先回答这一题；全部答完后会显示核对页面，再选“提交”。",
         "Please answer this question first; the summary with \"Submit\" comes after the "
@@ -1243,8 +1265,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "code, 8–15 digits in all, e.g. +34 612 345 678.",
     ),
     "err.date_format": (
-        "没有看懂这个日期，请回复如 2022-03-05、3-5、3月5日，或“今天”“昨天”。",
-        "Sorry, I couldn't read that date. Reply e.g. 2022-03-05, 3-5, \"today\" or "
+        "没有看懂这个日期，请写“月-日”（如 {example_day}）、“X月X日”，或“今天”“昨天”。",
+        "Sorry, I couldn't read that date. Write month-day (e.g. {example_day}), \"today\" or "
         "\"yesterday\".",
     ),
     "err.date_future": (
@@ -1296,8 +1318,9 @@ CATALOG: dict[str, tuple[str, str]] = {
         "name, e.g. Japan.",
     ),
     "err.address": (
-        "地址太简单了，请写明省、市、区县。",
-        "That address is too short. Please include the province, city and district.",
+        "地址太简单了，请写明省、市、区县，如：北京市海淀区学院路37号。",
+        "That address is too short. Please include the province, city and district, e.g. "
+        "37 Xueyuan Road, Haidian District, Beijing.",
     ),
     "err.country": (
         "请输入国家或地区的名称，如：日本。",
@@ -1309,7 +1332,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "err.location_expected": (
         "请发送位置（“+”→“位置”），或选择“定位失败”或“在国外”。",
-        "Please send your location (\"+\" → \"Location\"), or choose \"Location failed\" or "
+        "Please send your location (\"+\" → \"Location\"), or choose \"GPS failed\" or "
         "\"Abroad\".",
     ),
     "err.location_impossible": (
@@ -1375,7 +1398,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "web.loc.missing": (
         "还没有获取到定位。请点“获取定位”，或选择“在国外”/“定位失败”。",
-        "No location yet. Tap \"Get my location\", or choose abroad or location failed.",
+        "No location yet. Tap \"Get my location\", or choose abroad or GPS failed.",
     ),
     "web.loc.abroad_here": (
         "定位显示您在国外，请选择“在国外”并填写国家或地区。",
@@ -1489,6 +1512,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "exempt": ("免报", "exempt"),
     "remind": ("提醒", "remind"),
     "read": ("已读", "read"),
+    # Answer the "continue where you left off?" prompt; inside a form, never an answer.
+    "continue": ("继续", "continue"),
+    "restart": ("重新开始", "restart", "start over"),
 }
 
 _COMMAND_INDEX: dict[str, str] = {

@@ -113,8 +113,9 @@ async def on_menu_click(turn: Turn) -> None:
     await run_command(turn, command, conv)
 
 
-# Inside a form these words belong to the engine (it knows cancel/back/help per step).
-_ENGINE_OWNED = {"cancel", "back", "help"}
+# Inside a form these words belong to the engine (it knows cancel/back/help per step, and
+# continue/restart at the resume prompt or anywhere in the form).
+_ENGINE_OWNED = {"cancel", "back", "help", "continue", "restart"}
 
 
 async def run_command(turn: Turn, command: Command, conv: Conversation | None) -> None:
@@ -192,6 +193,12 @@ async def cmd_help(turn: Turn, command: Command, conv: Conversation | None) -> N
 async def cmd_cancel(turn: Turn, command: Command, conv: Conversation | None) -> None:
     """cancel/back outside a form."""
     await turn.say("cmd.nothing_to_cancel")
+
+
+async def cmd_nothing_to_continue(turn: Turn, command: Command,
+                                  conv: Conversation | None) -> None:
+    """继续/重新开始 outside a form (inside one, the engine answers them)."""
+    await turn.say("cmd.nothing_to_continue")
 
 
 async def _set_member(turn: Turn, conv: Conversation | None, key: str, **changes: str) -> None:
@@ -286,7 +293,7 @@ _COMMANDS: dict[str, Callable[[Turn, Command, Conversation | None], Awaitable[No
     "report": cmd_report, "info": cmd_info, "status": cmd_status, "help": cmd_help,
     "cancel": cmd_cancel, "back": cmd_cancel, "text": cmd_text, "cards": cmd_cards,
     "en": cmd_lang_en, "zh": cmd_lang_zh, "stats": cmd_stats, "proxy": cmd_proxy,
-    "ack": cmd_ack,
+    "ack": cmd_ack, "continue": cmd_nothing_to_continue, "restart": cmd_nothing_to_continue,
     **unit_day.COMMANDS,  # 补报, 免报, 提醒
     **notices.COMMANDS,  # 已读
 }

@@ -38,6 +38,8 @@ SAMPLES: dict[str, Any] = {
     "time": "23:59",
     "date": "2022-03-10",
     "day_before": "2022-03-09",
+    "example_day": "12-31",
+    "word": "重新开始",
     "filed": "2022-03-10 23:59",
     "receipt": "R7XK2M9QPA",
     "by": "欧阳娜娜娜娜娜娜",
@@ -190,6 +192,15 @@ def test_commands(typed: str, command: str | None) -> None:
     assert catalog.command_of(typed) == command
 
 
+def test_texts_name_the_location_failed_button_as_it_reads() -> None:
+    """QA3 #13: help said "Location failed" for the button "定位失败 GPS failed"."""
+    zh, en = catalog.templates("opt.loc.failed")
+    for key in ("help.q.location", "err.location_expected"):
+        assert f"“{zh}”" in catalog.templates(key)[0]
+        assert f'"{en}"' in catalog.templates(key)[1]
+    assert not any("location failed" in e.casefold() for _, e in catalog.CATALOG.values())
+
+
 def test_command_words_are_unique() -> None:
     words = [w.casefold() for ws in catalog.COMMANDS.values() for w in ws]
     assert len(words) == len(set(words))
@@ -216,7 +227,8 @@ def test_option_labels_fit_buttons_and_vote_options(lang: str) -> None:
 def test_prompts_fit_a_card_subtitle(lang: str) -> None:
     params = {"value": "欧阳娜娜娜娜娜娜", "country": "United Kingdom", "member": "欧阳娜娜娜娜",
               "place": SAMPLES["place"], "previous": SAMPLES["previous"],
-              "current": SAMPLES["current"], "form": SAMPLES["form"]}
+              "current": SAMPLES["current"], "form": SAMPLES["form"],
+              "example_day": SAMPLES["example_day"]}
     for q in all_questions():
         for prompt in filter(None, (q.prompt, q.prefill_prompt)):
             shown = catalog.stacked(prompt, lang, **params)

@@ -633,3 +633,84 @@ async def test_report_asked_again_after_the_day_was_filed_elsewhere_says_so(bot:
     assert "今日已上报 08:00，由 王老师 代为提交（回执号 BYTEACH1）" in out
     assert "开始 2026-12-01 的健康上报" not in out
     assert await conversation(bot, "zhangsan") is None
+
+
+# ---- command words inside a form (QA3 #1) ----------------------------------------------------
+
+
+async def test_continue_and_restart_typed_in_basic_info_are_never_the_answer(bot: Bot) -> None:
+    """QA3 #1: 继续 was stored as the name, 重新开始 too, and "continue" as the student ID."""
+    await say(bot, "zhangsan", "信息")
+    out = joined(await say(bot, "zhangsan", "继续"))
+    assert "表单继续填写，请回答当前问题" in out and "花名册中您的姓名：张三" in out
+    assert await step_of(bot, "zhangsan") == "name"
+    assert await answers_of(bot, "zhangsan") == {}
+    await pick(bot, "zhangsan", "prefill", "1")
+    out = joined(await say(bot, "zhangsan", "continue"))
+    assert "表单继续填写" in out and "请输入您的学工号" in out
+    assert await answers_of(bot, "zhangsan") == {"name": "张三"}
+    out = joined(await say(bot, "zhangsan", "确认"))  # 确认 alone is no command of its own
+    assert "“确认”是命令，不能作为回答" in out and "请输入您的学工号" in out
+    assert await answers_of(bot, "zhangsan") == {"name": "张三"}
+    # 重新开始 starts over, as choosing it at the "continue where you left off?" prompt does.
+    out = joined(await say(bot, "zhangsan", "重新开始"))
+    assert "已重新开始，之前的回答已清除" in out and "花名册中您的姓名：张三" in out
+    assert await step_of(bot, "zhangsan") == "name"
+    assert await answers_of(bot, "zhangsan") == {}
+
+
+async def test_command_words_in_the_daily_report_are_never_stored(bot: Bot) -> None:
+    """QA3 #1: "位置 Location：继续（未核验）" and "备注 Remarks：重新开始"."""
+    await give_basic_info(bot, "zhangsan")
+    await say(bot, "zhangsan", "上报")
+    await pick(bot, "zhangsan", "failed", "1")
+    out = joined(await pick(bot, "zhangsan", "type", "2"))
+    assert "请输入您当前所在的地址" in out
+    out = joined(await say(bot, "zhangsan", "继续"))
+    assert "表单继续填写" in out and "请输入您当前所在的地址" in out
+    assert "location" not in await answers_of(bot, "zhangsan")
+    await say(bot, "zhangsan", "北京市海淀区中关村南大街27号")
+    await pick(bot, "zhangsan", "yes", "1")
+    await say(bot, "zhangsan", "36.5")
+    await pick(bot, "zhangsan", ["none"], "1")
+    await pick(bot, "zhangsan", "no", "2")
+    await pick(bot, "zhangsan", "none", "1")
+    assert await step_of(bot, "zhangsan") == "remarks"
+    out = joined(await say(bot, "zhangsan", "上报"))  # the router re-asks: not a remark
+    assert "还有其他需要说明的吗" in out
+    assert "remarks" not in await answers_of(bot, "zhangsan")
+    out = joined(await say(bot, "zhangsan", "重新开始"))
+    assert "已重新开始" in out and "请发送您当前的位置" in out
+    assert await answers_of(bot, "zhangsan") == {}
+    out = joined(await say(bot, "zhangsan", "继续"))
+    assert "表单继续填写" in out and "请发送您当前的位置" in out
+    assert await reports(bot, "zhangsan") == []
+
+
+async def test_continue_and_restart_outside_a_form_say_nothing_is_open(bot: Bot) -> None:
+    await give_basic_info(bot, "zhangsan")
+    for word in ("继续", "重新开始", "restart"):
+        out = joined(await say(bot, "zhangsan", word))
+        assert "当前没有正在填写的表单。回复“上报”开始今天的上报" in out
+        assert await step_of(bot, "zhangsan") is None
+
+
+async def test_the_quarantine_start_examples_are_accepted_as_shown(bot: Bot) -> None:
+    """QA3 #12: the prompt's example 2022-03-05 was refused as more than 60 days ago."""
+    await give_basic_info(bot, "zhangsan")
+    await start_report_at_gps(bot, "zhangsan")
+    await pick(bot, "zhangsan", "ok", "1")
+    await pick(bot, "zhangsan", "yes", "1")
+    await say(bot, "zhangsan", "36.5")
+    await pick(bot, "zhangsan", ["none"], "1")
+    await pick(bot, "zhangsan", "no", "2")
+    out = joined(await pick(bot, "zhangsan", "home", "2"))
+    assert "隔离从哪天开始？如 11-27（月-日），或“今天”“昨天”" in out  # today is 2026-11-30
+    assert "2022" not in out
+    out = joined(await say(bot, "zhangsan", "帮助"))
+    assert "可回复 11-27（月-日）" in out
+    out = joined(await say(bot, "zhangsan", "上周"))
+    assert "没有看懂这个日期，请写“月-日”（如 11-27）" in out
+    out = joined(await say(bot, "zhangsan", "11-27"))
+    assert "还有其他需要说明的吗" in out
+    assert (await answers_of(bot, "zhangsan"))["quarantine_start"] == "2026-11-27"

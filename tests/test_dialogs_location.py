@@ -32,6 +32,7 @@ from tests.harness import (
     seen,
     send_location,
     settle,
+    start_report_at_gps,
     step_of,
     use_cards,
 )
@@ -356,3 +357,31 @@ async def test_editing_the_location_from_the_summary_asks_the_city_change_reason
     report = await report_on(bot, "zhangsan", DAY1 + timedelta(days=1))
     assert report is not None and report.city == "上海市"
     assert report.abnormal_reasons == ["city_changed"]
+
+
+async def test_a_typed_current_address_must_say_more_than_two_letters(member_bot: Bot) -> None:
+    """QA3 #2: "ab" was stored as the location; the prompt asks for province, city and
+    district, and the check is the hukou address's."""
+    bot = member_bot
+    await say(bot, "zhangsan", "上报")
+    await pick(bot, "zhangsan", "failed", "1")
+    await pick(bot, "zhangsan", "type", "2")
+    for typed in ("ab", "1", "海淀"):
+        out = joined(await say(bot, "zhangsan", typed))
+        assert "地址太简单了，请写明省、市、区县，如：北京市海淀区学院路37号" in out
+        assert "请输入您当前所在的地址" in out
+        assert "location" not in await answers_of(bot, "zhangsan")
+    out = joined(await say(bot, "zhangsan", "Haidian District, Beijing"))
+    assert "您今天是否在校" in out
+    assert (await answers_of(bot, "zhangsan"))["location"]["label"] == \
+        "Haidian District, Beijing"
+
+
+async def test_at_the_location_confirmation_only_its_own_options_are_named(
+        member_bot: Bot) -> None:
+    """QA3 #13: "or choose 定位失败 or 在国外" at a card with 确认 / 重新定位 only."""
+    bot = member_bot
+    out = joined(await start_report_at_gps(bot, "zhangsan"))
+    assert "您当前的位置" in out
+    out = joined(await say(bot, "zhangsan", "与昨日相同"))
+    assert "没有看懂您的选择" in out and "在国外" not in out and "您当前的位置" in out

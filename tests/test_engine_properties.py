@@ -15,7 +15,9 @@ Invariants checked after every step (on top of `check_step`'s WeCom limits):
 * an input that leaves the form open is answered, with the question again when it was not
   taken (a re-ask names what is expected: the step's own question is what is shown last);
 * a completed record has only questions of the form whose condition holds, for the form's
-  subject and day (the once-only rules are the caller's: see test_endpoint_properties.py).
+  subject and day (the once-only rules are the caller's: see test_endpoint_properties.py);
+* a command word (`catalog.COMMANDS`: 继续, 重新开始, 上报, English…) typed anywhere never
+  becomes an answer, nor part of one (a typed address, country, reason or remark) (QA3 #1).
 
 Profiles: "ci" (default, fast) and "nightly" (HYPOTHESIS_PROFILE=nightly, many more walks);
 see tests/conftest.py.
@@ -193,7 +195,12 @@ class Walk:
             self.record(reprompt(self.form, self.state, ctx), None, rejected_check=True)
             return
         if isinstance(action, Say):
+            before = typed_values(self.state)
             step = advance(self.form, self.state, TextInput(action.text), ctx)
+            if catalog.command_of(action.text) is not None:
+                word = catalog.command_key(action.text)
+                after = typed_values(step.state, step.completed)
+                assert word not in after - before, f"{action.text!r} was taken as an answer"
             self.record(step, None, rejected_check=step.state is not None)
             return
         if isinstance(action, Locate):
@@ -225,6 +232,27 @@ class Walk:
             inp = CardInput(task, chosen[0], {}, code)
         step = advance(self.form, self.state, inp, ctx)
         self.record(step, code, rejected_check=False)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def typed_values(state: ConvState | None, completed: Any = None) -> set[str]:
+    """Every text an answer holds (the location's label, country, reasons...), as a command
+    key, including a reviewer's reason kept until the location is stored."""
+    held: list[str] = _strings(dict(completed or {}))
+    if state is not None:
+        held += _strings(state.answers)
+        if state.location is not None and state.location.proxy_reason:
+            held.append(state.location.proxy_reason)
+    return {catalog.command_key(text) for text in held}
 
 
 WALKERS = st.tuples(
@@ -285,5 +313,22 @@ def test_every_typed_answer_is_taken_or_re_asked(walker: tuple, says: list[Say])
     for say in says:
         assert walk.state is not None
         walk.apply(say)  # `record` checks the question is shown again when not taken
+        if walk.state is None:
+            walk.apply(None)
+
+
+# Answers that move a form on (so typed questions are reached: name, ID, address, country,
+# reasons, remarks), mixed with every command word.
+PROGRESS = ["1", "2", "3", "确认", "2019011234", "13812345678", "北京市海淀区学院路37号", "36.5",
+            "日本", "定位失败", "在国外", "输入地址", "无", "没有", "提交", "住院"]
+
+
+@given(WALKERS, st.lists(st.one_of(st.sampled_from(PROGRESS), st.sampled_from(COMMAND_WORDS)),
+                         min_size=3, max_size=30))
+def test_no_command_word_is_ever_stored_as_an_answer(walker: tuple, texts: list[str]) -> None:
+    walk = make_walk(*walker)
+    walk.apply(None)
+    for text in texts:
+        walk.apply(Say(text))  # `apply` checks no command word became (part of) an answer
         if walk.state is None:
             walk.apply(None)

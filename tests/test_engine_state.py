@@ -201,6 +201,7 @@ def test_after_three_failed_tries_the_bot_says_how_to_get_help() -> None:
     assert "钱老师" not in d.texts
     d.say("？？")
     assert d.step == "location#ask" and "钱老师" in d.texts and "定位失败" in d.texts
+    assert "审核老师（钱老师）代为上报" in d.texts  # QA3 #13: the name set apart
     d.choose("failed")  # moving on resets the count
     assert d.state is not None and d.state.tries == 0
 
@@ -212,6 +213,7 @@ def test_three_bad_temperatures_point_to_the_reviewer() -> None:
     for typed in ("高", "99", "3"):
         d.say(typed)
     assert d.step == "temperature" and "钱老师、赵院长" in d.texts and "取消" in d.texts
+    assert "审核老师（钱老师、赵院长）帮忙" in d.texts
 
 
 # ---- serialisation: version, round trip, migration from 673a0a6 -----------------------------------

@@ -306,7 +306,7 @@ async def test_an_exempt_member_is_not_reminded_nor_missing(tree: Bot) -> None: 
     await bot.settle()
     (digest,) = bot.new_messages("classrev")
     assert "免报 Exempt：李二" in digest
-    assert "其中补报 0，免报 1" in digest
+    assert "已报中补报 0；免报 1（不计入未报）" in digest
     # The day after the exemption ends, stu2 is due again.
     async with bot.db.session() as session:
         (later,) = await unit_summaries(session, date(2026, 12, 6), {CLASS}, tz=bot.clock.tz)
@@ -742,3 +742,16 @@ async def test_days_before_the_roster_was_imported_count_nobody_missing(
                                  tz=bot.clock.tz)
     assert [(r.day.day, r.userid) for r in rows if r.day < TODAY] == [(28, "stu1")]
     assert sum(1 for r in rows if r.day == TODAY) == 3  # the export agrees
+
+
+async def test_a_late_report_abroad_asks_where_the_member_was_on_that_day(  # noqa: F811
+        tree: Bot) -> None:
+    """QA3 #13: 补报 asked the address "was on 2026-11-29" but the country "is in"."""
+    bot = tree
+    drain(bot)
+    await bot.say("classrev", "补报 stu1 2026-11-29 住院无法使用手机")
+    (country,) = await bot.say("classrev", "在国外")
+    assert "请输入 2026-11-29 当天 孙一 所在的国家或地区" in country
+    assert "Type the country or region 孙一 was in on 2026-11-29" in country
+    (again,) = await bot.say("classrev", "继续")
+    assert "表单继续填写" in again and "2026-11-29 当天 孙一 所在的国家或地区" in again

@@ -984,3 +984,21 @@ async def test_a_unit_without_any_reviewer_alerts_the_admins(emulator, db_url, c
         assert len(admin_seen) == 1 and "孤单" in admin_seen[0] and "确认" in admin_seen[0]
     finally:
         await bot.stop()
+
+
+async def test_continue_typed_at_a_proxy_country_question_is_not_the_country(tree: Bot) -> None:
+    """QA3 #1: "位置 Location：在国外 Abroad：继续" was stored and sent to the member."""
+    bot = tree
+    drain(bot)
+    seen = await walk(bot, "classrev", ["代报 stu1", "1", "在国外"])
+    assert "请输入 孙一 所在的国家或地区" in seen[-1]
+    (again,) = await bot.say("classrev", "继续")
+    assert "表单继续填写" in again and "请输入 孙一 所在的国家或地区" in again
+    (again,) = await bot.say("classrev", "continue")
+    assert "表单继续填写" in again and "请输入 孙一 所在的国家或地区" in again
+    (restarted,) = await bot.say("classrev", "重新开始")
+    # Starting over is for the same member: the form's subject stays.
+    assert "已重新开始" in restarted and "开始为 孙一（stu1）代填" in restarted
+    await walk(bot, "classrev", ["1", "在国外", "日本", *NORMAL_AFTER_LOCATION[1:]])
+    (report,) = await reports(bot)
+    assert report.userid == "stu1" and report.answers["location"]["country"] == "日本"

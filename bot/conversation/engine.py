@@ -16,7 +16,10 @@ information and the daily report.
   the last one comes the summary with 提交/修改 (``@confirm``).
 * Commands in any state: 取消/cancel (state None + Effect("cancelled")), 上一步/back (undo the
   last answer and ask it again; questions whose `when` no longer holds are skipped), 帮助/help
-  (the question's help, then the question again; answers and step unchanged).
+  (the question's help, then the question again; answers and step unchanged), 继续/continue
+  (the current question again) and 重新开始/restart (start over, as at the resume prompt)
+  unless the current question has an option of that name. No command word
+  (`catalog.COMMANDS`) is ever taken as a typed answer: it is refused with a re-ask.
 * 修改/edit shows the list of answered questions; the chosen one (and any answers that depend on
   it) is asked again, then the member returns to the summary. "back" while editing abandons the
   edit and restores the previous answers.
@@ -58,7 +61,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot import catalog
-from bot.catalog import Bi, command_of
+from bot.catalog import Bi, command_key, command_of
 from bot.conversation import render
 from bot.conversation.forms import (
     CONFIRM_STEP,
@@ -84,6 +87,7 @@ from bot.conversation.forms import (
 )
 from bot.conversation.validators import (
     InvalidAnswer,
+    example_day,
     check_choices,
     match_option,
     normalize_word,
@@ -681,6 +685,7 @@ class _Move:
         day = self.ctx.today
         return {"member": self.ctx.member_name, "date": day.isoformat(),
                 "day_before": (day - timedelta(days=1)).isoformat(),
+                "example_day": example_day(day),  # what a date prompt shows as its example
                 "reason": self.ctx.late_reason or ""}
 
     # -- asking ----------------------------------------------------------------------------
@@ -843,6 +848,16 @@ class _Move:
                 if command == "help":
                     self.help(view)
                     return
+                if command in ("continue", "restart") and \
+                        match_option(view.question.options, inp.text) is None:
+                    # The resume prompt's words typed anywhere else: never an answer.
+                    if command == "restart":
+                        self.note("conv.restarted")
+                        self.restart()
+                    else:
+                        self.note("conv.going_on")
+                        self.ask_again()
+                    return
                 answer = self.read_text(view, inp.text)
             elif isinstance(inp, CardInput):
                 answer = self.read_card(view, inp)
@@ -877,8 +892,13 @@ class _Move:
             if normalize_word(raw) in _SUBMIT_WORDS:
                 # 提交 typed before the summary: not an answer (nor a remark).
                 raise InvalidAnswer("err.answer_first")
+            if command_of(raw) is not None:
+                # A command word (上报, 继续, English…) is never stored as a name, an address
+                # or a remark: answers cannot be changed once submitted.
+                raise InvalidAnswer("err.command_not_answer", word=command_key(raw))
             return _Answer(value=q.parser(raw, self.ctx))
-        if sub is not None and failure is not None and failure.key == "err.choice":
+        if sub is Loc.ASK and failure is not None and failure.key == "err.choice":
+            # Only where 定位失败/在国外 are on the card; elsewhere the card's own options.
             raise InvalidAnswer("err.location_expected")
         raise failure or InvalidAnswer("err.choice")
 
@@ -986,10 +1006,7 @@ class _Move:
     def on_resume(self, option: Option | None) -> None:
         state = self.state
         if option is not None and option.id == "restart":
-            # Everything answered goes; what the form is (subject, day) stays.
-            state.answers, state.history, state.copied = {}, [], []
-            state.location, state.edit, state.repeat, state.resume_step = None, None, None, None
-            self.begin()
+            self.restart()
             return
         step = state.resume_step or self.first_unanswered()
         state.resume_step = None
@@ -1000,6 +1017,14 @@ class _Move:
             # The position offered before the pause may be stale by now: look again.
             self.enter_location()
         self.ask()
+
+    def restart(self) -> None:
+        """Start the form over: everything answered goes; what the form is (subject, day)
+        stays."""
+        state = self.state
+        state.answers, state.history, state.copied = {}, [], []
+        state.location, state.edit, state.repeat, state.resume_step = None, None, None, None
+        self.begin()
 
     def offer_resume(self) -> None:
         self.state.resume_step = self.state.step
@@ -1048,7 +1073,7 @@ class _Move:
         self.ask()
 
     def help(self, view: _View) -> None:
-        self.note(view.question.help)
+        self.note(view.question.help, **{**self.day_params(), **view.params})
         self.note("hint.commands")
         self.ask()
 

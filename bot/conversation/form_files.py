@@ -584,7 +584,7 @@ def _limit_problems(ff: FormFile) -> list[Problem]:
     lines = _Lines(ff.text)
     found: list[Problem] = []
     sample = {"value": "欧阳娜娜娜娜娜娜", "member": "欧阳娜娜娜娜", "previous": "北京市",
-              "current": "上海市", "temperature": 37.5}
+              "current": "上海市", "temperature": 37.5, "example_day": "12-31"}
     for index, q in enumerate(ff.form.questions):
         line = lines.header("question", index)
         for lang in ("zh", "en"):

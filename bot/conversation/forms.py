@@ -355,7 +355,8 @@ class LocationStep:
     shortcuts: bool = True
 
 
-_FAILED = Option("failed", "opt.loc.failed", aliases=("无法定位", "定位不了", "failed", "fail"))
+_FAILED = Option("failed", "opt.loc.failed", aliases=("无法定位", "定位不了", "failed", "fail",
+                                                       "location failed"))
 _ABROAD = Option("abroad", "opt.loc.abroad", aliases=("国外", "境外", "在境外", "abroad",
                                                        "overseas"))
 LOCATION_SHORTCUTS = (_FAILED, _ABROAD)

@@ -50,12 +50,14 @@ if TYPE_CHECKING:
     from bot.conversation.forms import Option
 
 __all__ = [
+    "ADDRESS_MIN_WEIGHT",
     "SKIP_WORDS",
     "InvalidAnswer",
     "Parser",
     "address",
     "clean_text",
     "country",
+    "example_day",
     "first_symbol",
     "free_text",
     "match_option",
@@ -272,11 +274,23 @@ def staff_no(raw: str, env: ParseEnv) -> str:
     raise InvalidAnswer("err.staff_no")
 
 
+#: How much an address must say: a CJK character counts 2, any other letter 1 (digits 0), so
+#: "北京海淀" or "Haidian, Beijing" is enough, "ab", "1" or "海淀" is not (the prompts ask for
+#: province, city and district; "abroad: the country and city" for a hukou address).
+ADDRESS_MIN_WEIGHT = 8
+
+
+def _address_weight(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text if _category(ch)[0] == "L")
+
+
 def address(raw: str, env: ParseEnv) -> str:
-    """An address in words (at least two letters), up to 100 characters, no emoji."""
+    """An address in words (at least 4 CJK characters or 8 other letters), up to 100
+    characters, no emoji: the current address (unverified) and the hukou address."""
     text = _words(raw, max_len=100, allowed=_ADDRESS_SYMBOLS,
                   symbols_key="err.address_symbols")
-    if _count_letters(text) < 2:
+    if _address_weight(text) < ADDRESS_MIN_WEIGHT:
         raise InvalidAnswer("err.address")
     return text
 
@@ -367,6 +381,13 @@ def read_date(text: str, today: date) -> date:
     return _read_date(text, today)
 
 
+def example_day(today: date) -> str:
+    """A month-day date example that every past-date question accepts on `today` ("11-30"):
+    a fixed example (such as 2022-03-05) would soon be refused as too old."""
+    example = today - timedelta(days=3)
+    return f"{example.month}-{example.day}"
+
+
 def _read_date(text: str, today: date) -> date:
     if text in _RELATIVE_DAYS:
         return today - timedelta(days=_RELATIVE_DAYS[text])
@@ -381,8 +402,8 @@ def _read_date(text: str, today: date) -> date:
                 candidate = date(today.year - 1, month, day)
             return candidate
     except ValueError as exc:
-        raise InvalidAnswer("err.date_format") from exc
-    raise InvalidAnswer("err.date_format")
+        raise InvalidAnswer("err.date_format", example_day=example_day(today)) from exc
+    raise InvalidAnswer("err.date_format", example_day=example_day(today))
 
 
 def recent_date(max_days_back: int = 60) -> Parser:
