@@ -119,6 +119,18 @@ def test_a_december_date_typed_in_january_is_last_year() -> None:
     assert RECENT("12-30", Env(date(2022, 1, 2))) == "2021-12-30"
 
 
+@pytest.mark.parametrize(("raw", "today", "day"), [
+    ("12-30", date(2022, 1, 2), date(2021, 12, 30)),  # last December
+    ("1-5", date(2026, 12, 20), date(2027, 1, 5)),    # a 免报 to next January
+    ("6-25", date(2026, 12, 20), date(2026, 6, 25)),  # within half a year: this year
+    ("7-1", date(2026, 1, 2), date(2026, 7, 1)),
+])
+def test_a_month_day_is_the_one_nearest_today(raw: str, today: date, day: date) -> None:
+    from bot.conversation.validators import read_date
+
+    assert read_date(raw, today) == day
+
+
 @pytest.mark.parametrize(("raw", "key"), [
     ("明天", "err.date_format"), ("3-11", "err.date_future"), ("2022-03-11", "err.date_future"),
     ("1-8", "err.date_too_old"), ("2021-12-01", "err.date_too_old"),

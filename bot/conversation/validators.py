@@ -376,7 +376,8 @@ _SHORT_DATE = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
 
 def read_date(text: str, today: date) -> date:
     """A day as the forms' date questions take it: 2026-11-29, 2026年11月29日, 11-29, 11/29,
-    11月29日 (this year, or last December early in January), 今天/昨天/前天, today/yesterday.
+    11月29日 (in the year that puts it nearest today: last December early in January, next
+    January late in December), 今天/昨天/前天, today/yesterday.
     `text` is normalised and case-folded. InvalidAnswer("err.date_format") otherwise."""
     return _read_date(text, today)
 
@@ -398,8 +399,12 @@ def _read_date(text: str, today: date) -> date:
         if match := _SHORT_DATE.fullmatch(text):
             month, day = (int(g) for g in match.groups())
             candidate = date(today.year, month, day)
-            if (candidate - today).days > 183:  # "12-30" typed on 2 January: last December
+            # The year that puts the day nearest today: "12-30" typed on 2 January is last
+            # December, "1-5" typed in December (a 免报 to next week) is next January.
+            if (candidate - today).days > 183:
                 candidate = date(today.year - 1, month, day)
+            elif (today - candidate).days > 183:
+                candidate = date(today.year + 1, month, day)
             return candidate
     except ValueError as exc:
         raise InvalidAnswer("err.date_format", example_day=example_day(today)) from exc
