@@ -152,6 +152,7 @@ async def run(args: argparse.Namespace) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--workers",
                              str(args.workers)], cwd=ROOT, env=env, start_new_session=True)
     waits: list[float] = []
+    timeline: list[tuple[float, float]] = []  # (when the answer was sent, its wait)
     by_step: dict[str, list[float]] = {}
     failed: set[str] = set()
     callbacks = 0
@@ -180,6 +181,7 @@ async def run(args: argparse.Namespace) -> None:
                 failed.add(user)
                 return False
             waits.append(time.perf_counter() - started)
+            timeline.append((started, waits[-1]))
             by_step.setdefault(name, []).append(waits[-1])
             return True
 
@@ -202,6 +204,7 @@ async def run(args: argparse.Namespace) -> None:
                 failed.add(user)
                 return
             waits.append(time.perf_counter() - started)
+            timeline.append((started, waits[-1]))
             by_step.setdefault("enter+LOCATION", []).append(waits[-1])
             for n, answer in enumerate(ANSWERS):
                 await asyncio.sleep(rng.uniform(2, 8) / args.compress)
@@ -245,6 +248,13 @@ async def run(args: argparse.Namespace) -> None:
     print("answer -> next p50/p99 by step (ms): " + ", ".join(  # noqa: T201
         f"{name} {pct(values, 0.5):.0f}/{pct(values, 0.99):.0f}"
         for name, values in by_step.items()))
+    # Where the slow answers were: a tail at the peak is queueing; one spread evenly is a
+    # periodic stall.
+    tenths: list[list[float]] = [[] for _ in range(10)]
+    for when, wait in timeline:
+        tenths[min(9, int((when - started) / elapsed * 10))].append(wait)
+    print("by tenth of the run, answers/s and answer -> next p50/p99 ms: " + ", ".join(  # noqa: T201
+        f"{len(t) / (elapsed / 10):.0f} {pct(t, 0.5):.0f}/{pct(t, 0.99):.0f}" for t in tenths))
     if analyses:
         print(f"autovacuum is off on this server: ANALYZE ran {analyses} times during the "  # noqa: T201
               "run, as autovacuum would")
