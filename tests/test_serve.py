@@ -175,20 +175,20 @@ async def test_serve_workers_share_one_port_and_answer_callbacks(
     await reset_postgres(url)
     port = free_port()
     env = operator_env(live_emulator, url, YQT_SERVER__PORT=str(port))
-    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--workers", "2"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "serve", "--workers", "2", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    listening = f":{port}/wecom/callback (pid"
     try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                assert proc.poll() is None
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+        # Wait until both workers say they listen: the first /healthz alone may be answered
+        # while the second worker is still starting.
+        async with asyncio.timeout(60):
+            while sum(listening in line for line in lines) < 2:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "serve exited early:\n" + "".join(lines)
+                lines.append(line)
         live_emulator.callback_url = f"http://127.0.0.1:{port}/wecom/callback"
         for n in range(20):  # fresh connections: the kernel spreads them over the workers
             live_emulator.add_member(f"nobody{n}", "Nobody")
@@ -196,7 +196,9 @@ async def test_serve_workers_share_one_port_and_answer_callbacks(
             assert result.status == 200 and "花名册" in (result.reply or "")
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=30)
+        rest, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
-    text = out.decode()
-    assert "2 workers on port" in text and text.count(f":{port}/wecom/callback (pid") == 2
+    text = "".join(lines) + rest.decode()
+    assert "2 workers on port" in text
+    pids = {line.rsplit("(pid ", 1)[1] for line in text.splitlines() if listening in line}
+    assert len(pids) == 2, text
