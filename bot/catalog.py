@@ -208,6 +208,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Switched to card questions (shown in the WeCom client). If you can't see them in "
         "WeChat, reply \"text\".",
     ),
+    "rendering.card_sent": (
+        "已用卡片回复（需在企业微信中查看）。微信里看不到卡片时请回复“文字”改用纯文字提问。",
+        "Answered with a card (shown in the WeCom client). If you can't see it in WeChat, "
+        "reply \"text\" for plain-text questions.",
+    ),
     "lang.zh": ("已切换为中文（附英文）。", "Switched to Chinese (with English)."),
     "lang.en": ("已切换为英文。", "Switched to English."),
     # ---- handlers: roster, basic info ------------------------------------------------------

@@ -62,6 +62,9 @@ class Turn:
     reply: str | None = None
     _sequence: int = 0
     _member_messaged: bool = False
+    #: What the caller was sent by this turn: any card, any other message.
+    _caller_cards: bool = False
+    _caller_texts: bool = False
     #: The passive reply is the latest message to the member (a text may still join it).
     _reply_last: bool = False
     #: Keep outbox rows until `flush` writes them in one statement (the callback path).
@@ -102,6 +105,10 @@ class Turn:
         recipient = touser or self.inbound.userid
         key = self._next_key()
         if kind == "send" and recipient == self.inbound.userid:
+            if message.get("msgtype") == "template_card":
+                self._caller_cards = True
+            else:
+                self._caller_texts = True
             first = not self._member_messaged
             self._member_messaged = True
             if first and self.passive and task is None and message.get("msgtype") == "text":
@@ -166,6 +173,23 @@ class Turn:
         lang = lang_of(touser, self.settings) if touser is not None else self.lang
         content = "\n".join([catalog.stacked(key, lang, **params), *lines])
         await self.send(text_message(content), touser=touser.userid if touser else None)
+
+    async def point_to_cards(self, *, typed_at_card: bool = False) -> None:
+        """Cards show in the WeCom client only: in the WeChat plugin a member who asked for
+        cards sees none of them. When this turn sent the caller a card and nothing else (a
+        command answered with a card), or the caller typed while a card asked
+        (`typed_at_card`: perhaps they cannot see it), say where the answer went and how to
+        get text back: in the passive reply when there is room, else after the card."""
+        if not self._caller_cards or (self._caller_texts and not typed_at_card):
+            return
+        text = catalog.stacked("rendering.card_sent", self.lang)
+        if self.passive and self.reply is None:
+            self.reply = text
+        elif self.reply is not None and byte_len(f"{self.reply}\n\n{text}") <= TEXT_LIMIT_BYTES:
+            self.reply = f"{self.reply}\n\n{text}"
+        else:
+            await self.send(text_message(text))
+        self._caller_texts = True
 
     @property
     def queued_for(self) -> set[str]:

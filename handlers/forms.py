@@ -282,6 +282,8 @@ async def advance_form(turn: Turn, conv: Conversation, inp: engine.Input) -> Non
         return
     form, state, ctx = resumed
     await apply_step(turn, form, conv, engine.advance(form, state, inp, ctx), ctx)
+    if isinstance(inp, engine.TextInput) and state.live_task_id:
+        await turn.point_to_cards(typed_at_card=True)  # perhaps in WeChat, seeing no card
 
 
 async def reprompt_form(turn: Turn, conv: Conversation, *, lead: list[str] | None = None

@@ -73,6 +73,7 @@ async def on_text(turn: Turn) -> None:
         command = None  # the engine's own words, or an option's own word (代填 at 定位失败)
     if command is not None:
         await run_command(turn, command, conv)
+        await turn.point_to_cards()  # a command answered with cards alone
         return
     if conv is not None:
         await forms.advance_form(turn, conv, engine.TextInput(text))

@@ -13,6 +13,8 @@ from tests.harness import (
     conversation,
     forged_click,
     give_basic_info,
+    seen,
+    settle,
     joined,
     last_card,
     reports,
@@ -163,3 +165,46 @@ async def test_a_click_that_does_not_fit_the_live_card_is_asked_again(card_bot: 
     assert "这次点击和当前问题对不上" in out
     assert await step_of(bot, "zhangsan") == "location#confirm"
     assert "北京市 海淀区" in last_card(bot, "zhangsan").card.text  # type: ignore[union-attr]
+
+
+# ---- cards asked for in WeChat, where they do not show --------------------------------------
+
+CARD_SENT = "已用卡片回复（需在企业微信中查看）。微信里看不到卡片时请回复“文字”"
+
+
+async def test_a_member_in_wechat_who_asked_for_cards_is_never_left_in_silence(
+        bot: Bot) -> None:
+    """The WeChat plugin shows no cards: a member there who replied 卡片 would see nothing of
+    the next question. Whatever they type at a card, or a command answered with cards alone,
+    gets a text saying where the answer went and how to get text back."""
+    await give_basic_info(bot, "zhangsan")
+    out = joined(await say(bot, "zhangsan", "卡片"))
+    assert "已切换为卡片提问" in out
+    await start_report_at_gps(bot, "zhangsan")  # the position to confirm: a card, unseen
+    assert last_card(bot, "zhangsan").visible is False
+    before = await snapshot(bot, "zhangsan")
+    result = await bot.emulator.send_text("zhangsan", "你好")  # not an option of the card
+    assert result.status == 200
+    assert "没有看懂您的选择" in (result.reply or "") and CARD_SENT in (result.reply or "")
+    await settle(bot)
+    shown = seen(bot, "zhangsan")  # one passive reply; the card unseen
+    assert len(shown) == 1 and "没有看懂您的选择" in shown[0] and CARD_SENT in shown[0]
+    assert await snapshot(bot, "zhangsan") == before  # not an answer: nothing changed
+    out = joined(await say(bot, "zhangsan", "1"))  # confirmed; the next question: a card
+    assert CARD_SENT in out and (await answers_of(bot, "zhangsan"))["location"]
+    out = joined(await say(bot, "zhangsan", "状态"))  # a command: its answer is text
+    assert CARD_SENT not in out
+    out = joined(await say(bot, "zhangsan", "文字"))
+    assert "已切换为纯文字提问" in out and CARD_SENT not in out
+    out = joined(await say(bot, "zhangsan", "上报"))
+    assert "回复 1 在校 / 2 不在校" in out and CARD_SENT not in out  # the form, as text
+
+
+async def test_a_member_in_wecom_who_clicks_or_types_a_text_answer_gets_no_card_note(
+        card_bot: Bot) -> None:
+    bot = card_bot
+    await start_report_at_gps(bot, "zhangsan")
+    assert CARD_SENT not in joined(await tap(bot, "zhangsan", "ok"))
+    assert CARD_SENT not in joined(await tap(bot, "zhangsan", "yes"))
+    out = joined(await say(bot, "zhangsan", "36.4"))  # a text question, typed as it must be
+    assert CARD_SENT not in out
