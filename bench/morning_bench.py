@@ -45,6 +45,15 @@ BEIJING = (39.99, 116.31)
 ANSWERS = ["1", "1", "36.5", "1", "2", "1", "无", "1"]
 
 
+def event_loop() -> str:
+    """What `serve` runs on here: uvloop where it is installed (`pip install -e '.[bench]'`)."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio (uvloop not installed: pip install -e '.[bench]')"
+    return "uvloop"
+
+
 def free_port() -> int:
     import socket
 
@@ -237,7 +246,7 @@ async def run(args: argparse.Namespace) -> None:
     await emu.close()
     print(f"morning: {args.members} members, {args.workers} workers on PostgreSQL, window "  # noqa: T201
           f"{args.window_minutes} min compressed {args.compress}x ({window:.0f} s), "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores, event loop {event_loop()}")
     print(f"callbacks {callbacks} in {elapsed:.0f} s = {callbacks / elapsed:.0f}/s; "  # noqa: T201
           f"answer -> next message p50 {pct(waits, 0.5):.0f} ms, p99 {pct(waits, 0.99):.0f} ms "
           f"(target < 250)")
