@@ -61,7 +61,6 @@ class Turn:
     #: The passive reply's text, if the first message to the member was one.
     reply: str | None = None
     _sequence: int = 0
-    _member_messaged: bool = False
     #: What the caller was sent by this turn: any card, any other message.
     _caller_cards: bool = False
     _caller_texts: bool = False
@@ -105,22 +104,18 @@ class Turn:
         recipient = touser or self.inbound.userid
         key = self._next_key()
         if kind == "send" and recipient == self.inbound.userid:
+            first = not (self._caller_cards or self._caller_texts)
             if message.get("msgtype") == "template_card":
                 self._caller_cards = True
             else:
                 self._caller_texts = True
-            first = not self._member_messaged
-            self._member_messaged = True
             if first and self.passive and task is None and message.get("msgtype") == "text":
                 self.reply = str((message.get("text") or {}).get("content") or "")
                 self._reply_last = True
                 return
-            if self._reply_last and task is None and _plain_text(message):
-                # Right after the passive reply: into it, when both fit one message.
-                joined = f"{self.reply}\n\n{message['text']['content']}"
-                if byte_len(joined) <= TEXT_LIMIT_BYTES:
-                    self.reply = joined
-                    return
+            if self._reply_last and task is None and _plain_text(message) and \
+                    self._join_reply(message["text"]["content"]):
+                return  # right after the passive reply: into it
             self._reply_last = False
         if kind == "send" and task is None and self._join_text(recipient, message):
             return
@@ -185,11 +180,19 @@ class Turn:
         text = catalog.stacked("rendering.card_sent", self.lang)
         if self.passive and self.reply is None:
             self.reply = text
-        elif self.reply is not None and byte_len(f"{self.reply}\n\n{text}") <= TEXT_LIMIT_BYTES:
-            self.reply = f"{self.reply}\n\n{text}"
-        else:
+        elif not self._join_reply(text):
             await self.send(text_message(text))
         self._caller_texts = True
+
+    def _join_reply(self, text: str) -> bool:
+        """Add `text` to the passive reply when there is one and both fit one message."""
+        if self.reply is None:
+            return False
+        joined = f"{self.reply}\n\n{text}"
+        if byte_len(joined) > TEXT_LIMIT_BYTES:
+            return False
+        self.reply = joined
+        return True
 
     @property
     def queued_for(self) -> set[str]:
