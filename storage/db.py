@@ -12,6 +12,7 @@ from typing import Any
 import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
@@ -191,6 +192,15 @@ def insert_ignore(session_or_engine: Any, table: Any) -> Any:
     dialect = getattr(session_or_engine, "bind", session_or_engine).dialect.name
     stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     return stmt.on_conflict_do_nothing()
+
+
+def in_values(column: Any, name: str, postgres: bool) -> Any:
+    """`column IN (:name…)`, on PostgreSQL `column = ANY(:name)`: one SQL text whatever the
+    number of values, so asyncpg prepares it once per connection instead of once per batch
+    size. For statements built once and executed with `{name: [values]}`."""
+    if postgres:
+        return column == sa.any_(sa.bindparam(name, type_=ARRAY(sa.String)))
+    return column.in_(sa.bindparam(name, expanding=True))
 
 
 class Database:

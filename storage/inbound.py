@@ -15,11 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
-from storage.db import insert_ignore, is_postgres
+from storage.db import in_values, insert_ignore, is_postgres
 from storage.models import Conversation, InboundEvent, Member
 
 
@@ -43,30 +42,21 @@ async def latest_received(session: AsyncSession) -> datetime | None:
     return (await session.execute(sa.select(sa.func.max(InboundEvent.received_at)))).scalar()
 
 
-def _in(column: Any, name: str, postgres: bool) -> Any:
-    """`column IN (:name…)`, on PostgreSQL `column = ANY(:name)`: one SQL text whatever the
-    number of values, so asyncpg prepares it once per connection instead of once per batch
-    size."""
-    if postgres:
-        return column == sa.any_(sa.bindparam(name, type_=ARRAY(sa.String)))
-    return column.in_(sa.bindparam(name, expanding=True))
-
-
 def _member_queries(postgres: bool) -> tuple[Any, Any]:
     """(lock, load): built once per dialect; SQLAlchemy caches their compiled forms."""
     waiting = outbox.waiting_for(Member.userid).correlate(Member)
     load = (sa.select(Member, Conversation, waiting)
             .outerjoin(Conversation, Conversation.userid == Member.userid)
-            .where(_in(Member.userid, "ids", postgres))
+            .where(in_values(Member.userid, "ids", postgres))
             .order_by(Member.userid))
-    lock = (sa.select(Member.userid).where(_in(Member.userid, "ids", postgres))
+    lock = (sa.select(Member.userid).where(in_values(Member.userid, "ids", postgres))
             .order_by(Member.userid).with_for_update())
     return lock, load
 
 
 _MEMBER_QUERIES = {postgres: _member_queries(postgres) for postgres in (False, True)}
 _SEEN_QUERIES = {postgres: sa.select(InboundEvent.dedupe_key, InboundEvent.reply)
-                 .where(_in(InboundEvent.dedupe_key, "keys", postgres))
+                 .where(in_values(InboundEvent.dedupe_key, "keys", postgres))
                  for postgres in (False, True)}
 
 

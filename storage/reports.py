@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import in_values, is_postgres
 from storage.models import BasicInfo, DailyReport, Member
 
 
@@ -54,16 +55,26 @@ _NO_AUTOFLUSH = {"autoflush": False}
 _LATEST = "reports.latest"  # session.info: {userid: (day, [newest report, the one before])}
 
 
+def _latest_query(postgres: bool) -> sa.Select[tuple[DailyReport]]:
+    """Each member's two newest reports on or before :day, for members :ids. Built once per
+    dialect: building it per batch (and hashing its cache key) cost more than running it."""
+    ranked = (sa.select(DailyReport.id, sa.func.row_number().over(
+        partition_by=DailyReport.userid, order_by=DailyReport.report_date.desc()).label("n"))
+        .where(in_values(DailyReport.userid, "ids", postgres),
+               DailyReport.report_date <= sa.bindparam("day", type_=sa.Date)).subquery())
+    return (sa.select(DailyReport).join(ranked, ranked.c.id == DailyReport.id)
+            .where(ranked.c.n <= 2).execution_options(**_NO_AUTOFLUSH))
+
+
+_LATEST_QUERIES = {postgres: _latest_query(postgres) for postgres in (False, True)}
+
+
 async def prefetch_latest(session: AsyncSession, userids: list[str], day: date) -> None:
     """Load these members' two newest reports on or before `day` into the session's cache."""
     if not userids:
         return
-    ranked = (sa.select(DailyReport.id, sa.func.row_number().over(
-        partition_by=DailyReport.userid, order_by=DailyReport.report_date.desc()).label("n"))
-        .where(DailyReport.userid.in_(userids), DailyReport.report_date <= day).subquery())
-    found = (await session.execute(
-        sa.select(DailyReport).join(ranked, ranked.c.id == DailyReport.id)
-        .where(ranked.c.n <= 2), execution_options=_NO_AUTOFLUSH)).scalars().all()
+    found = (await session.execute(_LATEST_QUERIES[is_postgres(session)],
+                                   {"ids": userids, "day": day})).scalars().all()
     latest: dict[str, list[DailyReport]] = {userid: [] for userid in userids}
     for report in found:
         latest[report.userid].append(report)
