@@ -142,6 +142,19 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("server did not become ready")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a server and its children (gunicorn's workers): what a
+    callback costs, steadier than callbacks/s on a machine the load generator shares."""
+    proc = psutil.Process(pid)
+    total = sum(proc.cpu_times()[:2])
+    for child in proc.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
 async def sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
     process = psutil.Process(pid)
     while not stop.is_set():
@@ -248,14 +261,16 @@ async def run(args: argparse.Namespace) -> None:
                 # warm-up; the bot must answer with the member's status (not an apology)
                 await load(emu, 100, args.concurrency, args.members,
                            "还没有上报" if kind == "bot" else None)
+                cpu_before = _cpu_seconds(proc.pid)
                 elapsed, latencies = await load(emu, args.requests, args.concurrency,
                                                 args.members)
+                cpu = (_cpu_seconds(proc.pid) - cpu_before) / args.requests * 1e6
                 chat, rush_rate = ((await rush(emu, args.members, args.rounds))
                                    if kind == "bot" else ([], 0.0))
                 stop.set()
                 await sampler
                 rows.append((kind, args.requests / elapsed, pct(latencies, 0.5),
-                             pct(latencies, 0.99), peak[0] / 2**20,
+                             pct(latencies, 0.99), peak[0] / 2**20, cpu,
                              pct(chat, 0.5) if chat else None,
                              pct(chat, 0.99) if chat else None, rush_rate))
             finally:
@@ -267,17 +282,18 @@ async def run(args: argparse.Namespace) -> None:
           f"{args.members} members, {os.cpu_count()} cores, bot database "
           f"{(args.database or 'sqlite').split('://')[0]}")
     print(f"{'server':6} {'callbacks/s':>12} {'p50 ms':>8} {'p99 ms':>8} "  # noqa: T201
-          f"{'peak RSS MB':>12}")
-    for kind, rate, p50, p99, rss, *_ in rows:
-        print(f"{kind:6} {rate:12.0f} {p50:8.1f} {p99:8.1f} {rss:12.0f}")  # noqa: T201
+          f"{'peak RSS MB':>12} {'CPU us/callback':>16}")
+    for kind, rate, p50, p99, rss, cpu, *_ in rows:
+        print(f"{kind:6} {rate:12.0f} {p50:8.1f} {p99:8.1f} {rss:12.0f} "  # noqa: T201
+              f"{cpu:16.0f}")
     bare, peer, bot = rows
     print(f"rush: {args.members} members x {args.rounds} answers, each sent as soon as the "  # noqa: T201
-          f"previous answer arrived: {bot[7]:.0f} callbacks/s, answer -> next message "
-          f"p50 {bot[5]:.1f} ms, p99 {bot[6]:.1f} ms; message/send calls in the whole run: "
+          f"previous answer arrived: {bot[8]:.0f} callbacks/s, answer -> next message "
+          f"p50 {bot[6]:.1f} ms, p99 {bot[7]:.1f} ms; message/send calls in the whole run: "
           f"{api_calls}")
     print(f"bot/peer {bot[1] / peer[1]:.2f}x (target >= 5x), bot/bare "  # noqa: T201
           f"{bot[1] / bare[1]:.2f}x (aim 0.6x), bot p99 {bot[3]:.0f} ms (target < 100), "
-          f"answer->next p99 {bot[6]:.0f} ms (target < 250), bot RSS {bot[4]:.0f} MB "
+          f"answer->next p99 {bot[7]:.0f} ms (target < 250), bot RSS {bot[4]:.0f} MB "
           f"(target < 200 MiB)")
 
 

@@ -60,6 +60,9 @@ _SEEN_QUERIES = {postgres: sa.select(InboundEvent.dedupe_key, InboundEvent.reply
                  for postgres in (False, True)}
 
 
+_INSERT_INBOUND = sa.insert(InboundEvent.__table__)
+
+
 async def load_members(session: AsyncSession, userids: Iterable[str], *, refresh: bool = False
                        ) -> dict[str, tuple[Member, Conversation | None, bool]]:
     """{userid: (member, conversation or None, has undelivered messages)} in one query.
@@ -89,7 +92,10 @@ async def seen_replies(session: AsyncSession, keys: Iterable[str]) -> dict[str, 
     wanted = sorted({key[:255] for key in keys})
     if not wanted:
         return {}
-    rows = await session.execute(_SEEN_QUERIES[is_postgres(session)], {"keys": wanted})
+    # Core statements go to the session's connection: the ORM's execute path (entity
+    # compile state, bind resolution) cost more than the statement on SQLite.
+    connection = await session.connection()
+    rows = await connection.execute(_SEEN_QUERIES[is_postgres(session)], {"keys": wanted})
     return {key: reply for key, reply in rows}
 
 
@@ -113,7 +119,8 @@ async def record_inbound_rows(session: AsyncSession, rows: list[dict[str, object
     the same callback first) fails the statement with IntegrityError: the processor then
     applies the batch again with a savepoint per callback and sees which one was a re-send."""
     if rows:
-        await session.execute(sa.insert(InboundEvent.__table__), rows)
+        connection = await session.connection()
+        await connection.execute(_INSERT_INBOUND, rows)
 
 
 def record_inbound(session: AsyncSession, *, dedupe_key: str, userid: str, kind: str,
