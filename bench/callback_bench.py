@@ -10,8 +10,14 @@ callback) needs `pip install -e '.[bench]'`. The rush: every member answers as s
 bot's answer arrives, and the time from an answer to the next message in the member's chat is
 measured (with passive replies, the next message is in the callback's own HTTP answer).
 
+Each server's CPU time per callback (user + system, workers included) is printed beside its
+rate: on a machine the load generator shares, it is the steadier figure.
+
     python bench/callback_bench.py [--requests 2000] [--concurrency 32] [--members 200]
-                                   [--database postgresql+asyncpg://user@host/db]
+                                   [--database postgresql+asyncpg://user@host/db [--workers N]]
+
+With --workers N (PostgreSQL only) the bot is `yiqingtong serve --workers N` itself, as
+production runs it on both cores (the peer, too, runs two processes).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psutil
@@ -74,53 +81,75 @@ def serve_bare(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def serve_bot(port: int, api_base: str, db_url: str, members: int) -> None:
-    from aiohttp import web
+def _bench_settings(port: int, api_base: str, db_url: str) -> Any:
+    from bot.settings import DatabaseSettings, ScheduleSettings, ServerSettings, Settings
 
-    from app.factory import create_app
-    from bot.settings import (
-        DatabaseSettings,
-        ScheduleSettings,
-        ServerSettings,
-        Settings,
-    )
+    emu = WeComEmulator()
+    emu.base_url = api_base
+    return Settings(wecom=emu.wecom_settings(), server=ServerSettings(port=port),
+                    database=DatabaseSettings(url=db_url),
+                    schedule=ScheduleSettings(enabled=False))
+
+
+async def load_roster(db_url: str, members: int) -> None:
+    """A fresh schema with `members` roster members who accepted the privacy notice."""
     from storage.db import Database
     from storage.members import accept_privacy_for_all
     from storage.roster import import_roster, parse_roster
 
-    emu = WeComEmulator()
-    emu.base_url = api_base
-    settings = Settings(wecom=emu.wecom_settings(), server=ServerSettings(port=port),
-                        database=DatabaseSettings(url=db_url),
-                        schedule=ScheduleSettings(enabled=False))
+    from bot.settings import PrivacySettings
 
-    async def load_roster() -> None:
-        db = Database(settings.database.url)
-        if db.is_postgres:  # a fresh schema for every run
-            from storage.models import metadata
+    db = Database(db_url)
+    if db.is_postgres:  # a fresh schema for every run
+        from storage.models import metadata
 
-            async with db.engine.begin() as conn:
-                await conn.run_sync(metadata.drop_all)
-                await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        await db.create_schema()
-        csv = "userid,name,unit,role\n" + "".join(
-            f"m{i},Member {i},Unit {i % 10},member\n" for i in range(members))
-        now = datetime.now().astimezone()
-        async with db.transaction() as session:
-            await import_roster(session, parse_roster(csv.encode()), now=now)
-            # Accepted long ago: 状态 is answered with the member's status, not the notice.
-            await accept_privacy_for_all(session, settings.privacy.notice_version, now)
-        await db.dispose()
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    await db.create_schema()
+    csv = "userid,name,unit,role\n" + "".join(
+        f"m{i},Member {i},Unit {i % 10},member\n" for i in range(members))
+    now = datetime.now().astimezone()
+    async with db.transaction() as session:
+        await import_roster(session, parse_roster(csv.encode()), now=now)
+        # Accepted long ago: 状态 is answered with the member's status, not the notice.
+        await accept_privacy_for_all(session, PrivacySettings().notice_version, now)
+    if db.is_postgres:
+        async with db.engine.connect() as conn:  # plans for tables of this size
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("ANALYZE")
+    await db.dispose()
 
-    asyncio.run(load_roster())
+
+def serve_bot(port: int, api_base: str, db_url: str, members: int) -> None:
+    """One process, as `yiqingtong serve` runs it (the only way on SQLite)."""
+    from aiohttp import web
+
+    from app.factory import create_app
+
+    asyncio.run(load_roster(db_url, members))
     try:  # as `yiqingtong serve` does where uvloop is installed
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
-    web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None,
-                access_log=None)
+    web.run_app(create_app(_bench_settings(port, api_base, db_url)), host="127.0.0.1",
+                port=port, print=None, access_log=None)
+
+
+def serve_workers_command(emu: WeComEmulator, port: int, db_url: str, workers: int
+                          ) -> tuple[list[str], dict[str, str]]:
+    """`yiqingtong serve --workers N` itself (PostgreSQL), configured as an operator would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
+    env.update({
+        "YQT_WECOM__CORP_ID": emu.corp_id, "YQT_WECOM__AGENT_ID": str(emu.agent_id),
+        "YQT_WECOM__SECRET": emu.secret, "YQT_WECOM__TOKEN": emu.token,
+        "YQT_WECOM__ENCODING_AES_KEY": emu.encoding_aes_key,
+        "YQT_WECOM__API_BASE": emu.base_url or "", "YQT_DATABASE__URL": db_url,
+        "YQT_SERVER__PORT": str(port), "YQT_SCHEDULE__ENABLED": "false",
+        "YQT_WEB__SECRET": "bench-" + "x" * 32})
+    return [sys.executable, "-m", "app", "serve", "--workers", str(workers)], env
 
 
 # ----------------------------------------------------------------------------- load
@@ -156,12 +185,19 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
+    """The largest RSS any one process of the server reached (its workers are processes of
+    their own: the target is per process)."""
     process = psutil.Process(pid)
     while not stop.is_set():
         try:
-            peak[0] = max(peak[0], process.memory_info().rss)
+            processes = [process, *process.children(recursive=True)]
         except psutil.Error:
             return
+        for each in processes:
+            try:
+                peak[0] = max(peak[0], each.memory_info().rss)
+            except psutil.Error:
+                pass
         await asyncio.sleep(0.05)
 
 
@@ -237,6 +273,7 @@ async def run(args: argparse.Namespace) -> None:
         emu.add_member(f"m{i}", f"Member {i}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        database = args.database or f"sqlite:///{os.path.join(tmp, 'bench.db')}"
         for kind in ("bare", "peer", "bot"):
             port = free_port()
             if kind == "peer":
@@ -245,13 +282,16 @@ async def run(args: argparse.Namespace) -> None:
                 env = dict(os.environ, YQT_PEER_TOKEN=emu.token,
                            YQT_PEER_AES_KEY=emu.encoding_aes_key, YQT_PEER_CORP_ID=emu.corp_id,
                            YQT_PEER_DB=os.path.join(tmp, "peer.db"))
+            elif kind == "bot" and args.workers > 1:
+                await load_roster(database, args.members)
+                cmd, env = serve_workers_command(emu, port, database, args.workers)
             else:
                 cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port),
                        "--api-base", emu.base_url or "",
-                       "--db", args.database or f"sqlite:///{os.path.join(tmp, 'bench.db')}",
+                       "--db", database,
                        "--members", str(args.members)]
                 env = dict(os.environ)
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
             try:
                 await wait_ready(port, proc)
                 emu.callback_url = f"http://127.0.0.1:{port}/wecom/callback"
@@ -280,7 +320,7 @@ async def run(args: argparse.Namespace) -> None:
     await emu.close()
     print(f"callbacks: {args.requests}, concurrency {args.concurrency}, "  # noqa: T201
           f"{args.members} members, {os.cpu_count()} cores, bot database "
-          f"{(args.database or 'sqlite').split('://')[0]}")
+          f"{(args.database or 'sqlite').split('://')[0]}, bot processes {args.workers}")
     print(f"{'server':6} {'callbacks/s':>12} {'p50 ms':>8} {'p99 ms':>8} "  # noqa: T201
           f"{'peak RSS MB':>12} {'CPU us/callback':>16}")
     for kind, rate, p50, p99, rss, cpu, *_ in rows:
@@ -305,11 +345,16 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--database", default=None,
                         help="the bot's database URL (default: a fresh SQLite file)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="run the bot as `yiqingtong serve --workers N` (PostgreSQL)")
     parser.add_argument("--serve", choices=("bare", "bot"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)  # the URL handed to the child
     args = parser.parse_args()
+    if args.workers > 1 and not (args.database or "").startswith("postgres"):
+        parser.error("--workers needs --database postgresql+asyncpg://… (SQLite has one "
+                     "writer)")
     if args.serve == "bare":
         serve_bare(args.port)
     elif args.serve == "bot":
