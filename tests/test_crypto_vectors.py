@@ -13,8 +13,9 @@ from urllib.parse import parse_qs
 
 import pytest
 import xmltodict
-from wechatpy.crypto.base import BasePrpCrypto
+from Crypto.Cipher import AES
 
+from bot.wecom import crypto as crypto_module
 from bot.wecom.crypto import CallbackRejected, WeComCrypto, signature
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -96,7 +97,8 @@ def test_harness_decrypt_msg(vector: dict[str, Any]) -> None:
 @pytest.mark.parametrize("vector", _harness_cases("encrypt_fixed_random"))
 def test_harness_encrypt_fixed_random(vector: dict[str, Any],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(BasePrpCrypto, "get_random_string", lambda self: vector["random16"])
+    monkeypatch.setattr(crypto_module._PrpCrypto, "get_random_string",
+                        lambda self: vector["random16"])
     crypto = WeComCrypto(vector["token"], vector["encoding_aes_key"], vector["receive_id"])
     encrypted, msg_signature, timestamp, nonce = crypto.encrypt(
         vector["plaintext"], nonce=vector["nonce"], timestamp=vector["timestamp"])
@@ -208,3 +210,18 @@ def test_tampered_signature_is_rejected() -> None:
     for bad in ("", sig.upper(), sig[:-1] + ("0" if sig[-1] != "0" else "1"), "中文签名"):
         with pytest.raises(CallbackRejected):
             crypto.decrypt(bad, ts, nonce, encrypted)
+
+
+def test_the_random_prefix_is_fresh_for_every_message() -> None:
+    """The 16 bytes before the length are random per message (from the OS's generator), so
+    the same text never encrypts the same way twice."""
+    crypto = WeComCrypto("token", "a" * 43, "ww1")
+    key = base64.b64decode("a" * 43 + "=")
+    prefixes = set()
+    for _ in range(50):
+        encrypted, *_ = crypto.encrypt("<xml>同一条</xml>", nonce="n", timestamp="1")
+        cipher = AES.new(key, AES.MODE_CBC, key[:16])
+        plain = cipher.decrypt(base64.b64decode(encrypted))
+        prefixes.add(plain[:16])
+        assert plain[16:20] == len("<xml>同一条</xml>".encode()).to_bytes(4, "big")
+    assert len(prefixes) == 50

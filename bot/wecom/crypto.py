@@ -17,6 +17,15 @@ from wechatpy.enterprise.crypto import PrpCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 
 
+class _PrpCrypto(PrpCrypto):
+    """wechatpy's scheme with the 16-character random prefix drawn from the OS's CSPRNG in one
+    call (wechatpy draws it with `random.sample`, the non-cryptographic generator, a character
+    at a time: slower, and predictable)."""
+
+    def get_random_string(self) -> str:
+        return secrets.token_hex(8)
+
+
 class CallbackRejected(Exception):
     """A callback that must be refused; `status` is the HTTP status to answer with."""
 
@@ -54,7 +63,7 @@ class WeComCrypto:
         """Check the signature, decrypt, check receiveid; return the plaintext message."""
         self.check_signature(msg_signature, timestamp, nonce, encrypted)
         try:
-            plaintext = PrpCrypto(self._key).decrypt(encrypted, self._receive_id)
+            plaintext = _PrpCrypto(self._key).decrypt(encrypted, self._receive_id)
         except InvalidCorpIdException:
             raise CallbackRejected("receiveid does not match corp_id", status=403) from None
         except Exception:  # wechatpy raises many unrelated types here
@@ -71,7 +80,7 @@ class WeComCrypto:
         """Encrypt and sign; returns (encrypted, msg_signature, timestamp, nonce)."""
         timestamp = timestamp or str(int(time.time()))
         nonce = nonce or secrets.token_hex(5)
-        encrypted = PrpCrypto(self._key).encrypt(plaintext, self._receive_id)
+        encrypted = _PrpCrypto(self._key).encrypt(plaintext, self._receive_id)
         if isinstance(encrypted, bytes):
             encrypted = encrypted.decode("ascii")
         return encrypted, signature(self._token, timestamp, nonce, encrypted), timestamp, nonce
