@@ -82,3 +82,51 @@ async def test_wecom_errors_for_a_while_lose_and_double_nothing(chaos_bot: Bot,
     for userid in fevers:
         assert f"成员{userid[1:]}" in alerts, userid
     assert emu.api_call_count("message/send") > 48  # the faults really were hit
+
+
+async def _drop_every_other_connection(url: str) -> int:
+    """What a PostgreSQL restart or a failover does to the bot's pooled connections."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from storage.db import async_url
+
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            dropped = (await conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar()
+    finally:
+        await engine.dispose()
+    return int(dropped or 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_postgres_dropping_every_connection_loses_nothing(
+        chaos_bot: Bot, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The pool does not ping before each transaction: a dropped connection fails its first
+    statement, and the callback is applied again on a fresh one: answered, stored once."""
+    bot = chaos_bot
+    for userid in ("m00", "m01", "m02"):
+        await give_basic_info(bot, userid)
+    await report(bot, "m00", "36.5")  # the pool's connections are open and idle now
+    assert await _drop_every_other_connection(db_url) > 0
+    await report(bot, "m01", "36.6")  # a report right after: every step answered
+    assert await _drop_every_other_connection(db_url) > 0
+    await report(bot, "m02", "38.2")  # and again, with a fever (an alert to the reviewer)
+    await bot.settle()
+    async with bot.db.session() as session:
+        stored = (await session.execute(
+            sa.select(DailyReport.userid, sa.func.count()).group_by(DailyReport.userid)
+        )).all()
+        pending = (await session.execute(
+            sa.select(sa.func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))
+        )).scalar()
+    assert sorted(stored) == [("m00", 1), ("m01", 1), ("m02", 1)]
+    assert pending == 0
+    alerts = " ".join(d.text for d in bot.emulator.inbox("teacher"))
+    assert "成员02" in alerts and "38.2" in alerts
+    # The drops were felt where members wait (not only by the sender), and overcome there.
+    assert any("applying one by one" in r.getMessage() for r in caplog.records)
