@@ -4,12 +4,15 @@ Also the answers real members gave that once broke the walk (issue 8)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.forms import BASIC_INFO
 from tests.forms import DAILY_REPORT
@@ -17,6 +20,7 @@ from bot.conversation.engine import (
     STATE_VERSION,
     ConvState,
     TextInput,
+    _json_copy,
     advance,
     reprompt,
 )
@@ -313,3 +317,30 @@ def test_location_buttons_show_both_languages() -> None:
     p = _proxy(rendering="cards")
     buttons = [b["text"] for b in p.cards[-1]["button_list"]]
     assert buttons[0] == "手机无法定位 No GPS"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+
+
+def _containers(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [value, *(c for item in value.values() for c in _containers(item))]
+    if isinstance(value, list):
+        return [value, *(c for item in value for c in _containers(item))]
+    if isinstance(value, tuple):
+        return [c for item in value for c in _containers(item)]
+    return []
+
+
+@given(json_values)
+def test_state_copies_are_deep_and_equal(value: Any) -> None:
+    """What states copy answers with: equal to copy.deepcopy's copy, sharing no dict or list
+    with the original (a step must never change an earlier state's answers)."""
+    copied = _json_copy(value)
+    assert copied == copy.deepcopy(value)
+    assert type(copied) is type(value)
+    originals = {id(c) for c in _containers(value)}
+    assert not originals & {id(c) for c in _containers(copied)}

@@ -54,7 +54,6 @@ information and the daily report.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
@@ -267,6 +266,19 @@ class EditSave:
     history: list[str]
 
 
+def _json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, tuples, scalars): what answers are.
+    Twice as fast as copy.deepcopy, which copies any object graph; states are copied on
+    every step."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_json_copy(item) for item in value)
+    return value
+
+
 @dataclass
 class ConvState:
     """A conversation in progress; every field typed, owned by the engine, serialised with
@@ -296,11 +308,11 @@ class ConvState:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (a deep copy)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {name: getattr(self, name) for name in _STATE_FIELDS}
         data.update(
-            v=STATE_VERSION, answers=copy.deepcopy(self.answers), history=list(self.history),
+            v=STATE_VERSION, answers=_json_copy(self.answers), history=list(self.history),
             location=self.location.to_json() if self.location else None,
-            edit={"answers": copy.deepcopy(self.edit.answers),
+            edit={"answers": _json_copy(self.edit.answers),
                   "history": list(self.edit.history)} if self.edit else None,
             copied=list(self.copied))
         return data
@@ -313,29 +325,32 @@ class ConvState:
             data = _migrate_v1(data, owner)
         elif data["v"] != STATE_VERSION:
             raise ValueError(f"conversation state version {data['v']!r} is not known")
-        names = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.default is MISSING
-                    and f.default_factory is MISSING}
-        missing = required - set(data)
+        missing = _STATE_REQUIRED.difference(data)
         if missing:
             raise ValueError(f"conversation state lacks {sorted(missing)}")
-        raw = {name: data[name] for name in names if name in data}
+        raw = {name: data[name] for name in _STATE_FIELDS if name in data}
         edit = raw.get("edit")
         return cls(**{
-            **raw, "answers": copy.deepcopy(dict(raw["answers"])),
+            **raw, "answers": _json_copy(dict(raw["answers"])),
             "history": list(raw["history"]),
             "location": LadderState.from_json(raw["location"]) if raw.get("location") else None,
-            "edit": EditSave(copy.deepcopy(dict(edit["answers"])), list(edit["history"]))
+            "edit": EditSave(_json_copy(dict(edit["answers"])), list(edit["history"]))
             if edit else None,
             "copied": list(raw.get("copied") or ())})
 
     def copy(self) -> ConvState:
         return ConvState.from_json(self.to_json())
 
+
     @property
     def sub(self) -> Loc | None:
         """The LOCATION sub-step, when at a LOCATION question."""
         return self.location.step if self.location else None
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(ConvState))
+_STATE_REQUIRED = frozenset(f.name for f in fields(ConvState) if f.default is MISSING
+                            and f.default_factory is MISSING)
 
 
 def _split_v1(step: str) -> tuple[str, Loc | None]:
@@ -518,7 +533,7 @@ def _restart(form: Form, state: ConvState, ctx: Context, notice: str) -> Step:
     params = {"date": state.day, "today": ctx.today.isoformat()}
     kept: dict[str, Any] = {}
     if state.day == (ctx.today - timedelta(days=1)).isoformat():
-        kept = {q.key: copy.deepcopy(state.answers[q.key]) for q in form.questions
+        kept = {q.key: _json_copy(state.answers[q.key]) for q in form.questions
                 if q.key in state.answers and q.kind is not QuestionKind.LOCATION
                 and q.accepts(state.answers[q.key])}
     if not kept:
