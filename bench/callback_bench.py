@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -202,7 +204,7 @@ async def sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
 
 
 async def load(emu: WeComEmulator, requests: int, concurrency: int, members: int,
-               expect: str | None = None) -> tuple[float, list[float]]:
+               expect: str | None = None, server: str = "") -> tuple[float, list[float]]:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
@@ -214,7 +216,7 @@ async def load(emu: WeComEmulator, requests: int, concurrency: int, members: int
             started = time.perf_counter()
             result = await emu.send_text(f"m{i % members}", "状态")
             if result.status != 200:
-                raise RuntimeError(f"callback answered {result.status}")
+                raise RuntimeError(f"{server}: a callback was answered {result.status}")
             if expect is not None and expect not in (result.reply or ""):
                 raise RuntimeError(f"the bot answered {result.reply!r}, not the status")
             latencies.append(time.perf_counter() - started)
@@ -277,6 +279,10 @@ async def run(args: argparse.Namespace) -> None:
         for kind in ("bare", "peer", "bot"):
             port = free_port()
             if kind == "peer":
+                # In WAL mode before its two workers open it: switching the mode needs the
+                # database to themselves, and two workers starting at once can both ask.
+                with contextlib.closing(sqlite3.connect(os.path.join(tmp, "peer.db"))) as conn:
+                    conn.execute("PRAGMA journal_mode=WAL")
                 cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
                        "--log-level", "warning", "bench.flask_peer:app"]
                 env = dict(os.environ, YQT_PEER_TOKEN=emu.token,
@@ -300,10 +306,10 @@ async def run(args: argparse.Namespace) -> None:
                 sampler = asyncio.create_task(sample_rss(proc.pid, peak, stop))
                 # warm-up; the bot must answer with the member's status (not an apology)
                 await load(emu, 100, args.concurrency, args.members,
-                           "还没有上报" if kind == "bot" else None)
+                           "还没有上报" if kind == "bot" else None, kind)
                 cpu_before = _cpu_seconds(proc.pid)
                 elapsed, latencies = await load(emu, args.requests, args.concurrency,
-                                                args.members)
+                                                args.members, server=kind)
                 cpu = (_cpu_seconds(proc.pid) - cpu_before) / args.requests * 1e6
                 chat, rush_rate = ((await rush(emu, args.members, args.rounds))
                                    if kind == "bot" else ([], 0.0))
