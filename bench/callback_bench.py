@@ -26,29 +26,28 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.emulator.api import WeComEmulator  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from bench.common import (  # noqa: E402
+    fresh_roster,
+    free_port,
+    pct,
+    serve_env,
+    wait_ready,
+)
+from storage.db import Database  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- servers
@@ -95,27 +94,8 @@ def _bench_settings(port: int, api_base: str, db_url: str) -> Any:
 
 async def load_roster(db_url: str, members: int) -> None:
     """A fresh schema with `members` roster members who accepted the privacy notice."""
-    from storage.db import Database
-    from storage.members import accept_privacy_for_all
-    from storage.roster import import_roster, parse_roster
-
-    from bot.settings import PrivacySettings
-
     db = Database(db_url)
-    if db.is_postgres:  # a fresh schema for every run
-        from storage.models import metadata
-
-        async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.drop_all)
-            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    await db.create_schema()
-    csv = "userid,name,unit,role\n" + "".join(
-        f"m{i},Member {i},Unit {i % 10},member\n" for i in range(members))
-    now = datetime.now().astimezone()
-    async with db.transaction() as session:
-        await import_roster(session, parse_roster(csv.encode()), now=now)
-        # Accepted long ago: 状态 is answered with the member's status, not the notice.
-        await accept_privacy_for_all(session, PrivacySettings().notice_version, now)
+    await fresh_roster(db, members, units=10)
     if db.is_postgres:
         async with db.engine.connect() as conn:  # plans for tables of this size
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -143,34 +123,11 @@ def serve_bot(port: int, api_base: str, db_url: str, members: int) -> None:
 def serve_workers_command(emu: WeComEmulator, port: int, db_url: str, workers: int
                           ) -> tuple[list[str], dict[str, str]]:
     """`yiqingtong serve --workers N` itself (PostgreSQL), configured as an operator would."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
-    env.update({
-        "YQT_WECOM__CORP_ID": emu.corp_id, "YQT_WECOM__AGENT_ID": str(emu.agent_id),
-        "YQT_WECOM__SECRET": emu.secret, "YQT_WECOM__TOKEN": emu.token,
-        "YQT_WECOM__ENCODING_AES_KEY": emu.encoding_aes_key,
-        "YQT_WECOM__API_BASE": emu.base_url or "", "YQT_DATABASE__URL": db_url,
-        "YQT_SERVER__PORT": str(port), "YQT_SCHEDULE__ENABLED": "false",
-        "YQT_WEB__SECRET": "bench-" + "x" * 32})
-    return [sys.executable, "-m", "app", "serve", "--workers", str(workers)], env
+    return ([sys.executable, "-m", "app", "serve", "--workers", str(workers)],
+            serve_env(emu, port, db_url))
 
 
 # ----------------------------------------------------------------------------- load
-
-
-async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    url = f"http://127.0.0.1:{port}/healthz"
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise RuntimeError("server exited during startup")
-            try:
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("server did not become ready")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -261,11 +218,6 @@ async def rush(emu: WeComEmulator, members: int, rounds: int) -> tuple[list[floa
     if unanswered:
         print(f"rush: {len(unanswered)} callbacks not answered within 5 s")  # noqa: T201
     return samples, len(samples) / (time.perf_counter() - started)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 async def run(args: argparse.Namespace) -> None:

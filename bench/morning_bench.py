@@ -23,10 +23,8 @@ import random
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
-import aiohttp
 import psutil
 import sqlalchemy as sa
 
@@ -34,11 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.emulator.api import WeComEmulator  # noqa: E402
-from bot.settings import PrivacySettings  # noqa: E402
+from bench.common import fresh_roster, free_port, pct, serve_env, wait_ready  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.members import accept_privacy_for_all  # noqa: E402
-from storage.models import BasicInfo, DailyReport, metadata  # noqa: E402
-from storage.roster import import_roster, parse_roster  # noqa: E402
+from storage.models import BasicInfo, DailyReport  # noqa: E402
 
 BEIJING = (39.99, 116.31)
 # on campus, 36.5, no symptoms, no contact, no quarantine, no remarks, submit
@@ -54,27 +50,9 @@ def event_loop() -> str:
     return "uvloop"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def prepare(url: str, members: int) -> None:
     db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
-        await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    await db.create_schema()
-    now = datetime.now().astimezone()
-    csv = "userid,name,unit,role\n" + "".join(
-        f"m{i},Member {i},Unit {i % 50},member\n" for i in range(members))
-    async with db.transaction() as session:
-        await import_roster(session, parse_roster(csv.encode()), now=now)
-        # Accepted long ago: the morning measures the report, not the privacy notice.
-        await accept_privacy_for_all(session, PrivacySettings().notice_version, now)
+    now = await fresh_roster(db, members, units=50)
     rows = [dict(userid=f"m{i}", name=f"Member {i}", staff_no=f"S{i:07d}",
                  mobile="13800000000", beijing_hukou=True, member_type="student",
                  form_version=1, answers={}, submitted_at=now) for i in range(members)]
@@ -82,21 +60,6 @@ async def prepare(url: str, members: int) -> None:
         for start in range(0, len(rows), 5000):
             await session.execute(sa.insert(BasicInfo), rows[start:start + 5000])
     await db.dispose()
-
-
-async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError("server exited during startup")
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("server did not become ready")
 
 
 ANALYSED = ("inbound_event", "conversation", "outbox", "daily_report", "member", "basic_info",
@@ -138,11 +101,6 @@ async def sample_rss(pid: int, peak: dict[int, int], stop: asyncio.Event) -> Non
         await asyncio.sleep(0.2)
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
-
-
 async def run(args: argparse.Namespace) -> None:
     await prepare(args.database, args.members)
     emu = WeComEmulator(callback_timeout=10.0)
@@ -150,14 +108,7 @@ async def run(args: argparse.Namespace) -> None:
     for i in range(args.members):
         emu.add_member(f"m{i}", f"Member {i}", client="wechat_plugin")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
-    env.update({
-        "YQT_WECOM__CORP_ID": emu.corp_id, "YQT_WECOM__AGENT_ID": str(emu.agent_id),
-        "YQT_WECOM__SECRET": emu.secret, "YQT_WECOM__TOKEN": emu.token,
-        "YQT_WECOM__ENCODING_AES_KEY": emu.encoding_aes_key,
-        "YQT_WECOM__API_BASE": emu.base_url or "", "YQT_DATABASE__URL": args.database,
-        "YQT_SERVER__PORT": str(port), "YQT_SCHEDULE__ENABLED": "false",
-        "YQT_WEB__SECRET": "bench-" + "x" * 32})
+    env = serve_env(emu, port, args.database)
     proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--workers",
                              str(args.workers)], cwd=ROOT, env=env, start_new_session=True)
     waits: list[float] = []

@@ -341,7 +341,6 @@ class ConvState:
     def copy(self) -> ConvState:
         return ConvState.from_json(self.to_json())
 
-
     @property
     def sub(self) -> Loc | None:
         """The LOCATION sub-step, when at a LOCATION question."""

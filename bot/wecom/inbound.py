@@ -7,7 +7,7 @@ repeated one. A document type declaration is refused before parsing: entities ca
 declared in one, so this defuses entity-expansion bombs and external entities, and a reference
 to any other entity is an error in expat. Bytes must be UTF-8 (WeCom's only encoding); a str is
 parsed as such whatever its XML declaration says, so no other encoding can hide a declaration
-from the check. (xmltodict itself, which did this before, cost three times as much: a sixth of
+from the check. (xmltodict, which did this before, cost three times as much: over a tenth of
 a callback's CPU.) Each message or event becomes one of the frozen `Inbound` values below;
 `SelectedItems` of a template_card_event is normalised (one child is a dict, several a list).
 """

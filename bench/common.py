@@ -1,0 +1,78 @@
+"""What the benchmarks share: a free port, waiting for a server, its environment as an operator
+would set it, a fresh roster, percentiles. Not part of the product."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+from datetime import datetime
+
+import aiohttp
+
+from app.emulator.api import WeComEmulator
+from bot.settings import PrivacySettings
+from storage.db import Database
+from storage.members import accept_privacy_for_all
+from storage.models import metadata
+from storage.roster import import_roster, parse_roster
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError("server exited during startup")
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("server did not become ready")
+
+
+def serve_env(emu: WeComEmulator, port: int, db_url: str) -> dict[str, str]:
+    """`yiqingtong serve`'s environment against the emulator, as an operator would set it (the
+    caller's own YQT_* variables left out)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
+    env.update({
+        "YQT_WECOM__CORP_ID": emu.corp_id, "YQT_WECOM__AGENT_ID": str(emu.agent_id),
+        "YQT_WECOM__SECRET": emu.secret, "YQT_WECOM__TOKEN": emu.token,
+        "YQT_WECOM__ENCODING_AES_KEY": emu.encoding_aes_key,
+        "YQT_WECOM__API_BASE": emu.base_url or "", "YQT_DATABASE__URL": db_url,
+        "YQT_SERVER__PORT": str(port), "YQT_SCHEDULE__ENABLED": "false",
+        "YQT_WEB__SECRET": "bench-" + "x" * 32})
+    return env
+
+
+async def fresh_roster(db: Database, members: int, units: int) -> datetime:
+    """A fresh schema (a PostgreSQL database is emptied first) with members m0, m1, … in
+    `units` units, who accepted the privacy notice long ago; returns the time it was done."""
+    if db.is_postgres:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    await db.create_schema()
+    now = datetime.now().astimezone()
+    csv = "userid,name,unit,role\n" + "".join(
+        f"m{i},Member {i},Unit {i % units},member\n" for i in range(members))
+    async with db.transaction() as session:
+        await import_roster(session, parse_roster(csv.encode()), now=now)
+        # Accepted long ago: the benchmarks measure the work, not the privacy notice.
+        await accept_privacy_for_all(session, PrivacySettings().notice_version, now)
+    return now
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile in milliseconds (0 for no values)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
