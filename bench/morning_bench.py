@@ -66,11 +66,24 @@ ANALYSED = ("inbound_event", "conversation", "outbox", "daily_report", "member",
             "audit_log", "alert")
 
 
+# PostgreSQL's defaults: autovacuum_analyze_threshold and autovacuum_analyze_scale_factor.
+ANALYZE_THRESHOLD = 50
+ANALYZE_SCALE_FACTOR = 0.1
+_DUE = sa.text(
+    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+    "WHERE s.relname = ANY(:tables) "
+    "AND s.n_mod_since_analyze > :threshold + :scale * greatest(c.reltuples, 0)")
+
+
 async def analyse_while_autovacuum_is_off(url: str, stop: asyncio.Event,
                                           every: float = 15.0) -> int:
-    """Where the server's autovacuum is off (it is on by default, and in production), ANALYZE
-    the tables that grow during the morning every `every` seconds, as autovacuum would:
-    otherwise plans cached while the tables were empty keep scanning them whole."""
+    """Where the server's autovacuum is off (it is on by default, and in production), do what
+    autovacuum would: every `every` seconds (its naptime is 60 s), ANALYZE each table that grows
+    during the morning once more rows changed than autovacuum's threshold, 50 + 10 % of the
+    table. Otherwise plans cached while the tables were empty keep scanning them whole. (An
+    earlier version analysed every table every 15 s: 1.2 s of the server's CPU each time by the
+    end of the morning, four times an hour more than autovacuum would spend.) Returns the
+    number of tables analysed."""
     db = Database(url)
     try:
         if not await db.autovacuum_off():
@@ -80,8 +93,12 @@ async def analyse_while_autovacuum_is_off(url: str, stop: asyncio.Event,
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
             async with db.engine.begin() as conn:
-                await conn.exec_driver_sql("ANALYZE " + ", ".join(ANALYSED))
-            runs += 1
+                due = (await conn.execute(_DUE, {
+                    "tables": list(ANALYSED), "threshold": ANALYZE_THRESHOLD,
+                    "scale": ANALYZE_SCALE_FACTOR})).scalars().all()
+                for table in due:
+                    await conn.exec_driver_sql(f"ANALYZE {table}")
+            runs += len(due)
         return runs
     finally:
         await db.dispose()
@@ -216,8 +233,8 @@ async def run(args: argparse.Namespace) -> None:
     print("by tenth of the run, answers/s and answer -> next p50/p99 ms: " + ", ".join(  # noqa: T201
         f"{len(t) / (elapsed / 10):.0f} {pct(t, 0.5):.0f}/{pct(t, 0.99):.0f}" for t in tenths))
     if analyses:
-        print(f"autovacuum is off on this server: ANALYZE ran {analyses} times during the "  # noqa: T201
-              "run, as autovacuum would")
+        print(f"autovacuum is off on this server: {analyses} tables analysed during the run "  # noqa: T201
+              "by autovacuum's rule (50 + 10 % of a table's rows changed)")
     print(f"load generator and emulator (this process): {loadgen_cpu:.0f} s CPU in "  # noqa: T201
           f"{elapsed:.0f} s = {loadgen_cpu / elapsed * 100:.0f}% of one core")
 
