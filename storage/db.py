@@ -77,7 +77,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # instead; SQLAlchemy then recycles every connection older than the failure, and every
     # caller retries on a fresh one (the callback processor applies the batch again one by
     # one; the sender and the scheduler try again on their next round). tests/test_chaos.py
-    # drops every connection mid-morning and loses nothing.
+    # drops every pooled connection twice between reports and loses nothing.
     return create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
 
 
