@@ -8,6 +8,7 @@ per 1000 members of the same message).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,7 @@ from storage import cards, conversations, inbound, job_runs, members, reports
 from storage import outbox as outbox_repo
 from storage.privacy import apply_retention
 from storage.cards import CardPurpose
-from storage.db import Database
+from storage.db import Database, DatabaseError, is_transient
 from storage.members import MemberRole
 from storage.models import Member
 from storage.outbox import enqueue_many, outbox_values, reminder_key
@@ -72,10 +73,28 @@ def is_skip_day(settings: Settings, day: date, job: str | None = None) -> bool:
 
 async def run_job(deps: JobDeps, name: str, *, day: date | None = None,
                   instance: str = "") -> JobResult:
-    """Run one job for one reporting day (default: today in the configured zone)."""
-    fn = JOBS[name]
+    """Run one job for one reporting day (default: today in the configured zone).
+
+    A transient database error (a connection the server dropped, a deadlock) runs the job
+    again, up to three times in all: jobs are idempotent (their outbox keys), and a job missed
+    at its time would otherwise wait for tomorrow."""
     now = deps.clock.now()
     day = day or local_date(deps.clock, now)
+    for attempt in range(3):
+        try:
+            return await _run_job_once(deps, name, day, now, instance)
+        except DatabaseError as exc:
+            if attempt == 2 or not is_transient(exc):
+                raise
+            log.warning("job %s: database error (%s); running it again", name,
+                        type(exc).__name__)
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+async def _run_job_once(deps: JobDeps, name: str, day: date, now: datetime,
+                        instance: str) -> JobResult:
+    fn = JOBS[name]
     if is_skip_day(deps.settings, day, name):
         log.info("job %s: %s is a skip day", name, day)
         return JobResult(name, day, 0, skipped_day=True)

@@ -74,10 +74,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     # No pool_pre_ping: it cost a round trip (and 5 % of a worker's CPU in the morning bench)
     # before every transaction. A connection the server dropped fails its first statement
-    # instead; SQLAlchemy then recycles every connection older than the failure, and every
-    # caller retries on a fresh one (the callback processor applies the batch again one by
-    # one; the sender and the scheduler try again on their next round). tests/test_chaos.py
-    # drops every pooled connection twice between reports and loses nothing.
+    # instead; SQLAlchemy then recycles every connection older than the failure, and the
+    # callers retry on a fresh one: the callback processor applies the batch again one by one,
+    # a scheduled job runs again at once (scheduler/jobs.py), the sender on its next round.
+    # A web page request that meets a dropped connection fails once (500) and changes
+    # nothing. tests/test_chaos.py and tests/test_scheduler.py drop every pooled connection
+    # and lose nothing.
     return create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
 
 

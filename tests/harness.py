@@ -65,6 +65,25 @@ def postgres_url() -> str | None:
     return os.environ.get("YQT_TEST_POSTGRES_URL") or None
 
 
+async def drop_postgres_connections(url: str) -> int:
+    """Terminate every other connection to the test database: what a PostgreSQL restart or a
+    failover does to the bot's pooled connections. Returns how many there were."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from storage.db import async_url
+
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            dropped = (await conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar()
+    finally:
+        await engine.dispose()
+    return int(dropped or 0)
+
+
 def bot_settings(db_url: str, emulator: WeComEmulator, **sections: Any) -> Settings:
     wecom: WeComSettings = emulator.wecom_settings()
     values: dict[str, Any] = {

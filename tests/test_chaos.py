@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
 from storage.models import DailyReport, Outbox
-from tests.harness import BEIJING, give_basic_info, pick, say, start_report_at_gps
+from tests.harness import (
+    BEIJING,
+    drop_postgres_connections,
+    give_basic_info,
+    pick,
+    say,
+    start_report_at_gps,
+)
 from tests.harness import Bot, start_bot
 
 MEMBERS = 16
@@ -84,24 +91,6 @@ async def test_wecom_errors_for_a_while_lose_and_double_nothing(chaos_bot: Bot,
     assert emu.api_call_count("message/send") > 48  # the faults really were hit
 
 
-async def _drop_every_other_connection(url: str) -> int:
-    """What a PostgreSQL restart or a failover does to the bot's pooled connections."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
-
-    from storage.db import async_url
-
-    engine = create_async_engine(async_url(url), poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            dropped = (await conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar()
-    finally:
-        await engine.dispose()
-    return int(dropped or 0)
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_postgres_dropping_every_connection_loses_nothing(
@@ -112,9 +101,9 @@ async def test_postgres_dropping_every_connection_loses_nothing(
     for userid in ("m00", "m01", "m02"):
         await give_basic_info(bot, userid)
     await report(bot, "m00", "36.5")  # the pool's connections are open and idle now
-    assert await _drop_every_other_connection(db_url) > 0
+    assert await drop_postgres_connections(db_url) > 0
     await report(bot, "m01", "36.6")  # a report right after: every step answered
-    assert await _drop_every_other_connection(db_url) > 0
+    assert await drop_postgres_connections(db_url) > 0
     await report(bot, "m02", "38.2")  # and again, with a fever (an alert to the reviewer)
     await bot.settle()
     async with bot.db.session() as session:

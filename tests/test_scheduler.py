@@ -17,7 +17,13 @@ from scheduler.setup import SchedulerLeader, build_scheduler
 from storage.db import Database
 from storage.models import BasicInfo, DailyReport, Member, Outbox
 from tests.conftest import SHANGHAI
-from tests.harness import Bot, give_basic_info, set_member, start_bot
+from tests.harness import (
+    Bot,
+    drop_postgres_connections,
+    give_basic_info,
+    set_member,
+    start_bot,
+)
 
 TODAY = date(2026, 11, 30)  # a Monday
 
@@ -63,6 +69,23 @@ async def test_the_morning_reminder_targets_following_members_who_have_not_repor
     (text,) = bot.new_messages("zhangsan")
     assert "上报" in text
     assert bot.new_messages("lisi") == [] and bot.new_messages("maria") == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_job_right_after_the_database_dropped_its_connections_runs(
+        bot: Bot, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The pool does not ping before each transaction: the job's first statement meets a
+    dropped connection, and the job runs again on a fresh one instead of waiting a day."""
+    await only_following(bot, "zhangsan")
+    await give_basic_info(bot, "zhangsan")  # the pool's connections are open and idle now
+    assert await drop_postgres_connections(db_url) > 0
+    result = await run_job(deps(bot), "morning_reminder")
+    assert result.enqueued == 1
+    assert any("running it again" in r.getMessage() for r in caplog.records)
+    await bot.settle()
+    (text,) = bot.new_messages("zhangsan")
+    assert "上报" in text
 
 
 async def test_firing_twice_sends_once(bot: Bot) -> None:
