@@ -23,6 +23,8 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from app.emulator.api import WeComEmulator
 from app.emulator.member import selected_items_xml, xml_fields
@@ -43,7 +45,7 @@ from handlers.form_registry import FormRegistry
 from handlers.forms import STAFF_NO_PREFILL
 from handlers.keys import DATABASE, DEPS, SENDER
 from handlers.sender import DrainStats, OutboxSender
-from storage.db import Database
+from storage.db import Database, async_url
 from storage.members import accept_privacy_for_all
 from storage.models import BasicInfo, CardTask, Conversation, DailyReport, Member, Outbox
 from storage.roster import import_roster, parse_roster
@@ -68,11 +70,6 @@ def postgres_url() -> str | None:
 async def drop_postgres_connections(url: str) -> int:
     """Terminate every other connection to the test database: what a PostgreSQL restart or a
     failover does to the bot's pooled connections. Returns how many there were."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
-
-    from storage.db import async_url
-
     engine = create_async_engine(async_url(url), poolclass=NullPool)
     try:
         async with engine.connect() as conn:
