@@ -106,12 +106,18 @@ class Conversation(SQLModel, table=True):
     """The form a member is filling in, persisted at every step."""
 
     __tablename__ = "conversation"
+    # The hottest row: every answer rewrites it. No index but the key, and room left in each
+    # page (PostgreSQL's fillfactor), so that an answer's UPDATE is a HOT update: the new row
+    # version goes on the same page and no index is written. An index on updated_at (only the
+    # daily housekeeping reads it, scanning at most one row per member) made every answer
+    # write both indexes and leave a dead version in each (migration 0008).
+    __table_args__ = {"postgresql_with": {"fillfactor": 70}}
     userid: str = Field(primary_key=True, max_length=64)
     form_id: str = Field(max_length=32)
     form_version: int
     state: dict[str, Any] = json_field()
     started_at: datetime = utc_column()
-    updated_at: datetime = utc_column(index=True)  # the engine decides when a form is stale
+    updated_at: datetime = utc_column()  # the engine decides when a form is stale
     # A reviewer's own form, kept while they 代报/补报 for a member; it comes back when that
     # form ends (storage/conversations.py: pause, end). {form_id, form_version, state,
     # started_at, updated_at}

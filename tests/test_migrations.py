@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 
 from app.emulator.api import WeComEmulator
 from bot.clock import FixedClock
+from storage import conversations
 from storage.db import Database
 from storage.models import (
     Alert,
@@ -123,6 +124,48 @@ async def test_instances_starting_together_migrate_once(empty_url: str) -> None:
     finally:
         for db in dbs:
             await db.dispose()
+
+
+async def answers_written_in_place(db: Database, answers: int = 5) -> tuple[int, int]:
+    """(updates, HOT updates) of the conversation table while a member gives `answers` answers,
+    each saved as the form does (storage/conversations.py), in one transaction."""
+    started = datetime(2026, 12, 3, 7, 30, tzinfo=UTC)
+    async with db.transaction() as session:
+        await conversations.save(session, "zhangsan", form_id="daily_report", form_version=1,
+                                 state={"step": "location"}, now=started)
+    async with db.transaction() as session:
+        conv = await session.get(Conversation, "zhangsan")
+        for n in range(answers):
+            await conversations.save(session, "zhangsan", form_id="daily_report",
+                                     form_version=1, state={"step": f"q{n}", "answers": {
+                                         "remarks": "体温正常 " * n}},
+                                     now=started + timedelta(seconds=5 * (n + 1)), conv=conv)
+            await session.flush()
+        row = (await session.execute(sa.text(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'conversation'"))).one()
+    return int(row[0]), int(row[1])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("empty_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("schema", ["new", "upgraded from 673a0a6"])
+async def test_an_answer_rewrites_the_conversation_in_place(empty_url: str, schema: str) -> None:
+    """Every answer updates the member's conversation row: a HOT update on PostgreSQL (no index
+    written, no dead index entry left), on a new schema and on one upgraded by migrations."""
+    if schema != "new":
+        await create_673a0a6_database(empty_url)
+    db = Database(empty_url)
+    try:
+        await db.create_schema()
+        updates, hot = await answers_written_in_place(db)
+        assert (updates, hot) == (5, 5)
+        async with db.engine.connect() as conn:
+            options = (await conn.execute(sa.text(
+                "SELECT reloptions FROM pg_class WHERE relname = 'conversation'"))).scalar()
+        assert options == ["fillfactor=70"]
+    finally:
+        await db.dispose()
 
 
 @pytest.fixture
