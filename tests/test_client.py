@@ -87,6 +87,41 @@ async def test_token_is_fetched_once_for_concurrent_sends(make_client: MakeClien
     assert emu.api_call_count("gettoken") == 1
 
 
+class CountingStore(MemoryTokenStore):
+    """The per-process store, counting how often the client reads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get(self, key: str) -> tuple[str, datetime] | None:
+        self.reads += 1
+        return await super().get(key)
+
+
+async def test_a_fresh_token_is_not_read_from_the_store_on_every_call(
+        make_client: MakeClient, emu: WeComEmulator, clock: FixedClock) -> None:
+    """The shared store (a database table in production) is read when this process holds no
+    fresh token, not once per call: 38,000 sends in a morning were as many database reads."""
+    store = CountingStore()
+    client = make_client(store)
+    for _ in range(5):
+        await client.send_message(["zhangsan"], TEXT)
+    assert store.reads == 2  # none held, none stored: once, and again under the refresh lock
+    assert emu.api_call_count("gettoken") == 1
+    other = make_client(store)  # another instance: takes the stored token, then holds it
+    for _ in range(3):
+        await other.send_message(["lisi"], TEXT)
+    assert store.reads == 3
+    assert emu.api_call_count("gettoken") == 1
+    clock.advance(seconds=7200 - 299)  # held, but within the safety margin: stale
+    await client.send_message(["zhangsan"], TEXT)
+    assert emu.api_call_count("gettoken") == 2
+    await other.send_message(["lisi"], TEXT)  # reads what the first one stored
+    assert emu.api_call_count("gettoken") == 2
+    assert emu.api_call_count("message/send") == 10
+
+
 async def test_refresh_once_on_expired_token(make_client: MakeClient,
                                              emu: WeComEmulator) -> None:
     client = make_client()

@@ -111,6 +111,10 @@ class WeComClient:
         self._base = settings.api_base.rstrip("/") + "/cgi-bin/"
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout_seconds)
         self._refresh_lock = asyncio.Lock()
+        #: The token this process last read or fetched: used while fresh, without a trip to
+        #: the shared store on every call. A token WeCom refuses is dropped from it and from
+        #: the store, and the next call reads the store (another instance may have refreshed).
+        self._held: tuple[str, datetime] | None = None
 
     @property
     def token_key(self) -> str:
@@ -135,6 +139,7 @@ class WeComClient:
         expires_in = int(data.get("expires_in") or 7200)
         expires_at = self._clock.now() + timedelta(seconds=expires_in)
         await self._tokens.put(self.token_key, token, expires_at)
+        self._held = (token, expires_at)
         log.info("fetched access token %s for %s, expires in %d s",
                  token_fingerprint(token), self.token_key, expires_in)
         return token
@@ -143,13 +148,18 @@ class WeComClient:
         return self._clock.now() < expires_at - TOKEN_SAFETY_MARGIN
 
     async def access_token(self) -> str:
-        """A valid token: the shared cached one, or a new one fetched by exactly one caller."""
+        """A valid token: the one this process holds, the shared cached one, or a new one
+        fetched by exactly one caller."""
+        if self._held is not None and self._fresh(self._held[1]):
+            return self._held[0]
         cached = await self._tokens.get(self.token_key)
         if cached is not None and self._fresh(cached[1]):
+            self._held = cached
             return cached[0]
         async with self._refresh_lock:
             cached = await self._tokens.get(self.token_key)
             if cached is not None and self._fresh(cached[1]):
+                self._held = cached
                 return cached[0]
             return await self.gettoken()
 
@@ -212,6 +222,8 @@ class WeComClient:
         except TokenExpiredError as exc:
             log.warning("WeCom %s: token %s refused (errcode %d); refreshing once",
                         api, token_fingerprint(token), exc.errcode)
+            if self._held is not None and self._held[0] == token:
+                self._held = None
             await self._tokens.invalidate(self.token_key, token)
         token = await self.access_token()
         return await self._request(method, api, params={**(params or {}),
