@@ -161,14 +161,21 @@ class OutboxSender:
     async def drain_once(self) -> DrainStats:
         stats = DrainStats()
         async with self._db.transaction() as session:
-            claimed = await repo.claim(session, now=self._clock.now(), worker=self._worker,
+            now = self._clock.now()
+            claimed = await repo.claim(session, now=now, worker=self._worker,
                                        lease=self._lease, limit=self._settings.batch_size)
-        if not claimed:
-            return stats
+            if not claimed:
+                return stats
+            # What these members were sent in the last hour, by any instance (the pace): in
+            # the claim's transaction, not a session of its own for every round.
+            history = await repo.sent_history(
+                session, [c.row.touser for c in claimed
+                          if c.row.kind == repo.OutboxKind.SEND and c.row.touser],
+                since=now - timedelta(hours=1))
         held = [c.row.id for c in claimed if c.row.id is not None]
         heartbeat = asyncio.create_task(self._heartbeat(held), name="outbox-lease")
         try:
-            await self._deliver_claimed(claimed, stats)
+            await self._deliver_claimed(claimed, history, stats)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -189,13 +196,15 @@ class OutboxSender:
             except Exception as exc:
                 log.warning("outbox lease renewal failed (%s)", type(exc).__name__)
 
-    async def _deliver_claimed(self, claimed: list[repo.Claimed], stats: DrainStats) -> None:
+    async def _deliver_claimed(self, claimed: list[repo.Claimed],
+                               history: dict[str, list[datetime]], stats: DrainStats) -> None:
         recovered = {c.row.id for c in claimed if c.recovered}
         if recovered:
             log.warning("outbox: %d rows recovered from an expired lease", len(recovered))
         rows = await self._drop_already_reported([c.row for c in claimed], stats)
         now = self._clock.now()
-        pacer = await self._pacer_for(rows, now)
+        pacer = MemberPacer(self._settings.per_member_per_minute,
+                            self._settings.per_member_per_hour, history)
         ready: list[Outbox] = []
         for row in rows:
             paced = row.kind == repo.OutboxKind.SEND and bool(row.touser)
@@ -213,14 +222,6 @@ class OutboxSender:
         for row in ready:
             if row.kind == repo.OutboxKind.UPDATE_CARD:
                 await self._deliver_update(row, stats)
-
-    async def _pacer_for(self, rows: list[Outbox], now: datetime) -> MemberPacer:
-        """A pacer holding what these members were sent in the last hour, by any instance."""
-        members = [r.touser for r in rows if r.kind == repo.OutboxKind.SEND and r.touser]
-        async with self._db.session() as session:
-            history = await repo.sent_history(session, members, since=now - timedelta(hours=1))
-        return MemberPacer(self._settings.per_member_per_minute,
-                           self._settings.per_member_per_hour, history)
 
     async def _drop_already_reported(self, rows: list[Outbox], stats: DrainStats
                                      ) -> list[Outbox]:
