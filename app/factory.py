@@ -92,9 +92,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                             "ANALYZE regularly")
             app[READY].set()
             log.info("yiqingtong ready on %s", settings.server.callback_path)
+            unwatch_gc = app[METRICS].watch_gc()
             try:
                 yield
             finally:
+                unwatch_gc()
                 app[READY].clear()
                 for task in tasks:
                     task.cancel()

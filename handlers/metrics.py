@@ -8,7 +8,10 @@ userid or any content — only kinds, results, APIs and errcodes.
 
 from __future__ import annotations
 
+import gc
+import time
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -51,7 +54,27 @@ class Metrics:
         self.reports = Gauge("yqt_reports_today", "Daily reports stored for today", registry=r)
         self.leader = Gauge("yqt_scheduler_leader",
                             "1 if this instance runs the scheduler", registry=r)
+        self.gc_pauses = Histogram(
+            "yqt_gc_pause_seconds", "Garbage-collection pauses of this process by generation: "
+            "the whole process stops for each", ["generation"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0), registry=r)
+        self.gc_frozen = Gauge("yqt_gc_frozen_objects", "Objects moved out of the collector's "
+                               "way at startup (gc.freeze)", registry=r)
         self.is_leader: Callable[[], bool] = lambda: False
+        self._gc_started = 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.labels(str(info["generation"])).observe(
+                time.perf_counter() - self._gc_started)
+
+    def watch_gc(self) -> Callable[[], None]:
+        """Time this process's collections (`gc.callbacks` is process-wide: call the returned
+        function when the app stops)."""
+        gc.callbacks.append(self._on_gc)
+        return lambda: gc.callbacks.remove(self._on_gc)
 
     def callback(self, kind: str, result: str, seconds: float | None = None) -> None:
         self.callbacks.labels(kind if kind in KINDS else "other", result).inc()
@@ -75,5 +98,6 @@ async def metrics(request: web.Request) -> web.Response:
             m.reminders.labels(status).set(n)
         m.reports.set(await reports_on(session, today))
     m.leader.set(1 if m.is_leader() else 0)
+    m.gc_frozen.set(gc.get_freeze_count())
     return web.Response(body=generate_latest(m.registry),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -75,9 +75,28 @@ async def test_serve_answers_url_verification_and_callbacks(live_emulator: WeCom
                 break
             await asyncio.sleep(0.05)
         assert "花名册" in live_emulator.inbox("nobody")[0].text
+        # What startup built is out of the collector's way, and collections are timed.
+        status, body = await metrics_of(port)
+        assert status == 200
+        assert metric(body, "yqt_gc_frozen_objects") > 10_000
+        assert metric(body, 'yqt_gc_pause_seconds_count{generation="0"}') >= 1
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+async def metrics_of(port: int) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"http://127.0.0.1:{port}/metrics") as response:
+        return response.status, await response.text()
+
+
+def metric(body: str, name: str) -> float:
+    """The value of the sample `name` (with its labels) in a Prometheus text page."""
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in /metrics")
 
 
 async def test_jobs_run_remind_delivers_before_exiting(live_emulator: WeComEmulator,
