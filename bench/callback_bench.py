@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.emulator.api import WeComEmulator  # noqa: E402
 from bench.common import (  # noqa: E402
+    cpu_seconds,
     fresh_roster,
     free_port,
     pct,
@@ -128,19 +129,6 @@ def serve_workers_command(emu: WeComEmulator, port: int, db_url: str, workers: i
 
 
 # ----------------------------------------------------------------------------- load
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a server and its children (gunicorn's workers): what a
-    callback costs, steadier than callbacks/s on a machine the load generator shares."""
-    proc = psutil.Process(pid)
-    total = sum(proc.cpu_times()[:2])
-    for child in proc.children(recursive=True):
-        try:
-            total += sum(child.cpu_times()[:2])
-        except psutil.Error:
-            pass
-    return total
 
 
 async def sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
@@ -259,10 +247,10 @@ async def run(args: argparse.Namespace) -> None:
                 # warm-up; the bot must answer with the member's status (not an apology)
                 await load(emu, 100, args.concurrency, args.members,
                            "还没有上报" if kind == "bot" else None, kind)
-                cpu_before = _cpu_seconds(proc.pid)
+                cpu_before = cpu_seconds(proc.pid)
                 elapsed, latencies = await load(emu, args.requests, args.concurrency,
                                                 args.members, server=kind)
-                cpu = (_cpu_seconds(proc.pid) - cpu_before) / args.requests * 1e6
+                cpu = (cpu_seconds(proc.pid) - cpu_before) / args.requests * 1e6
                 chat, rush_rate = ((await rush(emu, args.members, args.rounds))
                                    if kind == "bot" else ([], 0.0))
                 stop.set()

@@ -1,15 +1,20 @@
 """What the benchmarks share: a free port, waiting for a server, its environment as an operator
-would set it, a fresh roster, percentiles. Not part of the product."""
+would set it, a fresh roster, percentiles, the server's CPU time, the load generator's own
+garbage-collection pauses. Not part of the product."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import subprocess
+import time
 from datetime import datetime
+from typing import Any
 
 import aiohttp
+import psutil
 
 from app.emulator.api import WeComEmulator
 from bot.settings import PrivacySettings
@@ -76,3 +81,44 @@ def pct(values: list[float], q: float) -> float:
     """The q-quantile in milliseconds (0 for no values)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a server and its children (its workers): what a callback
+    costs, steadier than callbacks/s on a machine the load generator shares."""
+    proc = psutil.Process(pid)
+    total = sum(proc.cpu_times()[:2])
+    for child in proc.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+class GcPauses:
+    """This process's garbage-collection pauses while measuring: a load generator that holds
+    tens of thousands of members stops the world now and then, and every answer in flight
+    looks slower by that much. Printed beside the figures so a reader can tell."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def _callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        longest = max(self.pauses, default=0.0)
+        return (f"{len(self.pauses)} collections, {sum(self.pauses):.1f} s in all, the longest "
+                f"{longest * 1000:.0f} ms")
