@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import socket
 import subprocess
 import time
@@ -46,17 +45,9 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def serve_env(emu: WeComEmulator, port: int, db_url: str) -> dict[str, str]:
-    """`yiqingtong serve`'s environment against the emulator, as an operator would set it (the
-    caller's own YQT_* variables left out)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
-    env.update({
-        "YQT_WECOM__CORP_ID": emu.corp_id, "YQT_WECOM__AGENT_ID": str(emu.agent_id),
-        "YQT_WECOM__SECRET": emu.secret, "YQT_WECOM__TOKEN": emu.token,
-        "YQT_WECOM__ENCODING_AES_KEY": emu.encoding_aes_key,
-        "YQT_WECOM__API_BASE": emu.base_url or "", "YQT_DATABASE__URL": db_url,
-        "YQT_SERVER__PORT": str(port), "YQT_SCHEDULE__ENABLED": "false",
-        "YQT_WEB__SECRET": "bench-" + "x" * 32})
-    return env
+    """`yiqingtong serve`'s environment against the emulator, on `port`."""
+    return emu.serve_env(db_url, YQT_SERVER__PORT=str(port),
+                         YQT_WEB__SECRET="bench-" + "x" * 32)
 
 
 async def fresh_roster(db: Database, members: int, units: int) -> datetime:

@@ -29,7 +29,7 @@ from storage.models import BasicInfo, DailyReport, Outbox
 from storage.roster import import_roster, parse_roster
 from tests.conftest import reset_postgres
 from tests.harness import postgres_url
-from tests.test_serve import ROOT, free_port, operator_env
+from tests.test_serve import ROOT, free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -84,7 +84,7 @@ class FailoverProxy:
 
 
 def spawn(emulator: WeComEmulator, url: str, port: int) -> subprocess.Popen[bytes]:
-    env = operator_env(emulator, url, YQT_SERVER__PORT=str(port),
+    env = emulator.serve_env(url, YQT_SERVER__PORT=str(port),
                        YQT_OUTBOX__POLL_INTERVAL_SECONDS="0.5", YQT_LOG__LEVEL="WARNING")
     return subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,7 +4,6 @@ and a callback; `yiqingtong jobs run remind` delivers before exiting; `jobs list
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
 import sys
@@ -28,17 +27,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def operator_env(emulator: WeComEmulator, db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
-    env.update({
-        "YQT_WECOM__CORP_ID": emulator.corp_id, "YQT_WECOM__AGENT_ID": str(emulator.agent_id),
-        "YQT_WECOM__SECRET": emulator.secret, "YQT_WECOM__TOKEN": emulator.token,
-        "YQT_WECOM__ENCODING_AES_KEY": emulator.encoding_aes_key,
-        "YQT_WECOM__API_BASE": emulator.base_url or "", "YQT_DATABASE__URL": db_url,
-        "YQT_SCHEDULE__ENABLED": "false", **extra})
-    return env
-
-
 @pytest.fixture
 async def live_emulator():
     emu = WeComEmulator()  # wall-clock time, like the real WeCom
@@ -50,7 +38,7 @@ async def live_emulator():
 async def test_serve_answers_url_verification_and_callbacks(live_emulator: WeComEmulator,
                                                             tmp_path: Path) -> None:
     port = free_port()
-    env = operator_env(live_emulator, f"sqlite:///{tmp_path / 'serve.db'}",
+    env = live_emulator.serve_env(f"sqlite:///{tmp_path / 'serve.db'}",
                        YQT_SERVER__PORT=str(port))
     proc = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -119,7 +107,7 @@ async def test_jobs_run_remind_delivers_before_exiting(live_emulator: WeComEmula
     await db.dispose()
     for i in range(30):
         live_emulator.add_member(f"s{i}", f"S{i}")
-    for key, value in operator_env(live_emulator, db_url).items():
+    for key, value in live_emulator.serve_env(db_url).items():
         monkeypatch.setenv(key, value)
     code = await asyncio.to_thread(main, ["jobs", "run", "remind"])
     out = capsys.readouterr().out
@@ -150,7 +138,7 @@ async def test_menu_creates_the_app_menu_whose_clicks_are_commands(
         live_emulator: WeComEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from handlers.commands import parse_command
 
-    for key, value in operator_env(live_emulator, f"sqlite:///{tmp_path / 'm.db'}").items():
+    for key, value in live_emulator.serve_env(f"sqlite:///{tmp_path / 'm.db'}").items():
         monkeypatch.setenv(key, value)
     assert await asyncio.to_thread(main, ["menu"]) == 0
     menu = live_emulator.menu
@@ -164,7 +152,7 @@ async def test_menu_creates_the_app_menu_whose_clicks_are_commands(
 async def test_menu_reports_a_wecom_refusal(live_emulator: WeComEmulator, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    for key, value in operator_env(live_emulator, f"sqlite:///{tmp_path / 'm.db'}").items():
+    for key, value in live_emulator.serve_env(f"sqlite:///{tmp_path / 'm.db'}").items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("YQT_WECOM__AGENT_ID", "999")
     assert await asyncio.to_thread(main, ["menu"]) == 1
@@ -193,7 +181,7 @@ async def test_serve_workers_share_one_port_and_answer_callbacks(
         pytest.skip("needs YQT_TEST_POSTGRES_URL")
     await reset_postgres(url)
     port = free_port()
-    env = operator_env(live_emulator, url, YQT_SERVER__PORT=str(port))
+    env = live_emulator.serve_env(url, YQT_SERVER__PORT=str(port))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "serve", "--workers", "2", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)

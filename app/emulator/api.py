@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import secrets
 import time
@@ -396,6 +397,22 @@ class WeComEmulator(MemberSide, OAuthSide):
             "api_base": self.base_url, "timeout_seconds": timeout_seconds}
         values.update(overrides)
         return WeComSettings(**values)
+
+    def serve_env(self, db_url: str, **extra: str) -> dict[str, str]:
+        """The environment of a `yiqingtong` command (serve, jobs, menu) pointed at this
+        emulator, as an operator would set it: the caller's own YQT_* variables left out, the
+        [wecom] section, the database, and the scheduler off (tests and benchmarks run jobs
+        themselves); `extra` adds or overrides variables."""
+        if self.base_url is None:
+            raise RuntimeError("start() the emulator first")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("YQT_")}
+        env.update({
+            "YQT_WECOM__CORP_ID": self.corp_id, "YQT_WECOM__AGENT_ID": str(self.agent_id),
+            "YQT_WECOM__SECRET": self.secret, "YQT_WECOM__TOKEN": self.token,
+            "YQT_WECOM__ENCODING_AES_KEY": self.encoding_aes_key,
+            "YQT_WECOM__API_BASE": self.base_url, "YQT_DATABASE__URL": db_url,
+            "YQT_SCHEDULE__ENABLED": "false", **extra})
+        return env
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         api = request.match_info["api"].strip("/")
