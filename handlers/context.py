@@ -27,11 +27,16 @@ from storage.models import Member
 from storage.outbox import enqueue_rows, outbox_values
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+assert len(_ID_ALPHABET) == 32  # new_id picks a character with five bits
 
 
 def new_id(length: int = 10) -> str:
-    """A short random id of lowercase letters and digits (safe in task ids and receipts)."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+    """A short random id of lowercase letters and digits (safe in task ids and receipts).
+
+    One read of the OS's CSPRNG for the whole id: the alphabet has 32 characters, so the low
+    five bits of each byte pick one without bias. (`secrets.choice` per character read it once
+    per character: 34 µs instead of 2 µs, and every form step makes an id.)"""
+    return "".join([_ID_ALPHABET[byte & 31] for byte in secrets.token_bytes(length)])
 
 
 @dataclass(frozen=True)

@@ -231,3 +231,19 @@ def test_the_sqlite_file_is_created_readable_by_its_owner_only(tmp_path: Path) -
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "p.db").stat().st_mode) == 0o600
+
+
+def test_ids_draw_every_character_of_their_alphabet_evenly() -> None:
+    """Receipts and card task ids are random ids: every character of the alphabet (lowercase
+    letters without l and o, digits 2-9) about equally often, nothing else, and the length
+    asked for. 32,000 characters: each expected 1,000 times (sd ≈ 31)."""
+    from collections import Counter
+
+    from handlers.context import _ID_ALPHABET, new_id
+
+    ids = [new_id() for _ in range(3_200)]
+    assert {len(i) for i in ids} == {10} and len(set(ids)) == len(ids)
+    assert len(new_id(12)) == 12 and len(new_id(8)) == 8
+    counts = Counter("".join(ids))
+    assert set(counts) == set(_ID_ALPHABET) == set("abcdefghijkmnpqrstuvwxyz23456789")
+    assert all(800 < n < 1_200 for n in counts.values()), counts
