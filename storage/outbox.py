@@ -140,10 +140,11 @@ class Claimed:
     recovered: bool
 
 
-async def claim(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta,
-                limit: int) -> list[Claimed]:
-    """Claim up to `limit` due rows for `worker` until now + lease (SKIP LOCKED on PostgreSQL,
-    so several instances share the work)."""
+def _claim_query(postgres: bool, limit: int) -> sa.Select[tuple[Outbox]]:
+    """The claim's SELECT, built once per dialect and batch size (the sender claims after
+    every wake-up: building the statement and hashing its cache key cost more than running
+    it)."""
+    now = sa.bindparam("now")
     query = (
         sa.select(Outbox)
         .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now,
@@ -151,9 +152,21 @@ async def claim(session: AsyncSession, *, now: datetime, worker: str, lease: tim
         .order_by(Outbox.id)
         .limit(limit)
     )
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
-    rows = list((await session.execute(query)).scalars())
+    return query.with_for_update(skip_locked=True) if postgres else query
+
+
+_CLAIM_QUERIES: dict[tuple[bool, int], sa.Select[tuple[Outbox]]] = {}
+
+
+async def claim(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta,
+                limit: int) -> list[Claimed]:
+    """Claim up to `limit` due rows for `worker` until now + lease (SKIP LOCKED on PostgreSQL,
+    so several instances share the work)."""
+    key = (is_postgres(session), limit)
+    query = _CLAIM_QUERIES.get(key)
+    if query is None:
+        query = _CLAIM_QUERIES.setdefault(key, _claim_query(*key))
+    rows = list((await session.execute(query, {"now": now})).scalars())
     if not rows:
         return []
     # Read before the update: the ORM update below synchronises claimed_until into these rows.
