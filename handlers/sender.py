@@ -104,6 +104,8 @@ class DrainStats:
     dead: int = 0
     skipped: int = 0
     deferred: int = 0
+    #: Rows claimed (a full batch may leave more due).
+    claimed: int = 0
 
 
 class OutboxSender:
@@ -134,7 +136,10 @@ class OutboxSender:
                 while True:
                     if self.yield_to is not None:
                         await self.yield_to()
-                    if not (await self.drain_once()).api_calls:
+                    stats = await self.drain_once()
+                    if not stats.api_calls or stats.claimed < self._settings.batch_size:
+                        # Nothing more was due (a full batch may leave more): wait for the
+                        # next commit's wake-up or the poll, not a claim that finds nothing.
                         break
             except asyncio.CancelledError:
                 raise
@@ -166,6 +171,7 @@ class OutboxSender:
                                        lease=self._lease, limit=self._settings.batch_size)
             if not claimed:
                 return stats
+            stats.claimed = len(claimed)
             # What these members were sent in the last hour, by any instance (the pace): in
             # the claim's transaction, not a session of its own for every round.
             history = await repo.sent_history(

@@ -204,6 +204,41 @@ async def test_the_sender_is_woken_by_the_commit_not_by_polling(
         await bot.stop()
 
 
+async def test_the_sender_claims_again_after_a_full_batch_only(
+        emulator: WeComEmulator, db_url: str, clock: FixedClock) -> None:
+    """Seven rows, batches of three: three claims deliver all of them at once (a full batch may
+    leave more), and the third, short one is not followed by a claim that finds nothing —
+    after every message a callback queues, that empty claim was a transaction of its own."""
+    bot = await start_bot(emulator, db_url, clock=clock, run_sender=True,
+                          outbox=OutboxSettings(poll_interval_seconds=60, batch_size=3))
+    claims: list[str] = []
+
+    def count(conn, cursor, statement: str, *args: object) -> None:  # noqa: ANN001
+        if statement.startswith("SELECT outbox.id") and "outbox.not_before <=" in statement:
+            claims.append(statement)
+
+    try:
+        await asyncio.wait_for(bot.sender.idle.wait(), 10)  # the start's round is done
+        sa.event.listen(bot.db.engine.sync_engine, "before_cursor_execute", count)
+        for i in range(7):
+            emulator.add_member(f"q{i}", f"Member {i}")
+        async with bot.db.transaction() as session:
+            await enqueue_many(session, [
+                outbox_values(dedupe_key=f"q{i}", touser=f"q{i}",
+                              message=text_message(f"message {i}"), now=clock.now())
+                for i in range(7)])
+        bot.sender.wake()
+        for i in range(7):  # long before the 60 s poll
+            (delivered,) = await emulator.wait_for_inbox(f"q{i}", timeout=10)
+            assert delivered.text == f"message {i}"
+        # The loop cleared `idle` before the claim that took these rows: set again means done.
+        await asyncio.wait_for(bot.sender.idle.wait(), 10)
+        assert len(claims) == 3
+    finally:
+        sa.event.remove(bot.db.engine.sync_engine, "before_cursor_execute", count)
+        await bot.stop()
+
+
 async def test_healthz_answers_when_ready(bot: Bot) -> None:
     url = bot.url.replace(bot.settings.server.callback_path, "/healthz")
     async with aiohttp.ClientSession() as http, http.get(url) as response:
