@@ -9,6 +9,7 @@ that fires twice) adds nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -140,6 +141,7 @@ class Claimed:
     recovered: bool
 
 
+@functools.cache
 def _claim_query(postgres: bool, limit: int) -> sa.Select[tuple[Outbox]]:
     """The claim's SELECT, built once per dialect and batch size (the sender claims after
     every wake-up: building the statement and hashing its cache key cost more than running
@@ -155,17 +157,11 @@ def _claim_query(postgres: bool, limit: int) -> sa.Select[tuple[Outbox]]:
     return query.with_for_update(skip_locked=True) if postgres else query
 
 
-_CLAIM_QUERIES: dict[tuple[bool, int], sa.Select[tuple[Outbox]]] = {}
-
-
 async def claim(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta,
                 limit: int) -> list[Claimed]:
     """Claim up to `limit` due rows for `worker` until now + lease (SKIP LOCKED on PostgreSQL,
     so several instances share the work)."""
-    key = (is_postgres(session), limit)
-    query = _CLAIM_QUERIES.get(key)
-    if query is None:
-        query = _CLAIM_QUERIES.setdefault(key, _claim_query(*key))
+    query = _claim_query(is_postgres(session), limit)
     rows = list((await session.execute(query, {"now": now})).scalars())
     if not rows:
         return []
