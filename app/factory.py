@@ -72,7 +72,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
             app[SENDER] = sender
             app[DEPS] = deps
             app[CLIENT] = client
-            processor = InboundProcessor(deps, dispatch, on_commit=sender.wake)
+            processor = InboundProcessor(deps, dispatch, on_commit=sender.wake,
+                                         on_batch=app[METRICS].batch)
             app[PROCESSOR] = processor
             if not db.is_postgres:
                 # One SQLite connection: a sender round waits (briefly) for queued callbacks.

@@ -43,6 +43,13 @@ class Metrics:
         self.callback_seconds = Histogram(
             "yqt_callback_seconds", "Time from request to answer for a callback POST",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0), registry=r)
+        self.batch_size = Histogram(
+            "yqt_callback_batch_size", "Callbacks applied and committed together in one "
+            "transaction (group commit)", buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)
+        self.batch_seconds = Histogram(
+            "yqt_callback_batch_seconds", "Time to apply and commit one batch of callbacks",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r)
         self.wecom_calls = Counter("yqt_wecom_sends", "Outbox calls to WeCom by API and errcode",
                                    ["api", "errcode"], registry=r)
         self.wecom_seconds = Histogram("yqt_wecom_send_seconds", "WeCom send call latency",
@@ -80,6 +87,11 @@ class Metrics:
         self.callbacks.labels(kind if kind in KINDS else "other", result).inc()
         if seconds is not None:
             self.callback_seconds.observe(seconds)
+
+    def batch(self, size: int, seconds: float) -> None:
+        """The callback processor's observer (handlers.processor.InboundProcessor)."""
+        self.batch_size.observe(size)
+        self.batch_seconds.observe(seconds)
 
     def sent(self, api: str, errcode: int, seconds: float, rows: int) -> None:
         """The outbox sender's observer (handlers.sender.SendObserver)."""

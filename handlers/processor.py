@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -70,10 +71,13 @@ class _Pending:
 class InboundProcessor:
     def __init__(self, deps: Deps, dispatch: Dispatch,
                  on_commit: Callable[[], None] | None = None, *,
-                 max_batch: int = MAX_BATCH) -> None:
+                 max_batch: int = MAX_BATCH,
+                 on_batch: Callable[[int, float], None] | None = None) -> None:
         self._deps = deps
         self._dispatch = dispatch
         self._on_commit = on_commit or (lambda: None)
+        #: Told each batch's size and seconds from its start to its callbacks' outcomes.
+        self._on_batch = on_batch or (lambda size, seconds: None)
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
         self._runner: asyncio.Task[None] | None = None
@@ -120,6 +124,13 @@ class InboundProcessor:
 
     async def _run_batch(self, batch: list[_Pending]) -> None:
         self.batches.append(len(batch))
+        started = time.perf_counter()
+        try:
+            await self._settle_batch(batch)
+        finally:
+            self._on_batch(len(batch), time.perf_counter() - started)
+
+    async def _settle_batch(self, batch: list[_Pending]) -> None:
         outcomes: list[Outcome] | None = None
         try:
             outcomes = await self._apply_batch(batch)

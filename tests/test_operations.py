@@ -58,6 +58,13 @@ async def test_metrics_count_callbacks_sends_and_the_outbox(bot: Bot) -> None:
     assert m[("yqt_callbacks_total", (("kind", "text"), ("result", "duplicate")))] == 1
     assert m[("yqt_callbacks_total", (("kind", "unknown"), ("result", "rejected")))] == 1
     assert m[("yqt_callback_seconds_count", ())] == 4
+    # Group commit: the three callbacks that reached the processor (the rejected one did not),
+    # each in exactly one batch, and each batch timed.
+    assert m[("yqt_callback_batch_size_sum", ())] == 3
+    batches = m[("yqt_callback_batch_size_count", ())]
+    assert 1 <= batches <= 3
+    assert m[("yqt_callback_batch_seconds_count", ())] == batches
+    assert m[("yqt_callback_batch_size_bucket", (("le", "64.0"),))] == batches
     assert m[("yqt_wecom_sends_total", (("api", "message/send"), ("errcode", "0")))] >= 1
     assert m[("yqt_wecom_sends_total", (("api", "message/send"), ("errcode", "44004")))] == 1
     assert m[("yqt_outbox_rows", (("status", "dead"),))] == 1
