@@ -9,6 +9,7 @@ import gc
 import socket
 import subprocess
 import time
+import warnings
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,12 @@ from storage.db import Database
 from storage.members import accept_privacy_for_all
 from storage.models import metadata
 from storage.roster import import_roster, parse_roster
+
+# The benches run as __main__, where Python shows deprecation warnings: sqlmodel's nudge towards
+# session.exec() on every bulk insert of the roster would print its whole docstring (pyproject
+# silences the same warning in the tests).
+warnings.filterwarnings("ignore", message=r"(?s).*You probably want to use `session.exec",
+                        category=DeprecationWarning)
 
 
 def free_port() -> int:

@@ -126,12 +126,14 @@ async def keep_the_collector_away(stop: asyncio.Event, every: float = 5.0) -> No
 
 
 async def sample_rss(pid: int, peak: dict[int, int], stop: asyncio.Event) -> None:
+    """Peak RSS of every process of the server: its workers, or (`--workers 1`) the one
+    process `serve` itself is."""
     parent = psutil.Process(pid)
     while not stop.is_set():
         try:
-            for child in parent.children(recursive=True):
+            for each in (parent, *parent.children(recursive=True)):
                 try:
-                    peak[child.pid] = max(peak.get(child.pid, 0), child.memory_info().rss)
+                    peak[each.pid] = max(peak.get(each.pid, 0), each.memory_info().rss)
                 except psutil.Error:
                     pass
         except psutil.Error:
@@ -231,9 +233,9 @@ async def run(args: argparse.Namespace) -> None:
         proc.wait(30)
     db = Database(args.database)
     async with db.session() as session:
-        reported = set((await session.execute(sa.select(DailyReport.userid))).scalars())
-        size = (await session.execute(
-            sa.select(sa.func.pg_database_size(sa.func.current_database())))).scalar_one()
+        reported = set(await session.scalars(sa.select(DailyReport.userid)))
+        size = await session.scalar(
+            sa.select(sa.func.pg_database_size(sa.func.current_database())))
     await db.dispose()
     answered = {f"m{i}" for i in range(args.members)} - failed
     lost = answered - reported
