@@ -365,9 +365,11 @@ async def apply_step(turn: Turn, form: Form, conv: Conversation | None, step: en
             # Basic information was what stood between the member and today's report.
             await start_form(turn, DAILY)
         return
+    if conv is None:  # a form starting: the member's row if any (the batch's load tells)
+        conv = await load_conversation(turn)
     await conversations.save(turn.session, turn.inbound.userid, form_id=form.id,
                              form_version=form.version, state=step.state.to_json(),
-                             now=turn.now, conv=conv)
+                             now=turn.now, conv=conv, absent=conv is None)
 
 
 async def _store_completed(turn: Turn, form: Form, answers: dict[str, Any], ctx: engine.Context,

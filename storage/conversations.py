@@ -26,10 +26,11 @@ async def get(session: AsyncSession, userid: str, *, absent_at_load: bool = Fals
 
 
 async def save(session: AsyncSession, userid: str, *, form_id: str, form_version: int,
-               state: dict[str, Any], now: datetime, conv: Conversation | None = None
-               ) -> Conversation:
-    """Store the form's new state (`conv` is the row the caller already holds, if any)."""
-    if conv is None:
+               state: dict[str, Any], now: datetime, conv: Conversation | None = None,
+               absent: bool = False) -> Conversation:
+    """Store the form's new state (`conv` is the row the caller already holds, if any;
+    `absent`: the caller knows the member has none, so it is not looked up)."""
+    if conv is None and not absent:
         conv = await session.get(Conversation, userid)
     if conv is None:
         conv = Conversation(userid=userid, form_id=form_id, form_version=form_version,

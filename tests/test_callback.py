@@ -14,7 +14,7 @@ from app.emulator.api import WeComEmulator
 from bot.settings import BotSettings
 from bot.wecom.crypto import WeComCrypto
 from storage.models import Conversation, InboundEvent, Outbox
-from tests.harness import Bot, start_bot
+from tests.harness import Bot, give_basic_info, say, start_bot, step_of
 
 
 async def counts(bot: Bot) -> tuple[int, int, int]:
@@ -273,3 +273,23 @@ async def test_a_lock_held_by_another_process_does_not_stop_the_server(
     assert result.status == 200
     await bot.settle()
     assert any("还没有上报" in text for text in bot.new_messages("zhangsan"))
+
+
+async def test_a_form_starting_reads_no_conversation_the_batch_found_absent(bot: Bot) -> None:
+    """上报 with no form in progress: the batch's load already found no conversation, so
+    starting the daily report stores its row without asking the database again."""
+    await give_basic_info(bot, "zhangsan")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement: str, *args: object) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    sa.event.listen(bot.db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        out = await say(bot, "zhangsan", "上报")
+    finally:
+        sa.event.remove(bot.db.engine.sync_engine, "before_cursor_execute", record)
+    assert any("位置" in text for text in out), out
+    assert await step_of(bot, "zhangsan") is not None  # the daily report is stored, started
+    assert any(s.startswith("INSERT INTO conversation") for s in statements)
+    assert not [s for s in statements if s.startswith("SELECT conversation.")]
